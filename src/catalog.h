@@ -1,0 +1,82 @@
+/* catalog.h - the SQLite catalog: tracked files and the move journal */
+#ifndef JTS_CATALOG_H
+#define JTS_CATALOG_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct catalog {
+	sqlite3		*db;
+	char		*path;
+	int		 version;
+};
+
+struct cat_file {
+	char		*path;		/* relative to the tier root */
+	char		 tier[40];
+	char		 home[40];
+	int64_t		 size, mtime_ns, ctime_ns, ino;
+	uint32_t	 mode, uid, gid;
+	bool		 has_hash;
+	unsigned char	 hash[JTS_HASH_LEN];
+	int64_t		 verified_ns, moved_ns;
+	int		 pinned;
+};
+
+enum jstate {
+	JS_PLANNED,
+	JS_COPYING,
+	JS_VERIFIED,
+	JS_COMMITTED,
+	JS_DONE,
+	JS_ABORTED,
+	JS_CONFLICT,
+};
+
+struct cat_journal {
+	int64_t		 id;
+	char		*path;
+	char		 op[16];
+	char		 src[40], dst[40], home[40];
+	char		 leave[16];
+	enum jstate	 state;
+	char		*tmp;
+	int64_t		 pre_size, pre_mtime_ns, pre_ctime_ns, pre_ino;
+	bool		 has_hash;
+	unsigned char	 hash[JTS_HASH_LEN];
+	char		*error;
+};
+
+/* Number of schema upgrades built in: the newest user_version we know. */
+int	catalog_schema_version(void);
+
+int	catalog_open(const char *path, bool readonly, struct catalog *,
+	    char *err, size_t errlen);
+void	catalog_close(struct catalog *);
+const char *catalog_errmsg(struct catalog *);
+
+int	catalog_begin(struct catalog *);
+int	catalog_commit(struct catalog *);
+void	catalog_rollback(struct catalog *);
+
+/* Returns 1 found, 0 not found, <0 error. */
+int	catalog_file_get(struct catalog *, const char *path, struct cat_file *);
+int	catalog_file_put(struct catalog *, const struct cat_file *);
+int	catalog_file_delete(struct catalog *, const char *path);
+void	cat_file_free(struct cat_file *);
+
+int	catalog_journal_add(struct catalog *, struct cat_journal *);
+int	catalog_journal_set(struct catalog *, int64_t id, enum jstate,
+	    const unsigned char *hash, const char *error);
+/* Rows not done or aborted, oldest first; caller frees with _free_all. */
+int	catalog_journal_open_rows(struct catalog *, struct cat_journal **,
+	    int *n);
+void	cat_journal_free(struct cat_journal *);
+
+const char *jstate_name(enum jstate);
+int	jstate_parse(const char *);
+
+#endif

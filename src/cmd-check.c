@@ -1,0 +1,426 @@
+/*
+ * cmd-check.c - check: compare the catalog with the disks, optionally
+ * re-hash every stored copy; exit codes of the monitoring-plugin convention
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "cmd.h"
+#include "copy.h"
+#include "engine.h"
+#include "util.h"
+
+#define ST_OK		0
+#define ST_WARNING	1
+#define ST_CRITICAL	2
+#define ST_UNKNOWN	3
+
+static const char *const st_names[] = { "OK", "WARNING", "CRITICAL",
+	"UNKNOWN" };
+
+static const char check_options[] =
+    "options:\n"
+    "      --verify         re-read every stored copy and compare its hash\n"
+    "  -j, --json           machine-readable output\n"
+    "  -c, --config FILE    configuration file\n"
+    "  -h, --help           this help\n"
+    "\nexit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n";
+
+struct check {
+	struct conf	*conf;
+	struct tier	 tiers[JTS_MAX_TIERS];
+	struct copier	 cp;
+	bool		 verify;
+	bool		 engine_idle;	/* no engine holds the lock */
+	int		 status;
+	int64_t		 files, bytes_verified, problems;
+	json_object	*jproblems;
+	char		**lines;
+	int		 nlines;
+};
+
+static void
+problem(struct check *ck, int sev, const char *kind, const char *path,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+problem(struct check *ck, int sev, const char *kind, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+	json_object *o;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sev > ck->status)
+		ck->status = sev;
+	ck->problems++;
+	o = json_object_new_object();
+	json_object_object_add(o, "severity",
+	    json_object_new_string(st_names[sev]));
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	json_object_object_add(o, "path", json_object_new_string(path));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_array_add(ck->jproblems, o);
+	ck->lines = xrealloc(ck->lines, (size_t)(ck->nlines + 1) *
+	    sizeof(char *));
+	ck->lines[ck->nlines++] = xasprintf("%s: %s: %s: %s", st_names[sev],
+	    kind, jts_quote(path), msg);
+}
+
+static int64_t
+ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static char *
+data_path(struct check *ck, int t, const char *rel)
+{
+	const char *root = ck->conf->tiers[t].root ? ck->conf->tiers[t].root :
+	    ck->conf->tiers[t].mountpoint;
+
+	return jts_path_join(root ? root : "?", rel);
+}
+
+/* One catalog row: data present and unchanged, home symlink right. */
+static void
+check_file(struct check *ck, const char *rel, const char *tier,
+    const char *home, int64_t size, int64_t mtime_ns, const void *hash,
+    int hashlen)
+{
+	int t = conf_tier_index(ck->conf, tier);
+	int h = conf_tier_index(ck->conf, home);
+	char *path, *target, buf[4096], x[33], y[33];
+	unsigned char got[JTS_HASH_LEN];
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	ck->files++;
+	if (t < 0 || h < 0) {
+		problem(ck, ST_WARNING, "unknown-tier", rel, "catalog names "
+		    "tier %s, which is not configured", t < 0 ? tier : home);
+		return;
+	}
+	if (ck->tiers[t].rootfd < 0)
+		return;		/* nfs tier: checked by its backend */
+	path = data_path(ck, t, rel);
+	fd = tier_openat(&ck->tiers[t], -1, rel, O_PATH, 0);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		problem(ck, ST_CRITICAL, "missing", path, "catalog says the "
+		    "data is here on tier %s, but %s", tier, fd < 0 ?
+		    strerror(-fd) : "it is not a regular file");
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return;
+	}
+	close(fd);
+	if (st.st_size != size || ts_ns(&st.st_mtim) != mtime_ns)
+		problem(ck, ST_WARNING, "changed", path, "size or mtime differ "
+		    "from the catalog (size %jd, catalog %jd): written since "
+		    "it was moved", (intmax_t)st.st_size, (intmax_t)size);
+	else if (ck->verify && hashlen == JTS_HASH_LEN) {
+		fd = tier_openat(&ck->tiers[t], -1, rel, O_RDONLY | O_DIRECT,
+		    0);
+		if (fd == -EINVAL)
+			fd = tier_openat(&ck->tiers[t], -1, rel, O_RDONLY, 0);
+		r = fd < 0 ? fd : copier_run(&ck->cp, fd, -1,
+		    (uint64_t)size, got, NULL);
+		if (fd >= 0)
+			close(fd);
+		if (r != 0)
+			problem(ck, ST_CRITICAL, "unreadable", path, "cannot "
+			    "read it back: %s", strerror(-r));
+		else if (memcmp(got, hash, JTS_HASH_LEN) != 0) {
+			jts_hash_hex(hash, x);
+			jts_hash_hex(got, y);
+			problem(ck, ST_CRITICAL, "corrupt", path, "content "
+			    "hash %s differs from the catalog's %s", y, x);
+		} else
+			ck->bytes_verified += size;
+	}
+	free(path);
+	if (t == h || ck->tiers[h].rootfd < 0)
+		return;
+	/* The home path should be a symlink to the data (or absent). */
+	path = data_path(ck, h, rel);
+	target = data_path(ck, t, rel);
+	fd = tier_open_parent(&ck->tiers[h], rel);
+	if (fd >= 0 && fstatat(fd, rel_base(rel), &st, AT_SYMLINK_NOFOLLOW)
+	    == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			n = readlinkat(fd, rel_base(rel), buf, sizeof(buf) - 1);
+			buf[n > 0 ? n : 0] = '\0';
+			if (strcmp(buf, target) != 0)
+				problem(ck, ST_WARNING, "wrong-link", path,
+				    "points to %s, the data is at %s",
+				    jts_quote(buf), jts_quote(target));
+		} else
+			problem(ck, ST_WARNING, "duplicate", path, "a file is "
+			    "at the home path although the data is on tier "
+			    "%s", tier);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(target);
+}
+
+/* Leftover temporaries and dangling links beneath a tier root. */
+static void
+walk_tier(struct check *ck, int t, int dfd, const char *rel, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	char *child, *path, buf[4096];
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	if (depth > 256 || (d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
+		    != 0)
+			continue;
+		child = *rel ? xasprintf("%s/%s", rel, de->d_name) :
+		    xstrdup(de->d_name);
+		if (strncmp(de->d_name, JTS_TMP_PREFIX,
+		    strlen(JTS_TMP_PREFIX)) == 0) {
+			path = data_path(ck, t, child);
+			problem(ck, ck->engine_idle ? ST_WARNING : ST_OK,
+			    "temporary", path, "%s", ck->engine_idle ?
+			    "left over by an interrupted move; 'jts-tierctl "
+			    "recover' removes it" : "a move is in progress");
+			free(path);
+		} else if (S_ISDIR(st.st_mode)) {
+			fd = openat(dirfd(d), de->d_name, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				walk_tier(ck, t, fd, child, depth + 1);
+		} else if (S_ISLNK(st.st_mode)) {
+			n = readlinkat(dirfd(d), de->d_name, buf,
+			    sizeof(buf) - 1);
+			buf[n > 0 ? n : 0] = '\0';
+			if (n > 0 && buf[0] == '/' && lstat(buf, &st) != 0) {
+				int i;
+
+				for (i = 0; i < ck->conf->ntiers; i++) {
+					const char *r = ck->conf->tiers[i].root;
+
+					if (r && jts_path_beneath(r, buf))
+						break;
+				}
+				if (i < ck->conf->ntiers) {
+					path = data_path(ck, t, child);
+					problem(ck, ST_WARNING, "dangling",
+					    path, "symbolic link to %s, which "
+					    "does not exist", jts_quote(buf));
+					free(path);
+				}
+			}
+		}
+		free(child);
+	}
+	closedir(d);
+}
+
+static void
+check_journal(struct check *ck, struct catalog *cat)
+{
+	struct cat_journal *rows;
+	int n, i;
+
+	if (catalog_journal_open_rows(cat, &rows, &n) != 0) {
+		problem(ck, ST_UNKNOWN, "catalog", cat->path, "cannot read "
+		    "the journal");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (rows[i].state == JS_CONFLICT)
+			problem(ck, ST_WARNING, "conflict", rows[i].path,
+			    "move %s -> %s kept both copies: %s", rows[i].src,
+			    rows[i].dst, rows[i].error ? rows[i].error : "?");
+		else if (ck->engine_idle)
+			problem(ck, ST_WARNING, "interrupted", rows[i].path,
+			    "move %s -> %s stopped in state %s; 'jts-tierctl "
+			    "recover' finishes it", rows[i].src, rows[i].dst,
+			    jstate_name(rows[i].state));
+		cat_journal_free(&rows[i]);
+	}
+	free(rows);
+}
+
+static int
+cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verify",	no_argument,		NULL, 'V' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct check ck;
+	struct catalog cat;
+	sqlite3_stmt *st;
+	char err[1024], *lockpath;
+	bool json = false;
+	int ch, i, fd, lfd;
+
+	memset(&ck, 0, sizeof(ck));
+	while ((ch = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'V':
+			ck.verify = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'c':
+			ctx->conf_path = optarg;
+			break;
+		case 'h':
+			return cmd_help(&cmd_check_entry, check_options);
+		default:
+			cmd_usage(&cmd_check_entry);
+			return ST_UNKNOWN;
+		}
+	}
+	if (optind != argc) {
+		cmd_usage(&cmd_check_entry);
+		return ST_UNKNOWN;
+	}
+	if (cmd_load_conf(ctx) != 0) {
+		printf("JTS-TIER UNKNOWN - configuration error\n");
+		return ST_UNKNOWN;
+	}
+	ck.conf = &ctx->conf;
+	ck.jproblems = json_object_new_array();
+	if (catalog_open(ctx->conf.catalog, true, &cat, err, sizeof(err))
+	    != 0) {
+		printf("JTS-TIER UNKNOWN - %s\n", err);
+		json_object_put(ck.jproblems);
+		return ST_UNKNOWN;
+	}
+	lockpath = xasprintf("%s.lock", ctx->conf.catalog);
+	lfd = open(lockpath, O_RDONLY | O_CLOEXEC);
+	ck.engine_idle = lfd < 0 || flock(lfd, LOCK_SH | LOCK_NB) == 0;
+	free(lockpath);
+	for (i = 0; i < ctx->conf.ntiers; i++) {
+		ck.tiers[i].tc = &ctx->conf.tiers[i];
+		ck.tiers[i].rootfd = -1;
+		if (ctx->conf.tiers[i].root == NULL)
+			continue;
+		ck.tiers[i].rootfd = open(ctx->conf.tiers[i].root,
+		    O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (ck.tiers[i].rootfd < 0)
+			problem(&ck, ST_CRITICAL, "tier-root",
+			    ctx->conf.tiers[i].root, "tier %s: %s",
+			    ctx->conf.tiers[i].name, strerror(errno));
+	}
+	if (ck.verify && copier_init(&ck.cp, 8, 1u << 20) != 0) {
+		problem(&ck, ST_UNKNOWN, "io_uring", "-", "cannot set up "
+		    "io_uring for --verify");
+		ck.verify = false;
+	}
+	if (sqlite3_prepare_v2(cat.db, "SELECT path, tier, home, size, "
+	    "mtime_ns, hash FROM files ORDER BY path", -1, &st, NULL)
+	    == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char *rel = strndup(sqlite3_column_blob(st, 0),
+			    (size_t)sqlite3_column_bytes(st, 0));
+
+			check_file(&ck, rel,
+			    (const char *)sqlite3_column_text(st, 1),
+			    (const char *)sqlite3_column_text(st, 2),
+			    sqlite3_column_int64(st, 3),
+			    sqlite3_column_int64(st, 4),
+			    sqlite3_column_blob(st, 5),
+			    sqlite3_column_bytes(st, 5));
+			free(rel);
+		}
+		sqlite3_finalize(st);
+	} else
+		problem(&ck, ST_UNKNOWN, "catalog", cat.path, "%s",
+		    sqlite3_errmsg(cat.db));
+	check_journal(&ck, &cat);
+	for (i = 0; i < ctx->conf.ntiers; i++) {
+		if (ck.tiers[i].rootfd < 0)
+			continue;
+		fd = openat(ck.tiers[i].rootfd, ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (fd >= 0)
+			walk_tier(&ck, i, fd, "", 0);
+	}
+	if (json) {
+		json_object *root = json_object_new_object();
+
+		json_object_object_add(root, "status",
+		    json_object_new_string(st_names[ck.status]));
+		json_object_object_add(root, "exit",
+		    json_object_new_int(ck.status));
+		json_object_object_add(root, "files",
+		    json_object_new_int64(ck.files));
+		json_object_object_add(root, "bytes_verified",
+		    json_object_new_int64(ck.bytes_verified));
+		json_object_object_add(root, "problems", ck.jproblems);
+		printf("%s\n", json_object_to_json_string_ext(root,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(root);
+	} else {
+		printf("JTS-TIER %s - %" PRId64 " files, %" PRId64 " problems%s"
+		    " | files=%" PRId64 " problems=%" PRId64
+		    " verified_bytes=%" PRId64 "B\n", st_names[ck.status],
+		    ck.files, ck.problems, ck.verify ? ", verified" : "",
+		    ck.files, ck.problems, ck.bytes_verified);
+		for (i = 0; i < ck.nlines; i++)
+			printf("%s\n", ck.lines[i]);
+		json_object_put(ck.jproblems);
+	}
+	for (i = 0; i < ck.nlines; i++)
+		free(ck.lines[i]);
+	free(ck.lines);
+	for (i = 0; i < ctx->conf.ntiers; i++)
+		if (ck.tiers[i].rootfd >= 0)
+			close(ck.tiers[i].rootfd);
+	if (ck.verify)
+		copier_fini(&ck.cp);
+	if (lfd >= 0)
+		close(lfd);
+	catalog_close(&cat);
+	return ck.status;
+}
+
+const struct cmd_entry cmd_check_entry = {
+	.name = "check",
+	.usage = "[-j] [--verify]",
+	.summary = "Compare the catalog with the disks: missing or changed "
+	    "files, wrong or\ndangling symbolic links, leftover temporary "
+	    "files, interrupted moves;\nwith --verify, re-read every stored "
+	    "copy and compare its hash. Prints one\nsummary line first and "
+	    "exits 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN.",
+	.exec = cmd_check_exec,
+};

@@ -1,0 +1,235 @@
+/* cmd-migrate.c - migrate, recall and recover: commands that move data */
+#include "config.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "engine.h"
+#include "move.h"
+#include "util.h"
+
+static const char migrate_options[] =
+    "options:\n"
+    "  -t, --to TIER        destination tier (default: the next tier down)\n"
+    "  -n, --dry-run        print what would move, change nothing\n"
+    "      --remove-source  remove the source instead of leaving a symlink\n"
+    "  -q, --quiet          print only errors and the summary\n"
+    "      --no-progress    no progress bar, even on a terminal\n"
+    "  -c, --config FILE    configuration file\n"
+    "  -v, --verbose        one line per file moved\n"
+    "  -h, --help           this help\n";
+
+static const char recall_options[] =
+    "options:\n"
+    "  -t, --to TIER        destination tier (default: the file's home tier)\n"
+    "  -n, --dry-run        print what would move, change nothing\n"
+    "  -q, --quiet          print only errors and the summary\n"
+    "      --no-progress    no progress bar, even on a terminal\n"
+    "  -c, --config FILE    configuration file\n"
+    "  -v, --verbose        one line per file moved\n"
+    "  -h, --help           this help\n";
+
+/* Open the engine: configuration, lock, catalog; then recover. */
+static int
+open_engine(struct cmd_ctx *ctx, struct engine *e)
+{
+	char err[1024];
+	int left;
+
+	if (cmd_load_conf(ctx) != 0)
+		return EXIT_USAGE;
+	if (engine_open(e, &ctx->conf, err, sizeof(err)) != 0) {
+		jts_err("%s", err);
+		return EXIT_FAILED;
+	}
+	left = move_recover(e);
+	if (left > 0)
+		jts_warn("%d interrupted move(s) need attention: see "
+		    "'jts-tierctl status'", left);
+	else if (left < 0) {
+		jts_err("catalog %s: cannot read the journal",
+		    ctx->conf.catalog);
+		engine_close(e);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static void
+print_plan(struct engine *e, struct move_plan *p)
+{
+	char b[32];
+	int i, n = 0;
+
+	for (i = 0; i < p->n; i++) {
+		struct move_item *it = &p->items[i];
+		char *path = engine_data_path(e, it->src >= 0 ? it->src : 0,
+		    it->rel);
+
+		if (it->state == IT_PENDING) {
+			printf("would move %s: %s -> %s\n", jts_quote(path),
+			    e->tiers[it->src].tc->name,
+			    e->tiers[it->dst].tc->name);
+			n++;
+		} else
+			printf("would not move %s: %s\n", jts_quote(path),
+			    it->why ? it->why : "?");
+		free(path);
+	}
+	printf("%d file(s), %s would move\n", n,
+	    jts_fmt_bytes(p->bytes, b, sizeof(b)));
+}
+
+static int
+run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
+    int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to",			required_argument,	NULL, 't' },
+		{ "dry-run",		no_argument,		NULL, 'n' },
+		{ "remove-source",	no_argument,		NULL, 'R' },
+		{ "quiet",		no_argument,		NULL, 'q' },
+		{ "no-progress",	no_argument,		NULL, 'P' },
+		{ "config",		required_argument,	NULL, 'c' },
+		{ "verbose",		no_argument,		NULL, 'v' },
+		{ "help",		no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct engine e;
+	struct move_plan plan;
+	struct move_opts mo;
+	struct move_stats st;
+	const char *to = NULL;
+	bool dry = false, noprog = false, rmsrc = false;
+	char b[32];
+	int ch, i, r, toi = -1;
+	double secs;
+
+	memset(&mo, 0, sizeof(mo));
+	while ((ch = getopt_long(argc, argv, "t:nqc:vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			to = optarg;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		case 'R':
+			if (op != OP_MIGRATE)
+				return cmd_usage(ce);
+			rmsrc = true;
+			break;
+		case 'q':
+			mo.quiet = true;
+			break;
+		case 'P':
+			noprog = true;
+			break;
+		case 'c':
+			ctx->conf_path = optarg;
+			break;
+		case 'v':
+			jts_verbose++;
+			break;
+		case 'h':
+			return cmd_help(ce, op == OP_MIGRATE ?
+			    migrate_options : recall_options);
+		default:
+			return cmd_usage(ce);
+		}
+	}
+	if (optind >= argc)
+		return cmd_usage(ce);
+	if ((r = open_engine(ctx, &e)) != EXIT_OK)
+		return r;
+	if (to != NULL && (toi = conf_tier_index(&ctx->conf, to)) < 0) {
+		jts_err("--to %s: no such tier in %s", to, ctx->conf.path);
+		engine_close(&e);
+		return EXIT_USAGE;
+	}
+	mo.leave = rmsrc ? LEAVE_REMOVE : ctx->conf.leave;
+	mo.progress = !noprog && !mo.quiet && isatty(STDERR_FILENO);
+	memset(&plan, 0, sizeof(plan));
+	for (i = optind; i < argc; i++)
+		move_plan_path(&e, &plan, argv[i], op, toi);
+	if (dry) {
+		print_plan(&e, &plan);
+		r = plan.errors ? EXIT_FAILED : EXIT_OK;
+		move_plan_free(&plan);
+		engine_close(&e);
+		return r;
+	}
+	memset(&st, 0, sizeof(st));
+	r = move_run(&e, &plan, &mo, &st);
+	secs = (double)st.elapsed_ns / 1e9;
+	printf("%s: %" PRIu64 " moved (%s in %.2f s), %" PRIu64 " skipped, "
+	    "%" PRIu64 " failed%s\n", ce->name, st.done,
+	    jts_fmt_bytes(st.bytes, b, sizeof(b)), secs, st.skipped,
+	    st.failed + st.conflicts + (uint64_t)plan.errors,
+	    st.conflicts ? " (conflicts kept both copies)" : "");
+	r = (r != 0 || plan.errors) ? EXIT_FAILED : EXIT_OK;
+	move_plan_free(&plan);
+	engine_close(&e);
+	return r;
+}
+
+static int
+cmd_migrate_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	return run_move(ctx, &cmd_migrate_entry, OP_MIGRATE, argc, argv);
+}
+
+static int
+cmd_recall_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	return run_move(ctx, &cmd_recall_entry, OP_RECALL, argc, argv);
+}
+
+static int
+cmd_recover_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct engine e;
+	int r;
+
+	if (argc > 1) {
+		if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+			return cmd_help(&cmd_recover_entry, NULL);
+		return cmd_usage(&cmd_recover_entry);
+	}
+	if ((r = open_engine(ctx, &e)) != EXIT_OK)
+		return r;
+	engine_close(&e);
+	printf("recover: journal replayed\n");
+	return EXIT_OK;
+}
+
+const struct cmd_entry cmd_migrate_entry = {
+	.name = "migrate",
+	.usage = "[-nqv] [--remove-source] [--to tier] path ...",
+	.summary = "Move files, or every file beneath directories, to another "
+	    "tier with the\nverified, journaled move; leave a symbolic link "
+	    "behind unless told not to.",
+	.exec = cmd_migrate_exec,
+};
+
+const struct cmd_entry cmd_recall_entry = {
+	.name = "recall",
+	.usage = "[-nqv] [--to tier] path ...",
+	.summary = "Bring files back to their home tier (or --to a tier), "
+	    "replacing the symbolic\nlink by the file with the same verified "
+	    "move.",
+	.exec = cmd_recall_exec,
+};
+
+const struct cmd_entry cmd_recover_entry = {
+	.name = "recover",
+	.usage = "",
+	.summary = "Finish or undo every move that was interrupted (any "
+	    "command that moves data\ndoes this first).",
+	.exec = cmd_recover_exec,
+};

@@ -1,0 +1,196 @@
+/* cmd-status.c - status: tiers, fill levels and moves needing attention */
+#include "config.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "cmd.h"
+#include "util.h"
+
+static const char status_options[] =
+    "options:\n"
+    "  -j, --json           machine-readable output\n"
+    "  -c, --config FILE    configuration file\n"
+    "  -h, --help           this help\n";
+
+struct tier_count {
+	int64_t	files, bytes;
+};
+
+static void
+count_tier(struct catalog *cat, const char *tier, struct tier_count *tc)
+{
+	sqlite3_stmt *st;
+
+	memset(tc, 0, sizeof(*tc));
+	if (cat->db == NULL || sqlite3_prepare_v2(cat->db, "SELECT count(*), "
+	    "coalesce(sum(size), 0) FROM files WHERE tier = ?", -1, &st, NULL)
+	    != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, tier, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		tc->files = sqlite3_column_int64(st, 0);
+		tc->bytes = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+}
+
+static int
+cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct catalog cat;
+	struct cat_journal *rows = NULL;
+	json_object *root = NULL, *tiers = NULL, *moves = NULL, *o;
+	char err[1024], a[32], b[32], c[32];
+	bool json = false;
+	int ch, i, nrows = 0;
+
+	while ((ch = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = true;
+			break;
+		case 'c':
+			ctx->conf_path = optarg;
+			break;
+		case 'h':
+			return cmd_help(&cmd_status_entry, status_options);
+		default:
+			return cmd_usage(&cmd_status_entry);
+		}
+	}
+	if (optind != argc)
+		return cmd_usage(&cmd_status_entry);
+	if (cmd_load_conf(ctx) != 0)
+		return EXIT_USAGE;
+	memset(&cat, 0, sizeof(cat));
+	if (access(ctx->conf.catalog, F_OK) == 0 &&
+	    catalog_open(ctx->conf.catalog, true, &cat, err, sizeof(err))
+	    != 0) {
+		jts_err("%s", err);
+		return EXIT_FAILED;
+	}
+	if (cat.db != NULL)
+		catalog_journal_open_rows(&cat, &rows, &nrows);
+	if (json) {
+		root = json_object_new_object();
+		tiers = json_object_new_array();
+		moves = json_object_new_array();
+		json_object_object_add(root, "catalog",
+		    json_object_new_string(ctx->conf.catalog));
+		json_object_object_add(root, "tiers", tiers);
+		json_object_object_add(root, "moves_open", moves);
+	} else
+		printf("%-8s %-6s %10s %10s %10s %10s %5s %s\n", "TIER", "KIND",
+		    "FILES", "BYTES", "FREE", "SIZE", "USED", "ROOT");
+	for (i = 0; i < ctx->conf.ntiers; i++) {
+		struct tier_conf *t = &ctx->conf.tiers[i];
+		struct tier_count tc;
+		struct statvfs sv;
+		uint64_t size = 0, avail = 0;
+		int used = -1;
+		const char *where = t->root ? t->root : t->url;
+
+		count_tier(&cat, t->name, &tc);
+		if (t->root != NULL && statvfs(t->root, &sv) == 0) {
+			size = (uint64_t)sv.f_blocks * sv.f_frsize;
+			avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+			if (sv.f_blocks > 0)
+				used = (int)(100 - (sv.f_bavail * 100) /
+				    sv.f_blocks);
+		}
+		if (json) {
+			o = json_object_new_object();
+			json_object_object_add(o, "name",
+			    json_object_new_string(t->name));
+			json_object_object_add(o, "kind",
+			    json_object_new_string(conf_kind_name(t->kind)));
+			json_object_object_add(o, "root",
+			    json_object_new_string(where));
+			json_object_object_add(o, "files",
+			    json_object_new_int64(tc.files));
+			json_object_object_add(o, "bytes",
+			    json_object_new_int64(tc.bytes));
+			json_object_object_add(o, "size",
+			    json_object_new_int64((int64_t)size));
+			json_object_object_add(o, "free",
+			    json_object_new_int64((int64_t)avail));
+			json_object_object_add(o, "used_percent",
+			    json_object_new_int(used));
+			json_object_object_add(o, "high_watermark",
+			    json_object_new_int(t->high));
+			json_object_object_add(o, "low_watermark",
+			    json_object_new_int(t->low));
+			json_object_array_add(tiers, o);
+		} else {
+			char pct[8];
+
+			snprintf(pct, sizeof(pct), used < 0 ? "-" : "%d%%",
+			    used);
+			printf("%-8s %-6s %10" PRId64 " %10s %10s %10s %5s %s "
+			    "(watermarks %d%%/%d%%)\n", t->name,
+			    conf_kind_name(t->kind), tc.files,
+			    jts_fmt_bytes((uint64_t)tc.bytes, a, sizeof(a)),
+			    size ? jts_fmt_bytes(avail, b, sizeof(b)) : "-",
+			    size ? jts_fmt_bytes(size, c, sizeof(c)) : "-",
+			    pct, jts_quote(where), t->high, t->low);
+		}
+	}
+	for (i = 0; i < nrows; i++) {
+		struct cat_journal *j = &rows[i];
+
+		if (json) {
+			o = json_object_new_object();
+			json_object_object_add(o, "id",
+			    json_object_new_int64(j->id));
+			json_object_object_add(o, "path",
+			    json_object_new_string(j->path));
+			json_object_object_add(o, "from",
+			    json_object_new_string(j->src));
+			json_object_object_add(o, "to",
+			    json_object_new_string(j->dst));
+			json_object_object_add(o, "state",
+			    json_object_new_string(jstate_name(j->state)));
+			json_object_object_add(o, "error", j->error ?
+			    json_object_new_string(j->error) : NULL);
+			json_object_array_add(moves, o);
+		} else
+			printf("move %" PRId64 " %s: %s -> %s: %s%s%s\n", j->id,
+			    jts_quote(j->path), j->src, j->dst,
+			    jstate_name(j->state), j->error ? ": " : "",
+			    j->error ? j->error : "");
+		cat_journal_free(j);
+	}
+	free(rows);
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(root,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(root);
+	} else if (nrows == 0)
+		printf("no moves in flight or needing attention\n");
+	if (cat.db != NULL)
+		catalog_close(&cat);
+	return EXIT_OK;
+}
+
+const struct cmd_entry cmd_status_entry = {
+	.name = "status",
+	.usage = "[-j]",
+	.summary = "Show each tier (root, files and bytes in the catalog, free "
+	    "space, watermarks)\nand every move in flight or needing "
+	    "attention.",
+	.exec = cmd_status_exec,
+};

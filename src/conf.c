@@ -1,0 +1,461 @@
+/* conf.c - parse and validate jts-tier.conf(5) with libinih */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "util.h"
+
+struct parse {
+	struct conf	*conf;
+	FILE		*fp;
+	int		 line;		/* line being parsed */
+	int		 err_line;
+	char		 err[512];
+	char		 seen[64][64];	/* section.key pairs already set */
+	int		 nseen;
+	struct tier_conf *cur;
+};
+
+/* Read one line for inih and count it, so errors can name the line. */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+	struct parse *ps = stream;
+	size_t n;
+	int c;
+
+	if (fgets(str, num, ps->fp) == NULL)
+		return NULL;
+	ps->line++;
+	n = strlen(str);
+	if (n > 0 && str[n - 1] != '\n' && !feof(ps->fp)) {
+		if (ps->err_line == 0) {
+			ps->err_line = ps->line;
+			snprintf(ps->err, sizeof(ps->err),
+			    "line longer than %d characters", num - 2);
+		}
+		while ((c = fgetc(ps->fp)) != EOF && c != '\n')
+			;
+		str[0] = '\0';
+	}
+	return str;
+}
+
+static int
+fail(struct parse *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Record the first error with the line it is on; returns 0 for inih. */
+static int
+fail(struct parse *ps, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ps->err_line == 0) {
+		ps->err_line = ps->line;
+		va_start(ap, fmt);
+		vsnprintf(ps->err, sizeof(ps->err), fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+static int
+parse_percent(const char *v, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || (*end != '\0' && strcmp(end, "%") != 0) ||
+	    n < 0 || n > 100)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+typedef int (*keyfn)(struct parse *, const char *);
+
+static int
+k_catalog_path(struct parse *ps, const char *v)
+{
+	if (v[0] != '/')
+		return fail(ps, "catalog path must be absolute: %s%s", v, "");
+	free(ps->conf->catalog);
+	ps->conf->catalog = xstrdup(v);
+	return 1;
+}
+
+static int
+k_reserve(struct parse *ps, const char *v)
+{
+	if (jts_parse_size(v, &ps->conf->reserve) != 0)
+		return fail(ps, "bad size for reserve: %s%s", v,
+		    " (use e.g. 512M or 1G)");
+	return 1;
+}
+
+static int
+k_leave(struct parse *ps, const char *v)
+{
+	if (strcmp(v, "symlink") == 0)
+		ps->conf->leave = LEAVE_SYMLINK;
+	else if (strcmp(v, "remove") == 0)
+		ps->conf->leave = LEAVE_REMOVE;
+	else
+		return fail(ps, "bad value for leave: %s%s", v,
+		    " (symlink or remove)");
+	return 1;
+}
+
+static int
+k_home(struct parse *ps, const char *v)
+{
+	free(ps->conf->home);
+	ps->conf->home = xstrdup(v);
+	return 1;
+}
+
+static int
+k_kind(struct parse *ps, const char *v)
+{
+	if (strcmp(v, "posix") == 0)
+		ps->cur->kind = TIER_POSIX;
+	else if (strcmp(v, "btrfs") == 0)
+		ps->cur->kind = TIER_BTRFS;
+	else if (strcmp(v, "nfs") == 0)
+		ps->cur->kind = TIER_NFS;
+	else
+		return fail(ps, "bad tier kind: %s%s", v,
+		    " (posix, btrfs or nfs)");
+	return 1;
+}
+
+static int
+k_root(struct parse *ps, const char *v)
+{
+	char *abs;
+
+	if (v[0] != '/')
+		return fail(ps, "tier root must be an absolute path: %s%s",
+		    v, "");
+	abs = jts_path_abs(v);
+	free(ps->cur->root);
+	ps->cur->root = abs;
+	return 1;
+}
+
+static int
+k_url(struct parse *ps, const char *v)
+{
+	if (strncmp(v, "nfs://", 6) != 0)
+		return fail(ps, "tier url must start with nfs://: %s%s", v, "");
+	free(ps->cur->url);
+	ps->cur->url = xstrdup(v);
+	return 1;
+}
+
+static int
+k_mountpoint(struct parse *ps, const char *v)
+{
+	if (v[0] != '/')
+		return fail(ps, "mountpoint must be an absolute path: %s%s",
+		    v, "");
+	free(ps->cur->mountpoint);
+	ps->cur->mountpoint = jts_path_abs(v);
+	return 1;
+}
+
+static int
+k_high(struct parse *ps, const char *v)
+{
+	if (parse_percent(v, &ps->cur->high) != 0)
+		return fail(ps, "bad high_watermark: %s%s", v,
+		    " (a percentage 0-100)");
+	return 1;
+}
+
+static int
+k_low(struct parse *ps, const char *v)
+{
+	if (parse_percent(v, &ps->cur->low) != 0)
+		return fail(ps, "bad low_watermark: %s%s", v,
+		    " (a percentage 0-100)");
+	return 1;
+}
+
+static const struct {
+	const char	*section;	/* "tier" for [tier NAME] */
+	const char	*key;
+	keyfn		 fn;
+} keywords[] = {
+	{ "catalog",	"path",			k_catalog_path },
+	{ "defaults",	"reserve",		k_reserve },
+	{ "defaults",	"leave",		k_leave },
+	{ "defaults",	"home",			k_home },
+	{ "tier",	"kind",			k_kind },
+	{ "tier",	"root",			k_root },
+	{ "tier",	"url",			k_url },
+	{ "tier",	"mountpoint",		k_mountpoint },
+	{ "tier",	"high_watermark",	k_high },
+	{ "tier",	"low_watermark",	k_low },
+};
+
+static int
+valid_tier_name(const char *s)
+{
+	const char *p;
+
+	if (*s == '\0' || strlen(s) > 32)
+		return 0;
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '_'))
+			return 0;
+	return 1;
+}
+
+/* Find or start the tier of a "[tier NAME]" section. */
+static struct tier_conf *
+section_tier(struct parse *ps, const char *section)
+{
+	struct conf *c = ps->conf;
+	const char *name = section + 5;
+	int i;
+
+	for (i = 0; i < c->ntiers; i++)
+		if (strcmp(c->tiers[i].name, name) == 0)
+			return &c->tiers[i];
+	if (!valid_tier_name(name)) {
+		fail(ps, "bad tier name '%s'%s", name,
+		    " (use a-z, 0-9, - and _, at most 32)");
+		return NULL;
+	}
+	if (c->ntiers == JTS_MAX_TIERS) {
+		fail(ps, "too many tiers (at most %s)%s", "8", "");
+		return NULL;
+	}
+	ps->cur = &c->tiers[c->ntiers++];
+	memset(ps->cur, 0, sizeof(*ps->cur));
+	ps->cur->name = xstrdup(name);
+	ps->cur->kind = TIER_POSIX;
+	ps->cur->high = 90;
+	ps->cur->low = 75;
+	ps->cur->line = ps->line;
+	return ps->cur;
+}
+
+static int
+conf_handler(void *user, const char *section, const char *key,
+    const char *value)
+{
+	struct parse *ps = user;
+	char seen[64];
+	const char *sec = section;
+	size_t i;
+	int j;
+
+	if (strncmp(section, "tier ", 5) == 0) {
+		if ((ps->cur = section_tier(ps, section)) == NULL)
+			return 0;
+		sec = "tier";
+	} else if (strcmp(section, "catalog") != 0 &&
+	    strcmp(section, "defaults") != 0)
+		return fail(ps, "unknown section [%s]%s", section,
+		    " (expected [catalog], [defaults] or [tier NAME])");
+	snprintf(seen, sizeof(seen), "%s.%s", section, key);
+	for (j = 0; j < ps->nseen; j++)
+		if (strcmp(ps->seen[j], seen) == 0)
+			return fail(ps, "duplicate key '%s' in [%s]", key,
+			    section);
+	if (ps->nseen < 64)
+		strcpy(ps->seen[ps->nseen++], seen);
+	for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+		if (strcmp(keywords[i].section, sec) == 0 &&
+		    strcmp(keywords[i].key, key) == 0)
+			return keywords[i].fn(ps, value);
+	return fail(ps, "unknown key '%s' in [%s]", key, section);
+}
+
+static int
+roots_overlap(const char *a, const char *b)
+{
+	return jts_path_beneath(a, b) != NULL || jts_path_beneath(b, a) != NULL;
+}
+
+/* Checks that need the whole file: each error names the tier's line. */
+static int
+conf_validate(struct parse *ps)
+{
+	struct conf *c = ps->conf;
+	struct tier_conf *t, *u;
+	int i, j;
+
+	if (c->ntiers == 0) {
+		ps->err_line = ps->line > 0 ? ps->line : 1;
+		snprintf(ps->err, sizeof(ps->err), "no [tier NAME] section");
+		return -1;
+	}
+	for (i = 0; i < c->ntiers; i++) {
+		t = &c->tiers[i];
+		ps->err_line = t->line;
+		if (t->kind == TIER_NFS) {
+			if (t->url == NULL) {
+				snprintf(ps->err, sizeof(ps->err),
+				    "tier %s: kind nfs needs url =", t->name);
+				return -1;
+			}
+			if (t->root != NULL) {
+				snprintf(ps->err, sizeof(ps->err),
+				    "tier %s: kind nfs takes url =, not root =",
+				    t->name);
+				return -1;
+			}
+		} else {
+			if (t->root == NULL) {
+				snprintf(ps->err, sizeof(ps->err),
+				    "tier %s: missing root =", t->name);
+				return -1;
+			}
+			if (t->url != NULL || t->mountpoint != NULL) {
+				snprintf(ps->err, sizeof(ps->err),
+				    "tier %s: url and mountpoint are for "
+				    "kind nfs only", t->name);
+				return -1;
+			}
+		}
+		if (t->low > t->high) {
+			snprintf(ps->err, sizeof(ps->err),
+			    "tier %s: low_watermark %d%% is above "
+			    "high_watermark %d%%", t->name, t->low, t->high);
+			return -1;
+		}
+		for (j = 0; j < i; j++) {
+			u = &c->tiers[j];
+			const char *ra = t->root ? t->root : t->mountpoint;
+			const char *rb = u->root ? u->root : u->mountpoint;
+			if (ra == NULL || rb == NULL)
+				continue;
+			if (strcmp(ra, rb) == 0) {
+				snprintf(ps->err, sizeof(ps->err),
+				    "tier %s: same root as tier %s (line %d)",
+				    t->name, u->name, u->line);
+				return -1;
+			}
+			if (roots_overlap(ra, rb)) {
+				snprintf(ps->err, sizeof(ps->err),
+				    "tier %s: root %s overlaps tier %s's root "
+				    "%s (line %d)", t->name, jts_quote(ra),
+				    u->name, jts_quote(rb), u->line);
+				return -1;
+			}
+		}
+	}
+	if (c->home != NULL && conf_tier(c, c->home) == NULL) {
+		ps->err_line = 1;
+		snprintf(ps->err, sizeof(ps->err),
+		    "[defaults] home names unknown tier '%s'", c->home);
+		return -1;
+	}
+	ps->err_line = 0;
+	return 0;
+}
+
+int
+conf_load(const char *path, struct conf *c, char *err, size_t errlen)
+{
+	struct parse ps;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	memset(&ps, 0, sizeof(ps));
+	c->path = xstrdup(path);
+	c->reserve = 256ULL << 20;
+	c->leave = LEAVE_SYMLINK;
+	ps.conf = c;
+	if ((ps.fp = fopen(path, "r")) == NULL) {
+		r = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return r;
+	}
+	r = ini_parse_stream(conf_reader, &ps, conf_handler, &ps);
+	fclose(ps.fp);
+	if (ps.err_line == 0 && r > 0) {
+		ps.err_line = r;
+		snprintf(ps.err, sizeof(ps.err),
+		    "syntax error (expected [section] or key = value)");
+	} else if (r < 0 && ps.err_line == 0) {
+		snprintf(err, errlen, "%s: cannot parse (error %d)", path, r);
+		return -EINVAL;
+	}
+	if (ps.err_line == 0 && conf_validate(&ps) != 0 && ps.err_line == 0)
+		ps.err_line = 1;
+	if (ps.err_line != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, ps.err_line, ps.err);
+		conf_free(c);
+		return -EINVAL;
+	}
+	if (c->catalog == NULL)
+		c->catalog = xstrdup(JTS_CATALOG_DEFAULT);
+	if (c->home == NULL)
+		c->home = xstrdup(c->tiers[0].name);
+	return 0;
+}
+
+void
+conf_free(struct conf *c)
+{
+	int i;
+
+	for (i = 0; i < c->ntiers; i++) {
+		free(c->tiers[i].name);
+		free(c->tiers[i].root);
+		free(c->tiers[i].url);
+		free(c->tiers[i].mountpoint);
+	}
+	free(c->path);
+	free(c->catalog);
+	free(c->home);
+	memset(c, 0, sizeof(*c));
+}
+
+struct tier_conf *
+conf_tier(struct conf *c, const char *name)
+{
+	int i = conf_tier_index(c, name);
+
+	return i < 0 ? NULL : &c->tiers[i];
+}
+
+int
+conf_tier_index(const struct conf *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->ntiers; i++)
+		if (strcmp(c->tiers[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+conf_kind_name(enum tier_kind k)
+{
+	switch (k) {
+	case TIER_POSIX:
+		return "posix";
+	case TIER_BTRFS:
+		return "btrfs";
+	case TIER_NFS:
+		return "nfs";
+	}
+	return "?";
+}

@@ -1,0 +1,377 @@
+/* copy.c - io_uring copy and hash of one file, holes kept */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "copy.h"
+
+#define ALIGN		4096u
+#define ROUNDUP(x)	(((x) + ALIGN - 1) & ~(uint64_t)(ALIGN - 1))
+
+enum cstate { CS_FREE, CS_READING, CS_READ };
+
+struct cslot {
+	enum cstate	 state;
+	uint64_t	 seq;
+	uint64_t	 off;		/* file offset of buf[0] */
+	size_t		 want;		/* bytes of data wanted */
+	size_t		 got;		/* bytes read so far */
+	size_t		 wlen;		/* bytes to write (padded if direct) */
+	size_t		 wdone;
+	uint64_t	 hole_before;	/* zeros hashed before this data */
+	bool		 hashed;
+	bool		 writing;
+	bool		 written;
+	unsigned char	*buf;
+};
+
+struct run {
+	struct copier		*cp;
+	const struct copy_opts	*o;
+	int			 src, dst;
+	bool			 src_direct, dst_direct;
+	uint64_t		 size;
+	int			 inflight;
+	int			 err;
+	uint64_t		 hash_seq;
+	XXH3_state_t		*xs;
+};
+
+static const unsigned char zeros[65536];
+
+int
+copier_init(struct copier *cp, int nbufs, size_t bufsz)
+{
+	struct iovec iov;
+	void *mem;
+	int r, i;
+
+	memset(cp, 0, sizeof(*cp));
+	cp->nbufs = nbufs;
+	cp->bufsz = bufsz;
+	if ((r = io_uring_queue_init((unsigned)nbufs * 2, &cp->ring, 0)) < 0)
+		return r;
+	if (posix_memalign(&mem, ALIGN, (size_t)nbufs * bufsz) != 0) {
+		io_uring_queue_exit(&cp->ring);
+		return -ENOMEM;
+	}
+	cp->arena = mem;
+	iov.iov_base = mem;
+	iov.iov_len = (size_t)nbufs * bufsz;
+	cp->fixed = io_uring_register_buffers(&cp->ring, &iov, 1) == 0;
+	cp->slots = xcalloc((size_t)nbufs, sizeof(*cp->slots));
+	for (i = 0; i < nbufs; i++)
+		cp->slots[i].buf = cp->arena + (size_t)i * bufsz;
+	return 0;
+}
+
+void
+copier_fini(struct copier *cp)
+{
+	if (cp->arena == NULL)
+		return;
+	if (cp->fixed)
+		io_uring_unregister_buffers(&cp->ring);
+	io_uring_queue_exit(&cp->ring);
+	free(cp->arena);
+	free(cp->slots);
+	memset(cp, 0, sizeof(*cp));
+}
+
+static void
+hash_zeros(XXH3_state_t *xs, uint64_t n)
+{
+	while (n > 0) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+
+		XXH3_128bits_update(xs, zeros, k);
+		n -= k;
+	}
+}
+
+static struct io_uring_sqe *
+get_sqe(struct run *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->cp->ring);
+
+	if (sqe == NULL) {
+		io_uring_submit(&r->cp->ring);
+		sqe = io_uring_get_sqe(&r->cp->ring);
+	}
+	return sqe;
+}
+
+/* Queue a read of what slot s still lacks. */
+static void
+queue_read(struct run *r, struct cslot *s)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	size_t len = s->want - s->got;
+	uint64_t off = s->off + s->got;
+
+	if (r->src_direct)
+		len = ROUNDUP(len);
+	if (r->o->short_io && len > 1)
+		len = r->src_direct ? (len > ALIGN ? ALIGN : len) : len / 2;
+	if (r->cp->fixed)
+		io_uring_prep_read_fixed(sqe, r->src, s->buf + s->got,
+		    (unsigned)len, off, 0);
+	else
+		io_uring_prep_read(sqe, r->src, s->buf + s->got, (unsigned)len,
+		    off);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(s - r->cp->slots) << 1);
+	r->inflight++;
+}
+
+/* Queue a write of what slot s has not written yet. */
+static void
+queue_write(struct run *r, struct cslot *s)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	size_t len = s->wlen - s->wdone;
+
+	if (r->o->short_io && len > ALIGN && !r->dst_direct)
+		len /= 2;
+	else if (r->o->short_io && len > ALIGN)
+		len = ALIGN;
+	if (r->cp->fixed)
+		io_uring_prep_write_fixed(sqe, r->dst, s->buf + s->wdone,
+		    (unsigned)len, s->off + s->wdone, 0);
+	else
+		io_uring_prep_write(sqe, r->dst, s->buf + s->wdone,
+		    (unsigned)len, s->off + s->wdone);
+	io_uring_sqe_set_data64(sqe,
+	    ((uint64_t)(s - r->cp->slots) << 1) | 1);
+	s->writing = true;
+	r->inflight++;
+}
+
+static void
+maybe_free(struct cslot *s)
+{
+	if (s->state == CS_READ && s->hashed && s->written)
+		s->state = CS_FREE;
+}
+
+/* Hash every slot whose turn has come, in stream order. */
+static void
+hash_ready(struct run *r)
+{
+	struct cslot *s;
+
+	for (;;) {
+		s = &r->cp->slots[r->hash_seq % (uint64_t)r->cp->nbufs];
+		if (s->state != CS_READ || s->seq != r->hash_seq || s->hashed)
+			return;
+		hash_zeros(r->xs, s->hole_before);
+		XXH3_128bits_update(r->xs, s->buf, s->want);
+		s->hashed = true;
+		r->hash_seq++;
+		if (r->dst < 0 && r->o->progress)
+			r->o->progress(r->o->arg, s->want);
+		maybe_free(s);
+	}
+}
+
+/* Direct I/O needs aligned offsets; fall back to buffered writes if not. */
+static void
+check_dst_align(struct run *r, struct cslot *s)
+{
+	int fl;
+
+	if (!r->dst_direct || (s->off % ALIGN) == 0)
+		return;
+	fl = fcntl(r->dst, F_GETFL);
+	if (fl >= 0 && fcntl(r->dst, F_SETFL, fl & ~O_DIRECT) == 0)
+		r->dst_direct = false;
+}
+
+static void
+on_read(struct run *r, struct cslot *s, int res)
+{
+	if (res == -EINTR || res == -EAGAIN) {
+		queue_read(r, s);
+		return;
+	}
+	if (res < 0) {
+		if (r->err == 0)
+			r->err = res;
+		s->state = CS_FREE;
+		return;
+	}
+	if (res == 0) {
+		if (r->err == 0)
+			r->err = -ESTALE;
+		s->state = CS_FREE;
+		return;
+	}
+	s->got += (size_t)res < s->want - s->got ? (size_t)res :
+	    s->want - s->got;
+	if (s->got < s->want) {
+		if (r->src_direct && (s->got % ALIGN) != 0) {
+			/* Short direct read not at an aligned end: EOF. */
+			if (r->err == 0)
+				r->err = -ESTALE;
+			s->state = CS_FREE;
+			return;
+		}
+		queue_read(r, s);
+		return;
+	}
+	s->state = CS_READ;
+	if (r->dst >= 0 && r->err == 0) {
+		check_dst_align(r, s);
+		s->wlen = s->want;
+		if (r->dst_direct) {
+			s->wlen = ROUNDUP(s->want);
+			memset(s->buf + s->want, 0, s->wlen - s->want);
+		}
+		s->wdone = 0;
+		queue_write(r, s);
+	} else
+		s->written = true;
+	hash_ready(r);
+}
+
+static void
+on_write(struct run *r, struct cslot *s, int res)
+{
+	if (res == -EINTR || res == -EAGAIN) {
+		queue_write(r, s);
+		return;
+	}
+	if (res <= 0) {
+		if (r->err == 0)
+			r->err = res < 0 ? res : -EIO;
+		s->writing = false;
+		s->written = true;
+		s->hashed = true;
+		maybe_free(s);
+		return;
+	}
+	s->wdone += (size_t)res;
+	if (s->wdone < s->wlen) {
+		queue_write(r, s);
+		return;
+	}
+	s->writing = false;
+	s->written = true;
+	if (r->o->progress)
+		r->o->progress(r->o->arg, s->want);
+	maybe_free(s);
+}
+
+int
+copier_run(struct copier *cp, int src, int dst, uint64_t size,
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *opts)
+{
+	static const struct copy_opts none;
+	struct run r;
+	struct cslot *s;
+	struct io_uring_cqe *cqe;
+	uint64_t pos = 0, data_end = 0, hole = 0, seq = 0;
+	XXH128_canonical_t canon;
+	off_t d, h;
+	unsigned head, seen;
+	int i, fl, rc;
+
+	memset(&r, 0, sizeof(r));
+	r.cp = cp;
+	r.o = opts ? opts : &none;
+	r.src = src;
+	r.dst = dst;
+	r.size = size;
+	fl = fcntl(src, F_GETFL);
+	r.src_direct = fl >= 0 && (fl & O_DIRECT);
+	if (dst >= 0) {
+		fl = fcntl(dst, F_GETFL);
+		r.dst_direct = fl >= 0 && (fl & O_DIRECT);
+	}
+	if ((r.xs = XXH3_createState()) == NULL)
+		return -ENOMEM;
+	XXH3_128bits_reset(r.xs);
+	for (i = 0; i < cp->nbufs; i++) {
+		cp->slots[i].state = CS_FREE;
+		cp->slots[i].seq = (uint64_t)-1;
+	}
+
+	for (;;) {
+		if (r.o->abort_flag && *r.o->abort_flag && r.err == 0)
+			r.err = -ECANCELED;
+		/* Issue reads into free slots, in stream order. */
+		while (r.err == 0 && pos < size) {
+			s = &cp->slots[seq % (uint64_t)cp->nbufs];
+			if (s->state != CS_FREE)
+				break;
+			if (pos >= data_end) {
+				d = lseek(src, (off_t)pos, SEEK_DATA);
+				if (d < 0 && errno != ENXIO) {
+					r.err = -errno;
+					break;
+				}
+				if (d < 0 || (uint64_t)d >= size) {
+					hole += size - pos;
+					pos = size;
+					break;
+				}
+				h = lseek(src, d, SEEK_HOLE);
+				if (h < 0) {
+					r.err = -errno;
+					break;
+				}
+				hole += (uint64_t)d - pos;
+				pos = (uint64_t)d;
+				data_end = (uint64_t)h < size ? (uint64_t)h : size;
+			}
+			s->seq = seq++;
+			s->off = pos;
+			s->want = data_end - pos < cp->bufsz ?
+			    (size_t)(data_end - pos) : cp->bufsz;
+			s->got = 0;
+			s->hole_before = hole;
+			hole = 0;
+			s->hashed = s->written = s->writing = false;
+			s->state = CS_READING;
+			pos += s->want;
+			queue_read(&r, s);
+		}
+		if (r.inflight == 0)
+			break;
+		rc = io_uring_submit_and_wait(&cp->ring, 1);
+		if (rc < 0 && rc != -EINTR) {
+			if (r.err == 0)
+				r.err = rc;
+			/* Nothing completes without a working ring. */
+			break;
+		}
+		seen = 0;
+		io_uring_for_each_cqe(&cp->ring, head, cqe) {
+			uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+			s = &cp->slots[ud >> 1];
+			r.inflight--;
+			if (ud & 1)
+				on_write(&r, s, cqe->res);
+			else
+				on_read(&r, s, cqe->res);
+			seen++;
+		}
+		io_uring_cq_advance(&cp->ring, seen);
+	}
+	io_uring_submit(&cp->ring);
+	if (r.err == 0) {
+		hash_zeros(r.xs, hole);
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(r.xs));
+		memcpy(hash, canon.digest, JTS_HASH_LEN);
+		if (dst >= 0 && ftruncate(dst, (off_t)size) != 0)
+			r.err = -errno;
+	}
+	XXH3_freeState(r.xs);
+	return r.err;
+}

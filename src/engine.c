@@ -1,0 +1,324 @@
+/* engine.c - tiers, the engine lock and directories beneath tier roots */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "util.h"
+
+#define RESOLVE_FLAGS	(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
+			 RESOLVE_NO_MAGICLINKS)
+
+int
+tier_openat(struct tier *t, int dirfd, const char *rel, int flags,
+    mode_t mode)
+{
+	struct open_how how;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW);
+	how.mode = (flags & O_CREAT) ? mode : 0;
+	how.resolve = RESOLVE_FLAGS;
+	if (*rel == '\0')
+		rel = ".";
+	do {
+		fd = (int)syscall(SYS_openat2, dirfd < 0 ? t->rootfd : dirfd,
+		    rel, &how, sizeof(how));
+	} while (fd < 0 && errno == EAGAIN);
+	return fd < 0 ? -errno : fd;
+}
+
+const char *
+rel_base(const char *rel)
+{
+	const char *s = strrchr(rel, '/');
+
+	return s ? s + 1 : rel;
+}
+
+static char *
+rel_parent(const char *rel)
+{
+	const char *s = strrchr(rel, '/');
+
+	if (s == NULL)
+		return xstrdup("");
+	return strndup(rel, (size_t)(s - rel));
+}
+
+/* Create the missing directories of prel on tier t, owners and modes
+ * copied from the same directories on tier model. */
+static int
+make_dirs(struct engine *e, int t, const char *prel, int model)
+{
+	char *p = xstrdup(prel), *s, *next;
+	int cur, fd, mfd, r = 0, pfd;
+	struct stat st;
+
+	cur = dup(e->tiers[t].rootfd);
+	for (s = p; s != NULL && *s; s = next) {
+		next = strchr(s, '/');
+		if (next)
+			*next++ = '\0';
+		fd = tier_openat(&e->tiers[t], cur, s, O_PATH | O_DIRECTORY, 0);
+		if (fd == -ENOENT) {
+			mode_t mode = 0755;
+			uid_t uid = (uid_t)-1;
+			gid_t gid = (gid_t)-1;
+			/* The same prefix of prel, on the model tier. */
+			char *mrel = strndup(prel, (size_t)(s - p) + strlen(s));
+
+			mfd = model >= 0 ? tier_openat(&e->tiers[model], -1,
+			    mrel, O_PATH | O_DIRECTORY, 0) : -ENOENT;
+			if (mfd >= 0 && fstat(mfd, &st) == 0) {
+				mode = st.st_mode & 07777;
+				uid = st.st_uid;
+				gid = st.st_gid;
+			}
+			if (mfd >= 0)
+				close(mfd);
+			free(mrel);
+			if (mkdirat(cur, s, 0700) != 0 && errno != EEXIST) {
+				r = -errno;
+				break;
+			}
+			fd = tier_openat(&e->tiers[t], cur, s,
+			    O_RDONLY | O_DIRECTORY, 0);
+			if (fd < 0) {
+				r = fd;
+				break;
+			}
+			if ((fchown(fd, uid, gid) != 0 && uid != (uid_t)-1) ||
+			    fchmod(fd, mode) != 0) {
+				r = -errno;
+				close(fd);
+				break;
+			}
+			/* The new entry must survive a crash: sync parent. */
+			pfd = openat(cur, ".", O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC);
+			if (pfd >= 0) {
+				if (fsync(pfd) != 0)
+					r = -errno;
+				close(pfd);
+			}
+			if (r != 0) {
+				close(fd);
+				break;
+			}
+		} else if (fd < 0) {
+			r = fd;
+			break;
+		}
+		close(cur);
+		cur = fd;
+	}
+	close(cur);
+	free(p);
+	return r;
+}
+
+int
+tier_open_parent(struct tier *t, const char *rel)
+{
+	char *prel = rel_parent(rel);
+	int fd = tier_openat(t, -1, prel, O_PATH | O_DIRECTORY, 0);
+
+	free(prel);
+	return fd;
+}
+
+int
+engine_dir(struct engine *e, int t, const char *rel, bool create, int model)
+{
+	struct dirent_cache *d, *victim = NULL;
+	char *prel = rel_parent(rel);
+	int i, fd;
+
+	for (i = 0; i < DIRCACHE; i++) {
+		d = &e->dc[i];
+		if (d->rel != NULL && d->tier == t && strcmp(d->rel, prel) == 0) {
+			d->used = ++e->dc_clock;
+			free(prel);
+			return d->fd;
+		}
+		if (victim == NULL || d->rel == NULL ||
+		    (victim->rel != NULL && d->used < victim->used))
+			victim = d;
+	}
+	fd = tier_openat(&e->tiers[t], -1, prel, O_PATH | O_DIRECTORY, 0);
+	if (fd == -ENOENT && create) {
+		if ((fd = make_dirs(e, t, prel, model)) == 0)
+			fd = tier_openat(&e->tiers[t], -1, prel,
+			    O_PATH | O_DIRECTORY, 0);
+	}
+	if (fd < 0) {
+		free(prel);
+		return fd;
+	}
+	if (victim->rel != NULL) {
+		close(victim->fd);
+		free(victim->rel);
+	}
+	victim->tier = t;
+	victim->rel = prel;
+	victim->fd = fd;
+	victim->used = ++e->dc_clock;
+	return fd;
+}
+
+void
+engine_dir_forget(struct engine *e)
+{
+	int i;
+
+	for (i = 0; i < DIRCACHE; i++) {
+		if (e->dc[i].rel == NULL)
+			continue;
+		close(e->dc[i].fd);
+		free(e->dc[i].rel);
+		e->dc[i].rel = NULL;
+	}
+}
+
+int
+engine_locate(struct engine *e, const char *abspath, const char **rel)
+{
+	int i;
+	const char *r;
+
+	for (i = 0; i < e->ntiers; i++) {
+		const char *root = e->tiers[i].tc->root ?
+		    e->tiers[i].tc->root : e->tiers[i].tc->mountpoint;
+
+		if (root == NULL)
+			continue;
+		if ((r = jts_path_beneath(root, abspath)) != NULL) {
+			*rel = r;
+			return i;
+		}
+	}
+	return -1;
+}
+
+char *
+engine_data_path(struct engine *e, int t, const char *rel)
+{
+	const char *root = e->tiers[t].tc->root ? e->tiers[t].tc->root :
+	    e->tiers[t].tc->mountpoint;
+
+	return jts_path_join(root, rel);
+}
+
+/* Take the exclusive engine lock beside the catalog. */
+static int
+engine_lock(struct engine *e, char *err, size_t errlen)
+{
+	char buf[32];
+	ssize_t n;
+
+	e->lockpath = xasprintf("%s.lock", e->conf->catalog);
+	e->lockfd = open(e->lockpath, O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (e->lockfd < 0) {
+		snprintf(err, errlen, "%s: cannot open lock file: %s",
+		    e->lockpath, strerror(errno));
+		return -errno;
+	}
+	if (flock(e->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		int saved = errno;
+
+		n = pread(e->lockfd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (saved == EWOULDBLOCK)
+			snprintf(err, errlen, "another jts-tier engine is "
+			    "running (pid %s, lock %s)", *buf ? buf : "?",
+			    e->lockpath);
+		else
+			snprintf(err, errlen, "%s: cannot lock: %s",
+			    e->lockpath, strerror(saved));
+		close(e->lockfd);
+		e->lockfd = -1;
+		return -EBUSY;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(e->lockfd, 0) == 0 &&
+	    pwrite(e->lockfd, buf, (size_t)n, 0) != n)
+		jts_warn("%s: cannot record pid", e->lockpath);
+	return 0;
+}
+
+int
+engine_open(struct engine *e, struct conf *c, char *err, size_t errlen)
+{
+	struct stat st;
+	struct tier *t;
+	int i, r;
+
+	memset(e, 0, sizeof(*e));
+	e->conf = c;
+	e->lockfd = -1;
+	e->short_io = getenv("JTS_TIER_SHORT_IO") != NULL;
+	for (i = 0; i < c->ntiers; i++) {
+		t = &e->tiers[i];
+		t->tc = &c->tiers[i];
+		t->idx = i;
+		t->rootfd = -1;
+		e->ntiers++;
+		if (t->tc->kind == TIER_NFS)
+			continue;
+		t->rootfd = open(t->tc->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (t->rootfd < 0 || fstat(t->rootfd, &st) != 0) {
+			snprintf(err, errlen, "tier %s: root %s: %s",
+			    t->tc->name, jts_quote(t->tc->root),
+			    strerror(errno));
+			r = -errno;
+			goto fail;
+		}
+		t->dev = st.st_dev;
+		t->ino = st.st_ino;
+	}
+	if ((r = engine_lock(e, err, errlen)) != 0)
+		goto fail;
+	if ((r = catalog_open(c->catalog, false, &e->cat, err, errlen)) != 0)
+		goto fail;
+	if ((r = copier_init(&e->cp, 8, 1u << 20)) != 0) {
+		snprintf(err, errlen, "cannot set up io_uring: %s",
+		    strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	engine_close(e);
+	return r;
+}
+
+void
+engine_close(struct engine *e)
+{
+	int i;
+
+	engine_dir_forget(e);
+	copier_fini(&e->cp);
+	if (e->cat.db)
+		catalog_close(&e->cat);
+	for (i = 0; i < e->ntiers; i++)
+		if (e->tiers[i].rootfd >= 0)
+			close(e->tiers[i].rootfd);
+	if (e->lockfd >= 0)
+		close(e->lockfd);
+	free(e->lockpath);
+	e->lockfd = -1;
+	e->lockpath = NULL;
+	e->ntiers = 0;
+}

@@ -1,0 +1,68 @@
+/* engine.h - the move engine shared by jts-tierctl and jts-tierd */
+#ifndef JTS_ENGINE_H
+#define JTS_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "catalog.h"
+#include "conf.h"
+#include "copy.h"
+
+struct tier {
+	struct tier_conf *tc;
+	int		 idx;
+	int		 rootfd;	/* O_PATH, the tier root; -1 if nfs */
+	dev_t		 dev;
+	ino_t		 ino;
+};
+
+#define DIRCACHE	32
+
+struct dirent_cache {
+	int		 tier;
+	char		*rel;		/* parent directory, relative */
+	int		 fd;		/* O_PATH|O_DIRECTORY */
+	uint64_t	 used;
+};
+
+struct engine {
+	struct conf	*conf;
+	struct catalog	 cat;
+	struct copier	 cp;
+	struct tier	 tiers[JTS_MAX_TIERS];
+	int		 ntiers;
+	int		 lockfd;
+	char		*lockpath;
+	struct dirent_cache dc[DIRCACHE];
+	uint64_t	 dc_clock;
+	bool		 short_io;	/* test knob, JTS_TIER_SHORT_IO */
+};
+
+/* Open tiers and catalog, take the engine lock, run recovery. */
+int	engine_open(struct engine *, struct conf *, char *err, size_t errlen);
+void	engine_close(struct engine *);
+
+/*
+ * Open beneath a tier root with no symlink anywhere in the path.
+ * Returns an fd or -errno.
+ */
+int	tier_openat(struct tier *, int dirfd, const char *rel, int flags,
+	    mode_t mode);
+/* Open the parent directory of rel beneath t (O_PATH); fd or -errno. */
+int	tier_open_parent(struct tier *, const char *rel);
+/* The parent directory of rel on tier t (an O_PATH fd owned by the cache). */
+int	engine_dir(struct engine *, int t, const char *rel, bool create,
+	    int model_tier);
+void	engine_dir_forget(struct engine *);
+
+/* Map an absolute path to the tier it lies on; returns tier or -1. */
+int	engine_locate(struct engine *, const char *abspath, const char **rel);
+
+/* Absolute path of rel on tier t, as the symlink left behind points to. */
+char	*engine_data_path(struct engine *, int t, const char *rel);
+
+const char *rel_base(const char *rel);
+
+#endif

@@ -1,0 +1,1552 @@
+/*
+ * move.c - the verified, journaled, crash-safe move of files between tiers
+ *
+ * Items are moved in batches so that the durable steps are shared (one
+ * syncfs, one directory fsync per directory, one catalog commit per phase)
+ * while every item keeps the full guarantee: the destination is written to
+ * a temporary name, made durable, read back past the page cache and
+ * compared, renamed into place and its directory synced, and the catalog
+ * commit that permits releasing the source is durable, before the source
+ * is touched.  At no instant is there less than one complete copy.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "move.h"
+#include "util.h"
+
+#define BATCH_FILES	256
+#define BATCH_BYTES	(64ULL << 20)
+#define DIRECT_MIN	(1ULL << 20)	/* write files this big O_DIRECT */
+#define MAX_FD		65536
+
+/* Lease breaks, by descriptor, set from the signal handler. */
+static volatile sig_atomic_t lease_broken[MAX_FD];
+static int lease_sig;
+
+static void
+on_lease_break(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (si->si_fd >= 0 && si->si_fd < MAX_FD)
+		lease_broken[si->si_fd] = 1;
+}
+
+static void
+lease_setup(void)
+{
+	struct sigaction sa;
+
+	if (lease_sig)
+		return;
+	lease_sig = SIGRTMIN + 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_lease_break;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(lease_sig, &sa, NULL);
+	/* Lease breaks are reported with lease_sig, never the default SIGIO. */
+	signal(SIGIO, SIG_IGN);
+}
+
+static void
+tmpname(char *buf, size_t len, int64_t id, const char *what)
+{
+	snprintf(buf, len, JTS_TMP_PREFIX "%" PRId64 ".%s", id, what);
+}
+
+static const char *
+tier_name(struct engine *e, int t)
+{
+	return e->tiers[t].tc->name;
+}
+
+static void
+item_fail(struct move_item *it, enum item_state s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+item_fail(struct move_item *it, enum item_state s, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	free(it->why);
+	it->why = msg;
+	it->state = s;
+}
+
+static void
+item_close(struct move_item *it)
+{
+	if (it->fd >= 0) {
+		(void)fcntl(it->fd, F_SETLEASE, F_UNLCK);
+		if (it->fd < MAX_FD)
+			lease_broken[it->fd] = 0;
+		close(it->fd);
+		it->fd = -1;
+	}
+}
+
+/* fsync a directory given an O_PATH descriptor of it. */
+static int
+fsync_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int64_t
+ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* What a source was before the copy; it must still be that to go. */
+struct ident {
+	ino_t		 ino;
+	int64_t		 size, mtime_ns, ctime_ns;
+};
+
+static bool
+ident_same(const struct ident *id, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_ino == id->ino &&
+	    st->st_size == id->size && ts_ns(&st->st_mtim) == id->mtime_ns &&
+	    ts_ns(&st->st_ctim) == id->ctime_ns;
+}
+
+static void
+ident_of(struct ident *id, const struct stat *st)
+{
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime_ns = ts_ns(&st->st_mtim);
+	id->ctime_ns = ts_ns(&st->st_ctim);
+}
+
+/* --- planning ----------------------------------------------------------- */
+
+static struct move_item *
+plan_add(struct move_plan *p, const char *rel)
+{
+	struct move_item *it;
+
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		p->items = xrealloc(p->items, (size_t)p->cap * sizeof(*it));
+	}
+	it = &p->items[p->n++];
+	memset(it, 0, sizeof(*it));
+	it->rel = xstrdup(rel);
+	it->fd = -1;
+	it->src = it->dst = it->home = -1;
+	return it;
+}
+
+static const char *
+kind_word(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symbolic link";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	}
+	return "not a regular file";
+}
+
+/* Choose source and destination of one file found on tier t. */
+static void
+plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
+    const struct stat *st, enum move_op op, int to)
+{
+	struct move_item *it = plan_add(p, rel);
+	struct cat_file f;
+	int r;
+
+	r = catalog_file_get(&e->cat, rel, &f);
+	if (r < 0) {
+		item_fail(it, IT_FAILED, "catalog lookup failed");
+		return;
+	}
+	if (r > 0) {
+		it->tracked = true;
+		it->src = conf_tier_index(e->conf, f.tier);
+		it->home = conf_tier_index(e->conf, f.home);
+		cat_file_free(&f);
+		if (it->src < 0 || it->home < 0) {
+			item_fail(it, IT_FAILED, "catalog names a tier that is "
+			    "not configured (%s)", f.tier);
+			return;
+		}
+		if (S_ISLNK(st->st_mode) && (t != it->home || it->src == t)) {
+			item_fail(it, IT_SKIPPED, "is a symbolic link");
+			return;
+		}
+		if (S_ISREG(st->st_mode) && it->src != t) {
+			item_fail(it, IT_FAILED, "catalog says its data is on "
+			    "tier %s, but a regular file is here; run "
+			    "'jts-tierctl check'", tier_name(e, it->src));
+			return;
+		}
+	} else {
+		if (S_ISLNK(st->st_mode)) {
+			item_fail(it, IT_SKIPPED, "is a symbolic link not "
+			    "managed by jts-tier");
+			return;
+		}
+		it->src = it->home = t;
+	}
+	if (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)) {
+		item_fail(it, IT_FAILED, "is %s; only regular files move",
+		    kind_word(st->st_mode));
+		return;
+	}
+	if (op == OP_MIGRATE)
+		it->dst = to >= 0 ? to : it->src + 1;
+	else
+		it->dst = to >= 0 ? to : it->home;
+	if (it->dst >= e->ntiers) {
+		item_fail(it, IT_SKIPPED, "already on the last tier (%s)",
+		    tier_name(e, it->src));
+		return;
+	}
+	if (it->dst == it->src) {
+		item_fail(it, IT_SKIPPED, "already on tier %s",
+		    tier_name(e, it->src));
+		return;
+	}
+	if (e->tiers[it->dst].tc->kind == TIER_NFS ||
+	    e->tiers[it->src].tc->kind == TIER_NFS) {
+		item_fail(it, IT_FAILED, "tier %s is an nfs tier, which this "
+		    "build cannot move files to or from yet",
+		    tier_name(e, e->tiers[it->dst].tc->kind == TIER_NFS ?
+		    it->dst : it->src));
+		return;
+	}
+	it->dst_is_stub = it->dst == it->home && it->src != it->home;
+	if (S_ISREG(st->st_mode))
+		p->bytes += (uint64_t)st->st_size;
+}
+
+static void
+plan_walk(struct engine *e, struct move_plan *p, int t, const char *rel,
+    enum move_op op, int to, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	char *child;
+	int fd;
+
+	if (depth > 256) {
+		jts_err("%s: directories nested too deep", jts_quote(rel));
+		p->errors++;
+		return;
+	}
+	fd = tier_openat(&e->tiers[t], -1, rel, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		jts_err("%s: cannot read directory: %s", jts_quote(rel),
+		    strerror(fd < 0 ? -fd : errno));
+		if (fd >= 0)
+			close(fd);
+		p->errors++;
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strncmp(de->d_name, JTS_TMP_PREFIX,
+		    strlen(JTS_TMP_PREFIX)) == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
+		    != 0)
+			continue;
+		child = *rel ? xasprintf("%s/%s", rel, de->d_name) :
+		    xstrdup(de->d_name);
+		if (S_ISDIR(st.st_mode))
+			plan_walk(e, p, t, child, op, to, depth + 1);
+		else
+			plan_file(e, p, t, child, &st, op, to);
+		free(child);
+	}
+	closedir(d);
+}
+
+/* Plan a recall from the catalog: every file at or beneath rel. */
+static int
+plan_recall(struct engine *e, struct move_plan *p, const char *rel, int to)
+{
+	sqlite3_stmt *st;
+	struct stat fake;
+	size_t n = strlen(rel);
+	int found = 0, r;
+
+	if (sqlite3_prepare_v2(e->cat.db, "SELECT path FROM files WHERE "
+	    "?2 = 0 OR path = ?1 OR (length(path) > ?2 AND "
+	    "substr(path, 1, ?2 + 1) = ?1 || x'2f') ORDER BY path", -1, &st,
+	    NULL) != SQLITE_OK) {
+		jts_err("catalog: %s", sqlite3_errmsg(e->cat.db));
+		return -EIO;
+	}
+	sqlite3_bind_blob(st, 1, rel, (int)n, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)n);
+	memset(&fake, 0, sizeof(fake));
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int len = sqlite3_column_bytes(st, 0);
+		char *path = strndup(sqlite3_column_blob(st, 0), (size_t)len);
+		struct cat_file f;
+
+		if (catalog_file_get(&e->cat, path, &f) > 0) {
+			int src = conf_tier_index(e->conf, f.tier);
+
+			/* Where the data is, it is a regular file. */
+			fake.st_mode = S_IFREG;
+			fake.st_size = f.size;
+			if (src >= 0)
+				plan_file(e, p, src, path, &fake, OP_RECALL,
+				    to);
+			cat_file_free(&f);
+			found++;
+		}
+		free(path);
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+int
+move_plan_path(struct engine *e, struct move_plan *p, const char *path,
+    enum move_op op, int to)
+{
+	char *abs = jts_path_abs(path);
+	const char *rel;
+	struct stat st;
+	int t, dfd, r;
+
+	p->op = op;
+	if (abs == NULL) {
+		jts_err("%s: %s", jts_quote(path), strerror(errno));
+		p->errors++;
+		return -errno;
+	}
+	if ((t = engine_locate(e, abs, &rel)) < 0) {
+		jts_err("%s: not beneath the root of any configured tier",
+		    jts_quote(path));
+		free(abs);
+		p->errors++;
+		return -ENOENT;
+	}
+	if (op == OP_RECALL) {
+		r = plan_recall(e, p, rel, to);
+		if (r == 0) {
+			jts_err("%s: not managed by jts-tier (nothing in the "
+			    "catalog at or beneath this path)",
+			    jts_quote(path));
+			p->errors++;
+		}
+		free(abs);
+		return r < 0 ? r : 0;
+	}
+	if (*rel == '\0') {
+		plan_walk(e, p, t, "", op, to, 0);
+		free(abs);
+		return 0;
+	}
+	dfd = engine_dir(e, t, rel, false, -1);
+	if (dfd < 0 || fstatat(dfd, rel_base(rel), &st, AT_SYMLINK_NOFOLLOW)
+	    != 0) {
+		r = dfd < 0 ? dfd : -errno;
+		jts_err("%s: %s", jts_quote(path), r == -ELOOP ?
+		    "a directory on the way is a symbolic link" :
+		    strerror(-r));
+		free(abs);
+		p->errors++;
+		return r;
+	}
+	if (S_ISDIR(st.st_mode))
+		plan_walk(e, p, t, rel, op, to, 0);
+	else
+		plan_file(e, p, t, rel, &st, op, to);
+	free(abs);
+	return 0;
+}
+
+void
+move_plan_free(struct move_plan *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		item_close(&p->items[i]);
+		free(p->items[i].rel);
+		free(p->items[i].why);
+	}
+	free(p->items);
+	memset(p, 0, sizeof(*p));
+}
+
+/* --- progress ----------------------------------------------------------- */
+
+struct progress {
+	bool		 on;
+	uint64_t	 total, done;
+	int		 files, nfiles;
+	int64_t		 start, last;
+};
+
+static void
+progress_draw(struct progress *pg, bool final)
+{
+	char a[32], b[32], c[32];
+	int64_t now = jts_mono_ns(), el;
+	double rate, eta;
+
+	if (!pg->on || (!final && now - pg->last < 200000000))
+		return;
+	pg->last = now;
+	el = now - pg->start;
+	rate = el > 0 ? (double)pg->done / ((double)el / 1e9) : 0;
+	eta = rate > 0 ? (double)(pg->total - pg->done) / rate : 0;
+	fprintf(stderr, "\r%10s / %-10s %10s/s  ETA %2d:%02d  files %d/%d ",
+	    jts_fmt_bytes(pg->done, a, sizeof(a)),
+	    jts_fmt_bytes(pg->total, b, sizeof(b)),
+	    jts_fmt_bytes((uint64_t)rate, c, sizeof(c)),
+	    (int)(eta / 60), (int)eta % 60, pg->files, pg->nfiles);
+	if (final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void
+progress_bytes(void *arg, uint64_t n)
+{
+	struct progress *pg = arg;
+
+	pg->done += n;
+	progress_draw(pg, false);
+}
+
+/* --- the protocol, one phase at a time ---------------------------------- */
+
+struct batch {
+	struct engine		*e;
+	const struct move_opts	*o;
+	struct move_item	**it;
+	int			 n;
+	struct progress		*pg;
+};
+
+/* Step 1-3: open the source beneath its root, refuse what must not move,
+ * check space, take the write lease. */
+static void
+phase_prepare(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	struct tier *src = &e->tiers[it->src];
+	struct statvfs sv;
+	struct stat st, dst;
+	int pfd, dfd, flags = 0, r;
+	uint64_t avail;
+
+	r = tier_openat(src, -1, it->rel, O_PATH, 0);
+	if (r < 0) {
+		item_fail(it, IT_FAILED, "cannot open on tier %s: %s",
+		    src->tc->name, r == -ELOOP ? "it or a directory on the "
+		    "way is a symbolic link" : strerror(-r));
+		return;
+	}
+	pfd = r;
+	if (fstat(pfd, &st) != 0) {
+		item_fail(it, IT_FAILED, "stat: %s", strerror(errno));
+		close(pfd);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		item_fail(it, IT_FAILED, "is %s; only regular files move",
+		    kind_word(st.st_mode));
+		close(pfd);
+		return;
+	}
+	if (st.st_nlink > 1) {
+		item_fail(it, IT_FAILED, "has %ju hard links; files with more "
+		    "than one link are not moved", (uintmax_t)st.st_nlink);
+		close(pfd);
+		return;
+	}
+	r = tier_openat(src, -1, it->rel, O_RDONLY | O_NONBLOCK, 0);
+	close(pfd);
+	if (r < 0) {
+		item_fail(it, IT_FAILED, "cannot open on tier %s: %s",
+		    src->tc->name, strerror(-r));
+		return;
+	}
+	it->fd = r;
+	if (fstat(it->fd, &it->pre) != 0 || it->pre.st_ino != st.st_ino ||
+	    it->pre.st_dev != st.st_dev) {
+		item_fail(it, IT_FAILED, "changed while being opened");
+		return;
+	}
+	if (ioctl(it->fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+	    (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL))) {
+		item_fail(it, IT_FAILED, "is %s; it cannot be released after "
+		    "the copy", (flags & FS_IMMUTABLE_FL) ? "immutable" :
+		    "append-only");
+		return;
+	}
+	/* The destination directory, made like the source's if missing. */
+	dfd = engine_dir(e, it->dst, it->rel, true, it->src);
+	if (dfd < 0) {
+		item_fail(it, IT_FAILED, "cannot make its directory on tier "
+		    "%s: %s", tier_name(e, it->dst), dfd == -ELOOP ?
+		    "a directory on the way is a symbolic link" :
+		    strerror(-dfd));
+		return;
+	}
+	if (fstat(dfd, &dst) == 0) {
+		int sfd = engine_dir(e, it->src, it->rel, false, -1);
+		struct stat sst;
+
+		if (sfd >= 0 && fstat(sfd, &sst) == 0 &&
+		    sst.st_dev == dst.st_dev && sst.st_ino == dst.st_ino) {
+			item_fail(it, IT_FAILED, "destination directory on "
+			    "tier %s is the source directory itself",
+			    tier_name(e, it->dst));
+			return;
+		}
+	}
+	if (fstatat(dfd, rel_base(it->rel), &dst, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!it->dst_is_stub || !S_ISLNK(dst.st_mode)) {
+			item_fail(it, IT_FAILED, "already exists on tier %s; "
+			    "not overwritten", tier_name(e, it->dst));
+			return;
+		}
+	} else if (errno != ENOENT) {
+		item_fail(it, IT_FAILED, "cannot look at tier %s: %s",
+		    tier_name(e, it->dst), strerror(errno));
+		return;
+	} else if (it->dst_is_stub) {
+		/* The home symlink was removed: write a plain file. */
+		it->dst_is_stub = false;
+	}
+	if (fstatvfs(dfd, &sv) == 0) {
+		avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		if (avail < (uint64_t)it->pre.st_size + e->conf->reserve) {
+			char x[32], y[32], z[32];
+
+			item_fail(it, IT_FAILED, "not enough space on tier %s: "
+			    "needs %s plus a reserve of %s, %s free",
+			    tier_name(e, it->dst),
+			    jts_fmt_bytes((uint64_t)it->pre.st_size, x,
+			    sizeof(x)), jts_fmt_bytes(e->conf->reserve, y,
+			    sizeof(y)), jts_fmt_bytes(avail, z, sizeof(z)));
+			return;
+		}
+	}
+	if (it->fd >= MAX_FD) {
+		item_fail(it, IT_FAILED, "too many open files");
+		return;
+	}
+	lease_broken[it->fd] = 0;
+	if (fcntl(it->fd, F_SETSIG, lease_sig) != 0 ||
+	    fcntl(it->fd, F_SETLEASE, F_WRLCK) != 0) {
+		item_fail(it, IT_FAILED, "is open by another process (%s); "
+		    "try again later", errno == EAGAIN || errno == EBUSY ?
+		    "write lease refused" : strerror(errno));
+		return;
+	}
+}
+
+static bool
+lease_lost(struct move_item *it)
+{
+	return it->fd < 0 || lease_broken[it->fd] ||
+	    fcntl(it->fd, F_GETLEASE) != F_WRLCK;
+}
+
+/* Copy owner, then mode, then xattrs and ACLs, then times. */
+static int
+copy_meta(struct move_item *it, int dfd, char *why, size_t len)
+{
+	struct timespec ts[2];
+	char *names = NULL, *val = NULL, *n;
+	ssize_t nl, vl;
+	size_t vcap = 0;
+	int r = 0;
+
+	if (fchown(dfd, it->pre.st_uid, it->pre.st_gid) != 0) {
+		snprintf(why, len, "chown: %s", strerror(errno));
+		return -errno;
+	}
+	if (fchmod(dfd, it->pre.st_mode & 07777) != 0) {
+		snprintf(why, len, "chmod: %s", strerror(errno));
+		return -errno;
+	}
+	nl = flistxattr(it->fd, NULL, 0);
+	if (nl > 0) {
+		names = xmalloc((size_t)nl);
+		nl = flistxattr(it->fd, names, (size_t)nl);
+	}
+	if (nl < 0 && errno != ENOTSUP) {
+		snprintf(why, len, "list xattrs: %s", strerror(errno));
+		free(names);
+		return -errno;
+	}
+	for (n = names; nl > 0 && n < names + nl; n += strlen(n) + 1) {
+		vl = fgetxattr(it->fd, n, NULL, 0);
+		if (vl >= 0 && (size_t)vl + 1 > vcap) {
+			vcap = (size_t)vl + 1;
+			val = xrealloc(val, vcap);
+		}
+		if (vl >= 0)
+			vl = fgetxattr(it->fd, n, val, vcap);
+		if (vl < 0 || fsetxattr(dfd, n, val, (size_t)vl, 0) != 0) {
+			r = -errno;
+			snprintf(why, len, "xattr %s: %s", n, strerror(errno));
+			break;
+		}
+	}
+	free(names);
+	free(val);
+	if (r != 0)
+		return r;
+	ts[0] = it->pre.st_atim;
+	ts[1] = it->pre.st_mtim;
+	if (futimens(dfd, ts) != 0) {
+		snprintf(why, len, "set times: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void
+unlink_tmp(struct engine *e, struct move_item *it)
+{
+	char tmp[64];
+	int dfd = engine_dir(e, it->dst, it->rel, false, -1);
+
+	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
+	if (dfd >= 0)
+		(void)unlinkat(dfd, tmp, 0);
+}
+
+/* Step 5: copy into the temporary name, hash the stream, copy metadata. */
+static int
+phase_copy(struct batch *b, struct move_item *it, bool sync_each)
+{
+	struct engine *e = b->e;
+	struct copy_opts co;
+	char tmp[64], why[256];
+	int dfd, wfd, flags, r;
+
+	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
+	dfd = engine_dir(e, it->dst, it->rel, false, -1);
+	if (dfd < 0) {
+		item_fail(it, IT_FAILED, "tier %s: directory vanished: %s",
+		    tier_name(e, it->dst), strerror(-dfd));
+		return -1;
+	}
+	flags = O_WRONLY | O_CREAT | O_EXCL;
+	if ((uint64_t)it->pre.st_size >= DIRECT_MIN)
+		flags |= O_DIRECT;
+	wfd = tier_openat(&e->tiers[it->dst], dfd, tmp, flags, 0600);
+	if (wfd == -EINVAL && (flags & O_DIRECT))
+		wfd = tier_openat(&e->tiers[it->dst], dfd, tmp,
+		    flags & ~O_DIRECT, 0600);
+	if (wfd < 0) {
+		item_fail(it, IT_FAILED, "cannot create temporary file on tier "
+		    "%s: %s", tier_name(e, it->dst), strerror(-wfd));
+		return -1;
+	}
+	memset(&co, 0, sizeof(co));
+	co.abort_flag = &lease_broken[it->fd];
+	co.progress = progress_bytes;
+	co.arg = b->pg;
+	co.short_io = e->short_io;
+	jts_fault_point("copy");
+	r = copier_run(&e->cp, it->fd, wfd, (uint64_t)it->pre.st_size,
+	    it->hash, &co);
+	if (r == 0 && copy_meta(it, wfd, why, sizeof(why)) != 0) {
+		item_fail(it, IT_FAILED, "copy to tier %s: %s",
+		    tier_name(e, it->dst), why);
+		r = -1;
+	} else if (r == -ECANCELED) {
+		item_fail(it, IT_FAILED, "was opened by another process "
+		    "during the copy; left in place, try again later");
+	} else if (r == -ESTALE) {
+		item_fail(it, IT_FAILED, "shrank during the copy; left in "
+		    "place, try again later");
+	} else if (r < 0) {
+		item_fail(it, IT_FAILED, "copy to tier %s failed: %s",
+		    tier_name(e, it->dst), strerror(-r));
+	}
+	if (r == 0 && sync_each && fsync(wfd) != 0) {
+		/* The copy is lost: never retry an fsync, start over later. */
+		item_fail(it, IT_FAILED, "fsync on tier %s failed: %s",
+		    tier_name(e, it->dst), strerror(errno));
+		r = -1;
+	}
+	close(wfd);
+	if (r != 0) {
+		unlink_tmp(e, it);
+		item_close(it);
+	}
+	return r;
+}
+
+/* Step 6: read the temporary file back past the page cache and compare. */
+static void
+phase_verify(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	unsigned char h[JTS_HASH_LEN];
+	char tmp[64], x[33], y[33];
+	int dfd, fd, r;
+
+	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
+	dfd = engine_dir(e, it->dst, it->rel, false, -1);
+	fd = dfd < 0 ? dfd : tier_openat(&e->tiers[it->dst], dfd, tmp,
+	    O_RDONLY | O_DIRECT, 0);
+	if (fd == -EINVAL) {
+		fd = tier_openat(&e->tiers[it->dst], dfd, tmp, O_RDONLY, 0);
+		if (fd >= 0)
+			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	}
+	if (fd < 0) {
+		item_fail(it, IT_FAILED, "cannot reopen the copy on tier %s: "
+		    "%s", tier_name(e, it->dst), strerror(-fd));
+		goto fail;
+	}
+	jts_fault_point("verify");
+	r = copier_run(&e->cp, fd, -1, (uint64_t)it->pre.st_size, h, NULL);
+	close(fd);
+	if (r != 0) {
+		item_fail(it, IT_FAILED, "reading the copy back on tier %s "
+		    "failed: %s", tier_name(e, it->dst), strerror(-r));
+		goto fail;
+	}
+	if (memcmp(h, it->hash, sizeof(h)) != 0) {
+		jts_hash_hex(it->hash, x);
+		jts_hash_hex(h, y);
+		item_fail(it, IT_FAILED, "verification failed on tier %s: "
+		    "source %s, copy %s; copy removed", tier_name(e, it->dst),
+		    x, y);
+		goto fail;
+	}
+	return;
+fail:
+	unlink_tmp(e, it);
+	item_close(it);
+}
+
+/* Step 7: source unchanged?  Then rename into place. */
+static void
+phase_rename(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	struct stat st;
+	char tmp[64];
+	const char *base = rel_base(it->rel);
+	int dfd;
+
+	if (lease_lost(it)) {
+		item_fail(it, IT_FAILED, "was opened by another process "
+		    "during the move; left in place, try again later");
+		goto undo;
+	}
+	if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
+	    ts_ns(&st.st_mtim) != ts_ns(&it->pre.st_mtim) ||
+	    ts_ns(&st.st_ctim) != ts_ns(&it->pre.st_ctim) ||
+	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
+		item_fail(it, IT_FAILED, "changed during the copy; left in "
+		    "place, try again later");
+		goto undo;
+	}
+	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
+	dfd = engine_dir(e, it->dst, it->rel, false, -1);
+	if (dfd < 0) {
+		item_fail(it, IT_FAILED, "tier %s: directory vanished",
+		    tier_name(e, it->dst));
+		goto undo;
+	}
+	if (it->dst_is_stub) {
+		/* Swap the copy with the home symlink, then check the swap. */
+		if (renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE) != 0) {
+			item_fail(it, IT_FAILED, "cannot replace the symbolic "
+			    "link on tier %s: %s", tier_name(e, it->dst),
+			    strerror(errno));
+			goto undo;
+		}
+		if (fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISLNK(st.st_mode)) {
+			(void)renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE);
+			item_fail(it, IT_CONFLICT, "the symbolic link on tier "
+			    "%s was replaced during the move; nothing changed",
+			    tier_name(e, it->dst));
+			goto undo;
+		}
+	} else if (renameat2(dfd, tmp, dfd, base, RENAME_NOREPLACE) != 0) {
+		item_fail(it, IT_FAILED, "cannot rename into place on tier %s: "
+		    "%s", tier_name(e, it->dst), errno == EEXIST ?
+		    "a file of that name appeared" : strerror(errno));
+		goto undo;
+	}
+	jts_fault_point("rename");
+	return;
+undo:
+	unlink_tmp(e, it);
+	item_close(it);
+}
+
+/* Make the stub on tier t point at target, if it is a stub; idempotent. */
+static int
+update_stub(struct engine *e, int t, const char *rel, const char *target,
+    int64_t id, char *why, size_t len)
+{
+	char lnk[64], cur[PATH_MAX];
+	const char *base = rel_base(rel);
+	struct stat st;
+	ssize_t n;
+	int dfd = engine_dir(e, t, rel, false, -1);
+
+	if (dfd < 0)
+		return 0;	/* no home directory: nothing points here */
+	tmpname(lnk, sizeof(lnk), id, "lnk");
+	if (fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		(void)unlinkat(dfd, lnk, 0);
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISLNK(st.st_mode))
+		return 0;	/* no stub (left removed, or replaced) */
+	n = readlinkat(dfd, base, cur, sizeof(cur) - 1);
+	if (n >= 0) {
+		cur[n] = '\0';
+		if (strcmp(cur, target) == 0)
+			return 0;
+	}
+	if (symlinkat(target, dfd, lnk) != 0 ||
+	    renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE) != 0) {
+		snprintf(why, len, "cannot update the symbolic link on tier "
+		    "%s: %s", tier_name(e, t), strerror(errno));
+		(void)unlinkat(dfd, lnk, 0);
+		return -1;
+	}
+	if (fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISLNK(st.st_mode)) {
+		(void)renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE);
+		snprintf(why, len, "the symbolic link on tier %s was replaced "
+		    "by a file during the move; both kept", tier_name(e, t));
+		(void)unlinkat(dfd, lnk, 0);
+		return -1;
+	}
+	(void)unlinkat(dfd, lnk, 0);
+	return fsync_dir(dfd);
+}
+
+/*
+ * Step 8: release the source name rel on tier t, which must still be the
+ * file with inode ino: replace it by a symlink to target, or remove it when
+ * target is NULL.  Idempotent, so recovery can call it again.
+ * Returns 0, or -1 with why set: a conflict, both copies kept.
+ */
+static int
+release_source(struct engine *e, int t, const char *rel,
+    const struct ident *pre, const char *target, int64_t id, char *why,
+    size_t len)
+{
+	char lnk[64], rm[64], cur[PATH_MAX];
+	const char *base = rel_base(rel);
+	struct stat st;
+	ssize_t n;
+	int dfd = engine_dir(e, t, rel, false, -1);
+	ino_t ino = pre->ino;
+
+	if (dfd < 0) {
+		snprintf(why, len, "source directory on tier %s is gone",
+		    tier_name(e, t));
+		return dfd == -ENOENT ? 0 : -1;
+	}
+	tmpname(lnk, sizeof(lnk), id, "lnk");
+	tmpname(rm, sizeof(rm), id, "rm");
+	/* Leftovers of an interrupted release. */
+	if (fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISREG(st.st_mode) && st.st_ino == ino) {
+			(void)unlinkat(dfd, lnk, 0);
+			return fsync_dir(dfd);
+		}
+		if (S_ISLNK(st.st_mode))
+			(void)unlinkat(dfd, lnk, 0);
+	}
+	if (fstatat(dfd, rm, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_ino == ino) {
+		(void)unlinkat(dfd, rm, 0);
+		return fsync_dir(dfd);
+	}
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (S_ISLNK(st.st_mode)) {
+		n = readlinkat(dfd, base, cur, sizeof(cur) - 1);
+		if (n >= 0 && target != NULL) {
+			cur[n] = '\0';
+			if (strcmp(cur, target) == 0)
+				return 0;
+		}
+		snprintf(why, len, "source on tier %s was replaced by a "
+		    "symbolic link during the move; both kept",
+		    tier_name(e, t));
+		return -1;
+	}
+	if (!ident_same(pre, &st)) {
+		snprintf(why, len, "source on tier %s was changed or replaced "
+		    "during the move; both copies kept", tier_name(e, t));
+		return -1;
+	}
+	if (target != NULL) {
+		if (symlinkat(target, dfd, lnk) != 0 ||
+		    renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE) != 0) {
+			snprintf(why, len, "cannot put the symbolic link in "
+			    "place on tier %s: %s", tier_name(e, t),
+			    strerror(errno));
+			(void)unlinkat(dfd, lnk, 0);
+			return -1;
+		}
+		jts_fault_point("release");
+		if (fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_ino != ino) {
+			(void)renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE);
+			(void)unlinkat(dfd, lnk, 0);
+			snprintf(why, len, "source on tier %s was replaced "
+			    "during the move; both copies kept",
+			    tier_name(e, t));
+			return -1;
+		}
+		if (unlinkat(dfd, lnk, 0) != 0) {
+			snprintf(why, len, "cannot remove the source on tier "
+			    "%s: %s", tier_name(e, t), strerror(errno));
+			return -1;
+		}
+	} else {
+		if (renameat2(dfd, base, dfd, rm, RENAME_NOREPLACE) != 0) {
+			snprintf(why, len, "cannot remove the source on tier "
+			    "%s: %s", tier_name(e, t), strerror(errno));
+			return -1;
+		}
+		jts_fault_point("release");
+		if (fstatat(dfd, rm, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    st.st_ino != ino) {
+			(void)renameat2(dfd, rm, dfd, base, RENAME_NOREPLACE);
+			snprintf(why, len, "source on tier %s was replaced "
+			    "during the move; both copies kept",
+			    tier_name(e, t));
+			return -1;
+		}
+		if (unlinkat(dfd, rm, 0) != 0) {
+			snprintf(why, len, "cannot remove the source on tier "
+			    "%s: %s", tier_name(e, t), strerror(errno));
+			return -1;
+		}
+	}
+	return fsync_dir(dfd);
+}
+
+/* After the commit: release the source, fix the home symlink. */
+static int
+finish_item(struct engine *e, int src, int dst, int home, const char *rel,
+    const struct ident *pre, enum leave_mode leave, int64_t id, char *why,
+    size_t len)
+{
+	char *target = engine_data_path(e, dst, rel);
+	char tmp[64];
+	struct stat st;
+	int r = 0, dfd;
+
+	/* A recall swapped the home symlink to the temporary name. */
+	tmpname(tmp, sizeof(tmp), id, "tmp");
+	dfd = engine_dir(e, dst, rel, false, -1);
+	if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode)) {
+		(void)unlinkat(dfd, tmp, 0);
+		(void)fsync_dir(dfd);
+	}
+	if (src == home && dst != home)
+		r = release_source(e, src, rel, pre,
+		    leave == LEAVE_SYMLINK ? target : NULL, id, why, len);
+	else {
+		if (dst != home)
+			r = update_stub(e, home, rel, target, id, why, len);
+		if (r == 0)
+			r = release_source(e, src, rel, pre, NULL, id, why,
+			    len);
+	}
+	free(target);
+	return r;
+}
+
+static void
+item_catalog(struct engine *e, struct move_item *it, struct cat_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->path = it->rel;
+	snprintf(f->tier, sizeof(f->tier), "%s", tier_name(e, it->dst));
+	snprintf(f->home, sizeof(f->home), "%s", tier_name(e, it->home));
+	f->size = it->pre.st_size;
+	f->mtime_ns = ts_ns(&it->pre.st_mtim);
+	f->ctime_ns = ts_ns(&it->pre.st_ctim);
+	f->ino = (int64_t)it->pre.st_ino;
+	f->mode = it->pre.st_mode;
+	f->uid = it->pre.st_uid;
+	f->gid = it->pre.st_gid;
+	f->has_hash = true;
+	memcpy(f->hash, it->hash, JTS_HASH_LEN);
+	f->verified_ns = f->moved_ns = jts_now_ns();
+}
+
+static bool
+pending(struct move_item *it)
+{
+	return it->state == IT_PENDING;
+}
+
+/* Journal failures of this phase as aborted; returns catalog errors. */
+static int
+journal_failures(struct engine *e, struct batch *b)
+{
+	int i, r = 0;
+
+	for (i = 0; i < b->n; i++) {
+		struct move_item *it = b->it[i];
+
+		if (it->jid > 0 && !pending(it) && it->state != IT_DONE) {
+			r |= catalog_journal_set(&e->cat, it->jid,
+			    it->state == IT_CONFLICT ? JS_CONFLICT :
+			    JS_ABORTED, NULL, it->why);
+			it->jid = -it->jid;	/* journaled */
+		}
+	}
+	return r;
+}
+
+static int
+batch_commit(struct engine *e, struct batch *b, const char *what)
+{
+	if (journal_failures(e, b) != 0 || catalog_commit(&e->cat) != 0) {
+		catalog_rollback(&e->cat);
+		jts_err("catalog %s: cannot commit %s: %s", e->cat.path, what,
+		    catalog_errmsg(&e->cat));
+		return -1;
+	}
+	return 0;
+}
+
+/* Abandon every pending item of the batch: temps removed, sources kept. */
+static void
+batch_abandon(struct engine *e, struct batch *b, const char *why)
+{
+	int i;
+
+	for (i = 0; i < b->n; i++) {
+		struct move_item *it = b->it[i];
+
+		if (!pending(it))
+			continue;
+		item_fail(it, IT_FAILED, "%s", why);
+		if (it->jid > 0)
+			unlink_tmp(e, it);
+		item_close(it);
+	}
+}
+
+static void
+run_batch(struct batch *b)
+{
+	struct engine *e = b->e;
+	struct move_item *it;
+	char why[512];
+	struct ident pre;
+	int i, syncfd = -1, r, live = 0;
+	bool one = b->n == 1;
+
+	for (i = 0; i < b->n; i++)
+		phase_prepare(b, b->it[i]);
+
+	/* Journal: copying, one transaction for the batch. */
+	if (catalog_begin(&e->cat) != 0) {
+		batch_abandon(b->e, b, "catalog is not writable");
+		return;
+	}
+	for (i = 0; i < b->n; i++) {
+		struct cat_journal j;
+
+		it = b->it[i];
+		if (!pending(it))
+			continue;
+		memset(&j, 0, sizeof(j));
+		j.path = it->rel;
+		snprintf(j.op, sizeof(j.op), "%s",
+		    it->dst_is_stub || it->dst == it->home ? "recall" :
+		    "migrate");
+		snprintf(j.src, sizeof(j.src), "%s", tier_name(e, it->src));
+		snprintf(j.dst, sizeof(j.dst), "%s", tier_name(e, it->dst));
+		snprintf(j.home, sizeof(j.home), "%s", tier_name(e, it->home));
+		snprintf(j.leave, sizeof(j.leave), "%s",
+		    b->o->leave == LEAVE_SYMLINK ? "symlink" : "remove");
+		j.state = JS_COPYING;
+		j.tmp = "";
+		j.pre_size = it->pre.st_size;
+		j.pre_mtime_ns = ts_ns(&it->pre.st_mtim);
+		j.pre_ctime_ns = ts_ns(&it->pre.st_ctim);
+		j.pre_ino = (int64_t)it->pre.st_ino;
+		if (catalog_journal_add(&e->cat, &j) != 0) {
+			catalog_rollback(&e->cat);
+			for (r = 0; r < b->n; r++)
+				if (b->it[r]->jid > 0)
+					b->it[r]->jid = 0;
+			batch_abandon(e, b, "cannot write the journal");
+			return;
+		}
+		it->jid = j.id;
+	}
+	if (batch_commit(e, b, "journal") != 0) {
+		for (i = 0; i < b->n; i++)
+			b->it[i]->jid = 0;
+		batch_abandon(e, b, "cannot write the journal");
+		return;
+	}
+	jts_fault_point("journaled");
+
+	/* Copy every item; one syncfs for a batch, fsync for a lone file. */
+	for (i = 0; i < b->n; i++) {
+		it = b->it[i];
+		if (!pending(it))
+			continue;
+		if (syncfd < 0 && !one) {
+			int dfd = engine_dir(e, it->dst, it->rel, false, -1);
+
+			syncfd = dfd < 0 ? -1 : openat(dfd, ".", O_RDONLY |
+			    O_DIRECTORY | O_CLOEXEC);
+		}
+		if (phase_copy(b, it, one) == 0) {
+			live++;
+			b->pg->files++;
+		}
+	}
+	if (!one && live > 0) {
+		/* All items of a batch go to the same tier. */
+		if (syncfd < 0 || syncfs(syncfd) != 0) {
+			snprintf(why, sizeof(why), "syncing tier %s failed: "
+			    "%s; copies removed", tier_name(e, b->it[0]->dst),
+			    strerror(errno));
+			batch_abandon(e, b, why);
+		}
+	}
+	if (syncfd >= 0)
+		close(syncfd);
+	jts_fault_point("synced");
+
+	for (i = 0; i < b->n; i++)
+		if (pending(b->it[i]))
+			phase_verify(b, b->it[i]);
+	if (catalog_begin(&e->cat) != 0) {
+		batch_abandon(e, b, "catalog is not writable");
+		return;
+	}
+	for (i = 0; i < b->n; i++) {
+		it = b->it[i];
+		if (pending(it))
+			catalog_journal_set(&e->cat, it->jid, JS_VERIFIED,
+			    it->hash, NULL);
+	}
+	if (batch_commit(e, b, "verification") != 0) {
+		batch_abandon(e, b, "cannot write the journal");
+		return;
+	}
+	jts_fault_point("verified");
+
+	/* Rename into place, then sync each destination directory once. */
+	for (i = 0; i < b->n; i++)
+		if (pending(b->it[i]))
+			phase_rename(b, b->it[i]);
+	{
+		int last = -1;
+
+		for (i = 0; i < b->n; i++) {
+			it = b->it[i];
+			if (!pending(it))
+				continue;
+			r = engine_dir(e, it->dst, it->rel, false, -1);
+			if (r == last)
+				continue;
+			last = r;
+			if (r < 0 || fsync_dir(r) != 0) {
+				/* Not durable: keep the source as it is. */
+				item_fail(it, IT_CONFLICT, "cannot sync its "
+				    "directory on tier %s; the source and the "
+				    "copy are both kept",
+				    tier_name(e, it->dst));
+				item_close(it);
+			}
+		}
+	}
+	jts_fault_point("renamed");
+
+	/* Commit: the durable record that permits releasing the sources. */
+	if (catalog_begin(&e->cat) != 0) {
+		batch_abandon(e, b, "catalog is not writable");
+		return;
+	}
+	for (i = 0; i < b->n; i++) {
+		struct cat_file f;
+
+		it = b->it[i];
+		if (!pending(it))
+			continue;
+		item_catalog(e, it, &f);
+		if (catalog_journal_set(&e->cat, it->jid, JS_COMMITTED, NULL,
+		    NULL) != 0 || catalog_file_put(&e->cat, &f) != 0) {
+			catalog_rollback(&e->cat);
+			jts_err("catalog %s: cannot record the commit; "
+			    "recovery will finish the moves",
+			    e->cat.path);
+			batch_abandon(e, b, "catalog commit failed");
+			return;
+		}
+	}
+	if (batch_commit(e, b, "commit") != 0) {
+		batch_abandon(e, b, "catalog commit failed");
+		return;
+	}
+	jts_fault_point("committed");
+
+	for (i = 0; i < b->n; i++) {
+		it = b->it[i];
+		if (!pending(it))
+			continue;
+		if (lease_lost(it)) {
+			item_fail(it, IT_CONFLICT, "was opened by another "
+			    "process after its copy was committed on tier %s; "
+			    "both copies kept, see 'jts-tierctl check'",
+			    tier_name(e, it->dst));
+			item_close(it);
+			continue;
+		}
+		why[0] = '\0';
+		ident_of(&pre, &it->pre);
+		if (finish_item(e, it->src, it->dst, it->home, it->rel,
+		    &pre, b->o->leave, it->jid, why, sizeof(why)) != 0) {
+			item_fail(it, IT_CONFLICT, "%s", why[0] ? why :
+			    "cannot release the source");
+		}
+		item_close(it);
+	}
+	jts_fault_point("released");
+	if (catalog_begin(&e->cat) != 0)
+		return;
+	for (i = 0; i < b->n; i++) {
+		it = b->it[i];
+		if (!pending(it))
+			continue;
+		catalog_journal_set(&e->cat, it->jid, JS_DONE, NULL, NULL);
+		it->state = IT_DONE;
+	}
+	batch_commit(e, b, "completion");
+}
+
+static void
+report_item(struct engine *e, struct move_item *it,
+    const struct move_opts *o)
+{
+	char *where = it->src >= 0 ? engine_data_path(e, it->src, it->rel) :
+	    xstrdup(it->rel);
+
+	switch (it->state) {
+	case IT_DONE:
+		if (!o->quiet && jts_verbose > 0)
+			printf("moved %s: %s -> %s\n", jts_quote(where),
+			    tier_name(e, it->src), tier_name(e, it->dst));
+		break;
+	case IT_SKIPPED:
+		if (jts_verbose > 0 || !o->quiet)
+			fprintf(stderr, "%s: skipped %s: %s\n", jts_progname,
+			    jts_quote(where), it->why ? it->why : "?");
+		break;
+	case IT_FAILED:
+		jts_err("%s: %s", jts_quote(where), it->why ? it->why : "?");
+		break;
+	case IT_CONFLICT:
+		jts_err("%s: conflict: %s", jts_quote(where),
+		    it->why ? it->why : "?");
+		break;
+	case IT_PENDING:
+		break;
+	}
+	free(where);
+}
+
+int
+move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
+    struct move_stats *st)
+{
+	struct progress pg;
+	struct move_item **v;
+	struct batch b;
+	uint64_t bytes;
+	int i, j, n;
+	int64_t t0 = jts_mono_ns();
+
+	lease_setup();
+	memset(&pg, 0, sizeof(pg));
+	pg.on = o->progress;
+	pg.total = p->bytes;
+	pg.start = pg.last = t0;
+	v = xcalloc((size_t)(p->n ? p->n : 1), sizeof(*v));
+	for (i = 0; i < p->n; i++)
+		if (pending(&p->items[i]))
+			pg.nfiles++;
+	memset(&b, 0, sizeof(b));
+	b.e = e;
+	b.o = o;
+	b.pg = &pg;
+	b.it = v;
+	for (i = 0; i < p->n;) {
+		/* A batch: same source and destination, bounded size. */
+		n = 0;
+		bytes = 0;
+		for (j = i; j < p->n && n < BATCH_FILES; j++) {
+			struct move_item *it = &p->items[j];
+
+			if (!pending(it))
+				continue;
+			if (n > 0 && (it->dst != v[0]->dst ||
+			    it->src != v[0]->src ||
+			    bytes + (uint64_t)it->pre.st_size > BATCH_BYTES))
+				break;
+			v[n++] = it;
+			bytes += (uint64_t)it->pre.st_size;
+		}
+		i = j;
+		if (n == 0)
+			continue;
+		b.n = n;
+		run_batch(&b);
+		for (j = 0; j < n; j++)
+			if (v[j]->state == IT_DONE)
+				st->bytes += (uint64_t)v[j]->pre.st_size;
+	}
+	progress_draw(&pg, true);
+	for (i = 0; i < p->n; i++) {
+		struct move_item *it = &p->items[i];
+
+		report_item(e, it, o);
+		switch (it->state) {
+		case IT_DONE:
+			st->done++;
+			break;
+		case IT_SKIPPED:
+			st->skipped++;
+			break;
+		case IT_CONFLICT:
+			st->conflicts++;
+			break;
+		default:
+			st->failed++;
+			break;
+		}
+	}
+	free(v);
+	engine_dir_forget(e);
+	st->elapsed_ns = jts_mono_ns() - t0;
+	return st->failed || st->conflicts ? -1 : 0;
+}
+
+/* --- recovery ----------------------------------------------------------- */
+
+/* Is the regular file at rel on tier t the copy with hash h? */
+static bool
+copy_matches(struct engine *e, int t, const char *rel, int64_t size,
+    const unsigned char *h)
+{
+	unsigned char got[JTS_HASH_LEN];
+	struct stat st;
+	int fd, r;
+
+	fd = tier_openat(&e->tiers[t], -1, rel, O_RDONLY | O_DIRECT, 0);
+	if (fd == -EINVAL)
+		fd = tier_openat(&e->tiers[t], -1, rel, O_RDONLY, 0);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != size) {
+		close(fd);
+		return false;
+	}
+	r = copier_run(&e->cp, fd, -1, (uint64_t)size, got, NULL);
+	close(fd);
+	return r == 0 && memcmp(got, h, JTS_HASH_LEN) == 0;
+}
+
+static int
+recover_row(struct engine *e, struct cat_journal *j)
+{
+	int src = conf_tier_index(e->conf, j->src);
+	int dst = conf_tier_index(e->conf, j->dst);
+	int home = conf_tier_index(e->conf, j->home);
+	char tmp[64], why[512] = "";
+	struct cat_file f;
+	struct ident pre;
+	struct stat st;
+	int dfd, lfd, r;
+	enum leave_mode leave = strcmp(j->leave, "remove") == 0 ?
+	    LEAVE_REMOVE : LEAVE_SYMLINK;
+
+	if (src < 0 || dst < 0 || home < 0) {
+		jts_warn("journal row %" PRId64 " (%s) names a tier that is "
+		    "not configured; left for the operator", j->id,
+		    jts_quote(j->path));
+		return -1;
+	}
+	tmpname(tmp, sizeof(tmp), j->id, "tmp");
+	dfd = engine_dir(e, dst, j->path, false, -1);
+	if (j->state == JS_VERIFIED && j->has_hash &&
+	    copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
+		/* Renamed into place before the commit was recorded. */
+		memset(&f, 0, sizeof(f));
+		f.path = j->path;
+		snprintf(f.tier, sizeof(f.tier), "%s", j->dst);
+		snprintf(f.home, sizeof(f.home), "%s", j->home);
+		if (dfd >= 0 && fstatat(dfd, rel_base(j->path), &st,
+		    AT_SYMLINK_NOFOLLOW) == 0) {
+			f.size = st.st_size;
+			f.mtime_ns = ts_ns(&st.st_mtim);
+			f.ctime_ns = j->pre_ctime_ns;
+			f.ino = j->pre_ino;
+			f.mode = st.st_mode;
+			f.uid = st.st_uid;
+			f.gid = st.st_gid;
+		}
+		f.has_hash = true;
+		memcpy(f.hash, j->hash, JTS_HASH_LEN);
+		f.verified_ns = f.moved_ns = jts_now_ns();
+		if (catalog_begin(&e->cat) != 0 ||
+		    catalog_file_put(&e->cat, &f) != 0 ||
+		    catalog_journal_set(&e->cat, j->id, JS_COMMITTED, NULL,
+		    NULL) != 0 || catalog_commit(&e->cat) != 0) {
+			catalog_rollback(&e->cat);
+			return -1;
+		}
+		j->state = JS_COMMITTED;
+	}
+	switch (j->state) {
+	case JS_PLANNED:
+	case JS_COPYING:
+	case JS_VERIFIED:
+		/* The source was never touched: drop the temporary copy. */
+		if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW)
+		    == 0 && !S_ISDIR(st.st_mode)) {
+			if (S_ISLNK(st.st_mode)) {
+				/* A recall's swap half done: swap back. */
+				(void)renameat2(dfd, tmp, dfd,
+				    rel_base(j->path), RENAME_EXCHANGE);
+				if (fstatat(dfd, tmp, &st,
+				    AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISREG(st.st_mode))
+					(void)unlinkat(dfd, tmp, 0);
+			} else
+				(void)unlinkat(dfd, tmp, 0);
+			(void)fsync_dir(dfd);
+		}
+		jts_info("recovered %s: unfinished move to %s undone",
+		    jts_quote(j->path), j->dst);
+		return catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
+		    "interrupted; undone by recovery");
+	case JS_COMMITTED:
+		pre.ino = (ino_t)j->pre_ino;
+		pre.size = j->pre_size;
+		pre.mtime_ns = j->pre_mtime_ns;
+		pre.ctime_ns = j->pre_ctime_ns;
+		/* Nobody may hold the source open while it is released. */
+		lfd = tier_openat(&e->tiers[src], -1, j->path,
+		    O_RDONLY | O_NONBLOCK, 0);
+		if (lfd >= 0 && fstat(lfd, &st) == 0 && ident_same(&pre, &st) &&
+		    fcntl(lfd, F_SETLEASE, F_WRLCK) != 0) {
+			jts_warn("%s: source on tier %s is open by another "
+			    "process; its release waits for the next run",
+			    jts_quote(j->path), j->src);
+			close(lfd);
+			return -1;
+		}
+		r = finish_item(e, src, dst, home, j->path, &pre, leave, j->id,
+		    why, sizeof(why));
+		if (lfd >= 0) {
+			(void)fcntl(lfd, F_SETLEASE, F_UNLCK);
+			close(lfd);
+		}
+		if (r != 0) {
+			jts_warn("%s: %s", jts_quote(j->path), why);
+			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
+			    NULL, why);
+		}
+		jts_info("recovered %s: move to %s finished",
+		    jts_quote(j->path), j->dst);
+		return catalog_journal_set(&e->cat, j->id, JS_DONE, NULL,
+		    NULL);
+	default:
+		return 0;
+	}
+}
+
+int
+move_recover(struct engine *e)
+{
+	struct cat_journal *rows;
+	int n, i, left = 0;
+
+	if (catalog_journal_open_rows(&e->cat, &rows, &n) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (rows[i].state == JS_CONFLICT) {
+			left++;
+			continue;
+		}
+		if (recover_row(e, &rows[i]) != 0)
+			left++;
+		cat_journal_free(&rows[i]);
+	}
+	for (i = 0; i < n; i++)
+		cat_journal_free(&rows[i]);
+	free(rows);
+	engine_dir_forget(e);
+	return left;
+}

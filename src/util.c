@@ -1,0 +1,370 @@
+/* util.c - messages, paths and small helpers shared by every module */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+const char *jts_progname = "jts-tier";
+int jts_verbose;
+
+static void
+vmsg(const char *level, const char *fmt, va_list ap)
+{
+	char buf[4096];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (level != NULL)
+		fprintf(stderr, "%s: %s: %s\n", jts_progname, level, buf);
+	else
+		fprintf(stderr, "%s: %s\n", jts_progname, buf);
+}
+
+/* Print an error for the person who ran the command. */
+void
+jts_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("error", fmt, ap);
+	va_end(ap);
+}
+
+/* Print a warning. */
+void
+jts_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning", fmt, ap);
+	va_end(ap);
+}
+
+/* Print an informational line when verbose. */
+void
+jts_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (jts_verbose < 1)
+		return;
+	va_start(ap, fmt);
+	vmsg(NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Print a debugging line when very verbose. */
+void
+jts_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (jts_verbose < 2)
+		return;
+	va_start(ap, fmt);
+	vmsg("debug", fmt, ap);
+	va_end(ap);
+}
+
+static void
+oom(void)
+{
+	fprintf(stderr, "%s: out of memory\n", jts_progname);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return p;
+}
+
+/* Quote a path for a message; returns one of four rotating static buffers. */
+const char *
+jts_quote(const char *path)
+{
+	static char bufs[4][1024];
+	static int next;
+	char *out = bufs[next++ & 3];
+	size_t o = 0;
+	const unsigned char *p;
+
+	if (path == NULL)
+		return "(null)";
+	for (p = (const unsigned char *)path; *p && o + 5 < sizeof(bufs[0]);
+	    p++) {
+		if (*p == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else if (*p == '\t') {
+			out[o++] = '\\';
+			out[o++] = 't';
+		} else if (*p == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t)snprintf(out + o, 5, "\\%03o", *p);
+		} else
+			out[o++] = (char)*p;
+	}
+	if (*p)
+		out[o++] = '~';
+	out[o] = '\0';
+	return out;
+}
+
+/* Make path absolute against the working directory and fold . and .. */
+char *
+jts_path_abs(const char *path)
+{
+	char *cwd = NULL, *full, *out;
+	size_t o = 0, n;
+	const char *p, *q;
+
+	if (path[0] != '/') {
+		if ((cwd = getcwd(NULL, 0)) == NULL)
+			return NULL;
+		full = jts_path_join(cwd, path);
+		free(cwd);
+	} else
+		full = xstrdup(path);
+	n = strlen(full);
+	out = xmalloc(n + 2);
+	for (p = full; *p; p = q) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		for (q = p; *q && *q != '/'; q++)
+			;
+		if (q - p == 1 && p[0] == '.')
+			continue;
+		if (q - p == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			continue;
+		}
+		out[o++] = '/';
+		memcpy(out + o, p, (size_t)(q - p));
+		o += (size_t)(q - p);
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	free(full);
+	return out;
+}
+
+/* Return the part of path below root, or NULL if path is not beneath it. */
+const char *
+jts_path_beneath(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (n == 1 && root[0] == '/')
+		return path[0] == '/' ? path + 1 : NULL;
+	if (strncmp(root, path, n) != 0)
+		return NULL;
+	if (path[n] == '\0')
+		return path + n;
+	if (path[n] != '/')
+		return NULL;
+	return path + n + 1;
+}
+
+char *
+jts_path_join(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	if (*b == '\0')
+		return xstrdup(a);
+	if (n > 0 && a[n - 1] == '/')
+		return xasprintf("%s%s", a, b);
+	return xasprintf("%s/%s", a, b);
+}
+
+int
+jts_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -EINVAL;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		mul = 1ULL << 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		mul = 1ULL << 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		mul = 1ULL << 30;
+		end++;
+		break;
+	case 't': case 'T':
+		mul = 1ULL << 40;
+		end++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' && mul > 1)
+		end++;
+	if ((*end == 'B' || *end == 'b') && mul >= 1)
+		end++;
+	if (*end != '\0')
+		return -EINVAL;
+	if (v > UINT64_MAX / mul)
+		return -ERANGE;
+	*out = v * mul;
+	return 0;
+}
+
+const char *
+jts_fmt_bytes(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+void
+jts_hash_hex(const unsigned char h[JTS_HASH_LEN], char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < JTS_HASH_LEN; i++) {
+		out[2 * i] = hex[h[i] >> 4];
+		out[2 * i + 1] = hex[h[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+int64_t
+jts_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+jts_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void
+jts_fault_point(const char *name)
+{
+	static const char *spec;
+	static int init;
+	static long count;
+	const char *colon;
+	size_t n;
+	long want = 1;
+
+	if (!init) {
+		spec = getenv("JTS_TIER_FAULT");
+		init = 1;
+	}
+	if (spec == NULL || *spec == '\0')
+		return;
+	colon = strchr(spec, ':');
+	n = colon ? (size_t)(colon - spec) : strlen(spec);
+	if (strlen(name) != n || strncmp(spec, name, n) != 0)
+		return;
+	if (colon)
+		want = strtol(colon + 1, NULL, 10);
+	if (++count == want) {
+		fprintf(stderr, "%s: fault point %s reached, killing self\n",
+		    jts_progname, name);
+		raise(SIGKILL);
+	}
+}

@@ -1,0 +1,57 @@
+/* util.h - messages, paths and small helpers shared by every module */
+#ifndef JTS_UTIL_H
+#define JTS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define JTS_PROG_CTL	"jts-tierctl"
+
+/* Prefix of every temporary name the engine creates on a tier. */
+#define JTS_TMP_PREFIX	".jts-tier-"
+
+extern const char *jts_progname;
+extern int jts_verbose;
+
+void	jts_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	jts_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	jts_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	jts_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Render a path for a message: control characters become \n, \t, \ooo. */
+const char *jts_quote(const char *path);
+
+/* Lexically normalise an absolute path (no symlinks are followed). */
+char	*jts_path_abs(const char *path);
+/* If path is root or beneath it, return the rest ("" for root itself). */
+const char *jts_path_beneath(const char *root, const char *path);
+/* Join two path parts with one slash. */
+char	*jts_path_join(const char *a, const char *b);
+
+/* Parse sizes such as 64M, 1G, 4096; returns 0 or -EINVAL. */
+int	jts_parse_size(const char *s, uint64_t *out);
+/* Format bytes for people: "1.5 GiB". */
+const char *jts_fmt_bytes(uint64_t bytes, char *buf, size_t len);
+
+/* XXH3-128 digest in canonical (big-endian) byte order, as xxh128sum prints. */
+#define JTS_HASH_LEN	16
+void	jts_hash_hex(const unsigned char h[JTS_HASH_LEN], char out[33]);
+
+int64_t	jts_now_ns(void);
+int64_t	jts_mono_ns(void);
+
+/*
+ * Fault points for the test suite: JTS_TIER_FAULT=name[:N] kills the process
+ * with SIGKILL the Nth time the named point is reached (default the first).
+ */
+void	jts_fault_point(const char *name);
+
+#endif
