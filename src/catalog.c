@@ -63,20 +63,6 @@ exec(struct catalog *c, const char *sql)
 	return 0;
 }
 
-/* Create the directory that holds the catalog, one level at a time. */
-static void
-mkdir_parents(const char *path)
-{
-	char *p = xstrdup(path), *s;
-
-	for (s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
-		*s = '\0';
-		(void)mkdir(p, 0750);
-		*s = '/';
-	}
-	free(p);
-}
-
 /* Apply every upgrade past user_version, all in one transaction. */
 static int
 catalog_upgrade(struct catalog *c, char *err, size_t errlen)
@@ -129,7 +115,7 @@ catalog_open(const char *path, bool readonly, struct catalog *c, char *err,
 		flags = SQLITE_OPEN_READONLY;
 	else {
 		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-		mkdir_parents(path);
+		jts_mkdir_parents(path, 0750);
 	}
 	if ((r = sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOFOLLOW,
 	    NULL)) != SQLITE_OK) {

@@ -15,6 +15,7 @@ struct parse {
 	struct conf	*conf;
 	FILE		*fp;
 	int		 line;		/* line being parsed */
+	int		 section_line;	/* line of the last [section] */
 	int		 err_line;
 	char		 err[512];
 	char		 seen[64][64];	/* section.key pairs already set */
@@ -33,6 +34,8 @@ conf_reader(char *str, int num, void *stream)
 	if (fgets(str, num, ps->fp) == NULL)
 		return NULL;
 	ps->line++;
+	if (str[strspn(str, " \t")] == '[')
+		ps->section_line = ps->line;
 	n = strlen(str);
 	if (n > 0 && str[n - 1] != '\n' && !feof(ps->fp)) {
 		if (ps->err_line == 0) {
@@ -248,7 +251,7 @@ section_tier(struct parse *ps, const char *section)
 	ps->cur->kind = TIER_POSIX;
 	ps->cur->high = 90;
 	ps->cur->low = 75;
-	ps->cur->line = ps->line;
+	ps->cur->line = ps->section_line;
 	return ps->cur;
 }
 

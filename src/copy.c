@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -365,6 +366,15 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 		io_uring_cq_advance(&cp->ring, seen);
 	}
 	io_uring_submit(&cp->ring);
+	if (r.err == 0) {
+		struct stat st;
+
+		/* SEEK_HOLE reports EOF as a hole: a shrunk source is not. */
+		if (fstat(src, &st) != 0)
+			r.err = -errno;
+		else if ((uint64_t)st.st_size < size)
+			r.err = -ESTALE;
+	}
 	if (r.err == 0) {
 		hash_zeros(r.xs, hole);
 		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(r.xs));

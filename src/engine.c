@@ -227,6 +227,7 @@ engine_lock(struct engine *e, char *err, size_t errlen)
 	ssize_t n;
 
 	e->lockpath = xasprintf("%s.lock", e->conf->catalog);
+	jts_mkdir_parents(e->lockpath, 0750);
 	e->lockfd = open(e->lockpath, O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (e->lockfd < 0) {

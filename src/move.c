@@ -318,7 +318,7 @@ plan_recall(struct engine *e, struct move_plan *p, const char *rel, int to)
 
 	if (sqlite3_prepare_v2(e->cat.db, "SELECT path FROM files WHERE "
 	    "?2 = 0 OR path = ?1 OR (length(path) > ?2 AND "
-	    "substr(path, 1, ?2 + 1) = ?1 || x'2f') ORDER BY path", -1, &st,
+	    "substr(path, 1, ?2 + 1) = CAST(?1 || '/' AS BLOB)) ORDER BY path", -1, &st,
 	    NULL) != SQLITE_OK) {
 		jts_err("catalog: %s", sqlite3_errmsg(e->cat.db));
 		return -EIO;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -367,4 +368,18 @@ jts_fault_point(const char *name)
 		    jts_progname, name);
 		raise(SIGKILL);
 	}
+}
+
+/* Create the missing directories above path, one level at a time. */
+void
+jts_mkdir_parents(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path), *s;
+
+	for (s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
+		*s = '\0';
+		(void)mkdir(p, mode);
+		*s = '/';
+	}
+	free(p);
 }

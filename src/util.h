@@ -36,6 +36,9 @@ const char *jts_path_beneath(const char *root, const char *path);
 /* Join two path parts with one slash. */
 char	*jts_path_join(const char *a, const char *b);
 
+/* Create the missing directories above path. */
+void	jts_mkdir_parents(const char *path, mode_t mode);
+
 /* Parse sizes such as 64M, 1G, 4096; returns 0 or -EINVAL. */
 int	jts_parse_size(const char *s, uint64_t *out);
 /* Format bytes for people: "1.5 GiB". */

@@ -1,1 +1,44 @@
-exit 77
+#!/bin/bash
+# cli-usage.sh - --help on every command, usage errors exit 2 with the usage
+# line, command prefixes, and the man page documents every command/option.
+. "${JTS_SRCDIR:-.}/tests/lib.sh"
+
+MAN=${JTS_SRCDIR:-.}/man/jts-tierctl.8
+out=$("$CTL" --help); rc=$?
+eq "jts-tierctl --help exits 0" "$rc" 0
+contains "--help lists migrate" "$out" "migrate"
+for cmd in migrate recall status check recover; do
+	out=$("$CTL" "$cmd" --help 2>&1); rc=$?
+	eq "$cmd --help exits 0" "$rc" 0
+	contains "$cmd --help shows usage" "$out" "usage: jts-tierctl $cmd"
+	contains "man page has $cmd" "$(cat "$MAN")" ".It Cm $cmd"
+	# Every long option in --help is in the man page.
+	for opt in $(printf '%s\n' "$out" | grep -o -- '--[a-z-]*' | sort -u); do
+		[ "$opt" = "--help" ] && continue
+		contains "man page documents $cmd $opt" "$(cat "$MAN")" \
+		    "Fl ${opt#-}"
+	done
+done
+
+out=$("$CTL" migrate --bogus 2>&1); rc=$?
+eq "unknown option exits 2" "$rc" 2
+contains "unknown option prints usage" "$out" "usage: jts-tierctl migrate"
+out=$("$CTL" migrate 2>&1); rc=$?
+eq "migrate without a path exits 2" "$rc" 2
+out=$("$CTL" frobnicate 2>&1); rc=$?
+eq "unknown command exits 2" "$rc" 2
+contains "unknown command named" "$out" "unknown command: frobnicate"
+out=$("$CTL" re 2>&1); rc=$?
+eq "ambiguous prefix exits 2" "$rc" 2
+contains "ambiguous prefix lists choices" "$out" "could be: recall, recover"
+out=$("$CTL" mig --help 2>&1); rc=$?
+eq "unique prefix works" "$rc" 0
+contains "unique prefix runs migrate" "$out" "usage: jts-tierctl migrate"
+out=$("$CTL" 2>&1); rc=$?
+eq "no command exits 2" "$rc" 2
+out=$("$CTL" -c /nonexistent/x.conf status 2>&1); rc=$?
+eq "missing config exits 2" "$rc" 2
+contains "missing config named" "$out" "/nonexistent/x.conf: cannot open"
+out=$("$CTL" -c /nonexistent/x.conf check 2>&1); rc=$?
+eq "check with a missing config is UNKNOWN" "$rc" 3
+finish

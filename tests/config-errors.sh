@@ -1,1 +1,36 @@
-exit 77
+#!/bin/bash
+# config-errors.sh - every kind of configuration error names file:line and
+# exits 2, before anything is touched.
+. "${JTS_SRCDIR:-.}/tests/lib.sh"
+
+D=$(mktemp -d /tmp/jts-conf.XXXXXX)
+W=$D
+n=0
+# bad LINE WHAT: the config on stdin fails at LINE with WHAT
+bad() {
+	n=$((n + 1))
+	cat > "$D/c$n.conf"
+	for cmd in status "migrate /x" "recall /x" check; do
+		out=$("$CTL" -c "$D/c$n.conf" $cmd 2>&1); rc=$?
+		want=2
+		[ "$cmd" = check ] && want=3
+		eq "config $n ($2), $cmd: exit" "$rc" "$want"
+		contains "config $n ($2), $cmd: names file:line" "$out" \
+		    "$D/c$n.conf:$1: "
+		contains "config $n ($2), $cmd: says why" "$out" "$2"
+	done
+}
+
+printf '[tier hot]\nroot = /a\nfoo = 1\n' | bad 3 "unknown key 'foo'"
+printf '[tier hot]\nkind = tape\nroot = /a\n' | bad 2 "bad tier kind"
+printf '[tier hot]\nroot = /a\n[tier warm]\nroot = /a/b\n' | bad 3 "overlaps"
+printf '[tier hot]\nroot = /a\n[tier warm]\nroot = /a\n' | bad 3 "same root"
+printf '[tier hot]\nroot = /a\nroot = /b\n' | bad 3 "duplicate key"
+printf '[tier hot]\nroot = relative\n' | bad 2 "absolute"
+printf '[tier hot]\nroot = /a\nhigh_watermark = x\n' | bad 3 "bad high_watermark"
+printf '[nonsense]\n' | bad 1 "no [tier NAME] section"
+printf '[tier hot]\nroot = /a\n= oops\n' | bad 3 "syntax error"
+printf '[defaults]\nreserve = -5\n[tier hot]\nroot = /a\n' | bad 2 "bad size"
+printf '[tier cold]\nkind = nfs\nroot = /x\n' | bad 1 "needs url"
+ok "nothing created at /x" [ ! -e /x ]
+finish

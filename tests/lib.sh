@@ -1,0 +1,162 @@
+# tests/lib.sh - helpers for the integration tests (sourced, POSIX sh+bash)
+#
+# A test calls need_root, then setup_tiers to get a hot tier (ext4 on a
+# loop device) and a warm tier (btrfs on a loop device, compress=zstd),
+# a config at $CONF and a catalog beneath $W.  Everything made is undone
+# on exit.  Judging is done with independent tools: xxh128sum, stat,
+# getfattr, getfacl, readlink, sqlite3.
+
+set -u
+CTL=${JTS_TIERCTL:-$(pwd)/jts-tierctl}
+T_NAME=$(basename "$0" .sh)
+T_FAILS=0
+T_CHECKS=0
+W=
+LOOPS=
+MOUNTS=
+
+skip() {
+	echo "SKIP: $T_NAME: $*"
+	exit 77
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (loop devices, mounts, leases)"
+}
+
+need_cmd() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "needs $c"
+	done
+}
+
+cleanup() {
+	set +e
+	for m in $MOUNTS; do umount -l "$m" 2>/dev/null; done
+	for l in $LOOPS; do losetup -d "$l" 2>/dev/null; done
+	[ -n "$W" ] && rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+# ok DESCRIPTION COMMAND...: one assertion.
+ok() {
+	desc=$1
+	shift
+	T_CHECKS=$((T_CHECKS + 1))
+	if "$@"; then
+		:
+	else
+		echo "FAIL: $desc"
+		T_FAILS=$((T_FAILS + 1))
+	fi
+}
+
+# eq DESCRIPTION GOT WANT
+eq() {
+	T_CHECKS=$((T_CHECKS + 1))
+	if [ "$2" != "$3" ]; then
+		echo "FAIL: $1: got [$2], want [$3]"
+		T_FAILS=$((T_FAILS + 1))
+	fi
+}
+
+# contains DESCRIPTION HAYSTACK NEEDLE
+contains() {
+	T_CHECKS=$((T_CHECKS + 1))
+	case "$2" in
+	*"$3"*) ;;
+	*)	echo "FAIL: $1: [$3] not in:"; printf '%s\n' "$2" | sed 's/^/    /'
+		T_FAILS=$((T_FAILS + 1)) ;;
+	esac
+}
+
+finish() {
+	if [ "$T_CHECKS" -eq 0 ]; then
+		echo "FAIL: $T_NAME asserted nothing"
+		exit 1
+	fi
+	if [ "$T_FAILS" -ne 0 ]; then
+		echo "$T_NAME: $T_FAILS of $T_CHECKS checks failed"
+		exit 1
+	fi
+	echo "$T_NAME: all $T_CHECKS checks passed"
+	exit 0
+}
+
+# loopfs IMAGE SIZE MKFS MOUNTPOINT [MOUNTOPTS]
+loopfs() {
+	truncate -s "$2" "$1"
+	case "$3" in
+	ext4)	mkfs.ext4 -q -F "$1" >/dev/null 2>&1 ;;
+	btrfs)	mkfs.btrfs -q -f "$1" >/dev/null 2>&1 ;;
+	xfs)	mkfs.xfs -q -f "$1" >/dev/null 2>&1 ;;
+	esac || skip "mkfs.$3 failed"
+	l=$(losetup -f --show --direct-io=on "$1" 2>/dev/null) ||
+		skip "no loop device available"
+	LOOPS="$LOOPS $l"
+	mkdir -p "$4"
+	if [ -n "${5:-}" ]; then
+		mount -o "$5" "$l" "$4" || skip "cannot mount $3 loop"
+	else
+		mount "$l" "$4" || skip "cannot mount $3 loop"
+	fi
+	MOUNTS="$4 $MOUNTS"
+}
+
+# setup_tiers [HOT_SIZE] [WARM_SIZE]
+setup_tiers() {
+	need_root
+	need_cmd losetup mkfs.ext4 mkfs.btrfs xxh128sum sqlite3
+	W=$(mktemp -d /tmp/jts-test.XXXXXX)
+	mkdir -p "$W/img"
+	loopfs "$W/img/hot.img" "${1:-1G}" ext4 "$W/hot"
+	loopfs "$W/img/warm.img" "${2:-1G}" btrfs "$W/warm" compress=zstd
+	CONF=$W/jts-tier.conf
+	CAT=$W/var/catalog.db
+	cat > "$CONF" <<CONF
+# test configuration
+[catalog]
+path = $CAT
+
+[defaults]
+reserve = 16M
+
+[tier hot]
+kind = posix
+root = $W/hot
+
+[tier warm]
+kind = btrfs
+root = $W/warm
+CONF
+	export JTS_TIER_CONF=$CONF
+}
+
+# Print "hash mode uid:gid mtime_ns size" of a file, with independent tools.
+fileid() {
+	h=$(xxh128sum "$1" | cut -d' ' -f1)
+	s=$(stat -L -c '%a %u:%g %.9Y %s' "$1")
+	echo "$h $s"
+}
+
+# manifest DIR: one line per regular file beneath DIR, relative, sorted,
+# with fileid and xattrs (getfattr) and ACLs (getfacl).
+manifest() {
+	(cd "$1" && find . -type f -o -type l | LC_ALL=C sort | while IFS= read -r f; do
+		[ -f "$f" ] || continue
+		printf '%s|%s|%s|%s\n' "$f" "$(fileid "$f")" \
+		    "$(getfattr -d -m - --absolute-names "$f" 2>/dev/null |
+		    grep -v '^#' | grep -v '^security\.' | sort | tr '\n' ' ')" \
+		    "$(getfacl -cp "$f" 2>/dev/null | tr '\n' ' ')"
+	done)
+}
+
+# count_files DIR: regular files beneath DIR (names may hold newlines).
+count_files() {
+	find "$@" -type f -printf x | wc -c
+}
+
+# unhex HEX: print the bytes a hex string stands for.
+unhex() {
+	printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"
+}
