@@ -70,6 +70,22 @@ tmpname(char *buf, size_t len, int64_t id, const char *what)
 	snprintf(buf, len, JTS_TMP_PREFIX "%" PRId64 ".%s", id, what);
 }
 
+/* Why resolving a path beneath a tier root failed, in words. */
+static const char *
+resolve_why(int err)
+{
+	switch (err) {
+	case ELOOP:
+		return "it or a directory on the way is a symbolic link";
+	case ENOTDIR:
+		return "a directory on the way is a symbolic link or not a "
+		    "directory";
+	case EXDEV:
+		return "the path leaves the tier root";
+	}
+	return strerror(err);
+}
+
 static const char *
 tier_name(struct engine *e, int t)
 {
@@ -205,6 +221,10 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 	}
 	if (r > 0) {
 		it->tracked = true;
+		it->has_cat_hash = f.has_hash;
+		memcpy(it->cat_hash, f.hash, JTS_HASH_LEN);
+		it->cat_size = f.size;
+		it->cat_mtime_ns = f.mtime_ns;
 		it->src = conf_tier_index(e->conf, f.tier);
 		it->home = conf_tier_index(e->conf, f.home);
 		cat_file_free(&f);
@@ -391,9 +411,7 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 	if (dfd < 0 || fstatat(dfd, rel_base(rel), &st, AT_SYMLINK_NOFOLLOW)
 	    != 0) {
 		r = dfd < 0 ? dfd : -errno;
-		jts_err("%s: %s", jts_quote(path), r == -ELOOP ?
-		    "a directory on the way is a symbolic link" :
-		    strerror(-r));
+		jts_err("%s: %s", jts_quote(path), resolve_why(-r));
 		free(abs);
 		p->errors++;
 		return r;
@@ -486,8 +504,7 @@ phase_prepare(struct batch *b, struct move_item *it)
 	r = tier_openat(src, -1, it->rel, O_PATH, 0);
 	if (r < 0) {
 		item_fail(it, IT_FAILED, "cannot open on tier %s: %s",
-		    src->tc->name, r == -ELOOP ? "it or a directory on the "
-		    "way is a symbolic link" : strerror(-r));
+		    src->tc->name, resolve_why(-r));
 		return;
 	}
 	pfd = r;
@@ -532,9 +549,7 @@ phase_prepare(struct batch *b, struct move_item *it)
 	dfd = engine_dir(e, it->dst, it->rel, true, it->src);
 	if (dfd < 0) {
 		item_fail(it, IT_FAILED, "cannot make its directory on tier "
-		    "%s: %s", tier_name(e, it->dst), dfd == -ELOOP ?
-		    "a directory on the way is a symbolic link" :
-		    strerror(-dfd));
+		    "%s: %s", tier_name(e, it->dst), resolve_why(-dfd));
 		return;
 	}
 	if (fstat(dfd, &dst) == 0) {
@@ -700,7 +715,19 @@ phase_copy(struct batch *b, struct move_item *it, bool sync_each)
 	jts_fault_point("copy");
 	r = copier_run(&e->cp, it->fd, wfd, (uint64_t)it->pre.st_size,
 	    it->hash, &co);
-	if (r == 0 && copy_meta(it, wfd, why, sizeof(why)) != 0) {
+	if (r == 0 && it->has_cat_hash && it->pre.st_size == it->cat_size &&
+	    ts_ns(&it->pre.st_mtim) == it->cat_mtime_ns &&
+	    memcmp(it->hash, it->cat_hash, JTS_HASH_LEN) != 0) {
+		char x[33], y[33];
+
+		/* Unchanged since it was catalogued, yet different: rot. */
+		jts_hash_hex(it->hash, x);
+		jts_hash_hex(it->cat_hash, y);
+		item_fail(it, IT_FAILED, "the copy on tier %s is corrupt: "
+		    "content hash %s, catalog %s; nothing replaced, see "
+		    "'jts-tierctl check --verify'", tier_name(e, it->src), x, y);
+		r = -1;
+	} else if (r == 0 && copy_meta(it, wfd, why, sizeof(why)) != 0) {
 		item_fail(it, IT_FAILED, "copy to tier %s: %s",
 		    tier_name(e, it->dst), why);
 		r = -1;

@@ -27,6 +27,9 @@ struct move_item {
 	char		*why;		/* reason for skip or failure */
 	bool		 dst_is_stub;	/* dst name holds the home symlink */
 	bool		 tracked;	/* catalog already had a row */
+	bool		 has_cat_hash;	/* catalog hash to check against */
+	unsigned char	 cat_hash[JTS_HASH_LEN];
+	int64_t		 cat_size, cat_mtime_ns;
 	int		 fd;		/* source, write lease held */
 	struct stat	 pre;
 	int64_t		 jid;

@@ -1,1 +1,94 @@
-exit 77
+#!/bin/bash
+# refusals.sh - what must not move is refused with the file and the reason,
+# exit 1 (2 for usage), and nothing changes: source intact, no temporary.
+. "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_cmd chattr python3 mknod mkfifo
+setup_tiers 512M 512M
+
+H=$W/hot/r
+mkdir -p "$H" "$W/warm/r"
+echo data > "$H/plain"
+
+# refuse NAME WANT_EXIT WANT_TEXT PATH [ARGS...]: run migrate, judge.
+refuse() {
+	name=$1 want=$2 text=$3 p=$4
+	shift 4
+	before=$(ls -la "$H" | md5sum)
+	sums=$(cd "$H" && find . -type f -exec xxh128sum {} + 2>/dev/null | sort)
+	out=$("$CTL" migrate "$@" "$p" 2>&1); rc=$?
+	eq "$name: exit" "$rc" "$want"
+	contains "$name: reason" "$out" "$text"
+	[ "$want" = 2 ] ||
+		contains "$name: names the file" "$out" "$(basename "$p")"
+	eq "$name: hot unchanged" "$(ls -la "$H" | md5sum)" "$before"
+	eq "$name: contents unchanged" \
+	    "$(cd "$H" && find . -type f -exec xxh128sum {} + 2>/dev/null | sort)" "$sums"
+	eq "$name: no temporary on warm" \
+	    "$(find "$W/warm" -name '.jts-tier-*' | wc -l)" 0
+}
+
+echo h > "$H/hard"; ln "$H/hard" "$H/hard2"
+refuse "hard link" 1 "has 2 hard links" "$H/hard"
+mkfifo "$H/fifo"
+refuse "fifo" 1 "is a FIFO; only regular files move" "$H/fifo"
+python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$H/sock"
+refuse "socket" 1 "is a socket" "$H/sock"
+mknod "$H/null" c 1 3
+refuse "device" 1 "is a character device" "$H/null"
+
+echo open > "$H/held"
+exec 3<"$H/held"
+refuse "open for reading" 1 "is open by another process" "$H/held"
+exec 3<&-
+echo w > "$H/written"
+sleep 60 >> "$H/written" &
+writer=$!
+refuse "open for writing" 1 "is open by another process" "$H/written"
+kill $writer; wait $writer 2>/dev/null
+
+mkdir -p "$W/hot/real"; echo t > "$W/hot/real/f"
+ln -s "$W/hot/real" "$H/linkdir"
+refuse "symlinked directory on the way" 1 \
+    "a directory on the way is a symbolic link" "$H/linkdir/f"
+ln -s "$W/hot/real/f" "$H/linkfile"
+refuse "user symlink to a file" 0 "is a symbolic link not managed" "$H/linkfile"
+refuse "outside every tier" 1 "not beneath the root of any configured tier" \
+    /etc/hostname
+refuse "dot-dot out of the tier" 1 "not beneath the root of any configured tier" \
+    "$W/hot/../img/hot.img"
+
+echo warm-version > "$W/warm/r/exists"
+echo hot-version > "$H/exists"
+refuse "destination exists" 1 "already exists on tier warm; not overwritten" \
+    "$H/exists"
+eq "destination untouched" "$(cat "$W/warm/r/exists")" warm-version
+
+echo i > "$H/immutable"
+if chattr +i "$H/immutable" 2>/dev/null; then
+	refuse "immutable" 1 "is immutable" "$H/immutable"
+	chattr -i "$H/immutable"
+fi
+
+refuse "unknown tier" 2 "--to nowhere: no such tier" "$H/plain" --to nowhere
+
+# Not enough space: a reserve larger than the warm tier.
+sed 's/^reserve = .*/reserve = 100G/' "$CONF" > "$W/big-reserve.conf"
+refuse "no space" 1 "not enough space on tier warm" "$H/plain" \
+    -c "$W/big-reserve.conf"
+
+# A tier whose root is the same directory (a bind mount): onto itself.
+mkdir -p "$W/alias"
+mount --bind "$W/hot" "$W/alias" && MOUNTS="$W/alias $MOUNTS"
+printf '\n[tier alias]\nkind = posix\nroot = %s\n' "$W/alias" >> "$CONF"
+refuse "onto itself" 1 "is the source directory itself" "$H/plain" --to alias
+
+# Recall of a path jts-tier never moved.
+out=$("$CTL" recall "$H/plain" 2>&1); rc=$?
+eq "recall unmanaged: exit" "$rc" 1
+contains "recall unmanaged: reason" "$out" "not managed by jts-tier"
+
+eq "journal has nothing unfinished" \
+    "$(sqlite3 "$CAT" "select count(*) from journal where state not in ('done','aborted')")" 0
+out=$("$CTL" check 2>&1); rc=$?
+eq "check is OK after refusals" "$rc" 0
+finish
