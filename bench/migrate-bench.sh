@@ -1,0 +1,151 @@
+#!/bin/bash
+# migrate-bench.sh - hot -> warm migration against cp, rsync and a
+# cp + sync + xxh128sum pipeline (the same guarantee as ours), measured in
+# the same run on loop devices with direct I/O, page cache dropped before
+# every run.  Prints seconds, ratios and jts-tierctl's peak RSS.
+#
+#   sudo bench/migrate-bench.sh [--large-only|--small-only]
+#
+# Environment: BENCH_LARGE_MB (1024), BENCH_SMALL_FILES (20000),
+# BENCH_SMALL_KB (16), BENCH_WARM_OPTS (mount options for btrfs, e.g.
+# compress=zstd), JTS_TIERCTL (the binary).
+set -eu
+cd "$(dirname "$0")/.."
+CTL=${JTS_TIERCTL:-$(pwd)/jts-tierctl}
+LARGE_MB=${BENCH_LARGE_MB:-1024}
+NSMALL=${BENCH_SMALL_FILES:-20000}
+SMALL_KB=${BENCH_SMALL_KB:-16}
+WARM_OPTS=${BENCH_WARM_OPTS:-}
+MODE=${1:-all}
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+[ -x "$CTL" ] || { echo "bench: build first ($CTL missing)" >&2; exit 1; }
+
+B=$(mktemp -d /var/tmp/jts-bench.XXXXXX)
+LOOPS=""
+cleanup() {
+	set +e
+	umount "$B/hot" "$B/warm" 2>/dev/null
+	for l in $LOOPS; do losetup -d "$l"; done
+	rm -rf "$B"
+}
+trap cleanup EXIT
+
+mk() {	# image size fs mountpoint [opts]
+	truncate -s "$2" "$1"
+	if [ "$3" = btrfs ]; then mkfs.btrfs -q -f "$1" >/dev/null
+	else mkfs.ext4 -q -F "$1"; fi
+	l=$(losetup -f --show --direct-io=on "$1")
+	LOOPS="$LOOPS $l"
+	mkdir -p "$4"
+	mount ${5:+-o "$5"} "$l" "$4"
+}
+mk "$B/hot.img" 6G ext4 "$B/hot"
+mk "$B/warm.img" 6G btrfs "$B/warm" "$WARM_OPTS"
+cat > "$B/conf" <<CONF
+[catalog]
+path = $B/cat/catalog.db
+[defaults]
+reserve = 64M
+[tier hot]
+kind = posix
+root = $B/hot
+[tier warm]
+kind = btrfs
+root = $B/warm
+CONF
+
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l | xargs printf '%.2f'; }
+clean_warm() { rm -rf "$B/warm/set"; drop; }
+
+# time_run LABEL CMD...: seconds into $T
+time_run() {
+	drop
+	local t0 t1
+	t0=$(now)
+	"${@:2}"
+	t1=$(now)
+	T=$(secs "$t0" "$t1")
+}
+
+cp_sync() { cp -a "$B/hot/set" "$B/warm/"; sync; }
+rsync_a() { rsync -a "$B/hot/set" "$B/warm/"; }
+cp_sync_hash() {
+	cp -a "$B/hot/set" "$B/warm/"; sync
+	echo 3 > /proc/sys/vm/drop_caches
+	(cd "$B/hot/set" && find . -type f -print0 | xargs -0 xxh128sum | sort -k2) > "$B/a.sum"
+	(cd "$B/warm/set" && find . -type f -print0 | xargs -0 xxh128sum | sort -k2) > "$B/b.sum"
+	cmp -s "$B/a.sum" "$B/b.sum"
+}
+jts() {
+	/usr/bin/time -f %M -o "$B/rss" "$CTL" -c "$B/conf" migrate -q \
+	    --no-progress "$B/hot/set" >/dev/null
+}
+jts_back() { "$CTL" -c "$B/conf" recall -q --no-progress "$B/hot/set" >/dev/null; }
+
+report() {	# title unit count
+	local title=$1
+	echo
+	echo "== $title"
+	printf '%-34s %9s %9s\n' "method" "seconds" "jts/this"
+	printf '%-34s %9s %9s\n' "cp -a + sync" "$T_CP" "$(echo "$T_JTS / $T_CP" | bc -l | xargs printf '%.2f')"
+	printf '%-34s %9s %9s\n' "rsync -a" "$T_RS" "$(echo "$T_JTS / $T_RS" | bc -l | xargs printf '%.2f')"
+	printf '%-34s %9s %9s\n' "cp -a + sync + xxh128sum (both)" "$T_CH" "$(echo "$T_JTS / $T_CH" | bc -l | xargs printf '%.2f')"
+	printf '%-34s %9s %9s\n' "jts-tierctl migrate (verified)" "$T_JTS" "1.00"
+	echo "jts-tierctl peak RSS: $(( $(cat "$B/rss") / 1024 )) MiB"
+	if [ -n "${3:-}" ]; then
+		echo "files/s: jts $(echo "$3 / $T_JTS" | bc | xargs printf '%.0f')," \
+		    "rsync $(echo "$3 / $T_RS" | bc | xargs printf '%.0f')," \
+		    "cp+sync $(echo "$3 / $T_CP" | bc | xargs printf '%.0f')"
+	fi
+}
+
+bench_set() {
+	time_run cp cp_sync; T_CP=$T; clean_warm
+	time_run rsync rsync_a; T_RS=$T; clean_warm
+	time_run cp+hash cp_sync_hash; T_CH=$T; clean_warm
+	time_run jts jts; T_JTS=$T
+	# Judge our result independently before putting the source back.
+	(cd "$B/hot/set" && find . -type l -print0 | xargs -0 xxh128sum) > "$B/c.sum"
+	(cd "$B/warm/set" && find . -type f -print0 | xargs -0 xxh128sum) > "$B/d.sum"
+	cmp -s <(sort -k2 "$B/a.sum") <(sort -k2 "$B/d.sum") ||
+	    { echo "bench: jts result differs from the source!" >&2; exit 1; }
+	jts_back
+	rm -rf "$B/cat"
+	clean_warm
+}
+
+echo "jts-tier migrate benchmark: hot ext4 loop -> warm btrfs loop${WARM_OPTS:+ ($WARM_OPTS)}, direct-io loops, caches dropped"
+echo "kernel $(uname -r), $(nproc) cores"
+
+if [ "$MODE" != --small-only ]; then
+	mkdir -p "$B/hot/set"
+	head -c "${LARGE_MB}M" /dev/urandom > "$B/hot/set/large.bin"
+	bench_set
+	report "one file of $LARGE_MB MiB"
+	rm -rf "$B/hot/set"
+fi
+
+if [ "$MODE" != --large-only ]; then
+	mkdir -p "$B/hot/set"
+	head -c $((NSMALL * SMALL_KB * 1024)) /dev/urandom > "$B/blob"
+	i=0
+	while [ $i -lt "$NSMALL" ]; do
+		d=$B/hot/set/d$((i / 200))
+		[ -d "$d" ] || mkdir -p "$d"
+		i=$((i + 1))
+	done
+	python3 - "$B/blob" "$B/hot/set" "$NSMALL" "$SMALL_KB" <<'PY'
+import sys
+blob, root, n, kb = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with open(blob, 'rb') as f:
+    for i in range(n):
+        with open(f"{root}/d{i // 200}/f{i:06d}", 'wb') as o:
+            o.write(f.read(kb * 1024))
+PY
+	rm -f "$B/blob"
+	bench_set
+	report "$NSMALL files of $SMALL_KB KiB" "$NSMALL"
+fi

@@ -163,6 +163,11 @@ catalog_open(const char *path, bool readonly, struct catalog *c, char *err,
 void
 catalog_close(struct catalog *c)
 {
+	int k;
+
+	for (k = 0; k < CAT_NSTMT; k++)
+		if (c->stmt[k] != NULL)
+			sqlite3_finalize(c->stmt[k]);
 	if (c->db != NULL)
 		sqlite3_close(c->db);
 	free(c->path);
@@ -188,14 +193,31 @@ catalog_rollback(struct catalog *c)
 		(void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+enum {
+	S_FILE_GET, S_FILE_PUT, S_FILE_DEL, S_JOURNAL_ADD, S_JOURNAL_SET,
+	S_JOURNAL_OPEN,
+};
+
+/* The statement of slot k, prepared on first use and kept. */
 static int
-prep(struct catalog *c, const char *sql, sqlite3_stmt **st)
+prep(struct catalog *c, int k, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK) {
+	*st = NULL;
+	if (c->stmt[k] == NULL && sqlite3_prepare_v3(c->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &c->stmt[k], NULL) != SQLITE_OK) {
 		jts_err("catalog %s: %s", c->path, sqlite3_errmsg(c->db));
 		return -EIO;
 	}
+	*st = c->stmt[k];
 	return 0;
+}
+
+/* Make a kept statement ready for its next use. */
+static void
+release(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
 static int
@@ -203,7 +225,7 @@ step_done(struct catalog *c, sqlite3_stmt *st)
 {
 	int r = sqlite3_step(st);
 
-	sqlite3_finalize(st);
+	release(st);
 	if (r != SQLITE_DONE) {
 		jts_err("catalog %s: %s", c->path, sqlite3_errmsg(c->db));
 		return -EIO;
@@ -248,19 +270,19 @@ catalog_file_get(struct catalog *c, const char *path, struct cat_file *f)
 	sqlite3_stmt *st;
 	int r;
 
-	if (prep(c, "SELECT tier, home, size, mtime_ns, ctime_ns, ino, mode, "
+	if (prep(c, S_FILE_GET, "SELECT tier, home, size, mtime_ns, ctime_ns, ino, mode, "
 	    "uid, gid, hash, verified_ns, moved_ns, pinned FROM files "
 	    "WHERE path = ?", &st) != 0)
 		return -EIO;
 	sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
 	r = sqlite3_step(st);
 	if (r == SQLITE_DONE) {
-		sqlite3_finalize(st);
+		release(st);
 		return 0;
 	}
 	if (r != SQLITE_ROW) {
 		jts_err("catalog %s: %s", c->path, sqlite3_errmsg(c->db));
-		sqlite3_finalize(st);
+		release(st);
 		return -EIO;
 	}
 	memset(f, 0, sizeof(*f));
@@ -278,7 +300,7 @@ catalog_file_get(struct catalog *c, const char *path, struct cat_file *f)
 	f->verified_ns = sqlite3_column_int64(st, 10);
 	f->moved_ns = sqlite3_column_int64(st, 11);
 	f->pinned = sqlite3_column_int(st, 12);
-	sqlite3_finalize(st);
+	release(st);
 	return 1;
 }
 
@@ -287,7 +309,7 @@ catalog_file_put(struct catalog *c, const struct cat_file *f)
 {
 	sqlite3_stmt *st;
 
-	if (prep(c, "INSERT OR REPLACE INTO files (path, tier, home, size, "
+	if (prep(c, S_FILE_PUT, "INSERT OR REPLACE INTO files (path, tier, home, size, "
 	    "mtime_ns, ctime_ns, ino, mode, uid, gid, hash, verified_ns, "
 	    "moved_ns, pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st) != 0)
 		return -EIO;
@@ -316,7 +338,7 @@ catalog_file_delete(struct catalog *c, const char *path)
 {
 	sqlite3_stmt *st;
 
-	if (prep(c, "DELETE FROM files WHERE path = ?", &st) != 0)
+	if (prep(c, S_FILE_DEL, "DELETE FROM files WHERE path = ?", &st) != 0)
 		return -EIO;
 	sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
 	return step_done(c, st);
@@ -336,7 +358,7 @@ catalog_journal_add(struct catalog *c, struct cat_journal *j)
 	int64_t now = jts_now_ns();
 	int r;
 
-	if (prep(c, "INSERT INTO journal (path, op, src, dst, home, leave, "
+	if (prep(c, S_JOURNAL_ADD, "INSERT INTO journal (path, op, src, dst, home, leave, "
 	    "state, tmp, pre_size, pre_mtime_ns, pre_ctime_ns, pre_ino, "
 	    "started_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	    &st) != 0)
@@ -368,7 +390,7 @@ catalog_journal_set(struct catalog *c, int64_t id, enum jstate s,
 {
 	sqlite3_stmt *st;
 
-	if (prep(c, "UPDATE journal SET state = ?, updated_ns = ?, "
+	if (prep(c, S_JOURNAL_SET, "UPDATE journal SET state = ?, updated_ns = ?, "
 	    "hash = coalesce(?, hash), error = coalesce(?, error) "
 	    "WHERE id = ?", &st) != 0)
 		return -EIO;
@@ -393,7 +415,7 @@ catalog_journal_open_rows(struct catalog *c, struct cat_journal **out,
 
 	*out = NULL;
 	*n = 0;
-	if (prep(c, "SELECT id, path, op, src, dst, home, leave, state, tmp, "
+	if (prep(c, S_JOURNAL_OPEN, "SELECT id, path, op, src, dst, home, leave, state, tmp, "
 	    "pre_size, pre_mtime_ns, pre_ctime_ns, pre_ino, hash, error "
 	    "FROM journal WHERE state NOT IN ('done', 'aborted') "
 	    "ORDER BY id", &st) != 0)
@@ -423,7 +445,7 @@ catalog_journal_open_rows(struct catalog *c, struct cat_journal **out,
 		t = sqlite3_column_text(st, 14);
 		j->error = t ? xstrdup((const char *)t) : NULL;
 	}
-	sqlite3_finalize(st);
+	release(st);
 	if (r != SQLITE_DONE) {
 		jts_err("catalog %s: %s", c->path, sqlite3_errmsg(c->db));
 		while (cnt > 0)

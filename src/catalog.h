@@ -8,10 +8,13 @@
 
 #include "util.h"
 
+#define CAT_NSTMT	8
+
 struct catalog {
 	sqlite3		*db;
 	char		*path;
 	int		 version;
+	sqlite3_stmt	*stmt[CAT_NSTMT];	/* prepared once, reused */
 };
 
 struct cat_file {

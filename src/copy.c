@@ -42,30 +42,44 @@ struct run {
 	int			 err;
 	uint64_t		 hash_seq;
 	XXH3_state_t		*xs;
+	uint64_t		 wb_started;	/* write-back started below */
+	uint64_t		 wb_dropped;	/* pages dropped below */
 };
+
+/* Buffered destinations: start write-back every WB_WINDOW bytes. */
+#define WB_WINDOW	(32ULL << 20)
 
 static const unsigned char zeros[65536];
 
 int
 copier_init(struct copier *cp, int nbufs, size_t bufsz)
 {
-	struct iovec iov;
-	void *mem;
+	struct iovec iov[2];
+	void *mem, *small;
 	int r, i;
 
 	memset(cp, 0, sizeof(*cp));
 	cp->nbufs = nbufs;
 	cp->bufsz = bufsz;
-	if ((r = io_uring_queue_init((unsigned)nbufs * 2, &cp->ring, 0)) < 0)
+	if ((r = io_uring_queue_init(COPY_SMALL_SLOTS * 2, &cp->ring, 0)) < 0)
 		return r;
 	if (posix_memalign(&mem, ALIGN, (size_t)nbufs * bufsz) != 0) {
 		io_uring_queue_exit(&cp->ring);
 		return -ENOMEM;
 	}
+	if (posix_memalign(&small, ALIGN, (size_t)COPY_SMALL_SLOTS *
+	    COPY_SMALL_MAX) != 0) {
+		free(mem);
+		io_uring_queue_exit(&cp->ring);
+		return -ENOMEM;
+	}
 	cp->arena = mem;
-	iov.iov_base = mem;
-	iov.iov_len = (size_t)nbufs * bufsz;
-	cp->fixed = io_uring_register_buffers(&cp->ring, &iov, 1) == 0;
+	cp->small = small;
+	iov[0].iov_base = mem;
+	iov[0].iov_len = (size_t)nbufs * bufsz;
+	iov[1].iov_base = small;
+	iov[1].iov_len = (size_t)COPY_SMALL_SLOTS * COPY_SMALL_MAX;
+	cp->fixed = io_uring_register_buffers(&cp->ring, iov, 2) == 0;
 	cp->slots = xcalloc((size_t)nbufs, sizeof(*cp->slots));
 	for (i = 0; i < nbufs; i++)
 		cp->slots[i].buf = cp->arena + (size_t)i * bufsz;
@@ -81,6 +95,7 @@ copier_fini(struct copier *cp)
 		io_uring_unregister_buffers(&cp->ring);
 	io_uring_queue_exit(&cp->ring);
 	free(cp->arena);
+	free(cp->small);
 	free(cp->slots);
 	memset(cp, 0, sizeof(*cp));
 }
@@ -178,6 +193,32 @@ hash_ready(struct run *r)
 			r->o->progress(r->o->arg, s->want);
 		maybe_free(s);
 	}
+}
+
+/*
+ * Everything below done is written (slots are reused in order only once
+ * written).  Start write-back of it, and drop what the previous window
+ * already wrote back, so a large copy never fills the page cache with
+ * dirty pages.  Durability still comes from the caller's fsync.
+ */
+static void
+writeback(struct run *r, uint64_t done)
+{
+	if (r->dst < 0 || r->dst_direct || done < r->wb_started + WB_WINDOW)
+		return;
+	(void)sync_file_range(r->dst, (off_t)r->wb_started,
+	    (off_t)(done - r->wb_started), SYNC_FILE_RANGE_WRITE);
+	if (r->wb_started > r->wb_dropped) {
+		(void)sync_file_range(r->dst, (off_t)r->wb_dropped,
+		    (off_t)(r->wb_started - r->wb_dropped),
+		    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+		    SYNC_FILE_RANGE_WAIT_AFTER);
+		(void)posix_fadvise(r->dst, (off_t)r->wb_dropped,
+		    (off_t)(r->wb_started - r->wb_dropped),
+		    POSIX_FADV_DONTNEED);
+		r->wb_dropped = r->wb_started;
+	}
+	r->wb_started = done;
 }
 
 /* Direct I/O needs aligned offsets; fall back to buffered writes if not. */
@@ -310,6 +351,8 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 			s = &cp->slots[seq % (uint64_t)cp->nbufs];
 			if (s->state != CS_FREE)
 				break;
+			if (s->seq != (uint64_t)-1)
+				writeback(&r, s->off + s->want);
 			if (pos >= data_end) {
 				d = lseek(src, (off_t)pos, SEEK_DATA);
 				if (d < 0 && errno != ENXIO) {
@@ -384,4 +427,152 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 	}
 	XXH3_freeState(r.xs);
 	return r.err;
+}
+
+/* --- many small files at once ------------------------------------------- */
+
+struct mslot {
+	int		 job;		/* -1: free */
+	bool		 writing;
+	size_t		 done;		/* bytes read, then bytes written */
+	bool		 direct;
+};
+
+static void
+many_queue(struct copier *cp, struct copy_job *jobs, struct mslot *ms,
+    int i, const struct copy_opts *o)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&cp->ring);
+	struct copy_job *j = &jobs[ms[i].job];
+	unsigned char *buf = cp->small + (size_t)i * COPY_SMALL_MAX;
+	size_t len = (size_t)j->size - ms[i].done;
+
+	if (sqe == NULL) {
+		io_uring_submit(&cp->ring);
+		sqe = io_uring_get_sqe(&cp->ring);
+	}
+	if (!ms[i].writing && ms[i].direct)
+		len = ROUNDUP(len);
+	if (o->short_io && len > 1)
+		len = ms[i].direct && !ms[i].writing ? ALIGN : len / 2;
+	if (ms[i].writing) {
+		if (cp->fixed)
+			io_uring_prep_write_fixed(sqe, j->dst, buf +
+			    ms[i].done, (unsigned)len, ms[i].done, 1);
+		else
+			io_uring_prep_write(sqe, j->dst, buf + ms[i].done,
+			    (unsigned)len, ms[i].done);
+	} else if (cp->fixed)
+		io_uring_prep_read_fixed(sqe, j->src, buf + ms[i].done,
+		    (unsigned)len, ms[i].done, 1);
+	else
+		io_uring_prep_read(sqe, j->src, buf + ms[i].done,
+		    (unsigned)len, ms[i].done);
+	io_uring_sqe_set_data64(sqe, (uint64_t)i);
+}
+
+int
+copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
+    const struct copy_opts *opts)
+{
+	static const struct copy_opts none;
+	const struct copy_opts *o = opts ? opts : &none;
+	struct mslot ms[COPY_SMALL_SLOTS];
+	struct io_uring_cqe *cqe;
+	XXH128_canonical_t canon;
+	unsigned head, seen;
+	int i, next = 0, inflight = 0, rc, fl, res;
+
+	for (i = 0; i < COPY_SMALL_SLOTS; i++)
+		ms[i].job = -1;
+	for (;;) {
+		/* Give each free slot the next job; empty files need none. */
+		for (i = 0; i < COPY_SMALL_SLOTS && next < n;) {
+			struct copy_job *j;
+
+			if (ms[i].job >= 0) {
+				i++;
+				continue;
+			}
+			j = &jobs[next++];
+			j->err = 0;
+			if (j->size > COPY_SMALL_MAX) {
+				j->err = -EFBIG;
+				continue;
+			}
+			if (j->size == 0) {
+				XXH128_canonicalFromHash(&canon,
+				    XXH3_128bits("", 0));
+				memcpy(j->hash, canon.digest, JTS_HASH_LEN);
+				continue;
+			}
+			ms[i].job = (int)(j - jobs);
+			ms[i].writing = false;
+			ms[i].done = 0;
+			fl = fcntl(j->src, F_GETFL);
+			ms[i].direct = fl >= 0 && (fl & O_DIRECT);
+			many_queue(cp, jobs, ms, i, o);
+			inflight++;
+			i++;
+		}
+		if (inflight == 0)
+			break;
+		rc = io_uring_submit_and_wait(&cp->ring, 1);
+		if (rc < 0 && rc != -EINTR)
+			return rc;
+		seen = 0;
+		io_uring_for_each_cqe(&cp->ring, head, cqe) {
+			struct copy_job *j;
+			unsigned char *buf;
+
+			i = (int)io_uring_cqe_get_data64(cqe);
+			res = cqe->res;
+			seen++;
+			inflight--;
+			j = &jobs[ms[i].job];
+			buf = cp->small + (size_t)i * COPY_SMALL_MAX;
+			if (res == -EINTR || res == -EAGAIN) {
+				many_queue(cp, jobs, ms, i, o);
+				inflight++;
+				continue;
+			}
+			if (res < 0 || (res == 0 && ms[i].done < j->size)) {
+				j->err = res < 0 ? res :
+				    ms[i].writing ? -EIO : -ESTALE;
+				ms[i].job = -1;
+				continue;
+			}
+			ms[i].done += (size_t)res;
+			if (ms[i].done > j->size)
+				ms[i].done = (size_t)j->size;
+			if (ms[i].done < j->size) {
+				if (!ms[i].writing && ms[i].direct &&
+				    ms[i].done % ALIGN) {
+					j->err = -ESTALE;
+					ms[i].job = -1;
+					continue;
+				}
+				many_queue(cp, jobs, ms, i, o);
+				inflight++;
+				continue;
+			}
+			if (!ms[i].writing) {
+				XXH128_canonicalFromHash(&canon,
+				    XXH3_128bits(buf, (size_t)j->size));
+				memcpy(j->hash, canon.digest, JTS_HASH_LEN);
+				if (j->dst >= 0) {
+					ms[i].writing = true;
+					ms[i].done = 0;
+					many_queue(cp, jobs, ms, i, o);
+					inflight++;
+					continue;
+				}
+			}
+			if (o->progress)
+				o->progress(o->arg, j->size);
+			ms[i].job = -1;
+		}
+		io_uring_cq_advance(&cp->ring, seen);
+	}
+	return 0;
 }

@@ -9,13 +9,27 @@
 
 #include "util.h"
 
+/* Small files are copied many at a time, one small buffer each. */
+#define COPY_SMALL_SLOTS	64
+#define COPY_SMALL_MAX		(128u << 10)
+
 struct copier {
 	struct io_uring	 ring;
 	int		 nbufs;
 	size_t		 bufsz;
 	unsigned char	*arena;
+	unsigned char	*small;		/* COPY_SMALL_SLOTS x COPY_SMALL_MAX */
 	bool		 fixed;		/* buffers registered with the ring */
 	struct cslot	*slots;
+};
+
+/* One small file for copier_run_many. */
+struct copy_job {
+	int		 src;
+	int		 dst;		/* -1: only hash */
+	uint64_t	 size;		/* at most COPY_SMALL_MAX, no holes */
+	unsigned char	 hash[JTS_HASH_LEN];
+	int		 err;		/* 0 or -errno */
 };
 
 struct copy_opts {
@@ -40,5 +54,13 @@ void	copier_fini(struct copier *);
  */
 int	copier_run(struct copier *, int src, int dst, uint64_t size,
 	    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *);
+
+/*
+ * Copy (or hash) many small files at once, a request in flight for each of
+ * up to COPY_SMALL_SLOTS files; short I/O requeued.  Each job's result is
+ * in its err and hash; returns 0 unless the ring itself failed.
+ */
+int	copier_run_many(struct copier *, struct copy_job *, int n,
+	    const struct copy_opts *);
 
 #endif

@@ -169,11 +169,33 @@ engine_dir(struct engine *e, int t, const char *rel, bool create, int model)
 		close(victim->fd);
 		free(victim->rel);
 	}
+	{
+		struct stat st;
+
+		if (fstat(fd, &st) != 0)
+			memset(&st, 0, sizeof(st));
+		victim->dev = st.st_dev;
+		victim->ino = st.st_ino;
+	}
 	victim->tier = t;
 	victim->rel = prel;
 	victim->fd = fd;
 	victim->used = ++e->dc_clock;
 	return fd;
+}
+
+int
+engine_dir_ident(struct engine *e, int fd, dev_t *dev, ino_t *ino)
+{
+	int i;
+
+	for (i = 0; i < DIRCACHE; i++)
+		if (e->dc[i].rel != NULL && e->dc[i].fd == fd) {
+			*dev = e->dc[i].dev;
+			*ino = e->dc[i].ino;
+			return 0;
+		}
+	return -1;
 }
 
 void
@@ -293,7 +315,8 @@ engine_open(struct engine *e, struct conf *c, char *err, size_t errlen)
 		goto fail;
 	if ((r = catalog_open(c->catalog, false, &e->cat, err, errlen)) != 0)
 		goto fail;
-	if ((r = copier_init(&e->cp, 8, 1u << 20)) != 0) {
+	/* 8 x 4 MiB in flight: measured fastest on ext4 -> btrfs. */
+	if ((r = copier_init(&e->cp, 8, 4u << 20)) != 0) {
 		snprintf(err, errlen, "cannot set up io_uring: %s",
 		    strerror(-r));
 		goto fail;

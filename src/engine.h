@@ -24,6 +24,8 @@ struct dirent_cache {
 	int		 tier;
 	char		*rel;		/* parent directory, relative */
 	int		 fd;		/* O_PATH|O_DIRECTORY */
+	dev_t		 dev;
+	ino_t		 ino;
 	uint64_t	 used;
 };
 
@@ -56,6 +58,8 @@ int	tier_open_parent(struct tier *, const char *rel);
 int	engine_dir(struct engine *, int t, const char *rel, bool create,
 	    int model_tier);
 void	engine_dir_forget(struct engine *);
+/* Device and inode of a directory engine_dir returned; 0 or -1. */
+int	engine_dir_ident(struct engine *, int fd, dev_t *, ino_t *);
 
 /* Map an absolute path to the tier it lies on; returns tier or -1. */
 int	engine_locate(struct engine *, const char *abspath, const char **rel);

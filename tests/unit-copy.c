@@ -20,7 +20,7 @@ static char dir[] = "/var/tmp/jts-unit-copy.XXXXXX";
 static int
 tool_hash(const char *path, char out[33])
 {
-	char *cmd = xasprintf("xxh128sum '%s'", path);
+	char *cmd = xasprintf("xxh128sum -q '%s' 2>/dev/null", path);
 	FILE *p = popen(cmd, "r");
 	int r = -1;
 
@@ -161,6 +161,69 @@ main(void)
 		fd = open(src, O_RDONLY);
 		CHECK(copier_run(&cp, fd, -1, 10000, h, &o) == -ECANCELED);
 		close(fd);
+	}
+	/* Many small files at once, with and without short I/O. */
+	{
+		static const uint64_t sizes[] = { 0, 1, 4095, 4096, 16384,
+		    100000, COPY_SMALL_MAX };
+		struct copy_job jobs[70];
+		char path[256], want[33], got[33];
+		int nj = 70, k, pass;
+
+		for (pass = 0; pass < 3; pass++) {
+			struct copy_opts o;
+
+			memset(&o, 0, sizeof(o));
+			o.short_io = pass == 1;
+			for (k = 0; k < nj; k++) {
+				snprintf(path, sizeof(path), "%s/m%d.src", dir, k);
+				jobs[k].src = open(path, O_RDWR | O_CREAT |
+				    O_TRUNC, 0644);
+				jobs[k].size = sizes[k % 7];
+				if (jobs[k].size)
+					fill(jobs[k].src, 0, jobs[k].size,
+					    (unsigned)k);
+				if (pass == 2) {	/* read back O_DIRECT */
+					close(jobs[k].src);
+					jobs[k].src = open(path, O_RDONLY |
+					    O_DIRECT);
+					jobs[k].dst = -1;
+					continue;
+				}
+				snprintf(path, sizeof(path), "%s/m%d.dst", dir, k);
+				jobs[k].dst = open(path, O_WRONLY | O_CREAT |
+				    O_TRUNC, 0644);
+			}
+			CHECK(copier_run_many(&cp, jobs, nj, &o) == 0);
+			for (k = 0; k < nj; k++) {
+				CHECK(jobs[k].err == 0);
+				jts_hash_hex(jobs[k].hash, got);
+				snprintf(path, sizeof(path), "%s/m%d.src", dir, k);
+				CHECK(tool_hash(path, want) == 0);
+				CHECK_STR(got, want);
+				if (jobs[k].dst >= 0) {
+					close(jobs[k].dst);
+					snprintf(path, sizeof(path),
+					    "%s/m%d.dst", dir, k);
+					CHECK(tool_hash(path, got) == 0);
+					CHECK_STR(got, want);
+				}
+				close(jobs[k].src);
+			}
+		}
+		/* Too big for a small slot, and a source shorter than said. */
+		snprintf(path, sizeof(path), "%s/m0.src", dir);
+		jobs[0].src = open(src, O_RDONLY);
+		jobs[0].dst = -1;
+		jobs[0].size = COPY_SMALL_MAX + 1;
+		jobs[1].src = open(src, O_RDONLY);
+		jobs[1].dst = -1;
+		jobs[1].size = 20000;
+		CHECK(copier_run_many(&cp, jobs, 2, NULL) == 0);
+		CHECK(jobs[0].err == -EFBIG);
+		CHECK(jobs[1].err == -ESTALE);
+		close(jobs[0].src);
+		close(jobs[1].src);
 	}
 	copier_fini(&cp);
 	cmd = xasprintf("rm -rf '%s'", dir);
