@@ -237,6 +237,10 @@ check_dst_align(struct run *r, struct cslot *s)
 static void
 on_read(struct run *r, struct cslot *s, int res)
 {
+	int inj = jts_fault_errno("read");
+
+	if (inj != 0)
+		res = inj;
 	if (res == -EINTR || res == -EAGAIN) {
 		queue_read(r, s);
 		return;
@@ -284,6 +288,10 @@ on_read(struct run *r, struct cslot *s, int res)
 static void
 on_write(struct run *r, struct cslot *s, int res)
 {
+	int inj = jts_fault_errno("write");
+
+	if (inj != 0)
+		res = inj;
 	if (res == -EINTR || res == -EAGAIN) {
 		queue_write(r, s);
 		return;
@@ -527,6 +535,12 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 
 			i = (int)io_uring_cqe_get_data64(cqe);
 			res = cqe->res;
+			if (ms[i].writing) {
+				int inj = jts_fault_errno("write");
+
+				if (inj != 0)
+					res = inj;
+			}
 			seen++;
 			inflight--;
 			j = &jobs[ms[i].job];

@@ -818,7 +818,8 @@ copy_done(struct batch *b, struct move_item *it, int wfd, int r,
 		item_fail(it, IT_FAILED, "copy to tier %s failed: %s",
 		    tier_name(e, it->dst), strerror(-r));
 	}
-	if (r == 0 && sync_each && fsync(wfd) != 0) {
+	if (r == 0 && sync_each && (fsync(wfd) != 0 ||
+	    (errno = -jts_fault_errno("fsync")) != 0)) {
 		/* The copy is lost: never retry an fsync, start over later. */
 		item_fail(it, IT_FAILED, "fsync on tier %s failed: %s",
 		    tier_name(e, it->dst), strerror(errno));
@@ -1394,7 +1395,8 @@ run_batch(struct batch *b)
 	LAP("copy");
 	if (!one && live > 0) {
 		/* All items of a batch go to the same tier. */
-		if (syncfd < 0 || syncfs(syncfd) != 0) {
+		if (syncfd < 0 || syncfs(syncfd) != 0 ||
+		    (errno = -jts_fault_errno("fsync")) != 0) {
 			snprintf(why, sizeof(why), "syncing tier %s failed: "
 			    "%s; copies removed", tier_name(e, b->it[0]->dst),
 			    strerror(errno));

@@ -383,3 +383,34 @@ jts_mkdir_parents(const char *path, mode_t mode)
 	}
 	free(p);
 }
+
+int
+jts_fault_errno(const char *name)
+{
+	static const char *spec;
+	static int init;
+	static long count;
+	const char *p;
+	size_t n;
+	long err, want = 1;
+	char *end;
+
+	if (!init) {
+		spec = getenv("JTS_TIER_FAIL");
+		init = 1;
+	}
+	if (spec == NULL || *spec == '\0')
+		return 0;
+	n = strlen(name);
+	if (strncmp(spec, name, n) != 0 || spec[n] != ':')
+		return 0;
+	p = spec + n + 1;
+	err = strtol(p, &end, 10);
+	if (*end == ':')
+		want = strtol(end + 1, NULL, 10);
+	if (++count != want || err <= 0)
+		return 0;
+	fprintf(stderr, "%s: injecting error %ld at %s\n", jts_progname, err,
+	    name);
+	return (int)-err;
+}

@@ -56,5 +56,10 @@ int64_t	jts_mono_ns(void);
  * with SIGKILL the Nth time the named point is reached (default the first).
  */
 void	jts_fault_point(const char *name);
+/*
+ * Error injection for the test suite: JTS_TIER_FAIL=name:errno[:N] makes
+ * the Nth (default first) call return -errno; 0 otherwise.
+ */
+int	jts_fault_errno(const char *name);
 
 #endif

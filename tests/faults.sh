@@ -1,0 +1,117 @@
+#!/bin/bash
+# faults.sh - errors and interference mid-move: ENOSPC and EIO on writes,
+# EIO on fsync and on reads (injected with JTS_TIER_FAIL), a reader
+# opening the file (lease break) and a utime (ctime change) during the
+# copy.  Each aborts cleanly: clear error naming the file, exit 1, source
+# intact, no temporary, check OK.
+. "${JTS_SRCDIR:-.}/tests/lib.sh"
+setup_tiers 2G 2G
+
+H=$W/hot/f
+mkdir -p "$H"
+
+# intact NAME FILE HASH: the source is still the same regular file.
+intact() {
+	ok "$1: source still a regular file" [ -f "$2" ] && [ ! -L "$2" ]
+	eq "$1: source content" "$(xxh128sum < "$2")" "$3"
+	eq "$1: no temporary left" \
+	    "$(find "$W/hot" "$W/warm" -name '.jts-tier-*' | wc -l)" 0
+	eq "$1: nothing unfinished in the journal" "$(sqlite3 "$CAT" \
+	    "select count(*) from journal where state not in ('done','aborted')")" 0
+}
+
+head -c 64M /dev/urandom > "$H/large"
+hl=$(xxh128sum < "$H/large")
+for f in "write:28:ENOSPC:No space left on device" \
+    "write:5:EIO:Input/output error" "read:5:EIO read:Input/output error" \
+    "fsync:5:EIO on fsync:fsync on tier warm failed"; do
+	IFS=: read -r point errno name text <<<"$f"
+	out=$(JTS_TIER_FAIL=$point:$errno "$CTL" migrate "$H/large" 2>&1); rc=$?
+	eq "$name (large): exit 1" "$rc" 1
+	contains "$name (large): cause" "$out" "$text"
+	contains "$name (large): names the file" "$out" "$H/large:"
+	intact "$name (large)" "$H/large" "$hl"
+done
+
+# A batch of small files: the third write fails; the others move.
+for i in 1 2 3 4 5 6; do head -c 9000 /dev/urandom > "$H/s$i"; done
+sums=$(cd "$H" && xxh128sum s? | sort -k2)
+out=$(JTS_TIER_FAIL=write:28:3 "$CTL" migrate "$H"/s? 2>&1); rc=$?
+eq "ENOSPC in a batch: exit 1" "$rc" 1
+contains "ENOSPC in a batch: summary" "$out" "5 moved"
+eq "ENOSPC in a batch: one source left a file" "$(find "$H" -name 's?' -type f | wc -l)" 1
+eq "ENOSPC in a batch: all content intact" "$(cd "$H" && xxh128sum s? | sort -k2)" "$sums"
+eq "ENOSPC in a batch: no temporary" "$(find "$W/warm" -name '.jts-tier-*' | wc -l)" 0
+"$CTL" recall -q "$H" >/dev/null 2>&1
+
+# fsync failure of a batch (one syncfs): every copy discarded.
+out=$(JTS_TIER_FAIL=fsync:5 "$CTL" migrate "$H"/s? 2>&1); rc=$?
+eq "syncfs EIO: exit 1" "$rc" 1
+contains "syncfs EIO: cause" "$out" "syncing tier warm failed"
+eq "syncfs EIO: all sources stay" "$(find "$H" -name 's?' -type f | wc -l)" 6
+eq "syncfs EIO: content intact" "$(cd "$H" && xxh128sum s? | sort -k2)" "$sums"
+eq "syncfs EIO: no temporary" "$(find "$W/warm" -name '.jts-tier-*' | wc -l)" 0
+
+# wait_tmp: until a temporary appears on warm (the copy is running).
+wait_tmp() {
+	for _ in $(seq 1 500); do
+		[ -n "$(find "$W/warm" -name '.jts-tier-*.tmp' 2>/dev/null)" ] &&
+			return 0
+		sleep 0.01
+	done
+	return 1
+}
+
+# Someone opens the file mid-copy: the lease breaks, the move stops.
+head -c 900M /dev/urandom > "$W/orig"
+cp "$W/orig" "$H/busy"
+want=$( (cat "$W/orig"; echo appended) | xxh128sum)
+rm -f "$W/orig"
+sync; echo 3 > /proc/sys/vm/drop_caches
+"$CTL" migrate "$H/busy" > "$W/out" 2>&1 &
+pid=$!
+if wait_tmp; then
+	t0=$(date +%s%N)
+	echo appended >> "$H/busy"	# blocks until the lease is released
+	t1=$(date +%s%N)
+	wait $pid; rc=$?
+	out=$(cat "$W/out")
+	eq "lease break: exit 1" "$rc" 1
+	contains "lease break: reason" "$out" "was opened by another process"
+	intact "lease break" "$H/busy" "$want"
+	eq "lease break: the writer's data is there" "$(tail -c 9 "$H/busy")" appended
+	ok "lease break: the writer waited less than 5 s" [ $(( (t1 - t0) / 1000000 )) -lt 5000 ]
+else
+	wait $pid
+	ok "lease break: the copy was seen running" false
+fi
+
+# Someone sets the file's times mid-copy without opening it (utimensat on
+# the path): no lease break, but ctime changes and the move stops.
+hb=$(xxh128sum < "$H/busy")
+sync; echo 3 > /proc/sys/vm/drop_caches
+python3 - "$W/warm" "$H/busy" > "$W/py" 2>&1 <<'PY' &
+import glob, os, sys, time
+end = time.time() + 20
+while time.time() < end:
+    if glob.glob(sys.argv[1] + "/**/.jts-tier-*.tmp", recursive=True):
+        os.utime(sys.argv[2], (1e9, 1e9), follow_symlinks=False)
+        print("utime done")
+        break
+    time.sleep(0.002)
+PY
+watcher=$!
+sleep 0.3
+"$CTL" migrate "$H/busy" > "$W/out" 2>&1
+rc=$?
+wait $watcher
+eq "utime mid-copy: the watcher saw the copy" "$(cat "$W/py")" "utime done"
+out=$(cat "$W/out")
+eq "utime mid-copy: exit 1" "$rc" 1
+contains "utime mid-copy: reason" "$out" "changed during the copy"
+eq "utime mid-copy: the new mtime is kept" "$(stat -c %Y "$H/busy")" 1000000000
+intact "utime mid-copy" "$H/busy" "$hb"
+
+out=$("$CTL" check 2>&1); rc=$?
+eq "check OK after every fault" "$rc" 0
+finish
