@@ -387,6 +387,7 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 		r = -errno;
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
+		conf_free(c);
 		return r;
 	}
 	r = ini_parse_stream(conf_reader, &ps, conf_handler, &ps);
@@ -397,6 +398,7 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 		    "syntax error (expected [section] or key = value)");
 	} else if (r < 0 && ps.err_line == 0) {
 		snprintf(err, errlen, "%s: cannot parse (error %d)", path, r);
+		conf_free(c);
 		return -EINVAL;
 	}
 	if (ps.err_line == 0 && conf_validate(&ps) != 0 && ps.err_line == 0)
