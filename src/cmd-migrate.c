@@ -155,8 +155,11 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	mo.leave = rmsrc ? LEAVE_REMOVE : ctx->conf.leave;
 	mo.progress = !noprog && !mo.quiet && isatty(STDERR_FILENO);
 	memset(&plan, 0, sizeof(plan));
+	/* One read transaction: one catalog lock for the whole walk. */
+	(void)sqlite3_exec(e.cat.db, "BEGIN", NULL, NULL, NULL);
 	for (i = optind; i < argc; i++)
 		move_plan_path(&e, &plan, argv[i], op, toi);
+	(void)sqlite3_exec(e.cat.db, "COMMIT", NULL, NULL, NULL);
 	if (dry) {
 		print_plan(&e, &plan);
 		r = plan.errors ? EXIT_FAILED : EXIT_OK;

@@ -489,7 +489,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 	struct io_uring_cqe *cqe;
 	XXH128_canonical_t canon;
 	unsigned head, seen;
-	int i, next = 0, inflight = 0, rc, fl, res;
+	int i, next = 0, inflight = 0, rc, res;
 
 	for (i = 0; i < COPY_SMALL_SLOTS; i++)
 		ms[i].job = -1;
@@ -517,8 +517,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 			ms[i].job = (int)(j - jobs);
 			ms[i].writing = false;
 			ms[i].done = 0;
-			fl = fcntl(j->src, F_GETFL);
-			ms[i].direct = fl >= 0 && (fl & O_DIRECT);
+			ms[i].direct = j->direct;
 			many_queue(cp, jobs, ms, i, o);
 			inflight++;
 			i++;

@@ -28,6 +28,7 @@ struct copy_job {
 	int		 src;
 	int		 dst;		/* -1: only hash */
 	uint64_t	 size;		/* at most COPY_SMALL_MAX, no holes */
+	bool		 direct;	/* src was opened O_DIRECT */
 	unsigned char	 hash[JTS_HASH_LEN];
 	int		 err;		/* 0 or -errno */
 };

@@ -21,16 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "move.h"
 #include "util.h"
 
-#define BATCH_FILES	1024
-#define BATCH_BYTES	(256ULL << 20)
+#define BATCH_FILES	4096
+#define BATCH_BYTES	(512ULL << 20)
 #define DIRECT_MIN	(1ULL << 20)	/* read sources this big O_DIRECT */
 #define MAX_FD		65536
 
@@ -115,7 +117,7 @@ static void
 item_close(struct move_item *it)
 {
 	if (it->fd >= 0) {
-		(void)fcntl(it->fd, F_SETLEASE, F_UNLCK);
+		/* Closing the descriptor releases its lease. */
 		if (it->fd < MAX_FD)
 			lease_broken[it->fd] = 0;
 		close(it->fd);
@@ -142,6 +144,7 @@ fsync_dir(int dirfd)
  * batch's next catalog commit.  NULL means: sync at once.
  */
 struct dirset {
+	struct engine	*e;
 	int		 n, cap;
 	struct {
 		dev_t	 dev;
@@ -158,7 +161,8 @@ dir_sync(struct dirset *ds, int dirfd)
 
 	if (ds == NULL)
 		return fsync_dir(dirfd);
-	if (fstat(dirfd, &st) != 0)
+	if (engine_dir_ident(ds->e, dirfd, &st.st_dev, &st.st_ino) != 0 &&
+	    fstat(dirfd, &st) != 0)
 		return -errno;
 	for (i = 0; i < ds->n; i++)
 		if (ds->d[i].dev == st.st_dev && ds->d[i].ino == st.st_ino)
@@ -187,7 +191,8 @@ dirs_flush(struct dirset *ds)
 		close(ds->d[i].fd);
 	}
 	free(ds->d);
-	memset(ds, 0, sizeof(*ds));
+	ds->d = NULL;
+	ds->n = ds->cap = 0;
 	return r;
 }
 
@@ -554,7 +559,8 @@ phase_prepare(struct batch *b, struct move_item *it)
 	struct tier *src = &e->tiers[it->src];
 	struct statvfs sv;
 	struct stat st, dst;
-	int pfd, dfd, flags = 0, r;
+	struct statx stx;
+	int pfd, dfd, r;
 	uint64_t avail;
 
 	r = tier_openat(src, -1, it->rel, O_PATH, 0);
@@ -564,11 +570,18 @@ phase_prepare(struct batch *b, struct move_item *it)
 		return;
 	}
 	pfd = r;
-	if (fstat(pfd, &st) != 0) {
+	if (statx(pfd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_NLINK |
+	    STATX_INO | STATX_SIZE, &stx) != 0) {
 		item_fail(it, IT_FAILED, "stat: %s", strerror(errno));
 		close(pfd);
 		return;
 	}
+	memset(&st, 0, sizeof(st));
+	st.st_mode = stx.stx_mode;
+	st.st_size = (off_t)stx.stx_size;
+	st.st_nlink = stx.stx_nlink;
+	st.st_ino = stx.stx_ino;
+	st.st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
 	if (!S_ISREG(st.st_mode)) {
 		item_fail(it, IT_FAILED, "is %s; only regular files move",
 		    kind_word(st.st_mode));
@@ -599,11 +612,11 @@ phase_prepare(struct batch *b, struct move_item *it)
 		item_fail(it, IT_FAILED, "changed while being opened");
 		return;
 	}
-	if (ioctl(it->fd, FS_IOC_GETFLAGS, &flags) == 0 &&
-	    (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL))) {
+	if (stx.stx_attributes & stx.stx_attributes_mask &
+	    (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND)) {
 		item_fail(it, IT_FAILED, "is %s; it cannot be released after "
-		    "the copy", (flags & FS_IMMUTABLE_FL) ? "immutable" :
-		    "append-only");
+		    "the copy", (stx.stx_attributes & STATX_ATTR_IMMUTABLE) ?
+		    "immutable" : "append-only");
 		return;
 	}
 	/* The destination directory, made like the source's if missing. */
@@ -878,6 +891,7 @@ phase_copy_many(struct batch *b, struct move_item **v, int n)
 		jobs[k].src = v[i]->fd;
 		jobs[k].dst = wfd[k];
 		jobs[k].size = (uint64_t)v[i]->pre.st_size;
+		jobs[k].direct = false;		/* small sources: buffered */
 		v[k++] = v[i];
 	}
 	memset(&co, 0, sizeof(co));
@@ -896,17 +910,19 @@ phase_copy_many(struct batch *b, struct move_item **v, int n)
 
 /* Step 6, first half: reopen the temporary past the page cache. */
 static int
-verify_open(struct batch *b, struct move_item *it)
+verify_open(struct batch *b, struct move_item *it, bool *direct)
 {
 	struct engine *e = b->e;
 	char tmp[64];
 	int dfd, fd;
 
+	*direct = true;
 	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
 	dfd = engine_dir(e, it->dst, it->rel, false, -1);
 	fd = dfd < 0 ? dfd : tier_openat(&e->tiers[it->dst], dfd, tmp,
 	    O_RDONLY | O_DIRECT, 0);
 	if (fd == -EINVAL) {
+		*direct = false;
 		fd = tier_openat(&e->tiers[it->dst], dfd, tmp, O_RDONLY, 0);
 		if (fd >= 0)
 			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
@@ -948,9 +964,10 @@ static void
 phase_verify(struct batch *b, struct move_item *it)
 {
 	unsigned char h[JTS_HASH_LEN];
+	bool direct;
 	int fd, r;
 
-	if ((fd = verify_open(b, it)) < 0)
+	if ((fd = verify_open(b, it, &direct)) < 0)
 		return;
 	jts_fault_point("verify");
 	r = copier_run(&b->e->cp, fd, -1, (uint64_t)it->pre.st_size, h, NULL);
@@ -966,7 +983,7 @@ phase_verify_many(struct batch *b, struct move_item **v, int n)
 	int i, k = 0, r;
 
 	for (i = 0; i < n; i++) {
-		if ((jobs[k].src = verify_open(b, v[i])) < 0)
+		if ((jobs[k].src = verify_open(b, v[i], &jobs[k].direct)) < 0)
 			continue;
 		jts_fault_point("verify");
 		jobs[k].dst = -1;
@@ -1123,6 +1140,12 @@ release_source(struct engine *e, int t, const char *rel,
 		(void)unlinkat(dfd, rm, 0);
 		return dir_sync(ds, dfd);
 	}
+	/*
+	 * Recovery looks first; a running move holds the write lease and has
+	 * just checked the source, and the swap below is checked after.
+	 */
+	if (ds != NULL)
+		goto swap;
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return errno == ENOENT ? 0 : -1;
 	if (S_ISLNK(st.st_mode)) {
@@ -1142,6 +1165,7 @@ release_source(struct engine *e, int t, const char *rel,
 		    "during the move; both copies kept", tier_name(e, t));
 		return -1;
 	}
+swap:
 	if (target != NULL) {
 		if (symlinkat(target, dfd, lnk) != 0 ||
 		    renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE) != 0) {
@@ -1306,7 +1330,7 @@ run_batch(struct batch *b)
 	struct move_item *it;
 	char why[512];
 	struct ident pre;
-	struct dirset ds = { 0, 0, NULL };
+	struct dirset ds = { b->e, 0, 0, NULL };
 	struct move_item *small[COPY_SMALL_SLOTS];
 	int i, syncfd = -1, r, live = 0, nsmall = 0;
 	bool one = b->n == 1;
@@ -1577,10 +1601,23 @@ move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
 	struct move_item **v;
 	struct batch b;
 	uint64_t bytes;
-	int i, j, n;
+	int i, j, n, max_batch = BATCH_FILES;
 	int64_t t0 = jts_mono_ns();
 
 	lease_setup();
+	/* A batch holds one descriptor per source (its lease): allow it. */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+			    rl.rlim_cur < (rlim_t)BATCH_FILES + 512)
+				max_batch = rl.rlim_cur > 768 ?
+				    (int)rl.rlim_cur - 512 : 256;
+		}
+	}
 	memset(&pg, 0, sizeof(pg));
 	pg.on = o->progress;
 	pg.total = p->bytes;
@@ -1598,7 +1635,7 @@ move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
 		/* A batch: same source and destination, bounded size. */
 		n = 0;
 		bytes = 0;
-		for (j = i; j < p->n && n < BATCH_FILES; j++) {
+		for (j = i; j < p->n && n < max_batch; j++) {
 			struct move_item *it = &p->items[j];
 
 			if (!pending(it))

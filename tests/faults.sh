@@ -92,7 +92,8 @@ hb=$(xxh128sum < "$H/busy")
 sync; echo 3 > /proc/sys/vm/drop_caches
 python3 - "$W/warm" "$H/busy" > "$W/py" 2>&1 <<'PY' &
 import glob, os, sys, time
-end = time.time() + 20
+open(sys.argv[1] + "/../watcher-ready", "w").close()
+end = time.time() + 60
 while time.time() < end:
     if glob.glob(sys.argv[1] + "/**/.jts-tier-*.tmp", recursive=True):
         os.utime(sys.argv[2], (1e9, 1e9), follow_symlinks=False)
@@ -101,7 +102,7 @@ while time.time() < end:
     time.sleep(0.002)
 PY
 watcher=$!
-sleep 0.3
+for _ in $(seq 1 3000); do [ -e "$W/watcher-ready" ] && break; sleep 0.01; done
 "$CTL" migrate "$H/busy" > "$W/out" 2>&1
 rc=$?
 wait $watcher

@@ -180,6 +180,7 @@ main(void)
 				jobs[k].src = open(path, O_RDWR | O_CREAT |
 				    O_TRUNC, 0644);
 				jobs[k].size = sizes[k % 7];
+				jobs[k].direct = false;
 				if (jobs[k].size)
 					fill(jobs[k].src, 0, jobs[k].size,
 					    (unsigned)k);
@@ -187,6 +188,7 @@ main(void)
 					close(jobs[k].src);
 					jobs[k].src = open(path, O_RDONLY |
 					    O_DIRECT);
+					jobs[k].direct = true;
 					jobs[k].dst = -1;
 					continue;
 				}
@@ -216,6 +218,7 @@ main(void)
 		jobs[0].src = open(src, O_RDONLY);
 		jobs[0].dst = -1;
 		jobs[0].size = COPY_SMALL_MAX + 1;
+		jobs[0].direct = jobs[1].direct = false;
 		jobs[1].src = open(src, O_RDONLY);
 		jobs[1].dst = -1;
 		jobs[1].size = 20000;
