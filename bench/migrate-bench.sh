@@ -6,6 +6,9 @@
 #
 #   sudo bench/migrate-bench.sh [--large-only|--small-only]
 #
+# Every method runs three times, in rotated order; the median is shown,
+# and the largest peak RSS of jts-tierctl.
+#
 # Environment: BENCH_LARGE_MB (1024), BENCH_SMALL_FILES (20000),
 # BENCH_SMALL_KB (16), BENCH_WARM_OPTS (mount options for btrfs, e.g.
 # compress=zstd), JTS_TIERCTL (the binary).
@@ -75,8 +78,8 @@ rsync_a() { rsync -a "$B/hot/set" "$B/warm/"; }
 cp_sync_hash() {
 	cp -a "$B/hot/set" "$B/warm/"; sync
 	echo 3 > /proc/sys/vm/drop_caches
-	(cd "$B/hot/set" && find . -type f -print0 | xargs -0 xxh128sum | sort -k2) > "$B/a.sum"
-	(cd "$B/warm/set" && find . -type f -print0 | xargs -0 xxh128sum | sort -k2) > "$B/b.sum"
+	(cd "$B/hot/set" && find . -type f -print0 | xargs -0 -r xxh128sum 2>/dev/null | sort -k2) > "$B/a.sum"
+	(cd "$B/warm/set" && find . -type f -print0 | xargs -0 -r xxh128sum 2>/dev/null | sort -k2) > "$B/b.sum"
 	cmp -s "$B/a.sum" "$B/b.sum"
 }
 jts() {
@@ -102,19 +105,43 @@ report() {	# title unit count
 	fi
 }
 
+# median "T1 T2 T3": the middle one
+median() { printf '%s\n' $1 | sort -n | sed -n 2p; }
+
+# Each method three times, in rotated order, the median kept: background
+# work of the file systems (btrfs cleaning up a deleted tree) and of the
+# host then falls on every method alike.
 bench_set() {
-	time_run cp cp_sync; T_CP=$T; clean_warm
-	time_run rsync rsync_a; T_RS=$T; clean_warm
-	time_run cp+hash cp_sync_hash; T_CH=$T; clean_warm
-	time_run jts jts; T_JTS=$T
-	# Judge our result independently before putting the source back.
-	(cd "$B/hot/set" && find . -type l -print0 | xargs -0 xxh128sum) > "$B/c.sum"
-	(cd "$B/warm/set" && find . -type f -print0 | xargs -0 xxh128sum) > "$B/d.sum"
-	cmp -s <(sort -k2 "$B/a.sum") <(sort -k2 "$B/d.sum") ||
-	    { echo "bench: jts result differs from the source!" >&2; exit 1; }
-	jts_back
-	rm -rf "$B/cat"
-	clean_warm
+	local cps="" rss="" chs="" jtss=""
+	for order in "cp rs ch jts" "jts ch rs cp" "rs jts cp ch"; do
+		for m in $order; do
+			case $m in
+			cp)	time_run cp cp_sync; cps="$cps $T"; clean_warm ;;
+			rs)	time_run rsync rsync_a; rss="$rss $T"; clean_warm ;;
+			ch)	time_run cp+hash cp_sync_hash; chs="$chs $T"; clean_warm ;;
+			jts)	time_run jts jts; jtss="$jtss $T"
+				cp "$B/rss" "$B/rss.$(echo "$jtss" | wc -w)"
+				# Judge our result independently, then put the
+				# source back (untimed).
+				(cd "$B/warm/set" && find . -type f -print0 |
+				    xargs -0 -r xxh128sum 2>/dev/null | sort -k2) > "$B/d.sum"
+				(cd "$B/hot/set" && find . -type f -print0 |
+				    xargs -0 -r xxh128sum 2>/dev/null | sort -k2) > "$B/e.sum"
+				[ -s "$B/d.sum" ] && [ ! -s "$B/e.sum" ] ||
+				    { echo "bench: jts left files behind" >&2; exit 1; }
+				[ ! -s "$B/a.sum" ] || cmp -s "$B/a.sum" "$B/d.sum" ||
+				    { echo "bench: jts result differs from the source!" >&2; exit 1; }
+				cp "$B/d.sum" "$B/a.sum"
+				jts_back
+				rm -rf "$B/cat"
+				clean_warm ;;
+			esac
+		done
+	done
+	echo "runs (s): cp+sync$cps; rsync$rss; cp+sync+hash$chs; jts$jtss"
+	T_CP=$(median "$cps"); T_RS=$(median "$rss"); T_CH=$(median "$chs")
+	T_JTS=$(median "$jtss")
+	cat "$B"/rss.? | sort -n | tail -1 > "$B/rss"
 }
 
 echo "jts-tier migrate benchmark: hot ext4 loop -> warm btrfs loop${WARM_OPTS:+ ($WARM_OPTS)}, direct-io loops, caches dropped"

@@ -692,10 +692,16 @@ phase_prepare(struct batch *b, struct move_item *it)
 }
 
 static bool
+lease_lost_fd(int fd)
+{
+	return fd < 0 || (fd < MAX_FD && lease_broken[fd]) ||
+	    fcntl(fd, F_GETLEASE) != F_WRLCK;
+}
+
+static bool
 lease_lost(struct move_item *it)
 {
-	return it->fd < 0 || lease_broken[it->fd] ||
-	    fcntl(it->fd, F_GETLEASE) != F_WRLCK;
+	return lease_lost_fd(it->fd);
 }
 
 /* Copy owner, then mode, then xattrs and ACLs, then times. */
@@ -1102,6 +1108,76 @@ update_stub(struct engine *e, int t, const char *rel, const char *target,
 }
 
 /*
+ * Unlink the old source, now at the hidden name old in dfd, unless someone
+ * waits to open it.  A process whose open() found the old path before the
+ * swap waits on our write lease and gets this very inode when we let go:
+ * had it been unlinked, what that process writes would be lost.  So the
+ * lease is checked before and after the unlink, and the inode linked back
+ * if anyone came; the file is then kept under the hidden name, reported.
+ */
+static int
+drop_old(struct engine *e, int t, int dfd, const char *old, int leasefd,
+    char *why, size_t len)
+{
+	if (lease_lost_fd(leasefd)) {
+		snprintf(why, len, "was opened by another process while it was "
+		    "released; the old file is kept as %s on tier %s", old,
+		    tier_name(e, t));
+		return -1;
+	}
+	if (unlinkat(dfd, old, 0) != 0) {
+		snprintf(why, len, "cannot remove the source on tier %s: %s",
+		    tier_name(e, t), strerror(errno));
+		return -1;
+	}
+	if (lease_lost_fd(leasefd)) {
+		if (linkat(leasefd, "", dfd, old, AT_EMPTY_PATH) == 0)
+			snprintf(why, len, "was opened by another process "
+			    "while it was released; the old file is kept as "
+			    "%s on tier %s", old, tier_name(e, t));
+		else
+			snprintf(why, len, "was opened by another process "
+			    "while it was released and could not be kept: %s",
+			    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A leftover old source at the hidden name old (recovery): drop it only if
+ * it is unchanged and nobody has it open; otherwise keep it.
+ */
+static int
+drop_leftover(struct engine *e, int t, int dfd, const char *old,
+    const struct ident *pre, char *why, size_t len)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = tier_openat(&e->tiers[t], dfd, old, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_ino != pre->ino || st.st_size != pre->size ||
+	    ts_ns(&st.st_mtim) != pre->mtime_ns) {
+		close(fd);
+		snprintf(why, len, "the old file %s on tier %s was written "
+		    "after the move; kept", old, tier_name(e, t));
+		return -1;
+	}
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) != 0) {
+		close(fd);
+		snprintf(why, len, "the old file %s on tier %s is open by "
+		    "another process; kept for now", old, tier_name(e, t));
+		return -1;
+	}
+	r = drop_old(e, t, dfd, old, fd, why, len);
+	close(fd);
+	return r;
+}
+
+/*
  * Step 8: release the source name rel on tier t, which must still be the
  * file with inode ino: replace it by a symlink to target, or remove it when
  * target is NULL.  Idempotent, so recovery can call it again.
@@ -1109,7 +1185,7 @@ update_stub(struct engine *e, int t, const char *rel, const char *target,
  */
 static int
 release_source(struct engine *e, int t, const char *rel,
-    const struct ident *pre, const char *target, int64_t id,
+    const struct ident *pre, const char *target, int64_t id, int leasefd,
     struct dirset *ds, char *why, size_t len)
 {
 	char lnk[64], rm[64], cur[PATH_MAX];
@@ -1129,7 +1205,8 @@ release_source(struct engine *e, int t, const char *rel,
 	/* Leftovers of an interrupted release (recovery only: ds == NULL). */
 	if (ds == NULL && fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISREG(st.st_mode) && st.st_ino == ino) {
-			(void)unlinkat(dfd, lnk, 0);
+			if (drop_leftover(e, t, dfd, lnk, pre, why, len) != 0)
+				return -1;
 			return dir_sync(ds, dfd);
 		}
 		if (S_ISLNK(st.st_mode))
@@ -1137,7 +1214,8 @@ release_source(struct engine *e, int t, const char *rel,
 	}
 	if (ds == NULL && fstatat(dfd, rm, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode) && st.st_ino == ino) {
-		(void)unlinkat(dfd, rm, 0);
+		if (drop_leftover(e, t, dfd, rm, pre, why, len) != 0)
+			return -1;
 		return dir_sync(ds, dfd);
 	}
 	/*
@@ -1176,6 +1254,7 @@ swap:
 			return -1;
 		}
 		jts_fault_point("release");
+		jts_pause_point("release");
 		if (fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode) || st.st_ino != ino) {
 			(void)renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE);
@@ -1185,11 +1264,8 @@ swap:
 			    tier_name(e, t));
 			return -1;
 		}
-		if (unlinkat(dfd, lnk, 0) != 0) {
-			snprintf(why, len, "cannot remove the source on tier "
-			    "%s: %s", tier_name(e, t), strerror(errno));
+		if (drop_old(e, t, dfd, lnk, leasefd, why, len) != 0)
 			return -1;
-		}
 	} else {
 		if (renameat2(dfd, base, dfd, rm, RENAME_NOREPLACE) != 0) {
 			snprintf(why, len, "cannot remove the source on tier "
@@ -1205,11 +1281,8 @@ swap:
 			    tier_name(e, t));
 			return -1;
 		}
-		if (unlinkat(dfd, rm, 0) != 0) {
-			snprintf(why, len, "cannot remove the source on tier "
-			    "%s: %s", tier_name(e, t), strerror(errno));
+		if (drop_old(e, t, dfd, rm, leasefd, why, len) != 0)
 			return -1;
-		}
 	}
 	return dir_sync(ds, dfd);
 }
@@ -1217,7 +1290,7 @@ swap:
 /* After the commit: release the source, fix the home symlink. */
 static int
 finish_item(struct engine *e, int src, int dst, int home, const char *rel,
-    const struct ident *pre, enum leave_mode leave, int64_t id,
+    const struct ident *pre, enum leave_mode leave, int64_t id, int leasefd,
     struct dirset *ds, char *why, size_t len)
 {
 	char *target = engine_data_path(e, dst, rel);
@@ -1236,14 +1309,15 @@ finish_item(struct engine *e, int src, int dst, int home, const char *rel,
 	}
 	if (src == home && dst != home)
 		r = release_source(e, src, rel, pre,
-		    leave == LEAVE_SYMLINK ? target : NULL, id, ds, why, len);
+		    leave == LEAVE_SYMLINK ? target : NULL, id, leasefd, ds,
+		    why, len);
 	else {
 		if (dst != home)
 			r = update_stub(e, home, rel, target, id, ds, why,
 			    len);
 		if (r == 0)
-			r = release_source(e, src, rel, pre, NULL, id, ds,
-			    why, len);
+			r = release_source(e, src, rel, pre, NULL, id,
+			    leasefd, ds, why, len);
 	}
 	free(target);
 	return r;
@@ -1537,7 +1611,8 @@ run_batch(struct batch *b)
 		why[0] = '\0';
 		ident_of(&pre, &it->pre);
 		if (finish_item(e, it->src, it->dst, it->home, it->rel,
-		    &pre, b->o->leave, it->jid, &ds, why, sizeof(why)) != 0) {
+		    &pre, b->o->leave, it->jid, it->fd, &ds, why,
+		    sizeof(why)) != 0) {
 			item_fail(it, IT_CONFLICT, "%s", why[0] ? why :
 			    "cannot release the source");
 		}
@@ -1799,7 +1874,7 @@ recover_row(struct engine *e, struct cat_journal *j)
 			return -1;
 		}
 		r = finish_item(e, src, dst, home, j->path, &pre, leave, j->id,
-		    NULL, why, sizeof(why));
+		    lfd, NULL, why, sizeof(why));
 		if (lfd >= 0) {
 			(void)fcntl(lfd, F_SETLEASE, F_UNLCK);
 			close(lfd);
@@ -1824,6 +1899,7 @@ move_recover(struct engine *e)
 	struct cat_journal *rows;
 	int n, i, left = 0;
 
+	lease_setup();
 	if (catalog_journal_open_rows(&e->cat, &rows, &n) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {

@@ -414,3 +414,20 @@ jts_fault_errno(const char *name)
 	    name);
 	return (int)-err;
 }
+
+void
+jts_pause_point(const char *name)
+{
+	const char *spec = getenv("JTS_TIER_PAUSE");
+	size_t n = strlen(name);
+	struct timespec ts;
+	long ms;
+
+	if (spec == NULL || strncmp(spec, name, n) != 0 || spec[n] != ':')
+		return;
+	ms = strtol(spec + n + 1, NULL, 10);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}

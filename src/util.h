@@ -61,5 +61,7 @@ void	jts_fault_point(const char *name);
  * the Nth (default first) call return -errno; 0 otherwise.
  */
 int	jts_fault_errno(const char *name);
+/* Test suite: JTS_TIER_PAUSE=name:ms sleeps ms milliseconds at name. */
+void	jts_pause_point(const char *name);
 
 #endif

@@ -115,4 +115,40 @@ intact "utime mid-copy" "$H/busy" "$hb"
 
 out=$("$CTL" check 2>&1); rc=$?
 eq "check OK after every fault" "$rc" 0
+
+# A process opens the old file while it is being released (here through
+# its hidden name, after the swap): it waits on the lease, and when it
+# gets the file, the file must still be linked, so what it writes is kept.
+echo original > "$H/late"
+JTS_TIER_PAUSE=release:2000 "$CTL" migrate "$H/late" > "$W/out" 2>&1 &
+pid=$!
+old=
+for _ in $(seq 1 500); do
+	old=$(find "$H" -name '.jts-tier-*.lnk' -type f | head -1)
+	[ -n "$old" ] && break
+	sleep 0.01
+done
+if [ -n "$old" ]; then
+	echo late >> "$old"	# blocks until the move lets go of the file
+	wait $pid; rc=$?
+	out=$(cat "$W/out")
+	eq "open during release: exit 1" "$rc" 1
+	contains "open during release: reason" "$out" \
+	    "was opened by another process while it was released"
+	eq "open during release: the late write is kept" \
+	    "$(cat "$old" 2>/dev/null)" "$(printf 'original\nlate')"
+	eq "open during release: the path holds the moved copy" \
+	    "$(cat "$H/late")" original
+	out=$("$CTL" check 2>&1); rc=$?
+	eq "open during release: check warns" "$rc" 1
+	contains "open during release: check names the kept file" "$out" \
+	    "WARNING: temporary: $old"
+	contains "open during release: check names the conflict" "$out" \
+	    "WARNING: conflict: f/late"
+	"$CTL" recover >/dev/null 2>&1
+	ok "open during release: recovery keeps the written file" [ -f "$old" ]
+else
+	wait $pid
+	ok "open during release: the swap was seen" false
+fi
 finish
