@@ -1,7 +1,8 @@
 #!/bin/bash
 # Set up a fresh Debian machine and run the whole test suite:
 # install packages, build warning-clean, run every test, check the
-# distribution tarball, and print "N passed, N failed, N skipped".
+# distribution tarball, run every test again built with AddressSanitizer
+# and UndefinedBehaviorSanitizer, and print "N passed, N failed, N skipped".
 # Run as root: integration tests need loop devices, mounts and leases
 # (without root they are reported as skipped, never as passed).
 set -u
@@ -38,14 +39,20 @@ for log in tests/*.log; do
 	fi
 done
 
+# count FIELD LOG
 count() {
-	sed -n "s/^# $1: *//p" test-suite.log | head -1
+	sed -n "s/^# $1: *//p" "$2" | head -1
 }
-pass=$(count PASS); fail=$(count FAIL); skip=$(count SKIP)
-err=$(count ERROR); xpass=$(count XPASS)
-fail=$((${fail:-0} + ${err:-0} + ${xpass:-0}))
-pass=${pass:-0}
-skip=${skip:-0}
+tally() {	# LOG: add its results to the totals
+	local p f s e x
+	p=$(count PASS "$1"); f=$(count FAIL "$1"); s=$(count SKIP "$1")
+	e=$(count ERROR "$1"); x=$(count XPASS "$1")
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0} + ${e:-0} + ${x:-0}))
+	skip=$((skip + ${s:-0}))
+}
+pass=0 fail=0 skip=0
+tally test-suite.log
 
 # The distribution tarball builds and passes its unit tests.
 if make distcheck TESTS="tests/unit-conf tests/unit-catalog tests/unit-copy tests/unit-util" \
@@ -58,6 +65,31 @@ else
 	fail=$((fail + 1))
 fi
 
+# The whole suite again, built with AddressSanitizer and UBSan from the
+# distribution tarball (a clean tree, the files a user gets).
+asan=$(mktemp -d /tmp/jts-asan.XXXXXX)
+if tar -xzf jts-tier-*.tar.gz -C "$asan" && cd "$asan"/jts-tier-* &&
+    ./configure -q --enable-sanitizers >/dev/null &&
+    make -j"$(nproc)" >/dev/null 2>&1; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    make -k check >/dev/null 2>&1
+	for log in tests/*.log; do
+		trs=${log%.log}.trs
+		[ -f "$trs" ] || continue
+		res=$(sed -n 's/^:test-result: //p' "$trs")
+		echo "$res: asan/$(basename "${log%.log}")"
+		if [ "$res" = FAIL ] || [ "$res" = ERROR ]; then
+			sed 's/^/    /' "$log" | tail -40
+		fi
+	done
+	tally test-suite.log
+else
+	echo "FAIL: asan build"
+	fail=$((fail + 1))
+fi
 cd "$top"
+rm -rf "$asan"
+
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
