@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +176,12 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	    jts_fmt_bytes(st.bytes, b, sizeof(b)), secs, st.skipped,
 	    st.failed + st.conflicts + (uint64_t)plan.errors,
 	    st.conflicts ? " (conflicts kept both copies)" : "");
-	r = (r != 0 || plan.errors) ? EXIT_FAILED : EXIT_OK;
+	if (st.interrupted) {
+		jts_err("interrupted: the moves in flight were finished or "
+		    "undone; nothing else was started");
+		r = 128 + SIGINT;
+	} else
+		r = (r != 0 || plan.errors) ? EXIT_FAILED : EXIT_OK;
 	move_plan_free(&plan);
 	engine_close(&e);
 	return r;

@@ -352,7 +352,8 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 	}
 
 	for (;;) {
-		if (r.o->abort_flag && *r.o->abort_flag && r.err == 0)
+		if (r.err == 0 && ((r.o->abort_flag && *r.o->abort_flag) ||
+		    (r.o->stop_flag && *r.o->stop_flag)))
 			r.err = -ECANCELED;
 		/* Issue reads into free slots, in stream order. */
 		while (r.err == 0 && pos < size) {

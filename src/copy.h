@@ -36,6 +36,8 @@ struct copy_job {
 struct copy_opts {
 	/* Set asynchronously (lease break, signal): abort with -ECANCELED. */
 	volatile sig_atomic_t	*abort_flag;
+	/* Set by SIGINT/SIGTERM: stop as well. */
+	volatile sig_atomic_t	*stop_flag;
 	/* Called with the bytes just written (or hashed, hash-only). */
 	void			(*progress)(void *arg, uint64_t bytes);
 	void			*arg;

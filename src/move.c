@@ -49,6 +49,16 @@ on_lease_break(int sig, siginfo_t *si, void *uc)
 		lease_broken[si->si_fd] = 1;
 }
 
+/* SIGINT or SIGTERM: finish or undo the batch in flight, start no other. */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
 static void
 lease_setup(void)
 {
@@ -827,6 +837,8 @@ copy_done(struct batch *b, struct move_item *it, int wfd, int r,
 		item_fail(it, IT_FAILED, "copy to tier %s: %s",
 		    tier_name(e, it->dst), why);
 		r = -1;
+	} else if (r == -ECANCELED && stop_requested) {
+		item_fail(it, IT_SKIPPED, "interrupted; left in place");
 	} else if (r == -ECANCELED) {
 		item_fail(it, IT_FAILED, "was opened by another process "
 		    "during the copy; left in place, try again later");
@@ -864,6 +876,7 @@ phase_copy(struct batch *b, struct move_item *it, bool sync_each)
 		return -1;
 	memset(&co, 0, sizeof(co));
 	co.abort_flag = &lease_broken[it->fd];
+	co.stop_flag = &stop_requested;
 	co.progress = progress_bytes;
 	co.arg = b->pg;
 	co.short_io = e->short_io;
@@ -1397,6 +1410,29 @@ batch_abandon(struct engine *e, struct batch *b, const char *why)
 	}
 }
 
+/* A stop was asked for before the commit: undo the batch, journal it. */
+static bool
+batch_stopped(struct batch *b)
+{
+	int i;
+
+	if (!stop_requested)
+		return false;
+	for (i = 0; i < b->n; i++) {
+		struct move_item *it = b->it[i];
+
+		if (!pending(it))
+			continue;
+		item_fail(it, IT_SKIPPED, "interrupted; left in place");
+		if (it->jid > 0)
+			unlink_tmp(b->e, it);
+		item_close(it);
+	}
+	if (catalog_begin(&b->e->cat) == 0)
+		(void)batch_commit(b->e, b, "interruption");
+	return true;
+}
+
 static void
 run_batch(struct batch *b)
 {
@@ -1466,6 +1502,8 @@ run_batch(struct batch *b)
 	}
 	jts_fault_point("journaled");
 	LAP("journal");
+	if (batch_stopped(b))
+		return;
 
 	/* Copy every item; one syncfs for a batch, fsync for a lone file. */
 	for (i = 0; i < b->n; i++) {
@@ -1504,6 +1542,8 @@ run_batch(struct batch *b)
 	if (syncfd >= 0)
 		close(syncfd);
 	LAP("sync");
+	if (batch_stopped(b))
+		return;
 	jts_fault_point("synced");
 
 	nsmall = 0;
@@ -1538,11 +1578,14 @@ run_batch(struct batch *b)
 	}
 	LAP("verify");
 	jts_fault_point("verified");
+	if (batch_stopped(b))
+		return;
 
 	/* Rename into place, then sync each destination directory once. */
 	for (i = 0; i < b->n; i++)
 		if (pending(b->it[i]))
 			phase_rename(b, b->it[i]);
+	LAP("rename");
 	{
 		int last = -1;
 
@@ -1564,7 +1607,7 @@ run_batch(struct batch *b)
 			}
 		}
 	}
-	LAP("rename and directory sync");
+	LAP("dirsync-dst");
 	jts_fault_point("renamed");
 
 	/* Commit: the durable record that permits releasing the sources. */
@@ -1618,10 +1661,11 @@ run_batch(struct batch *b)
 		}
 		item_close(it);
 	}
+	LAP("release");
 	if (dirs_flush(&ds) != 0)
 		jts_warn("syncing directories after releasing sources failed; "
 		    "recovery will check them");
-	LAP("release");
+	LAP("dirsync-src");
 	jts_fault_point("released");
 	if (catalog_begin(&e->cat) != 0)
 		return;
@@ -1678,8 +1722,15 @@ move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
 	uint64_t bytes;
 	int i, j, n, max_batch = BATCH_FILES;
 	int64_t t0 = jts_mono_ns();
+	struct sigaction sa, old_int, old_term;
 
 	lease_setup();
+	stop_requested = 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 	/* A batch holds one descriptor per source (its lease): allow it. */
 	{
 		struct rlimit rl;
@@ -1725,6 +1776,12 @@ move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
 		i = j;
 		if (n == 0)
 			continue;
+		if (stop_requested) {
+			for (j = 0; j < n; j++)
+				item_fail(v[j], IT_SKIPPED, "interrupted; not "
+				    "started");
+			continue;
+		}
 		b.n = n;
 		b.avail_known = false;
 		run_batch(&b);
@@ -1733,6 +1790,9 @@ move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
 				st->bytes += (uint64_t)v[j]->pre.st_size;
 	}
 	progress_draw(&pg, true);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	st->interrupted = stop_requested != 0;
 	for (i = 0; i < p->n; i++) {
 		struct move_item *it = &p->items[i];
 

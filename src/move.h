@@ -45,6 +45,7 @@ struct move_plan {
 };
 
 struct move_stats {
+	bool		 interrupted;	/* stopped by SIGINT or SIGTERM */
 	uint64_t	 done, skipped, failed, conflicts;
 	uint64_t	 bytes;
 	int64_t		 elapsed_ns;

@@ -116,6 +116,45 @@ intact "utime mid-copy" "$H/busy" "$hb"
 out=$("$CTL" check 2>&1); rc=$?
 eq "check OK after every fault" "$rc" 0
 
+# Ctrl-C during a large copy: the move is undone, nothing left behind,
+# exit 130; SIGTERM during a batch of small files: what was committed is
+# finished, the rest untouched; either way check is clean afterwards.
+hb=$(xxh128sum < "$H/busy")
+sync; echo 3 > /proc/sys/vm/drop_caches
+"$CTL" migrate "$H/busy" > "$W/out" 2>&1 &
+pid=$!
+if wait_tmp; then
+	kill -INT $pid
+	wait $pid; rc=$?
+	out=$(cat "$W/out")
+	eq "SIGINT: exit 130" "$rc" 130
+	contains "SIGINT: says so" "$out" "interrupted"
+	intact "SIGINT" "$H/busy" "$hb"
+else
+	wait $pid
+	ok "SIGINT: the copy was seen running" false
+fi
+mkdir -p "$H/many"
+for i in $(seq 1 3000); do echo "$i" > "$H/many/$i"; done
+# sums DIR: content of every file through its path (following the links)
+sums() { (cd "$1" && find . \( -type f -o -type l \) -print0 | sort -z |
+    xargs -0 -r xxh128sum 2>/dev/null); }
+m=$(sums "$H/many")
+"$CTL" migrate "$H/many" > "$W/out" 2>&1 &
+pid=$!
+wait_tmp
+kill -TERM $pid
+wait $pid; rc=$?
+ok "SIGTERM: exit 130 or finished first" [ "$rc" = 130 -o "$rc" = 0 ]
+eq "SIGTERM: every file once, content intact" "$(sums "$H/many")" "$m"
+eq "SIGTERM: each file is on one tier only" "$(( $(count_files "$H/many") + \
+    $(count_files "$W/warm/f/many" 2>/dev/null || echo 0) ))" 3000
+eq "SIGTERM: no temporary" "$(find "$W/hot" "$W/warm" -name '.jts-tier-*' | wc -l)" 0
+eq "SIGTERM: journal settled" "$(sqlite3 "$CAT" \
+    "select count(*) from journal where state not in ('done','aborted')")" 0
+"$CTL" check >/dev/null 2>&1
+eq "SIGTERM: check OK" "$?" 0
+
 # A process opens the old file while it is being released (here through
 # its hidden name, after the swap): it waits on the lease, and when it
 # gets the file, the file must still be linked, so what it writes is kept.
