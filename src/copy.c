@@ -590,3 +590,37 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 	}
 	return 0;
 }
+
+int
+copier_fsync_many(struct copier *cp, const int *fds, int n, int *err)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned head, seen;
+	int i, next = 0, inflight = 0, rc;
+	unsigned cap = COPY_SMALL_SLOTS;
+
+	for (i = 0; i < n; i++)
+		err[i] = 0;
+	while (next < n || inflight > 0) {
+		while (next < n && (unsigned)inflight < cap &&
+		    (sqe = io_uring_get_sqe(&cp->ring)) != NULL) {
+			io_uring_prep_fsync(sqe, fds[next], 0);
+			io_uring_sqe_set_data64(sqe, (uint64_t)next);
+			next++;
+			inflight++;
+		}
+		rc = io_uring_submit_and_wait(&cp->ring, 1);
+		if (rc < 0 && rc != -EINTR)
+			return rc;
+		seen = 0;
+		io_uring_for_each_cqe(&cp->ring, head, cqe) {
+			i = (int)io_uring_cqe_get_data64(cqe);
+			err[i] = cqe->res < 0 ? cqe->res : 0;
+			inflight--;
+			seen++;
+		}
+		io_uring_cq_advance(&cp->ring, seen);
+	}
+	return 0;
+}

@@ -66,4 +66,11 @@ int	copier_run(struct copier *, int src, int dst, uint64_t size,
 int	copier_run_many(struct copier *, struct copy_job *, int n,
 	    const struct copy_opts *);
 
+/*
+ * fsync every descriptor at once (IORING_OP_FSYNC), so the file system
+ * can join them into one commit; err[i] is 0 or -errno for fds[i].
+ * Returns 0 unless the ring itself failed.
+ */
+int	copier_fsync_many(struct copier *, const int *fds, int n, int *err);
+
 #endif

@@ -189,17 +189,32 @@ dir_sync(struct dirset *ds, int dirfd)
 	return 0;
 }
 
-/* Sync every noted directory; returns 0 or the first error. */
+/* Sync every noted directory, all at once; returns 0 or the first error. */
 static int
 dirs_flush(struct dirset *ds)
 {
-	int i, r = 0, e;
+	int i, r = 0, *fds, *err;
 
+	fds = xcalloc((size_t)(ds->n ? ds->n : 1), sizeof(int));
+	err = xcalloc((size_t)(ds->n ? ds->n : 1), sizeof(int));
 	for (i = 0; i < ds->n; i++) {
-		if ((e = fsync_dir(ds->d[i].fd)) != 0 && r == 0)
-			r = e;
+		fds[i] = openat(ds->d[i].fd, ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (fds[i] < 0 && r == 0)
+			r = -errno;
+	}
+	if (r == 0 && ds->n > 0 &&
+	    copier_fsync_many(&ds->e->cp, fds, ds->n, err) != 0)
+		r = -EIO;
+	for (i = 0; i < ds->n; i++) {
+		if (r == 0 && err[i] != 0)
+			r = err[i];
+		if (fds[i] >= 0)
+			close(fds[i]);
 		close(ds->d[i].fd);
 	}
+	free(fds);
+	free(err);
 	free(ds->d);
 	ds->d = NULL;
 	ds->n = ds->cap = 0;
@@ -1587,18 +1602,23 @@ run_batch(struct batch *b)
 			phase_rename(b, b->it[i]);
 	LAP("rename");
 	{
-		int last = -1;
+		struct dirset dd = { e, 0, 0, NULL };
+		bool bad = false;
 
 		for (i = 0; i < b->n; i++) {
 			it = b->it[i];
 			if (!pending(it))
 				continue;
 			r = engine_dir(e, it->dst, it->rel, false, -1);
-			if (r == last)
-				continue;
-			last = r;
-			if (r < 0 || fsync_dir(r) != 0) {
-				/* Not durable: keep the source as it is. */
+			if (r < 0 || dir_sync(&dd, r) != 0)
+				bad = true;
+		}
+		if (dirs_flush(&dd) != 0 || bad) {
+			/* Not known durable: keep every source as it is. */
+			for (i = 0; i < b->n; i++) {
+				it = b->it[i];
+				if (!pending(it))
+					continue;
 				item_fail(it, IT_CONFLICT, "cannot sync its "
 				    "directory on tier %s; the source and the "
 				    "copy are both kept",
