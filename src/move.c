@@ -206,6 +206,8 @@ dirs_flush(struct dirset *ds)
 	if (r == 0 && ds->n > 0 &&
 	    copier_fsync_many(&ds->e->cp, fds, ds->n, err) != 0)
 		r = -EIO;
+	if (r == 0 && ds->n > 0)
+		r = jts_fault_errno("dirsync");
 	for (i = 0; i < ds->n; i++) {
 		if (r == 0 && err[i] != 0)
 			r = err[i];
