@@ -61,10 +61,28 @@ open_engine(struct cmd_ctx *ctx, struct engine *e)
 	return EXIT_OK;
 }
 
-static void
-print_plan(struct engine *e, struct move_plan *p)
+struct flush {
+	struct engine		*e;
+	struct move_opts	*mo;
+	struct move_stats	*st;
+	bool			 dry;
+	int			 nplanned;
+	uint64_t		 planned_bytes;
+};
+
+/* Files planned before they are moved; JTS_TIER_PLAN_CHUNK for tests. */
+static int
+plan_chunk(void)
 {
-	char b[32];
+	const char *s = getenv("JTS_TIER_PLAN_CHUNK");
+	int n = s ? atoi(s) : 0;
+
+	return n > 0 ? n : 16384;
+}
+
+static void
+print_plan(struct engine *e, struct move_plan *p, struct flush *fl)
+{
 	int i, n = 0;
 
 	for (i = 0; i < p->n; i++) {
@@ -82,8 +100,23 @@ print_plan(struct engine *e, struct move_plan *p)
 			    it->why ? it->why : "?");
 		free(path);
 	}
-	printf("%d file(s), %s would move\n", n,
-	    jts_fmt_bytes(p->bytes, b, sizeof(b)));
+	fl->nplanned += n;
+	fl->planned_bytes += p->bytes;
+}
+
+/* A chunk of the plan is full: move it (or print it), then forget it. */
+static void
+flush_plan(struct move_plan *p, void *arg)
+{
+	struct flush *fl = arg;
+
+	(void)sqlite3_exec(fl->e->cat.db, "COMMIT", NULL, NULL, NULL);
+	if (fl->dry) {
+		print_plan(fl->e, p, fl);
+		move_plan_clear(p);
+	} else
+		(void)move_chunk(fl->e, p, fl->mo, fl->st);
+	(void)sqlite3_exec(fl->e->cat.db, "BEGIN", NULL, NULL, NULL);
 }
 
 static int
@@ -105,6 +138,7 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	struct move_plan plan;
 	struct move_opts mo;
 	struct move_stats st;
+	struct flush fl;
 	const char *to = NULL;
 	bool dry = false, noprog = false, rmsrc = false;
 	char b[32];
@@ -156,20 +190,37 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	mo.leave = rmsrc ? LEAVE_REMOVE : ctx->conf.leave;
 	mo.progress = !noprog && !mo.quiet && isatty(STDERR_FILENO);
 	memset(&plan, 0, sizeof(plan));
-	/* One read transaction: one catalog lock for the whole walk. */
+	/*
+	 * Plan and move in chunks, so memory stays bounded whatever the size
+	 * of the tree; the walk reads the catalog in one read transaction
+	 * between chunks (one lock, not one per file).
+	 */
+	memset(&st, 0, sizeof(st));
+	memset(&fl, 0, sizeof(fl));
+	fl.e = &e;
+	fl.mo = &mo;
+	fl.st = &st;
+	fl.dry = dry;
+	plan.flush = flush_plan;
+	plan.flush_arg = &fl;
+	plan.flush_at = plan_chunk();
+	if (!dry)
+		move_begin(&e, &mo, &st);
 	(void)sqlite3_exec(e.cat.db, "BEGIN", NULL, NULL, NULL);
 	for (i = optind; i < argc; i++)
 		move_plan_path(&e, &plan, argv[i], op, toi);
 	(void)sqlite3_exec(e.cat.db, "COMMIT", NULL, NULL, NULL);
 	if (dry) {
-		print_plan(&e, &plan);
+		print_plan(&e, &plan, &fl);
+		printf("%d file(s), %s would move\n", fl.nplanned,
+		    jts_fmt_bytes(fl.planned_bytes, b, sizeof(b)));
 		r = plan.errors ? EXIT_FAILED : EXIT_OK;
 		move_plan_free(&plan);
 		engine_close(&e);
 		return r;
 	}
-	memset(&st, 0, sizeof(st));
-	r = move_run(&e, &plan, &mo, &st);
+	(void)move_chunk(&e, &plan, &mo, &st);
+	r = move_end(&e, &st);
 	secs = (double)st.elapsed_ns / 1e9;
 	printf("%s: %" PRIu64 " moved (%s in %.2f s), %" PRIu64 " skipped, "
 	    "%" PRIu64 " failed%s\n", ce->name, st.done,

@@ -365,8 +365,20 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 		return;
 	}
 	it->dst_is_stub = it->dst == it->home && it->src != it->home;
-	if (S_ISREG(st->st_mode))
-		p->bytes += (uint64_t)st->st_size;
+	/* A symlink left behind stands for the catalogued file. */
+	it->psize = S_ISREG(st->st_mode) ? (uint64_t)st->st_size :
+	    (uint64_t)it->cat_size;
+	p->bytes += it->psize;
+}
+
+/* Plan one file, and hand a full plan over when streaming. */
+static void
+plan_one(struct engine *e, struct move_plan *p, int t, const char *rel,
+    const struct stat *st, enum move_op op, int to)
+{
+	plan_file(e, p, t, rel, st, op, to);
+	if (p->flush != NULL && p->n >= p->flush_at)
+		p->flush(p, p->flush_arg);
 }
 
 static void
@@ -407,51 +419,70 @@ plan_walk(struct engine *e, struct move_plan *p, int t, const char *rel,
 		if (S_ISDIR(st.st_mode))
 			plan_walk(e, p, t, child, op, to, depth + 1);
 		else
-			plan_file(e, p, t, child, &st, op, to);
+			plan_one(e, p, t, child, &st, op, to);
 		free(child);
 	}
 	closedir(d);
 }
 
-/* Plan a recall from the catalog: every file at or beneath rel. */
+/*
+ * Plan a recall from the catalog: every file at or beneath rel, a page of
+ * paths at a time (no statement stays open while a flush moves files).
+ */
 static int
 plan_recall(struct engine *e, struct move_plan *p, const char *rel, int to)
 {
+	enum { PAGE = 1024 };
 	sqlite3_stmt *st;
 	struct stat fake;
 	size_t n = strlen(rel);
-	int found = 0, r;
+	char *paths[PAGE], *last = xstrdup("");
+	int found = 0, k, i, r;
 
-	if (sqlite3_prepare_v2(e->cat.db, "SELECT path FROM files WHERE "
-	    "?2 = 0 OR path = ?1 OR (length(path) > ?2 AND "
-	    "substr(path, 1, ?2 + 1) = CAST(?1 || '/' AS BLOB)) ORDER BY path", -1, &st,
-	    NULL) != SQLITE_OK) {
-		jts_err("catalog: %s", sqlite3_errmsg(e->cat.db));
-		return -EIO;
-	}
-	sqlite3_bind_blob(st, 1, rel, (int)n, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)n);
 	memset(&fake, 0, sizeof(fake));
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		int len = sqlite3_column_bytes(st, 0);
-		char *path = strndup(sqlite3_column_blob(st, 0), (size_t)len);
-		struct cat_file f;
-
-		if (catalog_file_get(&e->cat, path, &f) > 0) {
-			int src = conf_tier_index(e->conf, f.tier);
-
-			/* Where the data is, it is a regular file. */
-			fake.st_mode = S_IFREG;
-			fake.st_size = f.size;
-			if (src >= 0)
-				plan_file(e, p, src, path, &fake, OP_RECALL,
-				    to);
-			cat_file_free(&f);
-			found++;
+	do {
+		if (sqlite3_prepare_v2(e->cat.db, "SELECT path FROM files "
+		    "WHERE path > ?3 AND (?2 = 0 OR path = ?1 OR "
+		    "(length(path) > ?2 AND substr(path, 1, ?2 + 1) = "
+		    "CAST(?1 || '/' AS BLOB))) ORDER BY path LIMIT ?4", -1, &st,
+		    NULL) != SQLITE_OK) {
+			jts_err("catalog: %s", sqlite3_errmsg(e->cat.db));
+			free(last);
+			return -EIO;
 		}
-		free(path);
-	}
-	sqlite3_finalize(st);
+		sqlite3_bind_blob(st, 1, rel, (int)n, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, (int)n);
+		sqlite3_bind_blob(st, 3, last, (int)strlen(last),
+		    SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, PAGE);
+		k = 0;
+		while ((r = sqlite3_step(st)) == SQLITE_ROW && k < PAGE)
+			paths[k++] = strndup(sqlite3_column_blob(st, 0),
+			    (size_t)sqlite3_column_bytes(st, 0));
+		sqlite3_finalize(st);
+		for (i = 0; i < k; i++) {
+			struct cat_file f;
+
+			if (catalog_file_get(&e->cat, paths[i], &f) > 0) {
+				int src = conf_tier_index(e->conf, f.tier);
+
+				/* Where the data is, it is a regular file. */
+				fake.st_mode = S_IFREG;
+				fake.st_size = f.size;
+				if (src >= 0)
+					plan_one(e, p, src, paths[i], &fake,
+					    OP_RECALL, to);
+				cat_file_free(&f);
+				found++;
+			}
+			if (i == k - 1) {
+				free(last);
+				last = paths[i];
+			} else
+				free(paths[i]);
+		}
+	} while (k == PAGE);
+	free(last);
 	return found;
 }
 
@@ -505,13 +536,13 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 	if (S_ISDIR(st.st_mode))
 		plan_walk(e, p, t, rel, op, to, 0);
 	else
-		plan_file(e, p, t, rel, &st, op, to);
+		plan_one(e, p, t, rel, &st, op, to);
 	free(abs);
 	return 0;
 }
 
 void
-move_plan_free(struct move_plan *p)
+move_plan_clear(struct move_plan *p)
 {
 	int i;
 
@@ -520,6 +551,14 @@ move_plan_free(struct move_plan *p)
 		free(p->items[i].rel);
 		free(p->items[i].why);
 	}
+	p->n = 0;
+	p->bytes = 0;
+}
+
+void
+move_plan_free(struct move_plan *p)
+{
+	move_plan_clear(p);
 	free(p->items);
 	memset(p, 0, sizeof(*p));
 }
@@ -1734,66 +1773,79 @@ report_item(struct engine *e, struct move_item *it,
 	free(where);
 }
 
-int
-move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
-    struct move_stats *st)
-{
-	struct progress pg;
-	struct move_item **v;
-	struct batch b;
-	uint64_t bytes;
-	int i, j, n, max_batch = BATCH_FILES;
-	int64_t t0 = jts_mono_ns();
-	struct sigaction sa, old_int, old_term;
+struct move_runstate {
+	struct progress		 pg;
+	struct sigaction	 old_int, old_term;
+	int			 max_batch;
+	int64_t			 t0;
+};
 
+void
+move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
+{
+	struct move_runstate *rs = xcalloc(1, sizeof(*rs));
+	struct sigaction sa;
+	struct rlimit rl;
+
+	(void)e;
+	st->run = rs;
+	rs->t0 = jts_mono_ns();
+	rs->max_batch = BATCH_FILES;
 	lease_setup();
 	stop_requested = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGINT, &sa, &rs->old_int);
+	sigaction(SIGTERM, &sa, &rs->old_term);
 	/* A batch holds one descriptor per source (its lease): allow it. */
-	{
-		struct rlimit rl;
-
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-			rl.rlim_cur = rl.rlim_max;
-			(void)setrlimit(RLIMIT_NOFILE, &rl);
-			if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-			    rl.rlim_cur < (rlim_t)BATCH_FILES + 512)
-				max_batch = rl.rlim_cur > 768 ?
-				    (int)rl.rlim_cur - 512 : 256;
-		}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < (rlim_t)BATCH_FILES + 512)
+			rs->max_batch = rl.rlim_cur > 768 ?
+			    (int)rl.rlim_cur - 512 : 256;
 	}
-	memset(&pg, 0, sizeof(pg));
-	pg.on = o->progress;
-	pg.total = p->bytes;
-	pg.start = pg.last = t0;
+	rs->pg.on = o->progress;
+	rs->pg.start = rs->pg.last = rs->t0;
+}
+
+int
+move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
+    struct move_stats *st)
+{
+	struct move_runstate *rs = st->run;
+	struct move_item **v;
+	struct batch b;
+	uint64_t bytes;
+	int i, j, n, failed = 0;
+
+	rs->pg.total += p->bytes;
 	v = xcalloc((size_t)(p->n ? p->n : 1), sizeof(*v));
 	for (i = 0; i < p->n; i++)
 		if (pending(&p->items[i]))
-			pg.nfiles++;
+			rs->pg.nfiles++;
 	memset(&b, 0, sizeof(b));
 	b.e = e;
 	b.o = o;
-	b.pg = &pg;
+	b.pg = &rs->pg;
 	b.it = v;
 	for (i = 0; i < p->n;) {
 		/* A batch: same source and destination, bounded size. */
 		n = 0;
 		bytes = 0;
-		for (j = i; j < p->n && n < max_batch; j++) {
+		for (j = i; j < p->n && n < rs->max_batch; j++) {
 			struct move_item *it = &p->items[j];
 
 			if (!pending(it))
 				continue;
 			if (n > 0 && (it->dst != v[0]->dst ||
 			    it->src != v[0]->src ||
-			    bytes + (uint64_t)it->pre.st_size > BATCH_BYTES))
+			    bytes + it->psize > BATCH_BYTES))
 				break;
 			v[n++] = it;
-			bytes += (uint64_t)it->pre.st_size;
+			bytes += it->psize;
 		}
 		i = j;
 		if (n == 0)
@@ -1811,10 +1863,8 @@ move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
 			if (v[j]->state == IT_DONE)
 				st->bytes += (uint64_t)v[j]->pre.st_size;
 	}
-	progress_draw(&pg, true);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	st->interrupted = stop_requested != 0;
+	if (rs->pg.on)
+		fputs("\r\033[K", stderr);	/* reports go above the bar */
 	for (i = 0; i < p->n; i++) {
 		struct move_item *it = &p->items[i];
 
@@ -1828,16 +1878,45 @@ move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
 			break;
 		case IT_CONFLICT:
 			st->conflicts++;
+			failed++;
 			break;
 		default:
 			st->failed++;
+			failed++;
 			break;
 		}
 	}
 	free(v);
 	engine_dir_forget(e);
-	st->elapsed_ns = jts_mono_ns() - t0;
+	move_plan_clear(p);
+	return failed ? -1 : 0;
+}
+
+int
+move_end(struct engine *e, struct move_stats *st)
+{
+	struct move_runstate *rs = st->run;
+
+	(void)e;
+	if (rs == NULL)
+		return -1;
+	progress_draw(&rs->pg, true);
+	sigaction(SIGINT, &rs->old_int, NULL);
+	sigaction(SIGTERM, &rs->old_term, NULL);
+	st->interrupted = stop_requested != 0;
+	st->elapsed_ns = jts_mono_ns() - rs->t0;
+	free(rs);
+	st->run = NULL;
 	return st->failed || st->conflicts ? -1 : 0;
+}
+
+int
+move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
+    struct move_stats *st)
+{
+	move_begin(e, o, st);
+	(void)move_chunk(e, p, o, st);
+	return move_end(e, st);
 }
 
 /* --- recovery ----------------------------------------------------------- */

@@ -30,6 +30,7 @@ struct move_item {
 	bool		 has_cat_hash;	/* catalog hash to check against */
 	unsigned char	 cat_hash[JTS_HASH_LEN];
 	int64_t		 cat_size, cat_mtime_ns;
+	uint64_t	 psize;		/* size when planned */
 	int		 fd;		/* source, write lease held */
 	struct stat	 pre;
 	int64_t		 jid;
@@ -42,9 +43,18 @@ struct move_plan {
 	uint64_t	 bytes;
 	enum move_op	 op;
 	int		 errors;	/* arguments that could not be planned */
+	/*
+	 * Streaming: when flush is set, it is called whenever flush_at items
+	 * are planned (and should run and empty the plan), so a tree of any
+	 * size is moved in bounded memory.
+	 */
+	void		(*flush)(struct move_plan *, void *arg);
+	void		*flush_arg;
+	int		 flush_at;
 };
 
 struct move_stats {
+	void		*run;		/* state between move_begin and _end */
 	bool		 interrupted;	/* stopped by SIGINT or SIGTERM */
 	uint64_t	 done, skipped, failed, conflicts;
 	uint64_t	 bytes;
@@ -62,9 +72,20 @@ int	move_plan_path(struct engine *, struct move_plan *, const char *path,
 	    enum move_op, int to_tier);
 void	move_plan_free(struct move_plan *);
 
-/* Move every pending item of plan; returns 0 if none failed. */
+/*
+ * Moving: move_begin, then move_chunk for each (part of a) plan, which
+ * moves, reports and forgets its items, then move_end.  move_run does
+ * all three for one plan.  They return 0 if nothing failed.
+ */
+void	move_begin(struct engine *, const struct move_opts *,
+	    struct move_stats *);
+int	move_chunk(struct engine *, struct move_plan *,
+	    const struct move_opts *, struct move_stats *);
+int	move_end(struct engine *, struct move_stats *);
 int	move_run(struct engine *, struct move_plan *, const struct move_opts *,
 	    struct move_stats *);
+/* Forget the items of plan (keeping its settings and error count). */
+void	move_plan_clear(struct move_plan *);
 
 /* Finish or undo every unfinished journal row; returns rows left open. */
 int	move_recover(struct engine *);

@@ -111,6 +111,20 @@ out=$("$CTL" recall "$H/hundred.bin" 2>&1); rc=$?
 eq "recall of removed-source file exits 0" "$rc" 0
 eq "recalled content" "$(xxh128sum < "$H/hundred.bin")" "$h0"
 
+# Planned and moved in chunks of 3 files (as a huge tree is): the same.
+out=$(JTS_TIER_PLAN_CHUNK=3 "$CTL" migrate "$H" 2>&1); rc=$?
+eq "chunked migrate exits 0" "$rc" 0
+contains "chunked migrate summary" "$out" "$nfiles moved"
+eq "chunked: no regular file left on hot" "$(count_files "$H")" 0
+eq "chunked: manifest through home paths" "$(manifest "$H")" "$before"
+out=$(JTS_TIER_PLAN_CHUNK=3 "$CTL" migrate --dry-run --to hot "$H" 2>&1); rc=$?
+contains "chunked dry run counts all" "$out" "$nfiles file(s)"
+out=$(JTS_TIER_PLAN_CHUNK=3 "$CTL" recall "$H" 2>&1); rc=$?
+eq "chunked recall exits 0" "$rc" 0
+contains "chunked recall summary" "$out" "$nfiles moved"
+eq "chunked: manifest after recall" "$(manifest "$H")" "$before"
+eq "chunked: warm empty again" "$(count_files "$W/warm/data")" 0
+
 # Dry run changes nothing.
 out=$("$CTL" migrate --dry-run "$H/small.txt" 2>&1); rc=$?
 eq "dry run exits 0" "$rc" 0
