@@ -25,26 +25,16 @@ MODE=${1:-all}
 [ -x "$CTL" ] || { echo "bench: build first ($CTL missing)" >&2; exit 1; }
 
 B=$(mktemp -d /var/tmp/jts-bench.XXXXXX)
-LOOPS=""
+. scripts/loopfs.sh
 cleanup() {
 	set +e
-	umount "$B/hot" "$B/warm" 2>/dev/null
-	for l in $LOOPS; do losetup -d "$l"; done
+	loopfs_cleanup
 	rm -rf "$B"
 }
 trap cleanup EXIT
 
-mk() {	# image size fs mountpoint [opts]
-	truncate -s "$2" "$1"
-	if [ "$3" = btrfs ]; then mkfs.btrfs -q -f "$1" >/dev/null
-	else mkfs.ext4 -q -F "$1"; fi
-	l=$(losetup -f --show --direct-io=on "$1")
-	LOOPS="$LOOPS $l"
-	mkdir -p "$4"
-	mount ${5:+-o "$5"} "$l" "$4"
-}
-mk "$B/hot.img" 6G ext4 "$B/hot"
-mk "$B/warm.img" 6G btrfs "$B/warm" "$WARM_OPTS"
+loopfs "$B/hot.img" 6G ext4 "$B/hot"
+loopfs "$B/warm.img" 6G btrfs "$B/warm" "$WARM_OPTS"
 cat > "$B/conf" <<CONF
 [catalog]
 path = $B/cat/catalog.db

@@ -18,26 +18,16 @@ fi
 CTL=$(pwd)/jts-tierctl
 
 D=$(mktemp -d /tmp/jts-demo.XXXXXX)
-LOOPS=""
+. scripts/loopfs.sh
 cleanup() {
 	set +e
-	umount "$D/var/lib" "$D/data/warm-storage" 2>/dev/null
-	for l in $LOOPS; do losetup -d "$l"; done
+	loopfs_cleanup
 	rm -rf "$D"
 }
 trap cleanup EXIT
 
-mkfs_loop() {	# image size fs mountpoint [options]
-	truncate -s "$2" "$1"
-	if [ "$3" = btrfs ]; then mkfs.btrfs -q -f "$1" >/dev/null
-	else mkfs.ext4 -q -F "$1"; fi
-	l=$(losetup -f --show --direct-io=on "$1")
-	LOOPS="$LOOPS $l"
-	mkdir -p "$4"
-	mount ${5:+-o "$5"} "$l" "$4"
-}
-mkfs_loop "$D/hot.img" 2G ext4 "$D/var/lib"
-mkfs_loop "$D/warm.img" 2G btrfs "$D/data/warm-storage" compress=zstd
+loopfs "$D/hot.img" 2G ext4 "$D/var/lib"
+loopfs "$D/warm.img" 2G btrfs "$D/data/warm-storage" compress=zstd
 
 cat > "$D/jts-tier.conf" <<CONF
 [catalog]
