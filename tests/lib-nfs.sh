@@ -1,0 +1,74 @@
+# tests/lib-nfs.sh - a NAS for the tests: nfs-ganesha (VFS FSAL) serving a
+# directory on loopback, on its own ports, started and stopped by the test
+# (sourced after tests/lib.sh).  NFSv3 through rpcbind; libnfs URLs also
+# carry the ports, so rpcbind is only needed for ganesha's registration.
+# Tests that use it run one at a time (a lock), since ganesha registers
+# its programs with the one rpcbind.
+
+NAS_PID=
+NAS_DIR=
+NAS_URL=
+NAS_RPCBIND=
+
+# start_nas DIR: serve DIR, set NAS_URL (nfs://127.0.0.1/DIR?...), or skip.
+start_nas() {
+	need_cmd ganesha.nfsd rpcbind nfs-ls
+	NAS_DIR=$1
+	mkdir -p "$NAS_DIR" "$W/nas"
+	exec 7>/run/lock/jts-tier-test-nas.lock
+	flock -w 600 7 || skip "another test holds the test NAS"
+	if ! pgrep -x rpcbind >/dev/null; then
+		rpcbind -w || skip "cannot start rpcbind"
+		NAS_RPCBIND=1
+	fi
+	local port=$((20000 + $$ % 5000)) mport=$((25000 + $$ % 5000))
+	cat > "$W/nas/ganesha.conf" <<CONF
+NFS_CORE_PARAM {
+	NFS_Port = $port;
+	MNT_Port = $mport;
+	Protocols = 3, 4;
+	Enable_NLM = false;
+	Enable_RQUOTA = false;
+}
+NFSV4 { Graceless = true; }
+EXPORT {
+	Export_Id = 77;
+	Path = $NAS_DIR;
+	Pseudo = $NAS_DIR;
+	Access_Type = RW;
+	Squash = No_Root_Squash;
+	Transports = TCP;
+	Protocols = 3, 4;
+	FSAL { Name = VFS; }
+}
+CONF
+	ganesha.nfsd -f "$W/nas/ganesha.conf" -L "$W/nas/ganesha.log" \
+	    -p "$W/nas/ganesha.pid" || skip "ganesha.nfsd did not start"
+	NAS_URL="nfs://127.0.0.1$NAS_DIR?nfsport=$port&mountport=$mport"
+	for _ in $(seq 1 150); do
+		NAS_PID=$(cat "$W/nas/ganesha.pid" 2>/dev/null)
+		nfs-ls "$NAS_URL" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	stop_nas
+	skip "the test NAS did not answer within 15 s (see its log)"
+}
+
+# stop_nas: stop the server (and rpcbind, if this test started it).
+stop_nas() {
+	if [ -n "$NAS_PID" ]; then
+		kill -CONT "$NAS_PID" 2>/dev/null
+		kill "$NAS_PID" 2>/dev/null
+		for _ in $(seq 1 50); do
+			kill -0 "$NAS_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$NAS_PID" 2>/dev/null
+		NAS_PID=
+	fi
+	if [ -n "$NAS_RPCBIND" ]; then
+		pkill -x rpcbind
+		NAS_RPCBIND=
+	fi
+	exec 7>&- 2>/dev/null
+}
