@@ -629,17 +629,21 @@ phase_prepare(struct batch *b, struct move_item *it)
 	int pfd, dfd, r;
 	uint64_t avail;
 
-	r = tier_openat(src, -1, it->rel, O_PATH, 0);
-	if (r < 0) {
+	/*
+	 * Look before opening (a FIFO or a device must never be opened): the
+	 * parent was resolved beneath the root with no symlink, and the name
+	 * is looked at and opened in it without following one.
+	 */
+	pfd = engine_dir(e, it->src, it->rel, false, -1);
+	if (pfd < 0) {
 		item_fail(it, IT_FAILED, "cannot open on tier %s: %s",
-		    src->tc->name, resolve_why(-r));
+		    src->tc->name, resolve_why(-pfd));
 		return;
 	}
-	pfd = r;
-	if (statx(pfd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_NLINK |
-	    STATX_INO | STATX_SIZE, &stx) != 0) {
-		item_fail(it, IT_FAILED, "stat: %s", strerror(errno));
-		close(pfd);
+	if (statx(pfd, rel_base(it->rel), AT_SYMLINK_NOFOLLOW, STATX_TYPE |
+	    STATX_NLINK | STATX_INO | STATX_SIZE, &stx) != 0) {
+		item_fail(it, IT_FAILED, "cannot open on tier %s: %s",
+		    src->tc->name, resolve_why(errno));
 		return;
 	}
 	memset(&st, 0, sizeof(st));
@@ -651,22 +655,20 @@ phase_prepare(struct batch *b, struct move_item *it)
 	if (!S_ISREG(st.st_mode)) {
 		item_fail(it, IT_FAILED, "is %s; only regular files move",
 		    kind_word(st.st_mode));
-		close(pfd);
 		return;
 	}
 	if (st.st_nlink > 1) {
 		item_fail(it, IT_FAILED, "has %ju hard links; files with more "
 		    "than one link are not moved", (uintmax_t)st.st_nlink);
-		close(pfd);
 		return;
 	}
 	/* Large sources are read past the page cache: the hot tier's cache
 	 * belongs to its applications, not to files leaving it. */
-	r = tier_openat(src, -1, it->rel, O_RDONLY | O_NONBLOCK |
+	r = tier_openat(src, pfd, rel_base(it->rel), O_RDONLY | O_NONBLOCK |
 	    (st.st_size >= (off_t)DIRECT_MIN ? O_DIRECT : 0), 0);
 	if (r == -EINVAL)
-		r = tier_openat(src, -1, it->rel, O_RDONLY | O_NONBLOCK, 0);
-	close(pfd);
+		r = tier_openat(src, pfd, rel_base(it->rel),
+		    O_RDONLY | O_NONBLOCK, 0);
 	if (r < 0) {
 		item_fail(it, IT_FAILED, "cannot open on tier %s: %s",
 		    src->tc->name, strerror(-r));
