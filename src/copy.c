@@ -271,6 +271,12 @@ on_read(struct run *r, struct cslot *s, int res)
 		return;
 	}
 	s->state = CS_READ;
+	/* Hash before the write is queued, so a test can corrupt the data
+	 * between the two (the read-back must then catch it). */
+	hash_ready(r);
+	if (r->dst >= 0 && r->err == 0 && s->hashed && s->want > 0 &&
+	    jts_fault_errno("corrupt") != 0)
+		s->buf[s->want / 2] ^= 0x55;
 	if (r->dst >= 0 && r->err == 0) {
 		check_dst_align(r, s);
 		s->wlen = s->want;
@@ -280,8 +286,10 @@ on_read(struct run *r, struct cslot *s, int res)
 		}
 		s->wdone = 0;
 		queue_write(r, s);
-	} else
+	} else {
 		s->written = true;
+		maybe_free(s);
+	}
 	hash_ready(r);
 }
 
@@ -574,6 +582,9 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 				XXH128_canonicalFromHash(&canon,
 				    XXH3_128bits(buf, (size_t)j->size));
 				memcpy(j->hash, canon.digest, JTS_HASH_LEN);
+				if (j->dst >= 0 &&
+				    jts_fault_errno("corrupt") != 0)
+					buf[j->size / 2] ^= 0x55;
 				if (j->dst >= 0) {
 					ms[i].writing = true;
 					ms[i].done = 0;

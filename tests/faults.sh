@@ -33,6 +33,26 @@ for f in "write:28:ENOSPC:No space left on device" \
 	intact "$name (large)" "$H/large" "$hl"
 done
 
+# One byte changes between the hash and the write (bad RAM, a bad
+# controller): the read-back must catch it and nothing may move.
+out=$(JTS_TIER_FAIL=corrupt:1 "$CTL" migrate "$H/large" 2>&1); rc=$?
+eq "corrupt write (large): exit 1" "$rc" 1
+contains "corrupt write (large): caught by the read-back" "$out" \
+    "verification failed on tier warm"
+intact "corrupt write (large)" "$H/large" "$hl"
+mkdir -p "$H/cw"
+for i in 1 2 3; do head -c 3000 /dev/urandom > "$H/cw/c$i"; done
+csums=$(cd "$H/cw" && xxh128sum c? | sort -k2)
+out=$(JTS_TIER_FAIL=corrupt:2 "$CTL" migrate "$H/cw" 2>&1); rc=$?
+eq "corrupt write (batch): exit 1" "$rc" 1
+contains "corrupt write (batch): caught" "$out" "verification failed on tier warm"
+contains "corrupt write (batch): the others moved" "$out" "2 moved"
+eq "corrupt write (batch): content intact" \
+    "$(cd "$H/cw" && xxh128sum c? | sort -k2)" "$csums"
+eq "corrupt write (batch): no temporary" \
+    "$(find "$W/warm" -name '.jts-tier-*' | wc -l)" 0
+"$CTL" recall -q "$H/cw" >/dev/null 2>&1
+
 # A batch of small files: the third write fails; the others move.
 for i in 1 2 3 4 5 6; do head -c 9000 /dev/urandom > "$H/s$i"; done
 sums=$(cd "$H" && xxh128sum s? | sort -k2)
