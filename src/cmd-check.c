@@ -50,6 +50,7 @@ struct check {
 	json_object	*jproblems;
 	char		**lines;
 	int		 nlines;
+	struct catalog	*cat;
 };
 
 static void
@@ -183,7 +184,29 @@ check_file(struct check *ck, const char *rel, const char *tier,
 	free(target);
 }
 
-/* Leftover temporaries and dangling links beneath a tier root. */
+/*
+ * A regular file on tier t away from its home whose catalog row says the
+ * data is on another tier: a copy left behind (a conflict kept both).
+ */
+static void
+stray(struct check *ck, int t, const char *rel)
+{
+	struct cat_file f;
+	char *path;
+
+	if (catalog_file_get(ck->cat, rel, &f) <= 0)
+		return;
+	if (strcmp(f.tier, ck->conf->tiers[t].name) != 0 &&
+	    strcmp(f.home, ck->conf->tiers[t].name) != 0) {
+		path = data_path(ck, t, rel);
+		problem(ck, ST_WARNING, "stray", path, "a copy is here, but "
+		    "the catalog has the data on tier %s", f.tier);
+		free(path);
+	}
+	cat_file_free(&f);
+}
+
+/* Leftover temporaries, stray copies and dangling links beneath a root. */
 static void
 walk_tier(struct check *ck, int t, int dfd, const char *rel, int depth)
 {
@@ -220,6 +243,8 @@ walk_tier(struct check *ck, int t, int dfd, const char *rel, int depth)
 			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd >= 0)
 				walk_tier(ck, t, fd, child, depth + 1);
+		} else if (S_ISREG(st.st_mode)) {
+			stray(ck, t, child);
 		} else if (S_ISLNK(st.st_mode)) {
 			n = readlinkat(dirfd(d), de->d_name, buf,
 			    sizeof(buf) - 1);
@@ -318,6 +343,7 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return ST_UNKNOWN;
 	}
 	ck.conf = &ctx->conf;
+	ck.cat = &cat;
 	ck.jproblems = json_object_new_array();
 	if (catalog_open(ctx->conf.catalog, true, &cat, err, sizeof(err))
 	    != 0) {
@@ -419,7 +445,7 @@ const struct cmd_entry cmd_check_entry = {
 	.usage = "[-j] [--verify]",
 	.summary = "Compare the catalog with the disks: missing or changed "
 	    "files, wrong or\ndangling symbolic links, leftover temporary "
-	    "files, interrupted moves;\nwith --verify, re-read every stored "
+	    "files, stray copies, interrupted\nmoves; with --verify, re-read every stored "
 	    "copy and compare its hash. Prints one\nsummary line first and "
 	    "exits 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN.",
 	.exec = cmd_check_exec,

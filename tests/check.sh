@@ -43,6 +43,14 @@ eq "no temporary on hot" "$(find "$W/hot" -name '.jts-tier-*' | wc -l)" 0
 "$CTL" recall "$H/f1" >/dev/null 2>&1
 eq "recall of a sound copy works" "$?" 0
 
+# A copy left on warm while the catalog has the data on hot is a stray.
+echo stray > "$W/warm/k/f1"
+out=$("$CTL" check); rc=$?
+eq "stray copy: WARNING" "$rc" 1
+contains "stray copy named" "$out" \
+    "WARNING: stray: $W/warm/k/f1: a copy is here, but the catalog has the data on tier hot"
+rm -f "$W/warm/k/f1"
+
 # A leftover temporary and a dangling link are warnings.
 printf '\xff' | dd of="$f" bs=1 seek=1234 conv=notrunc 2>/dev/null
 rm -f "$W/warm/k/f3"
