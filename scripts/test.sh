@@ -24,20 +24,26 @@ if ! build; then
 	exit 1
 fi
 
+# show_results [PREFIX]: one line per test; the log of a failure and the
+# reason of a skip, so CI output explains itself.
+show_results() {
+	local log trs res
+	for log in tests/*.log; do
+		trs=${log%.log}.trs
+		[ -f "$trs" ] || continue
+		res=$(sed -n 's/^:test-result: //p' "$trs")
+		echo "$res: ${1:-}$(basename "${log%.log}")"
+		if [ "$res" = FAIL ] || [ "$res" = ERROR ]; then
+			sed 's/^/    /' "$log" | tail -40
+		fi
+		if [ "$res" = SKIP ]; then
+			grep -m1 '^SKIP' "$log" | sed 's/^/    /'
+		fi
+	done
+}
+
 make -k check >/dev/null 2>&1
-# Show what failed, with its log, so CI output explains itself.
-for log in tests/*.log; do
-	trs=${log%.log}.trs
-	[ -f "$trs" ] || continue
-	res=$(sed -n 's/^:test-result: //p' "$trs")
-	echo "$res: $(basename "${log%.log}")"
-	if [ "$res" = FAIL ] || [ "$res" = ERROR ]; then
-		sed 's/^/    /' "$log" | tail -40
-	fi
-	if [ "$res" = SKIP ]; then
-		grep -m1 '^SKIP' "$log" | sed 's/^/    /'
-	fi
-done
+show_results
 
 # count FIELD LOG
 count() {
@@ -74,15 +80,7 @@ if tar -xzf jts-tier-*.tar.gz -C "$asan" && cd "$asan"/jts-tier-* &&
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    make -k check >/dev/null 2>&1
-	for log in tests/*.log; do
-		trs=${log%.log}.trs
-		[ -f "$trs" ] || continue
-		res=$(sed -n 's/^:test-result: //p' "$trs")
-		echo "$res: asan/$(basename "${log%.log}")"
-		if [ "$res" = FAIL ] || [ "$res" = ERROR ]; then
-			sed 's/^/    /' "$log" | tail -40
-		fi
-	done
+	show_results asan/
 	tally test-suite.log
 else
 	echo "FAIL: asan build"
