@@ -84,11 +84,6 @@ problem(struct check *ck, int sev, const char *kind, const char *path,
 	    kind, jts_quote(path), msg);
 }
 
-static int64_t
-ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
 
 static char *
 data_path(struct check *ck, int t, const char *rel)
@@ -133,7 +128,7 @@ check_file(struct check *ck, const char *rel, const char *tier,
 		return;
 	}
 	close(fd);
-	if (st.st_size != size || ts_ns(&st.st_mtim) != mtime_ns)
+	if (st.st_size != size || jts_ts_ns(&st.st_mtim) != mtime_ns)
 		problem(ck, ST_WARNING, "changed", path, "size or mtime differ "
 		    "from the catalog (size %jd, catalog %jd): written since "
 		    "it was moved", (intmax_t)st.st_size, (intmax_t)size);

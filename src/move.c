@@ -15,12 +15,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/fs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -223,11 +221,6 @@ dirs_flush(struct dirset *ds)
 	return r;
 }
 
-static int64_t
-ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
 
 /* What a source was before the copy; it must still be that to go. */
 struct ident {
@@ -239,8 +232,8 @@ static bool
 ident_same(const struct ident *id, const struct stat *st)
 {
 	return S_ISREG(st->st_mode) && st->st_ino == id->ino &&
-	    st->st_size == id->size && ts_ns(&st->st_mtim) == id->mtime_ns &&
-	    ts_ns(&st->st_ctim) == id->ctime_ns;
+	    st->st_size == id->size && jts_ts_ns(&st->st_mtim) == id->mtime_ns &&
+	    jts_ts_ns(&st->st_ctim) == id->ctime_ns;
 }
 
 static void
@@ -248,8 +241,8 @@ ident_of(struct ident *id, const struct stat *st)
 {
 	id->ino = st->st_ino;
 	id->size = st->st_size;
-	id->mtime_ns = ts_ns(&st->st_mtim);
-	id->ctime_ns = ts_ns(&st->st_ctim);
+	id->mtime_ns = jts_ts_ns(&st->st_mtim);
+	id->ctime_ns = jts_ts_ns(&st->st_ctim);
 }
 
 /* --- planning ----------------------------------------------------------- */
@@ -880,7 +873,7 @@ copy_done(struct batch *b, struct move_item *it, int wfd, int r,
 	char why[256];
 
 	if (r == 0 && it->has_cat_hash && it->pre.st_size == it->cat_size &&
-	    ts_ns(&it->pre.st_mtim) == it->cat_mtime_ns &&
+	    jts_ts_ns(&it->pre.st_mtim) == it->cat_mtime_ns &&
 	    memcmp(it->hash, it->cat_hash, JTS_HASH_LEN) != 0) {
 		char x[33], y[33];
 
@@ -1090,8 +1083,8 @@ phase_rename(struct batch *b, struct move_item *it)
 		goto undo;
 	}
 	if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
-	    ts_ns(&st.st_mtim) != ts_ns(&it->pre.st_mtim) ||
-	    ts_ns(&st.st_ctim) != ts_ns(&it->pre.st_ctim) ||
+	    jts_ts_ns(&st.st_mtim) != jts_ts_ns(&it->pre.st_mtim) ||
+	    jts_ts_ns(&st.st_ctim) != jts_ts_ns(&it->pre.st_ctim) ||
 	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
 		item_fail(it, IT_FAILED, "changed during the copy; left in "
 		    "place, try again later");
@@ -1231,7 +1224,7 @@ drop_leftover(struct engine *e, int t, int dfd, const char *old,
 		return 0;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_ino != pre->ino || st.st_size != pre->size ||
-	    ts_ns(&st.st_mtim) != pre->mtime_ns) {
+	    jts_ts_ns(&st.st_mtim) != pre->mtime_ns) {
 		close(fd);
 		snprintf(why, len, "the old file %s on tier %s was written "
 		    "after the move; kept", old, tier_name(e, t));
@@ -1402,8 +1395,8 @@ item_catalog(struct engine *e, struct move_item *it, struct cat_file *f)
 	snprintf(f->tier, sizeof(f->tier), "%s", tier_name(e, it->dst));
 	snprintf(f->home, sizeof(f->home), "%s", tier_name(e, it->home));
 	f->size = it->pre.st_size;
-	f->mtime_ns = ts_ns(&it->pre.st_mtim);
-	f->ctime_ns = ts_ns(&it->pre.st_ctim);
+	f->mtime_ns = jts_ts_ns(&it->pre.st_mtim);
+	f->ctime_ns = jts_ts_ns(&it->pre.st_ctim);
 	f->ino = (int64_t)it->pre.st_ino;
 	f->mode = it->pre.st_mode;
 	f->uid = it->pre.st_uid;
@@ -1539,8 +1532,8 @@ run_batch(struct batch *b)
 		j.state = JS_COPYING;
 		j.tmp = "";
 		j.pre_size = it->pre.st_size;
-		j.pre_mtime_ns = ts_ns(&it->pre.st_mtim);
-		j.pre_ctime_ns = ts_ns(&it->pre.st_ctim);
+		j.pre_mtime_ns = jts_ts_ns(&it->pre.st_mtim);
+		j.pre_ctime_ns = jts_ts_ns(&it->pre.st_ctim);
 		j.pre_ino = (int64_t)it->pre.st_ino;
 		if (catalog_journal_add(&e->cat, &j) != 0) {
 			catalog_rollback(&e->cat);
@@ -1978,7 +1971,7 @@ recover_row(struct engine *e, struct cat_journal *j)
 		if (dfd >= 0 && fstatat(dfd, rel_base(j->path), &st,
 		    AT_SYMLINK_NOFOLLOW) == 0) {
 			f.size = st.st_size;
-			f.mtime_ns = ts_ns(&st.st_mtim);
+			f.mtime_ns = jts_ts_ns(&st.st_mtim);
 			f.ctime_ns = j->pre_ctime_ns;
 			f.ino = j->pre_ino;
 			f.mode = st.st_mode;

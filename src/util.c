@@ -333,6 +333,12 @@ jts_now_ns(void)
 }
 
 int64_t
+jts_ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+int64_t
 jts_mono_ns(void)
 {
 	struct timespec ts;
