@@ -18,7 +18,7 @@ start_nas() {
 	exec 7>/run/lock/jts-tier-test-nas.lock
 	flock -w 600 7 || skip "another test holds the test NAS"
 	if ! pgrep -x rpcbind >/dev/null; then
-		rpcbind -w || skip "cannot start rpcbind"
+		rpcbind -w 7>&- || skip "cannot start rpcbind"
 		NAS_RPCBIND=1
 	fi
 	local port=$((20000 + $$ % 5000)) mport=$((25000 + $$ % 5000))
@@ -31,6 +31,9 @@ NFS_CORE_PARAM {
 	Enable_RQUOTA = false;
 }
 NFSV4 { Graceless = true; }
+# The tests look at and change the export behind the server's back:
+# cache nothing, so the server sees what is on its disk.
+MDCACHE { Dir_Chunk = 0; }
 EXPORT {
 	Export_Id = 77;
 	Path = $NAS_DIR;
@@ -39,11 +42,12 @@ EXPORT {
 	Squash = No_Root_Squash;
 	Transports = TCP;
 	Protocols = 3, 4;
+	Attr_Expiration_Time = 0;
 	FSAL { Name = VFS; }
 }
 CONF
 	ganesha.nfsd -f "$W/nas/ganesha.conf" -L "$W/nas/ganesha.log" \
-	    -p "$W/nas/ganesha.pid" || skip "ganesha.nfsd did not start"
+	    -p "$W/nas/ganesha.pid" 7>&- || skip "ganesha.nfsd did not start"
 	NAS_URL="nfs://127.0.0.1$NAS_DIR?nfsport=$port&mountport=$mport"
 	for _ in $(seq 1 150); do
 		NAS_PID=$(cat "$W/nas/ganesha.pid" 2>/dev/null)

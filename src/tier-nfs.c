@@ -1,0 +1,987 @@
+/*
+ * tier-nfs.c - the cold tier: a NAS reached in userspace with libnfs
+ *
+ * libnfs' asynchronous calls, driven by a libev loop.  Every call below
+ * queues its requests and runs the loop until each one is answered; the
+ * loop also watches the time: when nothing is answered for timeout_s
+ * seconds the connection is torn down (libnfs cancels what was in flight)
+ * so that no caller ever waits without end.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
+#include <nfsc/libnfs-raw-nfs.h>
+#include <xxhash.h>
+
+#include "tier-nfs.h"
+
+#define NSLOTS		16		/* requests in flight per file */
+#define CHUNK_MAX	(1u << 20)
+
+/*
+ * libnfs keeps struct nfs_fh private; SETATTR with nanosecond times needs
+ * the raw call and so the handle.  Its layout is libnfs' own (a length
+ * and the bytes) and has not changed since libnfs 1.x.
+ */
+struct nfst_fh {
+	int		 len;
+	char		*val;
+};
+
+static const unsigned char zeros[65536];
+
+/* --- the loop ----------------------------------------------------------- */
+
+static void nt_break(struct nfs_tier *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+nt_arm(struct nfs_tier *t)
+{
+	ev_io *io = t->io;
+	int fd, ev, want = 0;
+
+	if (t->nfs == NULL)
+		return;
+	fd = nfs_get_fd(t->nfs);
+	ev = nfs_which_events(t->nfs);
+	if (ev & POLLIN)
+		want |= EV_READ;
+	if (ev & POLLOUT)
+		want |= EV_WRITE;
+	if (fd == t->fd && want == t->events && ev_is_active(io))
+		return;
+	ev_io_stop(t->loop, io);
+	t->fd = fd;
+	t->events = want;
+	if (fd >= 0 && want != 0) {
+		ev_io_set(io, fd, want);
+		ev_io_start(t->loop, io);
+	}
+}
+
+static void
+nt_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct nfs_tier *t = w->data;
+	int ev = 0;
+
+	(void)loop;
+	if (revents & EV_READ)
+		ev |= POLLIN;
+	if (revents & EV_WRITE)
+		ev |= POLLOUT;
+	if (t->nfs != NULL && nfs_service(t->nfs, ev) < 0)
+		nt_break(t, "connection lost: %s", nfs_get_error(t->nfs));
+	nt_arm(t);
+}
+
+/* Serviced with no events now and then, so RPC timeouts fire. */
+static void
+nt_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct nfs_tier *t = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (t->nfs != NULL && nfs_service(t->nfs, 0) < 0)
+		nt_break(t, "connection lost: %s", nfs_get_error(t->nfs));
+	nt_arm(t);
+}
+
+/* Tear the connection down: what is in flight is cancelled. */
+static void
+nt_break(struct nfs_tier *t, const char *fmt, ...)
+{
+	struct nfs_context *nfs = t->nfs;
+	va_list ap;
+
+	if (nfs == NULL)
+		return;
+	if (!t->broken) {
+		int n = snprintf(t->err, sizeof(t->err), "%s: ", t->url);
+
+		va_start(ap, fmt);
+		vsnprintf(t->err + n, sizeof(t->err) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	t->broken = true;
+	t->nfs = NULL;
+	ev_io_stop(t->loop, t->io);
+	nfs_destroy_context(nfs);
+}
+
+/*
+ * Run the loop until *pending requests are answered.  Returns 0, or -EIO
+ * when the connection broke (then *pending is 0: nothing will answer).
+ */
+static int
+nt_wait(struct nfs_tier *t, int *pending)
+{
+	uint64_t seen = t->answers;
+	int64_t last = jts_mono_ns();
+
+	while (*pending > 0 && t->nfs != NULL) {
+		nt_arm(t);
+		ev_run(t->loop, EVRUN_ONCE);
+		if (t->answers != seen) {
+			seen = t->answers;
+			last = jts_mono_ns();
+		} else if (jts_mono_ns() - last >
+		    (int64_t)t->timeout_s * 1000000000) {
+			nt_break(t, "the server did not answer for %d s",
+			    t->timeout_s);
+		}
+	}
+	if (t->nfs == NULL) {
+		*pending = 0;
+		return -EIO;
+	}
+	return 0;
+}
+
+static int
+nt_usable(struct nfs_tier *t)
+{
+	return t->nfs == NULL ? -EIO : 0;
+}
+
+/* --- one request at a time ---------------------------------------------- */
+
+struct one {
+	struct nfs_tier	*t;
+	int		 pending;
+	int		 status;
+	void		*data;		/* copied result */
+	size_t		 len;
+};
+
+static void
+one_cb(int status, struct nfs_context *nfs, void *data, void *arg)
+{
+	struct one *o = arg;
+
+	(void)nfs;
+	o->t->answers++;
+	o->pending--;
+	o->status = status;
+	if (status >= 0 && data != NULL && o->data != NULL)
+		memcpy(o->data, data, o->len);
+	else if (status >= 0 && o->data == NULL)
+		o->data = data;		/* a pointer result (a handle) */
+}
+
+static int
+one_wait(struct one *o, int queued)
+{
+	if (queued != 0) {
+		o->pending = 0;
+		return nt_usable(o->t) != 0 ? -EIO : -ENOMEM;
+	}
+	if (nt_wait(o->t, &o->pending) != 0)
+		return -EIO;
+	return o->status < 0 ? o->status : 0;
+}
+
+static char *
+nt_path(struct nfs_tier *t, const char *rel)
+{
+	return *rel ? xasprintf("%s/%s", t->base, rel) :
+	    xstrdup(*t->base ? t->base : "/");
+}
+
+static void
+mount_cb(int status, struct nfs_context *nfs, void *data, void *arg)
+{
+	struct one *o = arg;
+
+	(void)nfs;
+	o->t->answers++;
+	o->pending--;
+	o->status = status;
+	if (status < 0 && data != NULL)
+		snprintf(o->t->err, sizeof(o->t->err), "%s", (char *)data);
+}
+
+static int
+nt_mount(struct nfs_tier *t, const char *server, const char *export)
+{
+	struct one o = { t, 1, 0, NULL, 0 };
+	int r;
+
+	t->err[0] = '\0';
+	r = nfs_mount_async(t->nfs, server, export, mount_cb, &o);
+	if (r != 0) {
+		snprintf(t->err, sizeof(t->err), "%s", nfs_get_error(t->nfs));
+		return -EIO;
+	}
+	if (nt_wait(t, &o.pending) != 0)
+		return -ETIMEDOUT;
+	return o.status;
+}
+
+int
+nfst_connect(struct nfs_tier *t, const char *url, int timeout_s,
+    struct ev_loop *loop)
+{
+	struct nfs_url *u = NULL;
+	char *export = NULL, *cut, why[sizeof(t->err)] = "";
+	ev_timer *tick;
+	int r = -EIO;
+
+	memset(t, 0, sizeof(*t));
+	/*
+	 * libnfs allocates a buffer for every WRITE and READ it sends (a
+	 * megabyte each): keep such blocks in the heap for reuse, rather
+	 * than mapping, faulting in and unmapping each one.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	t->url = xstrdup(url);
+	t->timeout_s = timeout_s > 0 ? timeout_s : NFST_TIMEOUT_DEFAULT;
+	t->fd = -1;
+	t->loop = loop;
+	if (t->loop == NULL) {
+		t->loop = ev_loop_new(EVFLAG_AUTO);
+		t->own_loop = true;
+	}
+	t->io = xcalloc(1, sizeof(ev_io));
+	ev_init((ev_io *)t->io, nt_on_io);
+	((ev_io *)t->io)->data = t;
+	tick = t->tick = xcalloc(1, sizeof(ev_timer));
+	ev_timer_init(tick, nt_on_tick, 0.1, 0.1);
+	tick->data = t;
+	ev_timer_start(t->loop, tick);
+
+	if ((t->nfs = nfs_init_context()) == NULL) {
+		snprintf(t->err, sizeof(t->err), "%s: cannot make an nfs "
+		    "context", url);
+		goto fail;
+	}
+	if ((u = nfs_parse_url_dir(t->nfs, url)) == NULL) {
+		snprintf(t->err, sizeof(t->err), "%s: %s", url,
+		    nfs_get_error(t->nfs));
+		r = -EINVAL;
+		goto fail;
+	}
+	/* Fail, do not reconnect behind our back: we judge every answer. */
+	nfs_set_autoreconnect(t->nfs, 0);
+	nfs_set_timeout(t->nfs, t->timeout_s * 1000);
+	/*
+	 * The URL's path is the export and maybe a directory beneath it:
+	 * mount the longest prefix the server exports.
+	 */
+	export = xstrdup(u->path && *u->path ? u->path : "/");
+	while (strlen(export) > 1 && export[strlen(export) - 1] == '/')
+		export[strlen(export) - 1] = '\0';
+	t->base = xstrdup("");
+	for (;;) {
+		r = nt_mount(t, u->server, export);
+		if (r == 0 || t->nfs == NULL || r == -ETIMEDOUT)
+			break;
+		if (why[0] == '\0')
+			snprintf(why, sizeof(why), "%s", t->err);
+		if ((cut = strrchr(export, '/')) == NULL || cut == export)
+			break;
+		free(t->base);
+		t->base = xstrdup(u->path + (cut - export));
+		*cut = '\0';
+		/* A refused mount may leave the context unusable: renew. */
+		nfs_destroy_context(t->nfs);
+		ev_io_stop(t->loop, t->io);
+		t->fd = -1;
+		if ((t->nfs = nfs_init_context()) == NULL)
+			break;
+		nfs_destroy_url(nfs_parse_url_dir(t->nfs, url));
+		nfs_set_autoreconnect(t->nfs, 0);
+		nfs_set_timeout(t->nfs, t->timeout_s * 1000);
+	}
+	if (r != 0) {
+		if (why[0] == '\0')
+			snprintf(why, sizeof(why), "%s", t->err);
+		if (!t->broken)
+			snprintf(t->err, sizeof(t->err), "%.200s: cannot mount: "
+			    "%.250s", url, why);
+		goto fail;
+	}
+	t->rmax = nfs_get_readmax(t->nfs);
+	t->wmax = nfs_get_writemax(t->nfs);
+	if (t->rmax == 0 || t->rmax > CHUNK_MAX)
+		t->rmax = CHUNK_MAX;
+	if (t->wmax == 0 || t->wmax > CHUNK_MAX)
+		t->wmax = CHUNK_MAX;
+	if (*t->base) {
+		struct nfs_ident id;
+
+		r = nfst_lstat(t, "", &id);
+		if (r == 0 && !S_ISDIR(id.mode))
+			r = -ENOTDIR;
+		if (r != 0) {
+			snprintf(t->err, sizeof(t->err), "%s: %s on the "
+			    "export: %s", url, t->base, strerror(-r));
+			goto fail;
+		}
+	}
+	nfs_destroy_url(u);
+	free(export);
+	return 0;
+fail:
+	if (u != NULL)
+		nfs_destroy_url(u);
+	free(export);
+	if (t->nfs != NULL) {
+		nfs_destroy_context(t->nfs);
+		t->nfs = NULL;
+	}
+	t->broken = true;
+	return r < 0 ? r : -EIO;
+}
+
+void
+nfst_close(struct nfs_tier *t)
+{
+	if (t->loop != NULL) {
+		ev_timer_stop(t->loop, t->tick);
+		ev_io_stop(t->loop, t->io);
+	}
+	if (t->nfs != NULL)
+		nfs_destroy_context(t->nfs);
+	if (t->own_loop && t->loop != NULL)
+		ev_loop_destroy(t->loop);
+	free(t->io);
+	free(t->tick);
+	free(t->url);
+	free(t->base);
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+}
+
+/* --- path operations ---------------------------------------------------- */
+
+int
+nfst_lstat(struct nfs_tier *t, const char *rel, struct nfs_ident *id)
+{
+	struct nfs_stat_64 st;
+	struct one o = { t, 1, 0, &st, sizeof(st) };
+	char *p = nt_path(t, rel);
+	int r;
+
+	if (nt_usable(t) != 0) {
+		free(p);
+		return -EIO;
+	}
+	r = one_wait(&o, nfs_lstat64_async(t->nfs, p, one_cb, &o));
+	free(p);
+	if (r != 0)
+		return r;
+	id->ino = st.nfs_ino;
+	id->size = st.nfs_size;
+	id->mtime_ns = (int64_t)st.nfs_mtime * 1000000000 +
+	    (int64_t)st.nfs_mtime_nsec;
+	id->ctime_ns = (int64_t)st.nfs_ctime * 1000000000 +
+	    (int64_t)st.nfs_ctime_nsec;
+	id->mode = (uint32_t)st.nfs_mode;
+	id->uid = (uint32_t)st.nfs_uid;
+	id->gid = (uint32_t)st.nfs_gid;
+	id->nlink = (uint32_t)st.nfs_nlink;
+	return 0;
+}
+
+int
+nfst_mkdirs(struct nfs_tier *t, const char *reldir, mode_t mode)
+{
+	char *d = xstrdup(reldir), *s = d, *p;
+	struct nfs_ident id;
+	int r = 0;
+
+	/* Most of the time the directory is there already. */
+	if (*d == '\0' || (nfst_lstat(t, d, &id) == 0 && S_ISDIR(id.mode))) {
+		free(d);
+		return nt_usable(t);
+	}
+	for (;;) {
+		char save;
+		struct one o = { t, 1, 0, NULL, 0 };
+
+		s = strchr(s, '/');
+		save = s ? *s : '\0';
+		if (s)
+			*s = '\0';
+		p = nt_path(t, d);
+		r = one_wait(&o, nfs_mkdir2_async(t->nfs, p, (int)mode, one_cb,
+		    &o));
+		free(p);
+		if (r == -EEXIST) {
+			r = nfst_lstat(t, d, &id);
+			if (r == 0 && !S_ISDIR(id.mode))
+				r = -ENOTDIR;
+		}
+		if (r != 0 || s == NULL)
+			break;
+		*s++ = save;
+	}
+	free(d);
+	return r;
+}
+
+static int
+path_op(struct nfs_tier *t, int op, const char *a, const char *b)
+{
+	struct one o = { t, 1, 0, NULL, 0 };
+	char *pa = nt_path(t, a), *pb = b ? nt_path(t, b) : NULL;
+	int r, q;
+
+	if (nt_usable(t) != 0) {
+		free(pa);
+		free(pb);
+		return -EIO;
+	}
+	switch (op) {
+	case 'u':
+		q = nfs_unlink_async(t->nfs, pa, one_cb, &o);
+		break;
+	case 'l':
+		q = nfs_link_async(t->nfs, pa, pb, one_cb, &o);
+		break;
+	default:
+		q = nfs_rename_async(t->nfs, pa, pb, one_cb, &o);
+		break;
+	}
+	r = one_wait(&o, q);
+	free(pa);
+	free(pb);
+	return r;
+}
+
+int
+nfst_unlink(struct nfs_tier *t, const char *rel)
+{
+	return path_op(t, 'u', rel, NULL);
+}
+
+int
+nfst_link(struct nfs_tier *t, const char *from, const char *to)
+{
+	return path_op(t, 'l', from, to);
+}
+
+int
+nfst_rename(struct nfs_tier *t, const char *from, const char *to)
+{
+	return path_op(t, 'r', from, to);
+}
+
+int
+nfst_avail(struct nfs_tier *t, uint64_t *bytes)
+{
+	struct nfs_statvfs_64 sv;
+	struct one o = { t, 1, 0, &sv, sizeof(sv) };
+	char *p = nt_path(t, "");
+	int r;
+
+	if (nt_usable(t) != 0) {
+		free(p);
+		return -EIO;
+	}
+	r = one_wait(&o, nfs_statvfs64_async(t->nfs, p, one_cb, &o));
+	free(p);
+	if (r == 0)
+		*bytes = sv.f_bavail * (sv.f_frsize ? sv.f_frsize : sv.f_bsize);
+	return r;
+}
+
+int
+nfst_create(struct nfs_tier *t, const char *rel, mode_t mode,
+    struct nfsfh **fh)
+{
+	struct one o = { t, 1, 0, NULL, 0 };
+	char *p = nt_path(t, rel);
+	int r;
+
+	if (nt_usable(t) != 0) {
+		free(p);
+		return -EIO;
+	}
+	r = one_wait(&o, nfs_create_async(t->nfs, p, O_EXCL, (int)mode,
+	    one_cb, &o));
+	free(p);
+	*fh = r == 0 ? o.data : NULL;
+	return r;
+}
+
+int
+nfst_open_read(struct nfs_tier *t, const char *rel, struct nfsfh **fh)
+{
+	struct one o = { t, 1, 0, NULL, 0 };
+	char *p = nt_path(t, rel);
+	int r;
+
+	if (nt_usable(t) != 0) {
+		free(p);
+		return -EIO;
+	}
+	r = one_wait(&o, nfs_open_async(t->nfs, p, O_RDONLY, one_cb, &o));
+	free(p);
+	*fh = r == 0 ? o.data : NULL;
+	return r;
+}
+
+int
+nfst_close_fh(struct nfs_tier *t, struct nfsfh *fh)
+{
+	struct one o = { t, 1, 0, NULL, 0 };
+
+	if (fh == NULL || nt_usable(t) != 0)
+		return -EIO;	/* the handle went with the connection */
+	return one_wait(&o, nfs_close_async(t->nfs, fh, one_cb, &o));
+}
+
+int
+nfst_commit(struct nfs_tier *t, struct nfsfh *fh)
+{
+	struct one o = { t, 1, 0, NULL, 0 };
+
+	if (nt_usable(t) != 0)
+		return -EIO;
+	return one_wait(&o, nfs_fsync_async(t->nfs, fh, one_cb, &o));
+}
+
+static void
+setattr_cb(struct rpc_context *rpc, int status, void *data, void *arg)
+{
+	struct one *o = arg;
+	SETATTR3res *res = data;
+
+	(void)rpc;
+	o->t->answers++;
+	o->pending--;
+	if (status != RPC_STATUS_SUCCESS)
+		o->status = status == RPC_STATUS_TIMEOUT ? -ETIMEDOUT : -EIO;
+	else if (res->status != NFS3_OK)
+		o->status = nfsstat3_to_errno((int)res->status) < 0 ?
+		    nfsstat3_to_errno((int)res->status) : -EIO;
+	else
+		o->status = 0;
+}
+
+int
+nfst_setattr(struct nfs_tier *t, struct nfsfh *fh, const struct stat *st,
+    bool own)
+{
+	struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(fh);
+	struct one o = { t, 1, 0, NULL, 0 };
+	SETATTR3args a;
+
+	if (nt_usable(t) != 0)
+		return -EIO;
+	memset(&a, 0, sizeof(a));
+	a.object.data.data_len = (u_int)h->len;
+	a.object.data.data_val = h->val;
+	a.new_attributes.mode.set_it = 1;
+	a.new_attributes.mode.set_mode3_u.mode = st->st_mode & 07777;
+	if (own) {
+		a.new_attributes.uid.set_it = 1;
+		a.new_attributes.uid.set_uid3_u.uid = st->st_uid;
+		a.new_attributes.gid.set_it = 1;
+		a.new_attributes.gid.set_gid3_u.gid = st->st_gid;
+	}
+	a.new_attributes.size.set_it = 1;
+	a.new_attributes.size.set_size3_u.size = (uint64_t)st->st_size;
+	a.new_attributes.atime.set_it = SET_TO_CLIENT_TIME;
+	a.new_attributes.atime.set_atime_u.atime.seconds =
+	    (u_int)st->st_atim.tv_sec;
+	a.new_attributes.atime.set_atime_u.atime.nseconds =
+	    (u_int)st->st_atim.tv_nsec;
+	a.new_attributes.mtime.set_it = SET_TO_CLIENT_TIME;
+	a.new_attributes.mtime.set_mtime_u.mtime.seconds =
+	    (u_int)st->st_mtim.tv_sec;
+	a.new_attributes.mtime.set_mtime_u.mtime.nseconds =
+	    (u_int)st->st_mtim.tv_nsec;
+	return one_wait(&o, rpc_nfs3_setattr_async(nfs_get_rpc_context(t->nfs),
+	    setattr_cb, &a, &o));
+}
+
+/* --- data: several requests in flight ----------------------------------- */
+
+struct xslot {
+	struct xfer	*x;
+	unsigned char	*buf;
+	uint64_t	 off;		/* of the chunk in the file */
+	uint32_t	 len;		/* bytes of the chunk */
+	uint32_t	 done;		/* bytes answered so far */
+	bool		 busy;		/* a request is in flight */
+	bool		 ready;		/* read: whole chunk here */
+};
+
+struct xfer {
+	struct nfs_tier	*t;
+	struct nfsfh	*fh;
+	struct xslot	 s[NSLOTS];
+	unsigned char	*arena;
+	int		 pending;
+	int		 err;
+};
+
+static int
+xfer_init(struct xfer *x, struct nfs_tier *t, struct nfsfh *fh, size_t chunk)
+{
+	int i;
+
+	memset(x, 0, sizeof(*x));
+	x->t = t;
+	x->fh = fh;
+	if (posix_memalign((void **)&x->arena, 4096, chunk * NSLOTS) != 0)
+		return -ENOMEM;
+	for (i = 0; i < NSLOTS; i++) {
+		x->s[i].x = x;
+		x->s[i].buf = x->arena + (size_t)i * chunk;
+	}
+	return 0;
+}
+
+static void write_cb(int, struct nfs_context *, void *, void *);
+
+static int
+write_queue(struct xslot *s)
+{
+	struct xfer *x = s->x;
+
+	if (x->t->nfs == NULL)
+		return -EIO;
+	if (nfs_pwrite_async(x->t->nfs, x->fh, s->off + s->done,
+	    s->len - s->done, s->buf + s->done, write_cb, s) != 0)
+		return -EIO;
+	s->busy = true;
+	x->pending++;
+	return 0;
+}
+
+static void
+write_cb(int status, struct nfs_context *nfs, void *data, void *arg)
+{
+	struct xslot *s = arg;
+	struct xfer *x = s->x;
+
+	(void)nfs;
+	(void)data;
+	x->t->answers++;
+	x->pending--;
+	s->busy = false;
+	if (status < 0) {
+		if (x->err == 0)
+			x->err = status;
+		return;
+	}
+	if (status == 0 && x->err == 0)
+		x->err = -EIO;		/* a server that writes nothing */
+	s->done += (uint32_t)status;
+	/* Short WRITE: send the rest. */
+	if (x->err == 0 && s->done < s->len && write_queue(s) != 0)
+		x->err = -EIO;
+}
+
+static void
+hash_zeros(XXH3_state_t *xs, uint64_t n)
+{
+	while (n > 0) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+
+		XXH3_128bits_update(xs, zeros, k);
+		n -= k;
+	}
+}
+
+static bool
+raised(const struct copy_opts *o)
+{
+	return o != NULL && ((o->abort_flag && *o->abort_flag) ||
+	    (o->stop_flag && *o->stop_flag));
+}
+
+int
+nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
+{
+	struct xfer x;
+	XXH3_state_t *xs;
+	XXH128_canonical_t canon;
+	uint64_t off = 0, data_end = 0, chunk = t->wmax;
+	int64_t last = jts_mono_ns();
+	uint64_t seen = t->answers;
+	int r = 0;
+
+	if (nt_usable(t) != 0)
+		return -EIO;
+	if (xfer_init(&x, t, fh, chunk) != 0)
+		return -ENOMEM;
+	if ((xs = XXH3_createState()) == NULL) {
+		free(x.arena);
+		return -ENOMEM;
+	}
+	XXH3_128bits_reset(xs);
+	while (off < size && r == 0) {
+		struct xslot *s = NULL;
+		ssize_t n;
+		uint64_t want;
+		int i;
+
+		if (raised(o)) {
+			r = -ECANCELED;
+			break;
+		}
+		if (off >= data_end) {
+			/* Where the next data is; a hole reads as zeros. */
+			off_t d = lseek(src, (off_t)off, SEEK_DATA), h;
+
+			if (d < 0 || (uint64_t)d > size)
+				d = (off_t)size;
+			if ((uint64_t)d > off) {
+				hash_zeros(xs, (uint64_t)d - off);
+				if (o && o->progress)
+					o->progress(o->arg, (uint64_t)d - off);
+				off = (uint64_t)d;
+				continue;
+			}
+			h = lseek(src, (off_t)off, SEEK_HOLE);
+			data_end = h < 0 || (uint64_t)h > size ? size :
+			    (uint64_t)h;
+			if (data_end <= off)
+				data_end = size;
+		}
+		/* A slot: wait for answers while all are in flight. */
+		while (s == NULL && r == 0) {
+			for (i = 0; i < NSLOTS; i++)
+				if (!x.s[i].busy) {
+					s = &x.s[i];
+					break;
+				}
+			if (s != NULL)
+				break;
+			if (t->nfs == NULL) {
+				r = -EIO;
+				break;
+			}
+			nt_arm(t);
+			ev_run(t->loop, EVRUN_ONCE);
+			if (t->answers != seen) {
+				seen = t->answers;
+				last = jts_mono_ns();
+			} else if (jts_mono_ns() - last >
+			    (int64_t)t->timeout_s * 1000000000)
+				nt_break(t, "the server did not answer for "
+				    "%d s", t->timeout_s);
+			if (x.err != 0)
+				r = x.err;
+		}
+		if (r != 0)
+			break;
+		want = data_end - off < chunk ? data_end - off : chunk;
+		n = pread(src, s->buf, (size_t)want, (off_t)off);
+		if (n < 0 && errno == EINVAL) {
+			/* An O_DIRECT source's tail: read it whole. */
+			n = pread(src, s->buf, (size_t)((want + 4095) & ~4095ULL),
+			    (off_t)off);
+			if (n > (ssize_t)want)
+				n = (ssize_t)want;
+		}
+		if (n < 0 || (errno = -jts_fault_errno("read")) != 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0) {
+			r = -ESTALE;	/* the source shrank */
+			break;
+		}
+		XXH3_128bits_update(xs, s->buf, (size_t)n);
+		/* Test hook: a byte changed after hashing must be caught. */
+		if (jts_fault_errno("corrupt") != 0)
+			s->buf[0] ^= 0xff;
+		s->off = off;
+		s->len = (uint32_t)n;
+		s->done = 0;
+		if ((r = jts_fault_errno("write")) != 0 ||
+		    (r = write_queue(s)) != 0)
+			break;
+		if (o && o->progress)
+			o->progress(o->arg, (uint64_t)n);
+		off += (uint64_t)n;
+	}
+	/* Let what is in flight answer (or be cancelled). */
+	if (nt_wait(t, &x.pending) != 0 && r == 0)
+		r = -EIO;
+	if (r == 0 && x.err != 0)
+		r = x.err;
+	if (r == 0) {
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(xs));
+		memcpy(hash, canon.digest, JTS_HASH_LEN);
+	}
+	XXH3_freeState(xs);
+	free(x.arena);
+	return r;
+}
+
+static void read_cb(int, struct nfs_context *, void *, void *);
+
+static int
+read_queue(struct xslot *s)
+{
+	struct xfer *x = s->x;
+
+	if (x->t->nfs == NULL)
+		return -EIO;
+	if (nfs_pread_async(x->t->nfs, x->fh, s->off + s->done,
+	    s->len - s->done, read_cb, s) != 0)
+		return -EIO;
+	s->busy = true;
+	x->pending++;
+	return 0;
+}
+
+static void
+read_cb(int status, struct nfs_context *nfs, void *data, void *arg)
+{
+	struct xslot *s = arg;
+	struct xfer *x = s->x;
+
+	(void)nfs;
+	x->t->answers++;
+	x->pending--;
+	s->busy = false;
+	if (status < 0) {
+		if (x->err == 0)
+			x->err = status;
+		return;
+	}
+	if (status == 0) {
+		if (x->err == 0)
+			x->err = -ESTALE;	/* ends before its size */
+		return;
+	}
+	if ((uint32_t)status > s->len - s->done)
+		status = (int)(s->len - s->done);
+	memcpy(s->buf + s->done, data, (size_t)status);
+	s->done += (uint32_t)status;
+	if (s->done == s->len)
+		s->ready = true;
+	else if (x->err == 0 && read_queue(s) != 0)	/* short READ */
+		x->err = -EIO;
+}
+
+static bool
+all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+int
+nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
+{
+	struct xfer x;
+	XXH3_state_t *xs;
+	XXH128_canonical_t canon;
+	uint64_t next = 0, off = 0, chunk = t->rmax;
+	uint64_t seen = t->answers, issued = 0, consumed = 0;
+	int64_t last = jts_mono_ns();
+	int r = 0;
+
+	if (nt_usable(t) != 0)
+		return -EIO;
+	if (xfer_init(&x, t, fh, chunk) != 0)
+		return -ENOMEM;
+	if ((xs = XXH3_createState()) == NULL) {
+		free(x.arena);
+		return -ENOMEM;
+	}
+	XXH3_128bits_reset(xs);
+	/* Chunk k lives in slot k % NSLOTS: issued ahead, consumed in order. */
+	while (off < size && r == 0) {
+		struct xslot *s;
+
+		while (issued - consumed < NSLOTS && next < size) {
+			s = &x.s[issued % NSLOTS];
+			s->off = next;
+			s->len = (uint32_t)(size - next < chunk ? size - next :
+			    chunk);
+			s->done = 0;
+			s->ready = false;
+			if ((r = read_queue(s)) != 0)
+				break;
+			next += s->len;
+			issued++;
+		}
+		if (r != 0)
+			break;
+		s = &x.s[consumed % NSLOTS];
+		while (!s->ready && x.err == 0 && t->nfs != NULL) {
+			if (raised(o)) {
+				r = -ECANCELED;
+				break;
+			}
+			nt_arm(t);
+			ev_run(t->loop, EVRUN_ONCE);
+			if (t->answers != seen) {
+				seen = t->answers;
+				last = jts_mono_ns();
+			} else if (jts_mono_ns() - last >
+			    (int64_t)t->timeout_s * 1000000000)
+				nt_break(t, "the server did not answer for "
+				    "%d s", t->timeout_s);
+		}
+		if (r != 0)
+			break;
+		if (x.err != 0 || t->nfs == NULL) {
+			r = x.err != 0 ? x.err : -EIO;
+			break;
+		}
+		XXH3_128bits_update(xs, s->buf, s->len);
+		if (dst >= 0 && !all_zero(s->buf, s->len)) {
+			size_t w = 0;
+
+			while (w < s->len) {
+				ssize_t n = pwrite(dst, s->buf + w, s->len - w,
+				    (off_t)(s->off + w));
+
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0 || (errno =
+				    -jts_fault_errno("write")) != 0) {
+					r = n == 0 ? -EIO : -errno;
+					break;
+				}
+				w += (size_t)n;
+			}
+			if (r != 0)
+				break;
+		}
+		if (o && o->progress)
+			o->progress(o->arg, s->len);
+		off += s->len;
+		s->ready = false;
+		consumed++;
+	}
+	if (nt_wait(t, &x.pending) != 0 && r == 0)
+		r = -EIO;
+	if (r == 0 && dst >= 0 && ftruncate(dst, (off_t)size) != 0)
+		r = -errno;
+	if (r == 0) {
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(xs));
+		memcpy(hash, canon.digest, JTS_HASH_LEN);
+	}
+	XXH3_freeState(xs);
+	free(x.arena);
+	return r;
+}

@@ -1,0 +1,95 @@
+/* tier-nfs.h - the cold tier: a NAS reached in userspace with libnfs */
+#ifndef JTS_TIER_NFS_H
+#define JTS_TIER_NFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "copy.h"
+#include "util.h"
+
+#define NFST_TIMEOUT_DEFAULT	60	/* seconds without an answer */
+
+struct ev_loop;
+struct nfs_context;
+struct nfsfh;
+
+/*
+ * One connection to an export, driven by a libev loop: libnfs' socket is
+ * watched for the events it asks for (re-armed whenever they or the socket
+ * change) and a periodic timer services it so RPC timeouts fire.  Calls
+ * queue their requests, several in flight, and run the loop until they
+ * are answered.  When the server stops answering for timeout seconds, or
+ * the connection is lost, the connection is torn down: every later call
+ * fails at once with -EIO and err says why.
+ */
+struct nfs_tier {
+	char		*url;		/* as configured, for messages */
+	struct nfs_context *nfs;
+	struct ev_loop	*loop;
+	bool		 own_loop;
+	void		*io, *tick;	/* ev_io, ev_timer */
+	int		 fd, events;
+	int		 timeout_s;
+	char		*base;		/* beneath the mounted export */
+	uint64_t	 rmax, wmax;
+	uint64_t	 answers;	/* completions, to see progress */
+	bool		 broken;
+	char		 err[512];
+};
+
+/* What a path on the export is: the fields that tell a changed file. */
+struct nfs_ident {
+	uint64_t	 ino, size;
+	int64_t		 mtime_ns, ctime_ns;
+	uint32_t	 mode, uid, gid, nlink;
+};
+
+/*
+ * Mount url (nfs://server/export[/path][?args]).  loop may be NULL (a
+ * private loop).  Returns 0, or -errno with err set ("URL: cause").
+ */
+int	nfst_connect(struct nfs_tier *, const char *url, int timeout_s,
+	    struct ev_loop *loop);
+void	nfst_close(struct nfs_tier *);
+
+/* Path operations, rel beneath the tier; 0 or -errno. */
+int	nfst_lstat(struct nfs_tier *, const char *rel, struct nfs_ident *);
+int	nfst_mkdirs(struct nfs_tier *, const char *reldir, mode_t);
+int	nfst_unlink(struct nfs_tier *, const char *rel);
+/* A second name for a file: fails with -EEXIST, never replaces. */
+int	nfst_link(struct nfs_tier *, const char *from, const char *to);
+int	nfst_rename(struct nfs_tier *, const char *from, const char *to);
+int	nfst_avail(struct nfs_tier *, uint64_t *bytes);
+
+/* Create rel exclusively, for writing. */
+int	nfst_create(struct nfs_tier *, const char *rel, mode_t,
+	    struct nfsfh **);
+int	nfst_open_read(struct nfs_tier *, const char *rel, struct nfsfh **);
+int	nfst_close_fh(struct nfs_tier *, struct nfsfh *);
+
+/*
+ * Write size bytes of the local fd src into fh, several WRITEs in flight,
+ * holes skipped, hashing the stream (holes as zeros).  -ESTALE if src ends
+ * early, -ECANCELED if an abort flag is raised.
+ */
+int	nfst_put(struct nfs_tier *, struct nfsfh *, int src, uint64_t size,
+	    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *);
+/*
+ * Read size bytes of fh, several READs in flight, hashing them in order,
+ * and write them to the local fd dst unless dst < 0 (all-zero blocks are
+ * left as holes, the file truncated to size).  -ESTALE if fh ends early.
+ */
+int	nfst_get(struct nfs_tier *, struct nfsfh *, int dst, uint64_t size,
+	    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *);
+/*
+ * Set mode, times (nanoseconds) and size in one SETATTR, and owner when
+ * own is set; -EPERM when the server refuses the owner.
+ */
+int	nfst_setattr(struct nfs_tier *, struct nfsfh *, const struct stat *,
+	    bool own);
+/* COMMIT: what was written is on the server's stable storage. */
+int	nfst_commit(struct nfs_tier *, struct nfsfh *);
+
+#endif
