@@ -166,6 +166,23 @@ k_url(struct parse *ps, const char *v)
 }
 
 static int
+k_timeout(struct parse *ps, const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*end == 's' && end[1] == '\0')
+		end++;
+	if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 3600)
+		return fail(ps, "bad timeout: %s%s", v,
+		    " (seconds, 1 to 3600, e.g. 60 or 60s)");
+	ps->cur->timeout = (int)n;
+	return 1;
+}
+
+static int
 k_mountpoint(struct parse *ps, const char *v)
 {
 	if (v[0] != '/')
@@ -207,6 +224,7 @@ static const struct {
 	{ "tier",	"root",			k_root },
 	{ "tier",	"url",			k_url },
 	{ "tier",	"mountpoint",		k_mountpoint },
+	{ "tier",	"timeout",		k_timeout },
 	{ "tier",	"high_watermark",	k_high },
 	{ "tier",	"low_watermark",	k_low },
 };
@@ -321,16 +339,25 @@ conf_validate(struct parse *ps)
 				    t->name);
 				return -1;
 			}
+			if (strstr(t->url, "version=4") != NULL) {
+				snprintf(ps->err, sizeof(ps->err),
+				    "tier %s: NFSv4 (version=4) is not "
+				    "supported: moves need NFSv3's SETATTR "
+				    "with nanosecond times and its COMMIT; use "
+				    "version=3 (the default)", t->name);
+				return -1;
+			}
 		} else {
 			if (t->root == NULL) {
 				snprintf(ps->err, sizeof(ps->err),
 				    "tier %s: missing root =", t->name);
 				return -1;
 			}
-			if (t->url != NULL || t->mountpoint != NULL) {
+			if (t->url != NULL || t->mountpoint != NULL ||
+			    t->timeout != 0) {
 				snprintf(ps->err, sizeof(ps->err),
-				    "tier %s: url and mountpoint are for "
-				    "kind nfs only", t->name);
+				    "tier %s: url, mountpoint and timeout are "
+				    "for kind nfs only", t->name);
 				return -1;
 			}
 		}

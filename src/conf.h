@@ -25,6 +25,7 @@ struct tier_conf {
 	char		*root;		/* local root; NULL for nfs */
 	char		*url;		/* nfs only */
 	char		*mountpoint;	/* where hosts see an nfs tier */
+	int		 timeout;	/* nfs: seconds without an answer */
 	int		 high;		/* watermarks, percent used */
 	int		 low;
 	int		 line;		/* where the section starts */

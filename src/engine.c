@@ -237,8 +237,44 @@ engine_data_path(struct engine *e, int t, const char *rel)
 {
 	const char *root = e->tiers[t].tc->root ? e->tiers[t].tc->root :
 	    e->tiers[t].tc->mountpoint;
+	const char *url = e->tiers[t].tc->url;
 
+	if (root == NULL && url != NULL)
+		return xasprintf("%.*s/%s", (int)strcspn(url, "?"), url, rel);
 	return jts_path_join(root, rel);
+}
+
+char *
+engine_link_target(struct engine *e, int t, const char *rel)
+{
+	if (engine_is_nfs(e, t) && e->tiers[t].tc->mountpoint == NULL)
+		return NULL;
+	return engine_data_path(e, t, rel);
+}
+
+bool
+engine_is_nfs(struct engine *e, int t)
+{
+	return t >= 0 && t < e->ntiers && e->tiers[t].tc->kind == TIER_NFS;
+}
+
+struct nfs_tier *
+engine_nfs(struct engine *e, int t)
+{
+	struct tier *tr = &e->tiers[t];
+	int r;
+
+	if (!engine_is_nfs(e, t))
+		return NULL;
+	if (tr->nt == NULL) {
+		tr->nt = xcalloc(1, sizeof(*tr->nt));
+		r = nfst_connect(tr->nt, tr->tc->url, tr->tc->timeout, NULL);
+		if (r != 0) {
+			jts_err("tier %s: %s", tr->tc->name, tr->nt->err);
+			return NULL;
+		}
+	}
+	return tr->nt->broken ? NULL : tr->nt;
 }
 
 /* Take the exclusive engine lock beside the catalog. */
@@ -336,9 +372,15 @@ engine_close(struct engine *e)
 	copier_fini(&e->cp);
 	if (e->cat.db)
 		catalog_close(&e->cat);
-	for (i = 0; i < e->ntiers; i++)
+	for (i = 0; i < e->ntiers; i++) {
 		if (e->tiers[i].rootfd >= 0)
 			close(e->tiers[i].rootfd);
+		if (e->tiers[i].nt != NULL) {
+			nfst_close(e->tiers[i].nt);
+			free(e->tiers[i].nt);
+			e->tiers[i].nt = NULL;
+		}
+	}
 	if (e->lockfd >= 0)
 		close(e->lockfd);
 	free(e->lockpath);

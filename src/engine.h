@@ -9,6 +9,7 @@
 #include "catalog.h"
 #include "conf.h"
 #include "copy.h"
+#include "tier-nfs.h"
 
 struct tier {
 	struct tier_conf *tc;
@@ -16,6 +17,7 @@ struct tier {
 	int		 rootfd;	/* O_PATH, the tier root; -1 if nfs */
 	dev_t		 dev;
 	ino_t		 ino;
+	struct nfs_tier	*nt;		/* nfs: the connection, once made */
 };
 
 #define DIRCACHE	32
@@ -64,8 +66,18 @@ int	engine_dir_ident(struct engine *, int fd, dev_t *, ino_t *);
 /* Map an absolute path to the tier it lies on; returns tier or -1. */
 int	engine_locate(struct engine *, const char *abspath, const char **rel);
 
-/* Absolute path of rel on tier t, as the symlink left behind points to. */
+/* Where rel on tier t is, for people: a path, or the nfs URL's. */
 char	*engine_data_path(struct engine *, int t, const char *rel);
+/* What the symlink left behind points to; NULL: leave none (an nfs tier
+ * without a mountpoint). */
+char	*engine_link_target(struct engine *, int t, const char *rel);
+bool	engine_is_nfs(struct engine *, int t);
+/*
+ * The connection to nfs tier t, made on first use; NULL if it cannot be
+ * made (said once, with jts_err) or broke during this run (why is in
+ * e->tiers[t].nt->err).
+ */
+struct nfs_tier *engine_nfs(struct engine *, int t);
 
 const char *rel_base(const char *rel);
 

@@ -304,6 +304,9 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 		memcpy(it->cat_hash, f.hash, JTS_HASH_LEN);
 		it->cat_size = f.size;
 		it->cat_mtime_ns = f.mtime_ns;
+		it->cat_mode = f.mode;
+		it->cat_uid = f.uid;
+		it->cat_gid = f.gid;
 		it->src = conf_tier_index(e->conf, f.tier);
 		it->home = conf_tier_index(e->conf, f.home);
 		cat_file_free(&f);
@@ -349,15 +352,14 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 		    tier_name(e, it->src));
 		return;
 	}
-	if (e->tiers[it->dst].tc->kind == TIER_NFS ||
-	    e->tiers[it->src].tc->kind == TIER_NFS) {
-		item_fail(it, IT_FAILED, "tier %s is an nfs tier, which this "
-		    "build cannot move files to or from yet",
-		    tier_name(e, e->tiers[it->dst].tc->kind == TIER_NFS ?
-		    it->dst : it->src));
+	if (engine_is_nfs(e, it->dst) && engine_is_nfs(e, it->src)) {
+		item_fail(it, IT_FAILED, "tiers %s and %s are both nfs tiers; "
+		    "moves between two nfs tiers are not supported",
+		    tier_name(e, it->src), tier_name(e, it->dst));
 		return;
 	}
-	it->dst_is_stub = it->dst == it->home && it->src != it->home;
+	it->dst_is_stub = it->dst == it->home && it->src != it->home &&
+	    !engine_is_nfs(e, it->dst);
 	/* A symlink left behind stands for the catalogued file. */
 	it->psize = S_ISREG(st->st_mode) ? (uint64_t)st->st_size :
 	    (uint64_t)it->cat_size;
@@ -512,6 +514,14 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 		free(abs);
 		return r < 0 ? r : 0;
 	}
+	if (engine_is_nfs(e, t)) {
+		jts_err("%s: is on nfs tier %s; files there are recalled by "
+		    "their home path, or with 'jts-tierctl recall'",
+		    jts_quote(path), tier_name(e, t));
+		free(abs);
+		p->errors++;
+		return -EINVAL;
+	}
 	if (*rel == '\0') {
 		plan_walk(e, p, t, "", op, to, 0);
 		free(abs);
@@ -609,6 +619,148 @@ struct batch {
 	uint64_t		 avail;		/* free on the destination */
 };
 
+/* --- nfs tiers ----------------------------------------------------------- */
+
+/* Why an operation on nfs tier t failed, in words. */
+static const char *
+nfs_why(struct engine *e, int t, int r)
+{
+	struct nfs_tier *nt = e->tiers[t].nt;
+
+	if (nt != NULL && nt->broken && nt->err[0] != '\0')
+		return nt->err;
+	if (nt == NULL || nt->broken)
+		return "the NAS is not reachable";
+	return strerror(-r);
+}
+
+static void
+tmp_rel(char *buf, size_t len, const char *rel, int64_t id, const char *what)
+{
+	char name[64];
+	const char *base = rel_base(rel);
+
+	tmpname(name, sizeof(name), id, what);
+	snprintf(buf, len, "%.*s%s", (int)(base - rel), rel, name);
+}
+
+static void
+pre_of_nfs(struct stat *st, const struct nfs_ident *id)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = id->mode;
+	st->st_ino = id->ino;
+	st->st_nlink = id->nlink;
+	st->st_uid = id->uid;
+	st->st_gid = id->gid;
+	st->st_size = (off_t)id->size;
+	st->st_mtim.tv_sec = id->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = id->mtime_ns % 1000000000;
+	st->st_atim = st->st_mtim;
+	st->st_ctim.tv_sec = id->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = id->ctime_ns % 1000000000;
+}
+
+/* Steps 1-2 for a source on an nfs tier: what it is, and that it moves. */
+static int
+prepare_src_nfs(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, it->src);
+	struct nfs_ident id;
+	int r;
+
+	if (nt == NULL) {
+		item_fail(it, IT_FAILED, "tier %s: %s", tier_name(e, it->src),
+		    nfs_why(e, it->src, -EIO));
+		return -1;
+	}
+	if ((r = nfst_lstat(nt, it->rel, &id)) != 0) {
+		item_fail(it, IT_FAILED, "cannot look at it on tier %s: %s",
+		    tier_name(e, it->src), nfs_why(e, it->src, r));
+		return -1;
+	}
+	if (!S_ISREG(id.mode)) {
+		item_fail(it, IT_FAILED, "is %s on tier %s; only regular files "
+		    "move", kind_word(id.mode), tier_name(e, it->src));
+		return -1;
+	}
+	if (id.nlink > 1) {
+		item_fail(it, IT_FAILED, "has %u hard links on tier %s; files "
+		    "with more than one link are not moved", id.nlink,
+		    tier_name(e, it->src));
+		return -1;
+	}
+	pre_of_nfs(&it->pre, &id);
+	/* The owner the NAS may not have kept is in the catalog. */
+	if (it->tracked) {
+		it->pre.st_uid = it->cat_uid;
+		it->pre.st_gid = it->cat_gid;
+	}
+	return 0;
+}
+
+/* Step 2 on an nfs destination: its directory, no file there, space. */
+static int
+prepare_dst_nfs(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, it->dst);
+	struct nfs_ident id;
+	char *dir;
+	int r;
+
+	if (nt == NULL) {
+		item_fail(it, IT_FAILED, "tier %s: %s", tier_name(e, it->dst),
+		    nfs_why(e, it->dst, -EIO));
+		return -1;
+	}
+	if (it->fd >= 0 && flistxattr(it->fd, NULL, 0) > 0) {
+		item_fail(it, IT_FAILED, "has extended attributes or ACLs, "
+		    "which nfs tier %s cannot keep; not moved",
+		    tier_name(e, it->dst));
+		return -1;
+	}
+	dir = strndup(it->rel, (size_t)(rel_base(it->rel) - it->rel));
+	if (*dir && dir[strlen(dir) - 1] == '/')
+		dir[strlen(dir) - 1] = '\0';
+	r = nfst_mkdirs(nt, dir, 0755);
+	free(dir);
+	if (r != 0) {
+		item_fail(it, IT_FAILED, "cannot make its directory on tier "
+		    "%s: %s", tier_name(e, it->dst), nfs_why(e, it->dst, r));
+		return -1;
+	}
+	r = nfst_lstat(nt, it->rel, &id);
+	if (r == 0) {
+		item_fail(it, IT_FAILED, "already exists on tier %s; not "
+		    "overwritten", tier_name(e, it->dst));
+		return -1;
+	}
+	if (r != -ENOENT) {
+		item_fail(it, IT_FAILED, "cannot look at tier %s: %s",
+		    tier_name(e, it->dst), nfs_why(e, it->dst, r));
+		return -1;
+	}
+	if (!b->avail_known && nfst_avail(nt, &b->avail) == 0)
+		b->avail_known = true;
+	if (b->avail_known) {
+		if (b->avail < (uint64_t)it->pre.st_size + e->conf->reserve) {
+			char x[32], y[32], z[32];
+
+			item_fail(it, IT_FAILED, "not enough space on tier %s: "
+			    "needs %s plus a reserve of %s, %s free",
+			    tier_name(e, it->dst),
+			    jts_fmt_bytes((uint64_t)it->pre.st_size, x,
+			    sizeof(x)), jts_fmt_bytes(e->conf->reserve, y,
+			    sizeof(y)), jts_fmt_bytes(b->avail, z, sizeof(z)));
+			return -1;
+		}
+		b->avail -= (uint64_t)it->pre.st_size;
+	}
+	return 0;
+}
+
 /* Step 1-3: open the source beneath its root, refuse what must not move,
  * check space, take the write lease. */
 static void
@@ -622,6 +774,11 @@ phase_prepare(struct batch *b, struct move_item *it)
 	int pfd, dfd, r;
 	uint64_t avail;
 
+	if (engine_is_nfs(e, it->src)) {
+		if (prepare_src_nfs(b, it) != 0)
+			return;
+		goto dest;
+	}
 	/*
 	 * Look before opening (a FIFO or a device must never be opened): the
 	 * parent was resolved beneath the root with no symlink, and the name
@@ -680,8 +837,15 @@ phase_prepare(struct batch *b, struct move_item *it)
 		    "immutable" : "append-only");
 		return;
 	}
+dest:
+	if (engine_is_nfs(e, it->dst)) {
+		if (prepare_dst_nfs(b, it) != 0)
+			return;
+		goto lease;
+	}
 	/* The destination directory, made like the source's if missing. */
-	dfd = engine_dir(e, it->dst, it->rel, true, it->src);
+	dfd = engine_dir(e, it->dst, it->rel, true,
+	    engine_is_nfs(e, it->src) ? -1 : it->src);
 	if (dfd < 0) {
 		item_fail(it, IT_FAILED, "cannot make its directory on tier "
 		    "%s: %s", tier_name(e, it->dst), resolve_why(-dfd));
@@ -738,6 +902,9 @@ phase_prepare(struct batch *b, struct move_item *it)
 		}
 		b->avail -= (uint64_t)it->pre.st_size;
 	}
+lease:
+	if (it->fd < 0)
+		return;		/* a source on nfs: no lease to take there */
 	if (it->fd >= MAX_FD) {
 		item_fail(it, IT_FAILED, "too many open files");
 		return;
@@ -783,7 +950,8 @@ copy_meta(struct move_item *it, int dfd, char *why, size_t len)
 		snprintf(why, len, "chmod: %s", strerror(errno));
 		return -errno;
 	}
-	nl = flistxattr(it->fd, NULL, 0);
+	/* A source on nfs has no extended attributes. */
+	nl = it->fd >= 0 ? flistxattr(it->fd, NULL, 0) : 0;
 	if (nl > 0) {
 		names = xmalloc((size_t)nl);
 		nl = flistxattr(it->fd, names, (size_t)nl);
@@ -823,9 +991,19 @@ copy_meta(struct move_item *it, int dfd, char *why, size_t len)
 static void
 unlink_tmp(struct engine *e, struct move_item *it)
 {
-	char tmp[64];
-	int dfd = engine_dir(e, it->dst, it->rel, false, -1);
+	char tmp[64], rtmp[PATH_MAX];
+	int dfd;
 
+	if (engine_is_nfs(e, it->dst)) {
+		struct nfs_tier *nt = engine_nfs(e, it->dst);
+
+		/* If the NAS is gone, recovery removes it when it is back. */
+		tmp_rel(rtmp, sizeof(rtmp), it->rel, it->jid, "tmp");
+		if (nt != NULL)
+			(void)nfst_unlink(nt, rtmp);
+		return;
+	}
+	dfd = engine_dir(e, it->dst, it->rel, false, -1);
 	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
 	if (dfd >= 0)
 		(void)unlinkat(dfd, tmp, 0);
@@ -865,12 +1043,15 @@ copy_open(struct batch *b, struct move_item *it)
 
 /* Step 5, second half: judge the copy r, check it against the catalog,
  * copy metadata, fsync a lone file; on failure remove the temporary. */
+/*
+ * Judge the copy r of it: the copy error in words, or a source that is
+ * unchanged since it was catalogued yet hashes differently (rot).
+ * Returns 0, or nonzero with the item failed.
+ */
 static int
-copy_done(struct batch *b, struct move_item *it, int wfd, int r,
-    bool sync_each)
+copy_judge(struct batch *b, struct move_item *it, int r, const char *dst_why)
 {
 	struct engine *e = b->e;
-	char why[256];
 
 	if (r == 0 && it->has_cat_hash && it->pre.st_size == it->cat_size &&
 	    jts_ts_ns(&it->pre.st_mtim) == it->cat_mtime_ns &&
@@ -883,12 +1064,9 @@ copy_done(struct batch *b, struct move_item *it, int wfd, int r,
 		item_fail(it, IT_FAILED, "the copy on tier %s is corrupt: "
 		    "content hash %s, catalog %s; nothing replaced, see "
 		    "'jts-tierctl check --verify'", tier_name(e, it->src), x, y);
-		r = -1;
-	} else if (r == 0 && copy_meta(it, wfd, why, sizeof(why)) != 0) {
-		item_fail(it, IT_FAILED, "copy to tier %s: %s",
-		    tier_name(e, it->dst), why);
-		r = -1;
-	} else if (r == -ECANCELED && stop_requested) {
+		return -1;
+	}
+	if (r == -ECANCELED && stop_requested) {
 		item_fail(it, IT_SKIPPED, "interrupted; left in place");
 	} else if (r == -ECANCELED) {
 		item_fail(it, IT_FAILED, "was opened by another process "
@@ -898,7 +1076,25 @@ copy_done(struct batch *b, struct move_item *it, int wfd, int r,
 		    "place, try again later");
 	} else if (r < 0) {
 		item_fail(it, IT_FAILED, "copy to tier %s failed: %s",
-		    tier_name(e, it->dst), strerror(-r));
+		    tier_name(e, it->dst), dst_why ? dst_why : strerror(-r));
+	}
+	return r;
+}
+
+/* Step 5, second half: judge the copy r, check it against the catalog,
+ * copy metadata, fsync a lone file; on failure remove the temporary. */
+static int
+copy_done(struct batch *b, struct move_item *it, int wfd, int r,
+    bool sync_each, const char *src_why)
+{
+	struct engine *e = b->e;
+	char why[256];
+
+	r = copy_judge(b, it, r, src_why);
+	if (r == 0 && copy_meta(it, wfd, why, sizeof(why)) != 0) {
+		item_fail(it, IT_FAILED, "copy to tier %s: %s",
+		    tier_name(e, it->dst), why);
+		r = -1;
 	}
 	if (r == 0 && sync_each && (fsync(wfd) != 0 ||
 	    (errno = -jts_fault_errno("fsync")) != 0)) {
@@ -934,7 +1130,7 @@ phase_copy(struct batch *b, struct move_item *it, bool sync_each)
 	jts_fault_point("copy");
 	r = copier_run(&e->cp, it->fd, wfd, (uint64_t)it->pre.st_size,
 	    it->hash, &co);
-	return copy_done(b, it, wfd, r, sync_each);
+	return copy_done(b, it, wfd, r, sync_each, NULL);
 }
 
 /* Small and without holes: copied many at a time. */
@@ -972,7 +1168,7 @@ phase_copy_many(struct batch *b, struct move_item **v, int n)
 	for (i = 0; i < k; i++) {
 		memcpy(v[i]->hash, jobs[i].hash, JTS_HASH_LEN);
 		if (copy_done(b, v[i], wfd[i], r != 0 ? r : jobs[i].err,
-		    false) == 0)
+		    false, NULL) == 0)
 			live++;
 	}
 	return live;
@@ -1067,6 +1263,203 @@ phase_verify_many(struct batch *b, struct move_item **v, int n)
 	}
 }
 
+/*
+ * Steps 5-6 to an nfs tier: WRITEs into an exclusively created temporary
+ * name, SETATTR (owner where the server allows it: the catalog keeps it
+ * in any case), COMMIT, then a fresh read of it over NFS, compared.  A
+ * server that lost unstable data (restarted between WRITE and COMMIT)
+ * fails the read-back, never the source.
+ */
+static int
+phase_copy_nfs_out(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, it->dst);
+	struct copy_opts co;
+	struct nfsfh *fh = NULL;
+	char tmp[PATH_MAX];
+	const char *what = "copy";
+	int r;
+
+	tmp_rel(tmp, sizeof(tmp), it->rel, it->jid, "tmp");
+	r = nt == NULL ? -EIO : nfst_create(nt, tmp, 0600, &fh);
+	if (r != 0) {
+		item_fail(it, IT_FAILED, "cannot create temporary file on tier "
+		    "%s: %s", tier_name(e, it->dst), nfs_why(e, it->dst, r));
+		item_close(it);
+		return -1;
+	}
+	memset(&co, 0, sizeof(co));
+	co.abort_flag = &lease_broken[it->fd];
+	co.stop_flag = &stop_requested;
+	co.progress = progress_bytes;
+	co.arg = b->pg;
+	jts_fault_point("copy");
+	jts_pause_point("copy");
+	r = nfst_put(nt, fh, it->fd, (uint64_t)it->pre.st_size, it->hash, &co);
+	if (copy_judge(b, it, r, r == -EIO ? nfs_why(e, it->dst, r) : NULL)
+	    != 0) {
+		(void)nfst_close_fh(nt, fh);
+		goto undo;
+	}
+	r = nfst_setattr(nt, fh, &it->pre, true);
+	if (r == -EPERM || r == -EINVAL)	/* owner refused: squashed */
+		r = nfst_setattr(nt, fh, &it->pre, false);
+	if (r != 0)
+		what = "set attributes";
+	if (r == 0) {
+		what = "COMMIT";
+		if ((r = nfst_commit(nt, fh)) == 0)
+			r = jts_fault_errno("fsync");
+	}
+	(void)nfst_close_fh(nt, fh);
+	if (r != 0) {
+		/* The copy is lost: never retry a COMMIT, start over later. */
+		item_fail(it, IT_FAILED, "%s on tier %s failed: %s%s", what,
+		    tier_name(e, it->dst), nfs_why(e, it->dst, r),
+		    r == -ENOSPC || r == -EDQUOT ? "; the export is full" : "");
+		goto undo;
+	}
+	return 0;
+undo:
+	unlink_tmp(e, it);
+	item_close(it);
+	return -1;
+}
+
+/* Step 6 on an nfs tier: read the temporary back over NFS and compare. */
+static void
+phase_verify_nfs(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, it->dst);
+	unsigned char h[JTS_HASH_LEN];
+	struct nfsfh *fh = NULL;
+	char tmp[PATH_MAX];
+	int r;
+
+	tmp_rel(tmp, sizeof(tmp), it->rel, it->jid, "tmp");
+	r = nt == NULL ? -EIO : nfst_open_read(nt, tmp, &fh);
+	if (r != 0) {
+		item_fail(it, IT_FAILED, "cannot reopen the copy on tier %s: "
+		    "%s", tier_name(e, it->dst), nfs_why(e, it->dst, r));
+		unlink_tmp(e, it);
+		item_close(it);
+		return;
+	}
+	jts_fault_point("verify");
+	r = nfst_get(nt, fh, -1, (uint64_t)it->pre.st_size, h, NULL);
+	(void)nfst_close_fh(nt, fh);
+	if (r == -EIO && nt->broken) {
+		item_fail(it, IT_FAILED, "reading the copy back on tier %s "
+		    "failed: %s", tier_name(e, it->dst), nfs_why(e, it->dst,
+		    r));
+		unlink_tmp(e, it);
+		item_close(it);
+		return;
+	}
+	verify_done(b, it, r, h);
+}
+
+/* Step 5 from an nfs tier: READs into a local temporary file. */
+static int
+phase_copy_nfs_in(struct batch *b, struct move_item *it, bool sync_each)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, it->src);
+	struct copy_opts co;
+	struct nfsfh *fh = NULL;
+	int wfd, r;
+
+	if ((wfd = copy_open(b, it)) < 0)
+		return -1;
+	r = nt == NULL ? -EIO : nfst_open_read(nt, it->rel, &fh);
+	if (r != 0) {
+		item_fail(it, IT_FAILED, "cannot open on tier %s: %s",
+		    tier_name(e, it->src), nfs_why(e, it->src, r));
+		close(wfd);
+		unlink_tmp(e, it);
+		return -1;
+	}
+	memset(&co, 0, sizeof(co));
+	co.stop_flag = &stop_requested;
+	co.progress = progress_bytes;
+	co.arg = b->pg;
+	jts_fault_point("copy");
+	jts_pause_point("copy");
+	r = nfst_get(nt, fh, wfd, (uint64_t)it->pre.st_size, it->hash, &co);
+	(void)nfst_close_fh(nt, fh);
+	return copy_done(b, it, wfd, r, sync_each, r == -EIO ?
+	    nfs_why(e, it->src, r) : NULL);
+}
+
+/* Is the source on nfs still what it was when the move began? */
+static int
+nfs_src_same(struct engine *e, int t, const char *rel, const struct ident *pre,
+    char *why, size_t len)
+{
+	struct nfs_tier *nt = engine_nfs(e, t);
+	struct nfs_ident id;
+	int r = nt == NULL ? -EIO : nfst_lstat(nt, rel, &id);
+
+	if (r == -ENOENT)
+		return -ENOENT;
+	if (r != 0) {
+		snprintf(why, len, "cannot look at the source on tier %s: "
+		    "%.300s", tier_name(e, t), nfs_why(e, t, r));
+		return -EIO;
+	}
+	if (!S_ISREG(id.mode) || id.ino != (uint64_t)pre->ino ||
+	    (int64_t)id.size != pre->size || id.mtime_ns != pre->mtime_ns ||
+	    id.ctime_ns != pre->ctime_ns) {
+		snprintf(why, len, "source on tier %s was changed during the "
+		    "move; both copies kept", tier_name(e, t));
+		return -ESTALE;
+	}
+	return 0;
+}
+
+/* Step 7 on an nfs tier: LINK the temporary to the name (which fails if
+ * the name exists: nothing is ever replaced), then drop the temporary. */
+static void
+phase_rename_nfs(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, it->dst);
+	struct stat st;
+	char tmp[PATH_MAX];
+	int r;
+
+	if (lease_lost(it)) {
+		item_fail(it, IT_FAILED, "was opened by another process "
+		    "during the move; left in place, try again later");
+		goto undo;
+	}
+	if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
+	    jts_ts_ns(&st.st_mtim) != jts_ts_ns(&it->pre.st_mtim) ||
+	    jts_ts_ns(&st.st_ctim) != jts_ts_ns(&it->pre.st_ctim) ||
+	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
+		item_fail(it, IT_FAILED, "changed during the copy; left in "
+		    "place, try again later");
+		goto undo;
+	}
+	tmp_rel(tmp, sizeof(tmp), it->rel, it->jid, "tmp");
+	r = nt == NULL ? -EIO : nfst_link(nt, tmp, it->rel);
+	if (r != 0) {
+		item_fail(it, IT_FAILED, "cannot put it in place on tier %s: "
+		    "%s", tier_name(e, it->dst), r == -EEXIST ?
+		    "a file of that name appeared" : nfs_why(e, it->dst, r));
+		goto undo;
+	}
+	jts_fault_point("rename");
+	/* A leftover temporary is harmless; recovery and check see it. */
+	(void)nfst_unlink(nt, tmp);
+	return;
+undo:
+	unlink_tmp(e, it);
+	item_close(it);
+}
+
 /* Step 7: source unchanged?  Then rename into place. */
 static void
 phase_rename(struct batch *b, struct move_item *it)
@@ -1077,12 +1470,22 @@ phase_rename(struct batch *b, struct move_item *it)
 	const char *base = rel_base(it->rel);
 	int dfd;
 
-	if (lease_lost(it)) {
+	if (engine_is_nfs(e, it->src)) {
+		struct ident pre;
+		char why[512];
+
+		ident_of(&pre, &it->pre);
+		if (nfs_src_same(e, it->src, it->rel, &pre, why,
+		    sizeof(why)) != 0) {
+			item_fail(it, IT_FAILED, "%s", why[0] ? why :
+			    "source vanished during the copy");
+			goto undo;
+		}
+	} else if (lease_lost(it)) {
 		item_fail(it, IT_FAILED, "was opened by another process "
 		    "during the move; left in place, try again later");
 		goto undo;
-	}
-	if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
+	} else if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
 	    jts_ts_ns(&st.st_mtim) != jts_ts_ns(&it->pre.st_mtim) ||
 	    jts_ts_ns(&st.st_ctim) != jts_ts_ns(&it->pre.st_ctim) ||
 	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
@@ -1146,6 +1549,15 @@ update_stub(struct engine *e, int t, const char *rel, const char *target,
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISLNK(st.st_mode))
 		return 0;	/* no stub (left removed, or replaced) */
+	if (target == NULL) {
+		/* The data goes where no path leads: the catalog knows. */
+		if (unlinkat(dfd, base, 0) != 0 && errno != ENOENT) {
+			snprintf(why, len, "cannot remove the symbolic link on "
+			    "tier %s: %s", tier_name(e, t), strerror(errno));
+			return -1;
+		}
+		return dir_sync(ds, dfd);
+	}
 	n = readlinkat(dfd, base, cur, sizeof(cur) - 1);
 	if (n >= 0) {
 		cur[n] = '\0';
@@ -1351,25 +1763,87 @@ swap:
 	return dir_sync(ds, dfd);
 }
 
+/*
+ * Step 8 for a source on an nfs tier (a recall): rename it to a hidden
+ * name, check it is still the file that was copied, remove it.  NFSv3
+ * has no leases: a change made on the NAS between the check and the
+ * rename is caught by the inode and time check after it.
+ */
+static int
+release_source_nfs(struct engine *e, int t, const char *rel,
+    const struct ident *pre, int64_t id, bool recovery, char *why,
+    size_t len)
+{
+	struct nfs_tier *nt = engine_nfs(e, t);
+	struct nfs_ident st;
+	char rm[PATH_MAX];
+	int r;
+
+	if (nt == NULL) {
+		snprintf(why, len, "cannot release the source on tier %s: "
+		    "%.300s", tier_name(e, t), nfs_why(e, t, -EIO));
+		return -1;
+	}
+	tmp_rel(rm, sizeof(rm), rel, id, "rm");
+	if (recovery && nfst_lstat(nt, rm, &st) == 0 &&
+	    st.ino == (uint64_t)pre->ino) {
+		(void)nfst_unlink(nt, rm);
+		return 0;
+	}
+	r = nfs_src_same(e, t, rel, pre, why, len);
+	if (r == -ENOENT)
+		return 0;		/* released already */
+	if (r != 0)
+		return -1;
+	if ((r = nfst_rename(nt, rel, rm)) != 0) {
+		snprintf(why, len, "cannot remove the source on tier %s: "
+		    "%.300s", tier_name(e, t), nfs_why(e, t, r));
+		return -1;
+	}
+	jts_fault_point("release");
+	if (nfst_lstat(nt, rm, &st) != 0 || st.ino != (uint64_t)pre->ino ||
+	    st.mtime_ns != pre->mtime_ns || (int64_t)st.size != pre->size) {
+		(void)nfst_rename(nt, rm, rel);
+		snprintf(why, len, "source on tier %s was replaced during the "
+		    "move; both copies kept", tier_name(e, t));
+		return -1;
+	}
+	if ((r = nfst_unlink(nt, rm)) != 0) {
+		snprintf(why, len, "cannot remove the source on tier %s: "
+		    "%.300s", tier_name(e, t), nfs_why(e, t, r));
+		return -1;
+	}
+	return 0;
+}
+
 /* After the commit: release the source, fix the home symlink. */
 static int
 finish_item(struct engine *e, int src, int dst, int home, const char *rel,
     const struct ident *pre, enum leave_mode leave, int64_t id, int leasefd,
     struct dirset *ds, char *why, size_t len)
 {
-	char *target = engine_data_path(e, dst, rel);
+	char *target = engine_link_target(e, dst, rel);
 	char tmp[64];
 	struct stat st;
 	int r = 0, dfd;
 
 	/* A recall swapped the home symlink to the temporary name. */
 	tmpname(tmp, sizeof(tmp), id, "tmp");
-	dfd = (ds == NULL || dst == home) ? engine_dir(e, dst, rel, false, -1) :
-	    -1;
+	dfd = !engine_is_nfs(e, dst) && (ds == NULL || dst == home) ?
+	    engine_dir(e, dst, rel, false, -1) : -1;
 	if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(st.st_mode)) {
 		(void)unlinkat(dfd, tmp, 0);
 		(void)dir_sync(ds, dfd);
+	}
+	if (engine_is_nfs(e, dst) && ds == NULL) {
+		char t[PATH_MAX];
+		struct nfs_tier *nt = engine_nfs(e, dst);
+
+		/* Recovery: a temporary left between LINK and its removal. */
+		tmp_rel(t, sizeof(t), rel, id, "tmp");
+		if (nt != NULL)
+			(void)nfst_unlink(nt, t);
 	}
 	if (src == home && dst != home)
 		r = release_source(e, src, rel, pre,
@@ -1379,7 +1853,10 @@ finish_item(struct engine *e, int src, int dst, int home, const char *rel,
 		if (dst != home)
 			r = update_stub(e, home, rel, target, id, ds, why,
 			    len);
-		if (r == 0)
+		if (r == 0 && engine_is_nfs(e, src))
+			r = release_source_nfs(e, src, rel, pre, id, ds == NULL,
+			    why, len);
+		else if (r == 0)
 			r = release_source(e, src, rel, pre, NULL, id,
 			    leasefd, ds, why, len);
 	}
@@ -1495,6 +1972,9 @@ run_batch(struct batch *b)
 	struct move_item *small[COPY_SMALL_SLOTS];
 	int i, syncfd = -1, r, live = 0, nsmall = 0;
 	bool one = b->n == 1;
+	/* A batch has one source and one destination tier. */
+	bool nfs_out = engine_is_nfs(e, b->it[0]->dst);
+	bool nfs_in = engine_is_nfs(e, b->it[0]->src);
 
 	int64_t t0 = jts_mono_ns(), t1;
 
@@ -1561,13 +2041,22 @@ run_batch(struct batch *b)
 		it = b->it[i];
 		if (!pending(it))
 			continue;
+		if (nfs_out) {
+			/* Each file is COMMITted: no file system to sync. */
+			if (phase_copy_nfs_out(b, it) == 0)
+				live++;
+			continue;
+		}
 		if (syncfd < 0 && !one) {
 			int dfd = engine_dir(e, it->dst, it->rel, false, -1);
 
 			syncfd = dfd < 0 ? -1 : openat(dfd, ".", O_RDONLY |
 			    O_DIRECTORY | O_CLOEXEC);
 		}
-		if (is_small(it) && !one) {
+		if (nfs_in) {
+			if (phase_copy_nfs_in(b, it, one) == 0)
+				live++;
+		} else if (is_small(it) && !one) {
 			small[nsmall++] = it;
 			if (nsmall == COPY_SMALL_SLOTS) {
 				live += phase_copy_many(b, small, nsmall);
@@ -1580,7 +2069,7 @@ run_batch(struct batch *b)
 		live += phase_copy_many(b, small, nsmall);
 	b->pg->files += live;
 	LAP("copy");
-	if (!one && live > 0) {
+	if (!one && live > 0 && !nfs_out) {
 		/* All items of a batch go to the same tier. */
 		if (syncfd < 0 || syncfs(syncfd) != 0 ||
 		    (errno = -jts_fault_errno("fsync")) != 0) {
@@ -1602,7 +2091,9 @@ run_batch(struct batch *b)
 		it = b->it[i];
 		if (!pending(it))
 			continue;
-		if (is_small(it)) {
+		if (nfs_out) {
+			phase_verify_nfs(b, it);
+		} else if (is_small(it)) {
 			small[nsmall++] = it;
 			if (nsmall == COPY_SMALL_SLOTS) {
 				phase_verify_many(b, small, nsmall);
@@ -1634,10 +2125,16 @@ run_batch(struct batch *b)
 
 	/* Rename into place, then sync each destination directory once. */
 	for (i = 0; i < b->n; i++)
-		if (pending(b->it[i]))
+		if (pending(b->it[i]) && nfs_out)
+			phase_rename_nfs(b, b->it[i]);
+		else if (pending(b->it[i]))
 			phase_rename(b, b->it[i]);
 	LAP("rename");
-	{
+	/*
+	 * NFSv3 servers make CREATE, LINK and REMOVE durable before they
+	 * answer: no directory to sync on an nfs destination.
+	 */
+	if (!nfs_out) {
 		struct dirset dd = { e, 0, 0, NULL };
 		bool bad = false;
 
@@ -1699,7 +2196,7 @@ run_batch(struct batch *b)
 		it = b->it[i];
 		if (!pending(it))
 			continue;
-		if (lease_lost(it)) {
+		if (!nfs_in && lease_lost(it)) {
 			item_fail(it, IT_CONFLICT, "was opened by another "
 			    "process after its copy was committed on tier %s; "
 			    "both copies kept, see 'jts-tierctl check'",
@@ -1925,6 +2422,19 @@ copy_matches(struct engine *e, int t, const char *rel, int64_t size,
 	struct stat st;
 	int fd, r;
 
+	if (engine_is_nfs(e, t)) {
+		struct nfs_tier *nt = engine_nfs(e, t);
+		struct nfs_ident id;
+		struct nfsfh *fh;
+
+		if (nt == NULL || nfst_lstat(nt, rel, &id) != 0 ||
+		    !S_ISREG(id.mode) || (int64_t)id.size != size ||
+		    nfst_open_read(nt, rel, &fh) != 0)
+			return false;
+		r = nfst_get(nt, fh, -1, (uint64_t)size, got, NULL);
+		(void)nfst_close_fh(nt, fh);
+		return r == 0 && memcmp(got, h, JTS_HASH_LEN) == 0;
+	}
 	fd = tier_openat(&e->tiers[t], -1, rel, O_RDONLY | O_DIRECT, 0);
 	if (fd == -EINVAL)
 		fd = tier_openat(&e->tiers[t], -1, rel, O_RDONLY, 0);
@@ -1960,7 +2470,17 @@ recover_row(struct engine *e, struct cat_journal *j)
 		return -1;
 	}
 	tmpname(tmp, sizeof(tmp), j->id, "tmp");
-	dfd = engine_dir(e, dst, j->path, false, -1);
+	/* Rows that touch a NAS wait for it to answer. */
+	if ((engine_is_nfs(e, src) && engine_nfs(e, src) == NULL) ||
+	    (engine_is_nfs(e, dst) && engine_nfs(e, dst) == NULL)) {
+		jts_warn("%s: the unfinished move to %s waits until tier %s "
+		    "answers", jts_quote(j->path), j->dst,
+		    engine_is_nfs(e, src) && engine_nfs(e, src) == NULL ?
+		    j->src : j->dst);
+		return -1;
+	}
+	dfd = engine_is_nfs(e, dst) ? -1 :
+	    engine_dir(e, dst, j->path, false, -1);
 	if (j->state == JS_VERIFIED && j->has_hash &&
 	    copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
 		/* Renamed into place before the commit was recorded. */
@@ -1968,7 +2488,22 @@ recover_row(struct engine *e, struct cat_journal *j)
 		f.path = j->path;
 		snprintf(f.tier, sizeof(f.tier), "%s", j->dst);
 		snprintf(f.home, sizeof(f.home), "%s", j->home);
-		if (dfd >= 0 && fstatat(dfd, rel_base(j->path), &st,
+		if (engine_is_nfs(e, dst)) {
+			f.size = j->pre_size;
+			f.mtime_ns = j->pre_mtime_ns;
+			f.ctime_ns = j->pre_ctime_ns;
+			f.ino = j->pre_ino;
+			/* Owner and mode: from the source, still in place. */
+			lfd = tier_openat(&e->tiers[src], -1, j->path,
+			    O_PATH, 0);
+			if (lfd >= 0 && fstat(lfd, &st) == 0) {
+				f.mode = st.st_mode;
+				f.uid = st.st_uid;
+				f.gid = st.st_gid;
+			}
+			if (lfd >= 0)
+				close(lfd);
+		} else if (dfd >= 0 && fstatat(dfd, rel_base(j->path), &st,
 		    AT_SYMLINK_NOFOLLOW) == 0) {
 			f.size = st.st_size;
 			f.mtime_ns = jts_ts_ns(&st.st_mtim);
@@ -1995,7 +2530,19 @@ recover_row(struct engine *e, struct cat_journal *j)
 	case JS_COPYING:
 	case JS_VERIFIED:
 		/* The source was never touched: drop the temporary copy. */
-		if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW)
+		if (engine_is_nfs(e, dst)) {
+			char rtmp[PATH_MAX];
+
+			tmp_rel(rtmp, sizeof(rtmp), j->path, j->id, "tmp");
+			r = nfst_unlink(engine_nfs(e, dst), rtmp);
+			if (r != 0 && r != -ENOENT) {
+				jts_warn("%s: cannot remove the temporary copy "
+				    "on tier %s: %s; left for the next run",
+				    jts_quote(j->path), j->dst,
+				    nfs_why(e, dst, r));
+				return -1;
+			}
+		} else if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW)
 		    == 0 && !S_ISDIR(st.st_mode)) {
 			if (S_ISLNK(st.st_mode)) {
 				/* A recall's swap half done: swap back. */
@@ -2019,8 +2566,8 @@ recover_row(struct engine *e, struct cat_journal *j)
 		pre.mtime_ns = j->pre_mtime_ns;
 		pre.ctime_ns = j->pre_ctime_ns;
 		/* Nobody may hold the source open while it is released. */
-		lfd = tier_openat(&e->tiers[src], -1, j->path,
-		    O_RDONLY | O_NONBLOCK, 0);
+		lfd = engine_is_nfs(e, src) ? -1 : tier_openat(&e->tiers[src],
+		    -1, j->path, O_RDONLY | O_NONBLOCK, 0);
 		if (lfd >= 0 && fstat(lfd, &st) == 0 && ident_same(&pre, &st) &&
 		    fcntl(lfd, F_SETLEASE, F_WRLCK) != 0) {
 			jts_warn("%s: source on tier %s is open by another "

@@ -30,6 +30,7 @@ struct move_item {
 	bool		 has_cat_hash;	/* catalog hash to check against */
 	unsigned char	 cat_hash[JTS_HASH_LEN];
 	int64_t		 cat_size, cat_mtime_ns;
+	uint32_t	 cat_mode, cat_uid, cat_gid;
 	uint64_t	 psize;		/* size when planned */
 	int		 fd;		/* source, write lease held */
 	struct stat	 pre;
