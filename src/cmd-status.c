@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -42,6 +43,40 @@ count_tier(struct catalog *cat, const char *tier, struct tier_count *tc)
 	sqlite3_finalize(st);
 }
 
+/*
+ * Files of nfs tier t with nothing left at their home path (no mountpoint
+ * to link into, or the link was removed): only the catalog knows them.
+ */
+static int64_t
+count_detached(struct catalog *cat, struct conf *c, const char *tier)
+{
+	sqlite3_stmt *st;
+	struct stat sb;
+	int64_t n = 0;
+
+	if (cat->db == NULL || sqlite3_prepare_v2(cat->db, "SELECT path, home "
+	    "FROM files WHERE tier = ?", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, tier, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct tier_conf *h = conf_tier(c,
+		    (const char *)sqlite3_column_text(st, 1));
+		char *rel = strndup(sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0));
+		char *p;
+
+		if (h != NULL && h->root != NULL) {
+			p = jts_path_join(h->root, rel);
+			if (lstat(p, &sb) != 0)
+				n++;
+			free(p);
+		}
+		free(rel);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
 static int
 cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -57,6 +92,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	char err[1024], a[32], b[32], c[32];
 	bool json = false;
 	int ch, i, nrows = 0;
+	int64_t detached[JTS_MAX_TIERS];
 
 	while ((ch = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -105,6 +141,8 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		const char *where = t->root ? t->root : t->url;
 
 		count_tier(&cat, t->name, &tc);
+		detached[i] = t->kind == TIER_NFS ?
+		    count_detached(&cat, &ctx->conf, t->name) : 0;
 		if (t->root != NULL && statvfs(t->root, &sv) == 0) {
 			size = (uint64_t)sv.f_blocks * sv.f_frsize;
 			avail = (uint64_t)sv.f_bavail * sv.f_frsize;
@@ -124,6 +162,8 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    json_object_new_int64(tc.files));
 			json_object_object_add(o, "bytes",
 			    json_object_new_int64(tc.bytes));
+			json_object_object_add(o, "files_without_home_path",
+			    json_object_new_int64(detached[i]));
 			json_object_object_add(o, "size",
 			    json_object_new_int64((int64_t)size));
 			json_object_object_add(o, "free",
@@ -149,6 +189,12 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    pct, jts_quote(where), t->high, t->low);
 		}
 	}
+	for (i = 0; i < ctx->conf.ntiers && !json; i++)
+		if (detached[i] > 0)
+			printf("%" PRId64 " files kept only on tier %s: nothing "
+			    "is left at their home path; 'jts-tierctl recall' "
+			    "restores them\n", detached[i],
+			    ctx->conf.tiers[i].name);
 	for (i = 0; i < nrows; i++) {
 		struct cat_journal *j = &rows[i];
 

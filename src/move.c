@@ -997,10 +997,14 @@ unlink_tmp(struct engine *e, struct move_item *it)
 	if (engine_is_nfs(e, it->dst)) {
 		struct nfs_tier *nt = engine_nfs(e, it->dst);
 
-		/* If the NAS is gone, recovery removes it when it is back. */
+		/*
+		 * If the NAS does not answer, the journal row stays open and
+		 * recovery removes the temporary when it is back.
+		 */
 		tmp_rel(rtmp, sizeof(rtmp), it->rel, it->jid, "tmp");
-		if (nt != NULL)
-			(void)nfst_unlink(nt, rtmp);
+		if (nt == NULL || (nt != NULL &&
+		    nfst_unlink(nt, rtmp) == -EIO && nt->broken))
+			it->tmp_left = true;
 		return;
 	}
 	dfd = engine_dir(e, it->dst, it->rel, false, -1);
@@ -1898,7 +1902,11 @@ journal_failures(struct engine *e, struct batch *b)
 	for (i = 0; i < b->n; i++) {
 		struct move_item *it = b->it[i];
 
-		if (it->jid > 0 && !pending(it) && it->state != IT_DONE) {
+		if (it->jid > 0 && !pending(it) && it->state != IT_DONE &&
+		    it->tmp_left) {
+			it->jid = -it->jid;	/* left open for recovery */
+		} else if (it->jid > 0 && !pending(it) &&
+		    it->state != IT_DONE) {
 			r |= catalog_journal_set(&e->cat, it->jid,
 			    it->state == IT_CONFLICT ? JS_CONFLICT :
 			    JS_ABORTED, NULL, it->why);

@@ -577,29 +577,46 @@ setattr_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 		o->status = 0;
 }
 
+static int
+setattr_rpc(struct nfs_tier *t, struct nfsfh *fh, const SETATTR3args *tmpl)
+{
+	struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(fh);
+	struct one o = { t, 1, 0, NULL, 0 };
+	SETATTR3args a = *tmpl;
+
+	if (nt_usable(t) != 0)
+		return -EIO;
+	a.object.data.data_len = (u_int)h->len;
+	a.object.data.data_val = h->val;
+	return one_wait(&o, rpc_nfs3_setattr_async(nfs_get_rpc_context(t->nfs),
+	    setattr_cb, &a, &o));
+}
+
 int
 nfst_setattr(struct nfs_tier *t, struct nfsfh *fh, const struct stat *st,
     bool own)
 {
-	struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(fh);
-	struct one o = { t, 1, 0, NULL, 0 };
 	SETATTR3args a;
+	int r;
 
-	if (nt_usable(t) != 0)
-		return -EIO;
+	/*
+	 * Size and owner first: a server clears setuid and setgid when it
+	 * changes either, so the mode (and the times, last) come after.
+	 */
 	memset(&a, 0, sizeof(a));
-	a.object.data.data_len = (u_int)h->len;
-	a.object.data.data_val = h->val;
-	a.new_attributes.mode.set_it = 1;
-	a.new_attributes.mode.set_mode3_u.mode = st->st_mode & 07777;
+	a.new_attributes.size.set_it = 1;
+	a.new_attributes.size.set_size3_u.size = (uint64_t)st->st_size;
 	if (own) {
 		a.new_attributes.uid.set_it = 1;
 		a.new_attributes.uid.set_uid3_u.uid = st->st_uid;
 		a.new_attributes.gid.set_it = 1;
 		a.new_attributes.gid.set_gid3_u.gid = st->st_gid;
 	}
-	a.new_attributes.size.set_it = 1;
-	a.new_attributes.size.set_size3_u.size = (uint64_t)st->st_size;
+	if ((r = setattr_rpc(t, fh, &a)) != 0)
+		return r;
+	memset(&a, 0, sizeof(a));
+	a.new_attributes.mode.set_it = 1;
+	a.new_attributes.mode.set_mode3_u.mode = st->st_mode & 07777;
 	a.new_attributes.atime.set_it = SET_TO_CLIENT_TIME;
 	a.new_attributes.atime.set_atime_u.atime.seconds =
 	    (u_int)st->st_atim.tv_sec;
@@ -610,8 +627,7 @@ nfst_setattr(struct nfs_tier *t, struct nfsfh *fh, const struct stat *st,
 	    (u_int)st->st_mtim.tv_sec;
 	a.new_attributes.mtime.set_mtime_u.mtime.nseconds =
 	    (u_int)st->st_mtim.tv_nsec;
-	return one_wait(&o, rpc_nfs3_setattr_async(nfs_get_rpc_context(t->nfs),
-	    setattr_cb, &a, &o));
+	return setattr_rpc(t, fh, &a);
 }
 
 /* --- data: several requests in flight ----------------------------------- */

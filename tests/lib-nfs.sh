@@ -15,6 +15,7 @@ start_nas() {
 	need_cmd ganesha.nfsd rpcbind nfs-ls
 	NAS_DIR=$1
 	mkdir -p "$NAS_DIR" "$W/nas"
+	trap 'stop_nas; cleanup' EXIT INT TERM
 	exec 7>/run/lock/jts-tier-test-nas.lock
 	flock -w 600 7 || skip "another test holds the test NAS"
 	if ! pgrep -x rpcbind >/dev/null; then
@@ -46,16 +47,33 @@ EXPORT {
 	FSAL { Name = VFS; }
 }
 CONF
-	ganesha.nfsd -f "$W/nas/ganesha.conf" -L "$W/nas/ganesha.log" \
-	    -p "$W/nas/ganesha.pid" 7>&- || skip "ganesha.nfsd did not start"
 	NAS_URL="nfs://127.0.0.1$NAS_DIR?nfsport=$port&mountport=$mport"
+	nas_up || { stop_nas; skip "the test NAS did not answer within 15 s (see its log)"; }
+}
+
+# nas_up: run the server of start_nas (again, after nas_kill); 0 once it
+# answers.
+nas_up() {
+	rm -f "$W/nas/ganesha.pid"
+	ganesha.nfsd -f "$W/nas/ganesha.conf" -L "$W/nas/ganesha.log" \
+	    -p "$W/nas/ganesha.pid" 7>&- || return 1
 	for _ in $(seq 1 150); do
 		NAS_PID=$(cat "$W/nas/ganesha.pid" 2>/dev/null)
 		nfs-ls "$NAS_URL" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	stop_nas
-	skip "the test NAS did not answer within 15 s (see its log)"
+	return 1
+}
+
+# nas_kill: the server dies (SIGKILL), as a NAS that loses power.
+nas_kill() {
+	[ -n "$NAS_PID" ] || return 0
+	kill -9 "$NAS_PID" 2>/dev/null
+	for _ in $(seq 1 50); do
+		kill -0 "$NAS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	NAS_PID=
 }
 
 # stop_nas: stop the server (and rpcbind, if this test started it).
@@ -75,4 +93,13 @@ stop_nas() {
 		NAS_RPCBIND=
 	fi
 	exec 7>&- 2>/dev/null
+}
+
+# add_cold [MOUNTPOINT]: a [tier cold] on the test NAS in $CONF.
+add_cold() {
+	{
+		printf '\n[tier cold]\nkind = nfs\nurl = %s\ntimeout = %s\n' \
+		    "$NAS_URL" "${NAS_TIMEOUT:-10}"
+		[ -n "${1:-}" ] && printf 'mountpoint = %s\n' "$1"
+	} >> "$CONF"
 }
