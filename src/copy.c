@@ -100,8 +100,8 @@ copier_fini(struct copier *cp)
 	memset(cp, 0, sizeof(*cp));
 }
 
-static void
-hash_zeros(XXH3_state_t *xs, uint64_t n)
+void
+copy_hash_zeros(XXH3_state_t *xs, uint64_t n)
 {
 	while (n > 0) {
 		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
@@ -185,7 +185,7 @@ hash_ready(struct run *r)
 		s = &r->cp->slots[r->hash_seq % (uint64_t)r->cp->nbufs];
 		if (s->state != CS_READ || s->seq != r->hash_seq || s->hashed)
 			return;
-		hash_zeros(r->xs, s->hole_before);
+		copy_hash_zeros(r->xs, s->hole_before);
 		XXH3_128bits_update(r->xs, s->buf, s->want);
 		s->hashed = true;
 		r->hash_seq++;
@@ -436,7 +436,7 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 			r.err = -ESTALE;
 	}
 	if (r.err == 0) {
-		hash_zeros(r.xs, hole);
+		copy_hash_zeros(r.xs, hole);
 		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(r.xs));
 		memcpy(hash, canon.digest, JTS_HASH_LEN);
 		if (dst >= 0 && ftruncate(dst, (off_t)size) != 0)

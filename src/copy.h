@@ -45,6 +45,10 @@ struct copy_opts {
 	bool			 short_io;
 };
 
+/* Feed n zero bytes (a hole) to a hash state. */
+struct XXH3_state_s;
+void	copy_hash_zeros(struct XXH3_state_s *, uint64_t n);
+
 int	copier_init(struct copier *, int nbufs, size_t bufsz);
 void	copier_fini(struct copier *);
 

@@ -121,6 +121,8 @@ item_fail(struct move_item *it, enum item_state s, const char *fmt, ...)
 	it->state = s;
 }
 
+static bool lease_lost(struct move_item *);
+
 static void
 item_close(struct move_item *it)
 {
@@ -661,6 +663,52 @@ pre_of_nfs(struct stat *st, const struct nfs_ident *id)
 	st->st_ctim.tv_nsec = id->ctime_ns % 1000000000;
 }
 
+/* Count it against the destination's free space, keeping the reserve. */
+static int
+space_take(struct batch *b, struct move_item *it)
+{
+	struct engine *e = b->e;
+	char x[32], y[32], z[32];
+
+	if (!b->avail_known)
+		return 0;
+	if (b->avail < (uint64_t)it->pre.st_size + e->conf->reserve) {
+		item_fail(it, IT_FAILED, "not enough space on tier %s: needs %s "
+		    "plus a reserve of %s, %s free", tier_name(e, it->dst),
+		    jts_fmt_bytes((uint64_t)it->pre.st_size, x, sizeof(x)),
+		    jts_fmt_bytes(e->conf->reserve, y, sizeof(y)),
+		    jts_fmt_bytes(b->avail, z, sizeof(z)));
+		return -1;
+	}
+	b->avail -= (uint64_t)it->pre.st_size;
+	return 0;
+}
+
+/*
+ * Step 7's check of a local source: lease held, nothing changed.  Returns
+ * 0, or -1 with the item failed.
+ */
+static int
+src_unchanged(struct move_item *it)
+{
+	struct stat st;
+
+	if (lease_lost(it)) {
+		item_fail(it, IT_FAILED, "was opened by another process "
+		    "during the move; left in place, try again later");
+		return -1;
+	}
+	if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
+	    jts_ts_ns(&st.st_mtim) != jts_ts_ns(&it->pre.st_mtim) ||
+	    jts_ts_ns(&st.st_ctim) != jts_ts_ns(&it->pre.st_ctim) ||
+	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
+		item_fail(it, IT_FAILED, "changed during the copy; left in "
+		    "place, try again later");
+		return -1;
+	}
+	return 0;
+}
+
 /* Steps 1-2 for a source on an nfs tier: what it is, and that it moves. */
 static int
 prepare_src_nfs(struct batch *b, struct move_item *it)
@@ -744,21 +792,7 @@ prepare_dst_nfs(struct batch *b, struct move_item *it)
 	}
 	if (!b->avail_known && nfst_avail(nt, &b->avail) == 0)
 		b->avail_known = true;
-	if (b->avail_known) {
-		if (b->avail < (uint64_t)it->pre.st_size + e->conf->reserve) {
-			char x[32], y[32], z[32];
-
-			item_fail(it, IT_FAILED, "not enough space on tier %s: "
-			    "needs %s plus a reserve of %s, %s free",
-			    tier_name(e, it->dst),
-			    jts_fmt_bytes((uint64_t)it->pre.st_size, x,
-			    sizeof(x)), jts_fmt_bytes(e->conf->reserve, y,
-			    sizeof(y)), jts_fmt_bytes(b->avail, z, sizeof(z)));
-			return -1;
-		}
-		b->avail -= (uint64_t)it->pre.st_size;
-	}
-	return 0;
+	return space_take(b, it);
 }
 
 /* Step 1-3: open the source beneath its root, refuse what must not move,
@@ -772,7 +806,6 @@ phase_prepare(struct batch *b, struct move_item *it)
 	struct stat st, dst;
 	struct statx stx;
 	int pfd, dfd, r;
-	uint64_t avail;
 
 	if (engine_is_nfs(e, it->src)) {
 		if (prepare_src_nfs(b, it) != 0)
@@ -887,21 +920,8 @@ dest:
 		b->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 		b->avail_known = true;
 	}
-	if (b->avail_known) {
-		avail = b->avail;
-		if (avail < (uint64_t)it->pre.st_size + e->conf->reserve) {
-			char x[32], y[32], z[32];
-
-			item_fail(it, IT_FAILED, "not enough space on tier %s: "
-			    "needs %s plus a reserve of %s, %s free",
-			    tier_name(e, it->dst),
-			    jts_fmt_bytes((uint64_t)it->pre.st_size, x,
-			    sizeof(x)), jts_fmt_bytes(e->conf->reserve, y,
-			    sizeof(y)), jts_fmt_bytes(avail, z, sizeof(z)));
-			return;
-		}
-		b->avail -= (uint64_t)it->pre.st_size;
-	}
+	if (space_take(b, it) != 0)
+		return;
 lease:
 	if (it->fd < 0)
 		return;		/* a source on nfs: no lease to take there */
@@ -1430,23 +1450,11 @@ phase_rename_nfs(struct batch *b, struct move_item *it)
 {
 	struct engine *e = b->e;
 	struct nfs_tier *nt = engine_nfs(e, it->dst);
-	struct stat st;
 	char tmp[PATH_MAX];
 	int r;
 
-	if (lease_lost(it)) {
-		item_fail(it, IT_FAILED, "was opened by another process "
-		    "during the move; left in place, try again later");
+	if (src_unchanged(it) != 0)
 		goto undo;
-	}
-	if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
-	    jts_ts_ns(&st.st_mtim) != jts_ts_ns(&it->pre.st_mtim) ||
-	    jts_ts_ns(&st.st_ctim) != jts_ts_ns(&it->pre.st_ctim) ||
-	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
-		item_fail(it, IT_FAILED, "changed during the copy; left in "
-		    "place, try again later");
-		goto undo;
-	}
 	tmp_rel(tmp, sizeof(tmp), it->rel, it->jid, "tmp");
 	r = nt == NULL ? -EIO : nfst_link(nt, tmp, it->rel);
 	if (r != 0) {
@@ -1485,18 +1493,8 @@ phase_rename(struct batch *b, struct move_item *it)
 			    "source vanished during the copy");
 			goto undo;
 		}
-	} else if (lease_lost(it)) {
-		item_fail(it, IT_FAILED, "was opened by another process "
-		    "during the move; left in place, try again later");
+	} else if (src_unchanged(it) != 0)
 		goto undo;
-	} else if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
-	    jts_ts_ns(&st.st_mtim) != jts_ts_ns(&it->pre.st_mtim) ||
-	    jts_ts_ns(&st.st_ctim) != jts_ts_ns(&it->pre.st_ctim) ||
-	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
-		item_fail(it, IT_FAILED, "changed during the copy; left in "
-		    "place, try again later");
-		goto undo;
-	}
 	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
 	dfd = engine_dir(e, it->dst, it->rel, false, -1);
 	if (dfd < 0) {

@@ -41,8 +41,6 @@ struct nfst_fh {
 	char		*val;
 };
 
-static const unsigned char zeros[65536];
-
 /* --- the loop ----------------------------------------------------------- */
 
 static void nt_break(struct nfs_tier *, const char *fmt, ...)
@@ -125,6 +123,24 @@ nt_break(struct nfs_tier *t, const char *fmt, ...)
 }
 
 /*
+ * One turn of the loop; tears the connection down when nothing has been
+ * answered for the timeout (seen and last: answers counted, and when).
+ */
+static void
+nt_step(struct nfs_tier *t, uint64_t *seen, int64_t *last)
+{
+	nt_arm(t);
+	ev_run(t->loop, EVRUN_ONCE);
+	if (t->answers != *seen) {
+		*seen = t->answers;
+		*last = jts_mono_ns();
+	} else if (jts_mono_ns() - *last >
+	    (int64_t)t->timeout_s * 1000000000)
+		nt_break(t, "the server did not answer for %d s",
+		    t->timeout_s);
+}
+
+/*
  * Run the loop until *pending requests are answered.  Returns 0, or -EIO
  * when the connection broke (then *pending is 0: nothing will answer).
  */
@@ -134,18 +150,8 @@ nt_wait(struct nfs_tier *t, int *pending)
 	uint64_t seen = t->answers;
 	int64_t last = jts_mono_ns();
 
-	while (*pending > 0 && t->nfs != NULL) {
-		nt_arm(t);
-		ev_run(t->loop, EVRUN_ONCE);
-		if (t->answers != seen) {
-			seen = t->answers;
-			last = jts_mono_ns();
-		} else if (jts_mono_ns() - last >
-		    (int64_t)t->timeout_s * 1000000000) {
-			nt_break(t, "the server did not answer for %d s",
-			    t->timeout_s);
-		}
-	}
+	while (*pending > 0 && t->nfs != NULL)
+		nt_step(t, &seen, &last);
 	if (t->nfs == NULL) {
 		*pending = 0;
 		return -EIO;
@@ -647,6 +653,7 @@ struct xfer {
 	struct nfsfh	*fh;
 	struct xslot	 s[NSLOTS];
 	unsigned char	*arena;
+	XXH3_state_t	*xs;		/* the stream's hash */
 	int		 pending;
 	int		 err;
 };
@@ -659,8 +666,15 @@ xfer_init(struct xfer *x, struct nfs_tier *t, struct nfsfh *fh, size_t chunk)
 	memset(x, 0, sizeof(*x));
 	x->t = t;
 	x->fh = fh;
+	if (nt_usable(t) != 0)
+		return -EIO;
 	if (posix_memalign((void **)&x->arena, 4096, chunk * NSLOTS) != 0)
 		return -ENOMEM;
+	if ((x->xs = XXH3_createState()) == NULL) {
+		free(x->arena);
+		return -ENOMEM;
+	}
+	XXH3_128bits_reset(x->xs);
 	for (i = 0; i < NSLOTS; i++) {
 		x->s[i].x = x;
 		x->s[i].buf = x->arena + (size_t)i * chunk;
@@ -668,21 +682,62 @@ xfer_init(struct xfer *x, struct nfs_tier *t, struct nfsfh *fh, size_t chunk)
 	return 0;
 }
 
-static void write_cb(int, struct nfs_context *, void *, void *);
-
+/* Let what is in flight answer (or be cancelled); the hash if r is 0. */
 static int
-write_queue(struct xslot *s)
+xfer_end(struct xfer *x, int r, unsigned char hash[JTS_HASH_LEN])
+{
+	XXH128_canonical_t canon;
+
+	if (nt_wait(x->t, &x->pending) != 0 && r == 0)
+		r = -EIO;
+	if (r == 0 && x->err != 0)
+		r = x->err;
+	if (r == 0) {
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(x->xs));
+		memcpy(hash, canon.digest, JTS_HASH_LEN);
+	}
+	XXH3_freeState(x->xs);
+	free(x->arena);
+	return r;
+}
+
+static void write_cb(int, struct nfs_context *, void *, void *);
+static void read_cb(int, struct nfs_context *, void *, void *);
+
+/* Send (the rest of) slot s's chunk: a WRITE or a READ. */
+static int
+slot_queue(struct xslot *s, bool write)
 {
 	struct xfer *x = s->x;
+	int r;
 
 	if (x->t->nfs == NULL)
 		return -EIO;
-	if (nfs_pwrite_async(x->t->nfs, x->fh, s->off + s->done,
-	    s->len - s->done, s->buf + s->done, write_cb, s) != 0)
+	if (write)
+		r = nfs_pwrite_async(x->t->nfs, x->fh, s->off + s->done,
+		    s->len - s->done, s->buf + s->done, write_cb, s);
+	else
+		r = nfs_pread_async(x->t->nfs, x->fh, s->off + s->done,
+		    s->len - s->done, read_cb, s);
+	if (r != 0)
 		return -EIO;
 	s->busy = true;
 	x->pending++;
 	return 0;
+}
+
+/* An answer for slot s: counted; false if it is an error (noted). */
+static bool
+slot_answer(struct xslot *s, int status)
+{
+	struct xfer *x = s->x;
+
+	x->t->answers++;
+	x->pending--;
+	s->busy = false;
+	if (status < 0 && x->err == 0)
+		x->err = status;
+	return status >= 0;
 }
 
 static void
@@ -693,31 +748,14 @@ write_cb(int status, struct nfs_context *nfs, void *data, void *arg)
 
 	(void)nfs;
 	(void)data;
-	x->t->answers++;
-	x->pending--;
-	s->busy = false;
-	if (status < 0) {
-		if (x->err == 0)
-			x->err = status;
+	if (!slot_answer(s, status))
 		return;
-	}
 	if (status == 0 && x->err == 0)
 		x->err = -EIO;		/* a server that writes nothing */
 	s->done += (uint32_t)status;
 	/* Short WRITE: send the rest. */
-	if (x->err == 0 && s->done < s->len && write_queue(s) != 0)
+	if (x->err == 0 && s->done < s->len && slot_queue(s, true) != 0)
 		x->err = -EIO;
-}
-
-static void
-hash_zeros(XXH3_state_t *xs, uint64_t n)
-{
-	while (n > 0) {
-		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
-
-		XXH3_128bits_update(xs, zeros, k);
-		n -= k;
-	}
 }
 
 static bool
@@ -732,22 +770,13 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
     unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
 {
 	struct xfer x;
-	XXH3_state_t *xs;
-	XXH128_canonical_t canon;
 	uint64_t off = 0, data_end = 0, chunk = t->wmax;
 	int64_t last = jts_mono_ns();
 	uint64_t seen = t->answers;
-	int r = 0;
+	int r;
 
-	if (nt_usable(t) != 0)
-		return -EIO;
-	if (xfer_init(&x, t, fh, chunk) != 0)
-		return -ENOMEM;
-	if ((xs = XXH3_createState()) == NULL) {
-		free(x.arena);
-		return -ENOMEM;
-	}
-	XXH3_128bits_reset(xs);
+	if ((r = xfer_init(&x, t, fh, chunk)) != 0)
+		return r;
 	while (off < size && r == 0) {
 		struct xslot *s = NULL;
 		ssize_t n;
@@ -765,7 +794,7 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 			if (d < 0 || (uint64_t)d > size)
 				d = (off_t)size;
 			if ((uint64_t)d > off) {
-				hash_zeros(xs, (uint64_t)d - off);
+				copy_hash_zeros(x.xs, (uint64_t)d - off);
 				if (o && o->progress)
 					o->progress(o->arg, (uint64_t)d - off);
 				off = (uint64_t)d;
@@ -790,15 +819,7 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 				r = -EIO;
 				break;
 			}
-			nt_arm(t);
-			ev_run(t->loop, EVRUN_ONCE);
-			if (t->answers != seen) {
-				seen = t->answers;
-				last = jts_mono_ns();
-			} else if (jts_mono_ns() - last >
-			    (int64_t)t->timeout_s * 1000000000)
-				nt_break(t, "the server did not answer for "
-				    "%d s", t->timeout_s);
+			nt_step(t, &seen, &last);
 			if (x.err != 0)
 				r = x.err;
 		}
@@ -821,7 +842,7 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 			r = -ESTALE;	/* the source shrank */
 			break;
 		}
-		XXH3_128bits_update(xs, s->buf, (size_t)n);
+		XXH3_128bits_update(x.xs, s->buf, (size_t)n);
 		/* Test hook: a byte changed after hashing must be caught. */
 		if (jts_fault_errno("corrupt") != 0)
 			s->buf[0] ^= 0xff;
@@ -829,41 +850,13 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 		s->len = (uint32_t)n;
 		s->done = 0;
 		if ((r = jts_fault_errno("write")) != 0 ||
-		    (r = write_queue(s)) != 0)
+		    (r = slot_queue(s, true)) != 0)
 			break;
 		if (o && o->progress)
 			o->progress(o->arg, (uint64_t)n);
 		off += (uint64_t)n;
 	}
-	/* Let what is in flight answer (or be cancelled). */
-	if (nt_wait(t, &x.pending) != 0 && r == 0)
-		r = -EIO;
-	if (r == 0 && x.err != 0)
-		r = x.err;
-	if (r == 0) {
-		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(xs));
-		memcpy(hash, canon.digest, JTS_HASH_LEN);
-	}
-	XXH3_freeState(xs);
-	free(x.arena);
-	return r;
-}
-
-static void read_cb(int, struct nfs_context *, void *, void *);
-
-static int
-read_queue(struct xslot *s)
-{
-	struct xfer *x = s->x;
-
-	if (x->t->nfs == NULL)
-		return -EIO;
-	if (nfs_pread_async(x->t->nfs, x->fh, s->off + s->done,
-	    s->len - s->done, read_cb, s) != 0)
-		return -EIO;
-	s->busy = true;
-	x->pending++;
-	return 0;
+	return xfer_end(&x, r, hash);
 }
 
 static void
@@ -873,14 +866,8 @@ read_cb(int status, struct nfs_context *nfs, void *data, void *arg)
 	struct xfer *x = s->x;
 
 	(void)nfs;
-	x->t->answers++;
-	x->pending--;
-	s->busy = false;
-	if (status < 0) {
-		if (x->err == 0)
-			x->err = status;
+	if (!slot_answer(s, status))
 		return;
-	}
 	if (status == 0) {
 		if (x->err == 0)
 			x->err = -ESTALE;	/* ends before its size */
@@ -892,7 +879,7 @@ read_cb(int status, struct nfs_context *nfs, void *data, void *arg)
 	s->done += (uint32_t)status;
 	if (s->done == s->len)
 		s->ready = true;
-	else if (x->err == 0 && read_queue(s) != 0)	/* short READ */
+	else if (x->err == 0 && slot_queue(s, false) != 0) /* short READ */
 		x->err = -EIO;
 }
 
@@ -907,22 +894,13 @@ nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
     unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
 {
 	struct xfer x;
-	XXH3_state_t *xs;
-	XXH128_canonical_t canon;
 	uint64_t next = 0, off = 0, chunk = t->rmax;
 	uint64_t seen = t->answers, issued = 0, consumed = 0;
 	int64_t last = jts_mono_ns();
-	int r = 0;
+	int r;
 
-	if (nt_usable(t) != 0)
-		return -EIO;
-	if (xfer_init(&x, t, fh, chunk) != 0)
-		return -ENOMEM;
-	if ((xs = XXH3_createState()) == NULL) {
-		free(x.arena);
-		return -ENOMEM;
-	}
-	XXH3_128bits_reset(xs);
+	if ((r = xfer_init(&x, t, fh, chunk)) != 0)
+		return r;
 	/* Chunk k lives in slot k % NSLOTS: issued ahead, consumed in order. */
 	while (off < size && r == 0) {
 		struct xslot *s;
@@ -934,7 +912,7 @@ nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
 			    chunk);
 			s->done = 0;
 			s->ready = false;
-			if ((r = read_queue(s)) != 0)
+			if ((r = slot_queue(s, false)) != 0)
 				break;
 			next += s->len;
 			issued++;
@@ -947,15 +925,7 @@ nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
 				r = -ECANCELED;
 				break;
 			}
-			nt_arm(t);
-			ev_run(t->loop, EVRUN_ONCE);
-			if (t->answers != seen) {
-				seen = t->answers;
-				last = jts_mono_ns();
-			} else if (jts_mono_ns() - last >
-			    (int64_t)t->timeout_s * 1000000000)
-				nt_break(t, "the server did not answer for "
-				    "%d s", t->timeout_s);
+			nt_step(t, &seen, &last);
 		}
 		if (r != 0)
 			break;
@@ -963,7 +933,7 @@ nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
 			r = x.err != 0 ? x.err : -EIO;
 			break;
 		}
-		XXH3_128bits_update(xs, s->buf, s->len);
+		XXH3_128bits_update(x.xs, s->buf, s->len);
 		if (dst >= 0 && !all_zero(s->buf, s->len)) {
 			size_t w = 0;
 
@@ -989,15 +959,8 @@ nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
 		s->ready = false;
 		consumed++;
 	}
-	if (nt_wait(t, &x.pending) != 0 && r == 0)
-		r = -EIO;
+	r = xfer_end(&x, r, hash);
 	if (r == 0 && dst >= 0 && ftruncate(dst, (off_t)size) != 0)
 		r = -errno;
-	if (r == 0) {
-		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(xs));
-		memcpy(hash, canon.digest, JTS_HASH_LEN);
-	}
-	XXH3_freeState(xs);
-	free(x.arena);
 	return r;
 }
