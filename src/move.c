@@ -629,6 +629,9 @@ nfs_why(struct engine *e, int t, int r)
 {
 	struct nfs_tier *nt = e->tiers[t].nt;
 
+	if (nt != NULL && r == -ECONNRESET && nt->restarted)
+		return "the NAS restarted since the data was written; what it "
+		    "had not committed may be lost";
 	if (nt != NULL && nt->broken && nt->err[0] != '\0')
 		return nt->err;
 	if (nt == NULL || nt->broken)
@@ -1321,8 +1324,8 @@ phase_copy_nfs_out(struct batch *b, struct move_item *it)
 	jts_fault_point("copy");
 	jts_pause_point("copy");
 	r = nfst_put(nt, fh, it->fd, (uint64_t)it->pre.st_size, it->hash, &co);
-	if (copy_judge(b, it, r, r == -EIO ? nfs_why(e, it->dst, r) : NULL)
-	    != 0) {
+	if (copy_judge(b, it, r, r == -EIO || r == -ECONNRESET ?
+	    nfs_why(e, it->dst, r) : NULL) != 0) {
 		(void)nfst_close_fh(nt, fh);
 		goto undo;
 	}
@@ -1333,6 +1336,7 @@ phase_copy_nfs_out(struct batch *b, struct move_item *it)
 		what = "set attributes";
 	if (r == 0) {
 		what = "COMMIT";
+		jts_pause_point("commit");
 		if ((r = nfst_commit(nt, fh)) == 0)
 			r = jts_fault_errno("fsync");
 	}

@@ -131,7 +131,11 @@ nt_step(struct nfs_tier *t, uint64_t *seen, int64_t *last)
 {
 	nt_arm(t);
 	ev_run(t->loop, EVRUN_ONCE);
-	if (t->answers != *seen) {
+	if (t->stalled) {
+		/* One request timed out: the server is not answering. */
+		nt_break(t, "the server did not answer for %d s",
+		    t->timeout_s);
+	} else if (t->answers != *seen) {
 		*seen = t->answers;
 		*last = jts_mono_ns();
 	} else if (jts_mono_ns() - *last >
@@ -165,6 +169,48 @@ nt_usable(struct nfs_tier *t)
 	return t->nfs == NULL ? -EIO : 0;
 }
 
+/*
+ * libnfs reports a failed WRITE or READ of several RPCs as -EFAULT, with
+ * the server's status only in the message: take the errno from there.
+ */
+static int
+nt_errno(int status, const char *msg)
+{
+	static const struct {
+		const char	*name;
+		int		 err;
+	} map[] = {
+		{ "NFS3ERR_NOSPC", ENOSPC }, { "NFS3ERR_DQUOT", EDQUOT },
+		{ "NFS3ERR_ROFS", EROFS }, { "NFS3ERR_FBIG", EFBIG },
+		{ "NFS3ERR_STALE", ESTALE }, { "NFS3ERR_IO", EIO },
+		{ "NFS3ERR_ACCES", EACCES }, { "NFS3ERR_PERM", EPERM },
+	};
+	size_t i;
+
+	if (status != -EFAULT || msg == NULL)
+		return status;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strstr(msg, map[i].name) != NULL)
+			return -map[i].err;
+	return -EIO;
+}
+
+/* An RPC's status, or a reply's NFS status, as 0 or -errno. */
+static int
+rpc_errno(struct nfs_tier *t, int status, int nfsstat)
+{
+	if (status == RPC_STATUS_TIMEOUT || status == RPC_STATUS_CANCEL) {
+		t->stalled = true;
+		return -EIO;
+	}
+	if (status != RPC_STATUS_SUCCESS)
+		return -EIO;
+	if (nfsstat != NFS3_OK)
+		return nfsstat3_to_errno(nfsstat) < 0 ?
+		    nfsstat3_to_errno(nfsstat) : -EIO;
+	return 0;
+}
+
 /* --- one request at a time ---------------------------------------------- */
 
 struct one {
@@ -183,7 +229,9 @@ one_cb(int status, struct nfs_context *nfs, void *data, void *arg)
 	(void)nfs;
 	o->t->answers++;
 	o->pending--;
-	o->status = status;
+	o->status = nt_errno(status, status < 0 ? data : NULL);
+	if (status == -EINTR)
+		o->t->stalled = true;	/* timed out, or cancelled */
 	if (status >= 0 && data != NULL && o->data != NULL)
 		memcpy(o->data, data, o->len);
 	else if (status >= 0 && o->data == NULL)
@@ -555,14 +603,40 @@ nfst_close_fh(struct nfs_tier *t, struct nfsfh *fh)
 	return one_wait(&o, nfs_close_async(t->nfs, fh, one_cb, &o));
 }
 
+static void
+commit_cb(struct rpc_context *rpc, int status, void *data, void *arg)
+{
+	struct one *o = arg;
+	COMMIT3res *res = data;
+
+	(void)rpc;
+	o->t->answers++;
+	o->pending--;
+	o->status = rpc_errno(o->t, status, status == RPC_STATUS_SUCCESS ?
+	    (int)res->status : NFS3_OK);
+	if (o->status == 0 && o->t->wverf_set &&
+	    memcmp(o->t->wverf, res->COMMIT3res_u.resok.verf,
+	    sizeof(o->t->wverf)) != 0) {
+		/* Unstable data written before a restart is gone. */
+		o->t->restarted = true;
+		o->status = -ECONNRESET;
+	}
+}
+
 int
 nfst_commit(struct nfs_tier *t, struct nfsfh *fh)
 {
+	struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(fh);
 	struct one o = { t, 1, 0, NULL, 0 };
+	COMMIT3args a;
 
 	if (nt_usable(t) != 0)
 		return -EIO;
-	return one_wait(&o, nfs_fsync_async(t->nfs, fh, one_cb, &o));
+	memset(&a, 0, sizeof(a));
+	a.file.data.data_len = (u_int)h->len;
+	a.file.data.data_val = h->val;
+	return one_wait(&o, rpc_nfs3_commit_async(nfs_get_rpc_context(t->nfs),
+	    commit_cb, &a, &o));
 }
 
 static void
@@ -574,13 +648,8 @@ setattr_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 	(void)rpc;
 	o->t->answers++;
 	o->pending--;
-	if (status != RPC_STATUS_SUCCESS)
-		o->status = status == RPC_STATUS_TIMEOUT ? -ETIMEDOUT : -EIO;
-	else if (res->status != NFS3_OK)
-		o->status = nfsstat3_to_errno((int)res->status) < 0 ?
-		    nfsstat3_to_errno((int)res->status) : -EIO;
-	else
-		o->status = 0;
+	o->status = rpc_errno(o->t, status, status == RPC_STATUS_SUCCESS ?
+	    (int)res->status : NFS3_OK);
 }
 
 static int
@@ -692,6 +761,8 @@ xfer_end(struct xfer *x, int r, unsigned char hash[JTS_HASH_LEN])
 		r = -EIO;
 	if (r == 0 && x->err != 0)
 		r = x->err;
+	if (r != 0 && x->t->nfs == NULL)
+		r = -EIO;	/* the connection went: err says why */
 	if (r == 0) {
 		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(x->xs));
 		memcpy(hash, canon.digest, JTS_HASH_LEN);
@@ -701,7 +772,7 @@ xfer_end(struct xfer *x, int r, unsigned char hash[JTS_HASH_LEN])
 	return r;
 }
 
-static void write_cb(int, struct nfs_context *, void *, void *);
+static void write_cb(struct rpc_context *, int, void *, void *);
 static void read_cb(int, struct nfs_context *, void *, void *);
 
 /* Send (the rest of) slot s's chunk: a WRITE or a READ. */
@@ -713,10 +784,25 @@ slot_queue(struct xslot *s, bool write)
 
 	if (x->t->nfs == NULL)
 		return -EIO;
-	if (write)
-		r = nfs_pwrite_async(x->t->nfs, x->fh, s->off + s->done,
-		    s->len - s->done, s->buf + s->done, write_cb, s);
-	else
+	if (write) {
+		/*
+		 * The raw WRITE: its answer carries the server's status (the
+		 * export full) and its write verifier (a restart).
+		 */
+		struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(x->fh);
+		WRITE3args a;
+
+		memset(&a, 0, sizeof(a));
+		a.file.data.data_len = (u_int)h->len;
+		a.file.data.data_val = h->val;
+		a.offset = s->off + s->done;
+		a.count = s->len - s->done;
+		a.stable = UNSTABLE;
+		a.data.data_len = a.count;
+		a.data.data_val = (char *)s->buf + s->done;
+		r = rpc_nfs3_write_async(nfs_get_rpc_context(x->t->nfs),
+		    write_cb, &a, s);
+	} else
 		r = nfs_pread_async(x->t->nfs, x->fh, s->off + s->done,
 		    s->len - s->done, read_cb, s);
 	if (r != 0)
@@ -728,31 +814,45 @@ slot_queue(struct xslot *s, bool write)
 
 /* An answer for slot s: counted; false if it is an error (noted). */
 static bool
-slot_answer(struct xslot *s, int status)
+slot_answer(struct xslot *s, int status, void *data)
 {
 	struct xfer *x = s->x;
 
 	x->t->answers++;
 	x->pending--;
 	s->busy = false;
+	if (status == -EINTR)
+		x->t->stalled = true;	/* timed out, or cancelled */
 	if (status < 0 && x->err == 0)
-		x->err = status;
+		x->err = nt_errno(status, data);
 	return status >= 0;
 }
 
 static void
-write_cb(int status, struct nfs_context *nfs, void *data, void *arg)
+write_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 {
 	struct xslot *s = arg;
 	struct xfer *x = s->x;
+	struct nfs_tier *t = x->t;
+	WRITE3res *res = data;
+	int r;
 
-	(void)nfs;
-	(void)data;
-	if (!slot_answer(s, status))
+	(void)rpc;
+	r = rpc_errno(t, status, status == RPC_STATUS_SUCCESS ?
+	    (int)res->status : NFS3_OK);
+	if (!slot_answer(s, r, NULL))
 		return;
-	if (status == 0 && x->err == 0)
+	if (!t->wverf_set) {
+		memcpy(t->wverf, res->WRITE3res_u.resok.verf, sizeof(t->wverf));
+		t->wverf_set = true;
+	} else if (memcmp(t->wverf, res->WRITE3res_u.resok.verf,
+	    sizeof(t->wverf)) != 0 && x->err == 0) {
+		x->err = -ECONNRESET;	/* the server restarted: writes lost */
+		t->restarted = true;
+	}
+	if (res->WRITE3res_u.resok.count == 0 && x->err == 0)
 		x->err = -EIO;		/* a server that writes nothing */
-	s->done += (uint32_t)status;
+	s->done += res->WRITE3res_u.resok.count;
 	/* Short WRITE: send the rest. */
 	if (x->err == 0 && s->done < s->len && slot_queue(s, true) != 0)
 		x->err = -EIO;
@@ -777,6 +877,8 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 
 	if ((r = xfer_init(&x, t, fh, chunk)) != 0)
 		return r;
+	t->wverf_set = false;
+	t->restarted = false;
 	while (off < size && r == 0) {
 		struct xslot *s = NULL;
 		ssize_t n;
@@ -866,7 +968,7 @@ read_cb(int status, struct nfs_context *nfs, void *data, void *arg)
 	struct xfer *x = s->x;
 
 	(void)nfs;
-	if (!slot_answer(s, status))
+	if (!slot_answer(s, status, data))
 		return;
 	if (status == 0) {
 		if (x->err == 0)

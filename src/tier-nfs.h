@@ -35,7 +35,12 @@ struct nfs_tier {
 	char		*base;		/* beneath the mounted export */
 	uint64_t	 rmax, wmax;
 	uint64_t	 answers;	/* completions, to see progress */
+	bool		 stalled;	/* a request timed out */
 	bool		 broken;
+	/* The write verifier of the WRITEs since nfst_put began. */
+	unsigned char	 wverf[8];
+	bool		 wverf_set;
+	bool		 restarted;	/* it changed: unstable data lost */
 	char		 err[512];
 };
 
@@ -89,7 +94,11 @@ int	nfst_get(struct nfs_tier *, struct nfsfh *, int dst, uint64_t size,
  */
 int	nfst_setattr(struct nfs_tier *, struct nfsfh *, const struct stat *,
 	    bool own);
-/* COMMIT: what was written is on the server's stable storage. */
+/*
+ * COMMIT: what was written is on the server's stable storage.  -ECONNRESET
+ * (and restarted set) when the server restarted since the WRITEs: its
+ * write verifier changed, so unstable data may be lost.
+ */
 int	nfst_commit(struct nfs_tier *, struct nfsfh *);
 
 #endif

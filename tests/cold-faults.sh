@@ -1,0 +1,165 @@
+#!/bin/bash
+# cold-faults.sh - the NAS misbehaves for real: unreachable at start,
+# stopped (SIGSTOP) mid-transfer, killed mid-transfer and between WRITE and
+# COMMIT, restarted; its export file system fills up during a copy; and
+# jts-tierctl itself is killed at every step of a move to and from the
+# NAS.  Each time: the source is intact, the CLI returns, temporaries are
+# cleaned when the NAS is back, and the next run finishes the work.
+. "${JTS_SRCDIR:-.}/tests/lib.sh"
+. "${JTS_SRCDIR:-.}/tests/lib-nfs.sh"
+need_cmd timeout
+setup_tiers 1G 1G
+mkdir -p "$W/img"
+# The export: a small file system of its own, so it can be filled.
+loopfs "$W/img/nas.img" 256M ext4 "$W/export"
+NAS_TIMEOUT=5
+start_nas "$W/export"
+add_cold
+H=$W/hot/data
+mkdir -p "$H"
+
+# no_temps: no temporary left on the export or on hot.
+no_temps() {
+	[ "$(find "$NAS_DIR" "$W/hot" -name '.jts-tier*' | wc -l)" -eq 0 ]
+}
+open_rows() {
+	sqlite3 "$CAT" "select count(*) from journal where state not in ('done', 'aborted')"
+}
+tier_of() {
+	sqlite3 "$CAT" "select tier from files where path = CAST('data/$1' AS BLOB)"
+}
+
+# 1. Unreachable at start: a clear error naming the URL, nothing changed.
+head -c 1M /dev/urandom > "$H/a"
+id_a=$(fileid "$H/a")
+cp "$CONF" "$W/conf.good"
+sed -i "s|^url = .*|url = nfs://127.0.0.1/nowhere?nfsport=9\&mountport=9|" "$CONF"
+out=$(timeout 120 "$CTL" migrate --to cold "$H/a" 2>&1); rc=$?
+ok "unreachable NAS: exit non-zero (and no hang)" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+contains "names the URL" "$out" "nfs://127.0.0.1/nowhere"
+contains "and the cause" "$out" "refused"
+eq "source untouched" "$(fileid "$H/a")" "$id_a"
+eq "nothing journaled" "$(sqlite3 "$CAT" "select count(*) from journal")" 0
+cp "$W/conf.good" "$CONF"
+
+# 2. The server stops answering (SIGSTOP) mid-transfer: abort within the
+# timeout, source intact; the temporary is removed once it answers again.
+head -c 150M /dev/urandom > "$H/big"
+id_big=$(fileid "$H/big")
+JTS_TIER_PAUSE=copy:2000 timeout 120 "$CTL" migrate --to cold "$H/big" > "$W/out" 2>&1 &
+cli=$!
+sleep 1
+kill -STOP "$NAS_PID"
+wait "$cli"; rc=$?
+out=$(cat "$W/out")
+ok "stopped NAS: exit non-zero within the timeout (no hang)" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+contains "says the server did not answer" "$out" "did not answer for 5 s"
+eq "source intact" "$(fileid "$H/big")" "$id_big"
+ok "source still a regular file" [ -f "$H/big" ] && [ ! -L "$H/big" ]
+eq "the move stays open for recovery" "$(open_rows)" 1
+kill -CONT "$NAS_PID"
+out=$("$CTL" recover 2>&1); rc=$?
+eq "recover exits 0 once the NAS answers" "$rc" 0
+ok "temporary removed by recovery" no_temps
+eq "no move left open" "$(open_rows)" 0
+out=$("$CTL" migrate --to cold "$H/big" 2>&1); rc=$?
+eq "the next run finishes the work" "$rc" 0
+eq "copy on the NAS is the source" "$(fileid "$NAS_DIR/data/big")" "$id_big"
+eq "catalog: on cold" "$(tier_of big)" cold
+"$CTL" recall "$H/big" >/dev/null 2>&1
+
+# 3. The server dies mid-transfer and comes back.
+JTS_TIER_PAUSE=copy:2000 timeout 120 "$CTL" migrate --to cold "$H/big" > "$W/out" 2>&1 &
+cli=$!
+sleep 1
+nas_kill
+wait "$cli"; rc=$?
+ok "killed NAS: exit non-zero, no hang" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+contains "says the connection was lost" "$(cat "$W/out")" "big"
+eq "source intact" "$(fileid "$H/big")" "$id_big"
+ok "NAS restarted" nas_up
+out=$("$CTL" migrate --to cold "$H/big" 2>&1); rc=$?
+eq "next run recovers and moves" "$rc" 0
+ok "no temporaries" no_temps
+eq "copy on the NAS is the source" "$(fileid "$NAS_DIR/data/big")" "$id_big"
+"$CTL" recall "$H/big" >/dev/null 2>&1
+
+# 4. Killed and restarted between the WRITEs and the COMMIT: the unstable
+# data is never taken for durable.
+JTS_TIER_PAUSE=commit:3000 timeout 120 "$CTL" migrate --to cold "$H/big" > "$W/out" 2>&1 &
+cli=$!
+sleep 1.5
+nas_kill
+nas_up
+wait "$cli"; rc=$?
+ok "restart before COMMIT: exit non-zero" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+eq "source intact" "$(fileid "$H/big")" "$id_big"
+eq "catalog: not on cold" "$(tier_of big)" hot
+out=$("$CTL" migrate --to cold "$H/big" 2>&1); rc=$?
+eq "next run moves it" "$rc" 0
+eq "copy on the NAS is the source" "$(fileid "$NAS_DIR/data/big")" "$id_big"
+"$CTL" recall "$H/big" >/dev/null 2>&1
+ok "no temporaries" no_temps
+
+# 5. The export fills up during the copy (ENOSPC at WRITE or COMMIT).
+rm -f "$H/big"
+head -c 300M /dev/urandom > "$H/huge"
+out=$("$CTL" migrate --to cold "$H/huge" 2>&1); rc=$?
+ok "too big for the export: refused" [ "$rc" -ne 0 ]
+contains "not enough space" "$out" "not enough space on tier cold"
+ok "huge untouched" [ -f "$H/huge" ] && [ ! -L "$H/huge" ]
+rm -f "$H/huge"
+head -c 40M /dev/urandom > "$H/mid"
+id_mid=$(fileid "$H/mid")
+JTS_TIER_PAUSE=copy:3000 "$CTL" migrate --to cold "$H/mid" > "$W/out" 2>&1 &
+cli=$!
+sleep 1
+dd if=/dev/zero of="$NAS_DIR/filler" bs=1M 2>/dev/null
+sync
+wait "$cli"; rc=$?
+ok "export filled: exit non-zero" [ "$rc" -ne 0 ]
+contains "says the export is full" "$(cat "$W/out")" "No space left on device"
+eq "source intact" "$(fileid "$H/mid")" "$id_mid"
+ok "source still a regular file" [ -f "$H/mid" ] && [ ! -L "$H/mid" ]
+ok "temporary removed" no_temps
+eq "no move left open" "$(open_rows)" 0
+rm -f "$NAS_DIR/filler"
+out=$("$CTL" migrate --to cold "$H/mid" 2>&1); rc=$?
+eq "with room again, the move works" "$rc" 0
+eq "copy on the NAS" "$(fileid "$NAS_DIR/data/mid")" "$id_mid"
+"$CTL" recall "$H/mid" >/dev/null 2>&1
+
+# 6. jts-tierctl is killed at every step, to the NAS and back: after
+# recovery exactly one complete copy is where the catalog says.
+for op in migrate recall; do
+	for point in journaled copy verify verified rename renamed committed release released; do
+		f=k-$op-$point
+		if [ "$op" = migrate ]; then
+			head -c 300000 /dev/urandom > "$H/$f"
+		else
+			head -c 300000 /dev/urandom > "$H/$f"
+			"$CTL" migrate --to cold "$H/$f" >/dev/null 2>&1
+		fi
+		want=$(xxh128sum < "$H/$f" 2>/dev/null | cut -d' ' -f1)
+		[ "$op" = recall ] && want=$(xxh128sum < "$NAS_DIR/data/$f" | cut -d' ' -f1)
+		if [ "$op" = migrate ]; then
+			JTS_TIER_FAULT=$point "$CTL" migrate --to cold "$H/$f" >/dev/null 2>&1
+		else
+			JTS_TIER_FAULT=$point "$CTL" recall "$H/$f" >/dev/null 2>&1
+		fi
+		"$CTL" recover >/dev/null 2>&1
+		t=$(tier_of "$f")
+		if [ "$t" = cold ]; then
+			got=$(xxh128sum < "$NAS_DIR/data/$f" | cut -d' ' -f1)
+			ok "$op killed at $point: home holds no data" [ ! -f "$H/$f" ] || [ -L "$H/$f" ]
+		else
+			got=$(xxh128sum < "$H/$f" | cut -d' ' -f1)
+			ok "$op killed at $point: a regular file at home" [ -f "$H/$f" ] && [ ! -L "$H/$f" ]
+			ok "$op killed at $point: none on the NAS" [ ! -e "$NAS_DIR/data/$f" ]
+		fi
+		eq "$op killed at $point: the one copy is whole ($t)" "$got" "$want"
+		ok "$op killed at $point: no temporaries" no_temps
+		eq "$op killed at $point: journal closed" "$(open_rows)" 0
+	done
+done
+finish
