@@ -122,6 +122,7 @@ item_fail(struct move_item *it, enum item_state s, const char *fmt, ...)
 }
 
 static bool lease_lost(struct move_item *);
+static bool pending(struct move_item *);
 
 static void
 item_close(struct move_item *it)
@@ -1291,6 +1292,54 @@ phase_verify_many(struct batch *b, struct move_item **v, int n)
 }
 
 /*
+ * COMMIT the copies of n items at once (the server joins their flushes,
+ * as syncfs does for a local batch), then close them.  An error means
+ * that copy is lost: it is removed, never retried.  Returns the items
+ * still pending.
+ */
+static int
+phase_commit_nfs(struct batch *b, struct move_item **v, int n)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, v[0]->dst);
+	struct nfsfh **fhs = xcalloc((size_t)n, sizeof(*fhs));
+	int *err = xcalloc((size_t)n, sizeof(*err));
+	int i, k = 0, r, live = 0;
+
+	for (i = 0; i < n; i++)
+		if (v[i]->nfh != NULL)
+			fhs[k++] = v[i]->nfh;
+	jts_pause_point("commit");
+	r = nt == NULL ? -EIO : nfst_commit_many(nt, fhs, k, err);
+	if (r == 0)
+		r = jts_fault_errno("fsync");
+	for (i = 0, k = 0; i < n; i++) {
+		struct move_item *it = v[i];
+		int ir;
+
+		if (it->nfh == NULL)
+			continue;
+		ir = r != 0 ? r : err[k];
+		k++;
+		if (nt != NULL)
+			(void)nfst_close_fh(nt, it->nfh);
+		it->nfh = NULL;
+		if (ir != 0) {
+			item_fail(it, IT_FAILED, "COMMIT on tier %s failed: "
+			    "%s%s", tier_name(e, it->dst), nfs_why(e, it->dst,
+			    ir), ir == -ENOSPC || ir == -EDQUOT ?
+			    "; the export is full" : "");
+			unlink_tmp(e, it);
+			item_close(it);
+		} else if (pending(it))
+			live++;
+	}
+	free(fhs);
+	free(err);
+	return live;
+}
+
+/*
  * Steps 5-6 to an nfs tier: WRITEs into an exclusively created temporary
  * name, SETATTR (owner where the server allows it: the catalog keeps it
  * in any case), COMMIT, then a fresh read of it over NFS, compared.  A
@@ -1298,14 +1347,13 @@ phase_verify_many(struct batch *b, struct move_item **v, int n)
  * fails the read-back, never the source.
  */
 static int
-phase_copy_nfs_out(struct batch *b, struct move_item *it)
+phase_copy_nfs_out(struct batch *b, struct move_item *it, bool commit)
 {
 	struct engine *e = b->e;
 	struct nfs_tier *nt = engine_nfs(e, it->dst);
 	struct copy_opts co;
 	struct nfsfh *fh = NULL;
 	char tmp[PATH_MAX];
-	const char *what = "copy";
 	int r;
 
 	tmp_rel(tmp, sizeof(tmp), it->rel, it->jid, "tmp");
@@ -1332,22 +1380,15 @@ phase_copy_nfs_out(struct batch *b, struct move_item *it)
 	r = nfst_setattr(nt, fh, &it->pre, true);
 	if (r == -EPERM || r == -EINVAL)	/* owner refused: squashed */
 		r = nfst_setattr(nt, fh, &it->pre, false);
-	if (r != 0)
-		what = "set attributes";
-	if (r == 0) {
-		what = "COMMIT";
-		jts_pause_point("commit");
-		if ((r = nfst_commit(nt, fh)) == 0)
-			r = jts_fault_errno("fsync");
-	}
-	(void)nfst_close_fh(nt, fh);
 	if (r != 0) {
-		/* The copy is lost: never retry a COMMIT, start over later. */
-		item_fail(it, IT_FAILED, "%s on tier %s failed: %s%s", what,
-		    tier_name(e, it->dst), nfs_why(e, it->dst, r),
-		    r == -ENOSPC || r == -EDQUOT ? "; the export is full" : "");
+		(void)nfst_close_fh(nt, fh);
+		item_fail(it, IT_FAILED, "set attributes on tier %s failed: %s",
+		    tier_name(e, it->dst), nfs_why(e, it->dst, r));
 		goto undo;
 	}
+	it->nfh = fh;
+	if (commit && phase_commit_nfs(b, &it, 1) != 1)
+		return -1;
 	return 0;
 undo:
 	unlink_tmp(e, it);
@@ -2052,8 +2093,8 @@ run_batch(struct batch *b)
 		if (!pending(it))
 			continue;
 		if (nfs_out) {
-			/* Each file is COMMITted: no file system to sync. */
-			if (phase_copy_nfs_out(b, it) == 0)
+			/* COMMITted below, all at once (a lone file: now). */
+			if (phase_copy_nfs_out(b, it, one) == 0)
 				live++;
 			continue;
 		}
@@ -2077,6 +2118,8 @@ run_batch(struct batch *b)
 	}
 	if (nsmall > 0)
 		live += phase_copy_many(b, small, nsmall);
+	if (nfs_out && !one && live > 0)
+		live = phase_commit_nfs(b, b->it, b->n);
 	b->pg->files += live;
 	LAP("copy");
 	if (!one && live > 0 && !nfs_out) {

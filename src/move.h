@@ -34,6 +34,7 @@ struct move_item {
 	uint32_t	 cat_mode, cat_uid, cat_gid;
 	uint64_t	 psize;		/* size when planned */
 	int		 fd;		/* source, write lease held */
+	struct nfsfh	*nfh;		/* an nfs copy written, not committed */
 	struct stat	 pre;
 	int64_t		 jid;
 	unsigned char	 hash[JTS_HASH_LEN];

@@ -30,6 +30,7 @@
 
 #define NSLOTS		16		/* requests in flight per file */
 #define CHUNK_MAX	(1u << 20)
+#define COMMIT_WINDOW	(64u << 20)	/* COMMITs sent behind the WRITEs */
 
 /*
  * libnfs keeps struct nfs_fh private; SETATTR with nanosecond times needs
@@ -603,24 +604,95 @@ nfst_close_fh(struct nfs_tier *t, struct nfsfh *fh)
 	return one_wait(&o, nfs_close_async(t->nfs, fh, one_cb, &o));
 }
 
+/* A COMMIT's answer: 0, -errno, or -ECONNRESET if the server restarted
+ * since the WRITEs (its write verifier changed). */
+static int
+commit_status(struct nfs_tier *t, int status, COMMIT3res *res)
+{
+	int r = rpc_errno(t, status, status == RPC_STATUS_SUCCESS ?
+	    (int)res->status : NFS3_OK);
+
+	if (r == 0 && t->wverf_set && memcmp(t->wverf,
+	    res->COMMIT3res_u.resok.verf, sizeof(t->wverf)) != 0) {
+		/* Unstable data written before a restart is gone. */
+		t->restarted = true;
+		r = -ECONNRESET;
+	}
+	return r;
+}
+
 static void
 commit_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 {
 	struct one *o = arg;
-	COMMIT3res *res = data;
 
 	(void)rpc;
 	o->t->answers++;
 	o->pending--;
-	o->status = rpc_errno(o->t, status, status == RPC_STATUS_SUCCESS ?
-	    (int)res->status : NFS3_OK);
-	if (o->status == 0 && o->t->wverf_set &&
-	    memcmp(o->t->wverf, res->COMMIT3res_u.resok.verf,
-	    sizeof(o->t->wverf)) != 0) {
-		/* Unstable data written before a restart is gone. */
-		o->t->restarted = true;
-		o->status = -ECONNRESET;
+	o->status = commit_status(o->t, status, data);
+}
+
+struct many {
+	struct nfs_tier	*t;
+	int		*pending;
+	int		*err;
+};
+
+static void
+many_cb(struct rpc_context *rpc, int status, void *data, void *arg)
+{
+	struct many *m = arg;
+
+	(void)rpc;
+	m->t->answers++;
+	(*m->pending)--;
+	*m->err = commit_status(m->t, status, data);
+}
+
+int
+nfst_commit_many(struct nfs_tier *t, struct nfsfh **fhs, int n, int *err)
+{
+	enum { INFLIGHT = 64 };
+	struct many *m;
+	uint64_t seen = t->answers;
+	int64_t last = jts_mono_ns();
+	int i, next = 0, pending = 0, r = 0;
+
+	if (nt_usable(t) != 0)
+		return -EIO;
+	m = xcalloc((size_t)(n ? n : 1), sizeof(*m));
+	while ((next < n || pending > 0) && r == 0) {
+		while (next < n && pending < INFLIGHT) {
+			struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(
+			    fhs[next]);
+			COMMIT3args a;
+
+			memset(&a, 0, sizeof(a));
+			a.file.data.data_len = (u_int)h->len;
+			a.file.data.data_val = h->val;
+			m[next].t = t;
+			m[next].pending = &pending;
+			m[next].err = &err[next];
+			if (rpc_nfs3_commit_async(nfs_get_rpc_context(t->nfs),
+			    many_cb, &a, &m[next]) != 0) {
+				r = -EIO;
+				break;
+			}
+			pending++;
+			next++;
+		}
+		if (r == 0 && pending > 0) {
+			nt_step(t, &seen, &last);
+			if (t->nfs == NULL)
+				r = -EIO;
+		}
 	}
+	if (r != 0 && t->nfs != NULL)
+		nt_break(t, "cannot send COMMIT");	/* nothing may answer */
+	free(m);
+	for (i = 0; r != 0 && i < n; i++)
+		err[i] = r;
+	return r;
 }
 
 int
@@ -725,6 +797,7 @@ struct xfer {
 	XXH3_state_t	*xs;		/* the stream's hash */
 	int		 pending;
 	int		 err;
+	bool		 committing;	/* a window's COMMIT is in flight */
 };
 
 static int
@@ -858,6 +931,45 @@ write_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 		x->err = -EIO;
 }
 
+static void
+window_cb(struct rpc_context *rpc, int status, void *data, void *arg)
+{
+	struct xfer *x = arg;
+	int r;
+
+	(void)rpc;
+	x->t->answers++;
+	x->pending--;
+	x->committing = false;
+	r = commit_status(x->t, status, data);
+	if (r != 0 && x->err == 0)
+		x->err = r;
+}
+
+/*
+ * Ask the server to start making [from, to) stable while more is being
+ * written (the final COMMIT then has little left to do).  One at a time.
+ */
+static void
+window_commit(struct xfer *x, uint64_t from, uint64_t to)
+{
+	struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(x->fh);
+	COMMIT3args a;
+
+	if (x->committing || x->t->nfs == NULL)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.file.data.data_len = (u_int)h->len;
+	a.file.data.data_val = h->val;
+	a.offset = from;
+	a.count = (count3)(to - from);
+	if (rpc_nfs3_commit_async(nfs_get_rpc_context(x->t->nfs), window_cb,
+	    &a, x) == 0) {
+		x->committing = true;
+		x->pending++;
+	}
+}
+
 static bool
 raised(const struct copy_opts *o)
 {
@@ -870,15 +982,13 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
     unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
 {
 	struct xfer x;
-	uint64_t off = 0, data_end = 0, chunk = t->wmax;
+	uint64_t off = 0, data_end = 0, chunk = t->wmax, committed = 0;
 	int64_t last = jts_mono_ns();
 	uint64_t seen = t->answers;
 	int r;
 
 	if ((r = xfer_init(&x, t, fh, chunk)) != 0)
 		return r;
-	t->wverf_set = false;
-	t->restarted = false;
 	while (off < size && r == 0) {
 		struct xslot *s = NULL;
 		ssize_t n;
@@ -957,6 +1067,12 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 		if (o && o->progress)
 			o->progress(o->arg, (uint64_t)n);
 		off += (uint64_t)n;
+		/* Behind the WRITEs in flight: a window surely answered. */
+		if (off - committed >= COMMIT_WINDOW + NSLOTS * chunk &&
+		    !x.committing) {
+			window_commit(&x, committed, off - NSLOTS * chunk);
+			committed = off - NSLOTS * chunk;
+		}
 	}
 	return xfer_end(&x, r, hash);
 }

@@ -100,5 +100,8 @@ int	nfst_setattr(struct nfs_tier *, struct nfsfh *, const struct stat *,
  * write verifier changed, so unstable data may be lost.
  */
 int	nfst_commit(struct nfs_tier *, struct nfsfh *);
+/* COMMIT n files, many in flight; err[i] is 0 or -errno for fhs[i]. */
+int	nfst_commit_many(struct nfs_tier *, struct nfsfh **fhs, int n,
+	    int *err);
 
 #endif

@@ -129,6 +129,21 @@ eq "with room again, the move works" "$rc" 0
 eq "copy on the NAS" "$(fileid "$NAS_DIR/data/mid")" "$id_mid"
 "$CTL" recall "$H/mid" >/dev/null 2>&1
 
+# A COMMIT error on a batch (injected EIO): every copy of the batch is
+# dropped, never retried, every source kept.
+mkdir -p "$H/batch"
+for i in 1 2 3 4 5 6; do head -c 200000 /dev/urandom > "$H/batch/b$i"; done
+before=$(manifest "$H/batch")
+out=$(JTS_TIER_FAIL=fsync:5 "$CTL" migrate --to cold "$H/batch" 2>&1); rc=$?
+ok "batch COMMIT error: exit non-zero" [ "$rc" -ne 0 ]
+contains "names a file and COMMIT" "$out" "b1: COMMIT on tier cold failed: Input/output error"
+eq "every source intact" "$(manifest "$H/batch")" "$before"
+ok "no copy left on the NAS" [ "$(find "$NAS_DIR/data/batch" -type f 2>/dev/null | wc -l)" -eq 0 ]
+ok "no temporaries" no_temps
+out=$("$CTL" migrate --to cold "$H/batch" 2>&1); rc=$?
+eq "next run moves the batch" "$rc" 0
+eq "all on the NAS, identical" "$(manifest "$NAS_DIR/data/batch")" "$before"
+
 # 6. jts-tierctl is killed at every step, to the NAS and back: after
 # recovery exactly one complete copy is where the catalog says.
 for op in migrate recall; do
