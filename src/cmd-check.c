@@ -51,6 +51,7 @@ struct check {
 	char		**lines;
 	int		 nlines;
 	struct catalog	*cat;
+	bool		 nfs_tried[JTS_MAX_TIERS];
 };
 
 static void
@@ -94,6 +95,72 @@ data_path(struct check *ck, int t, const char *rel)
 	return jts_path_join(root ? root : "?", rel);
 }
 
+/* The connection to nfs tier t, made once; NULL (said once) if none. */
+static struct nfs_tier *
+check_nfs(struct check *ck, int t)
+{
+	struct tier *tr = &ck->tiers[t];
+
+	if (!ck->nfs_tried[t]) {
+		ck->nfs_tried[t] = true;
+		tr->nt = xcalloc(1, sizeof(*tr->nt));
+		if (nfst_connect(tr->nt, tr->tc->url, tr->tc->timeout, NULL)
+		    != 0)
+			problem(ck, ST_UNKNOWN, "unreachable", tr->tc->url,
+			    "tier %s: %s; its files are not checked",
+			    tr->tc->name, tr->nt->err);
+	}
+	return tr->nt != NULL && !tr->nt->broken ? tr->nt : NULL;
+}
+
+/* A catalog row whose data is on nfs tier t: there, unchanged, intact. */
+static void
+check_nfs_file(struct check *ck, int t, const char *rel, int64_t size,
+    int64_t mtime_ns, const void *hash, int hashlen)
+{
+	struct nfs_tier *nt = check_nfs(ck, t);
+	unsigned char got[JTS_HASH_LEN];
+	struct nfs_ident id;
+	struct nfsfh *fh;
+	char *path, x[33], y[33];
+	int r;
+
+	if (nt == NULL)
+		return;
+	path = xasprintf("%.*s/%s", (int)strcspn(ck->tiers[t].tc->url, "?"),
+	    ck->tiers[t].tc->url, rel);
+	r = nfst_lstat(nt, rel, &id);
+	if (r != 0 || !S_ISREG(id.mode)) {
+		problem(ck, nt->broken ? ST_UNKNOWN : ST_CRITICAL, nt->broken ?
+		    "unreachable" : "missing", path, "catalog says the data "
+		    "is here on tier %s, but %s", ck->tiers[t].tc->name,
+		    nt->broken ? nt->err : r != 0 ? strerror(-r) :
+		    "it is not a regular file");
+	} else if ((int64_t)id.size != size || id.mtime_ns != mtime_ns) {
+		problem(ck, ST_WARNING, "changed", path, "size or mtime differ "
+		    "from the catalog (size %" PRIu64 ", catalog %" PRId64 "): "
+		    "written since it was moved", id.size, size);
+	} else if (ck->verify && hashlen == JTS_HASH_LEN) {
+		r = nfst_open_read(nt, rel, &fh);
+		if (r == 0) {
+			r = nfst_get(nt, fh, -1, (uint64_t)size, got, NULL);
+			(void)nfst_close_fh(nt, fh);
+		}
+		if (r != 0)
+			problem(ck, ST_CRITICAL, "unreadable", path, "cannot "
+			    "read it back: %s", nt->broken ? nt->err :
+			    strerror(-r));
+		else if (memcmp(got, hash, JTS_HASH_LEN) != 0) {
+			jts_hash_hex(hash, x);
+			jts_hash_hex(got, y);
+			problem(ck, ST_CRITICAL, "corrupt", path, "content "
+			    "hash %s differs from the catalog's %s", y, x);
+		} else
+			ck->bytes_verified += size;
+	}
+	free(path);
+}
+
 /* One catalog row: data present and unchanged, home symlink right. */
 static void
 check_file(struct check *ck, const char *rel, const char *tier,
@@ -114,8 +181,12 @@ check_file(struct check *ck, const char *rel, const char *tier,
 		    "tier %s, which is not configured", t < 0 ? tier : home);
 		return;
 	}
+	if (ck->tiers[t].tc->kind == TIER_NFS) {
+		check_nfs_file(ck, t, rel, size, mtime_ns, hash, hashlen);
+		goto home;
+	}
 	if (ck->tiers[t].rootfd < 0)
-		return;		/* nfs tier: checked by its backend */
+		return;
 	path = data_path(ck, t, rel);
 	fd = tier_openat(&ck->tiers[t], -1, rel, O_PATH, 0);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -153,11 +224,15 @@ check_file(struct check *ck, const char *rel, const char *tier,
 			ck->bytes_verified += size;
 	}
 	free(path);
+home:
 	if (t == h || ck->tiers[h].rootfd < 0)
 		return;
 	/* The home path should be a symlink to the data (or absent). */
 	path = data_path(ck, h, rel);
-	target = data_path(ck, t, rel);
+	/* An nfs tier without a mountpoint: no path leads there. */
+	target = ck->tiers[t].tc->kind == TIER_NFS &&
+	    ck->tiers[t].tc->mountpoint == NULL ? xstrdup("") :
+	    data_path(ck, t, rel);
 	fd = tier_open_parent(&ck->tiers[h], rel);
 	if (fd >= 0 && fstatat(fd, rel_base(rel), &st, AT_SYMLINK_NOFOLLOW)
 	    == 0) {
@@ -167,7 +242,8 @@ check_file(struct check *ck, const char *rel, const char *tier,
 			if (strcmp(buf, target) != 0)
 				problem(ck, ST_WARNING, "wrong-link", path,
 				    "points to %s, the data is at %s",
-				    jts_quote(buf), jts_quote(target));
+				    jts_quote(buf), *target ? jts_quote(target) :
+				    "on an nfs tier with no mountpoint");
 		} else
 			problem(ck, ST_WARNING, "duplicate", path, "a file is "
 			    "at the home path although the data is on tier "
@@ -424,9 +500,14 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	for (i = 0; i < ck.nlines; i++)
 		free(ck.lines[i]);
 	free(ck.lines);
-	for (i = 0; i < ctx->conf.ntiers; i++)
+	for (i = 0; i < ctx->conf.ntiers; i++) {
 		if (ck.tiers[i].rootfd >= 0)
 			close(ck.tiers[i].rootfd);
+		if (ck.tiers[i].nt != NULL) {
+			nfst_close(ck.tiers[i].nt);
+			free(ck.tiers[i].nt);
+		}
+	}
 	if (ck.verify)
 		copier_fini(&ck.cp);
 	if (lfd >= 0)

@@ -77,8 +77,9 @@ while IFS='|' read -r hp h; do
 done < <(sqlite3 "$CAT" "select hex(path), lower(hex(hash)) from files")
 eq "catalog hashes equal xxh128sum on the NAS" "$bad" 0
 eq "journal all done" "$(sqlite3 "$CAT" "select count(*) from journal where state <> 'done'")" 0
-out=$("$CTL" check 2>&1); rc=$?
-eq "check is OK with data on cold" "$rc" 0
+out=$("$CTL" check --verify 2>&1); rc=$?
+eq "check --verify is OK with data on cold" "$rc" 0
+contains "and re-read it over NFS" "$out" "verified_bytes=$(sqlite3 "$CAT" "select sum(size) from files")B"
 out=$("$CTL" migrate --to warm "$NAS_DIR/data/small.txt" 2>&1); rc=$?
 ok "a path on the nfs tier is refused" [ "$rc" -ne 0 ]
 contains "with a hint" "$out" "recalled by their home path"
@@ -127,6 +128,13 @@ contains "names the file and the corruption" "$out" "deep/f7: the copy on tier c
 ok "nothing written at home" [ ! -e "$H/deep/f7" ]
 eq "catalog still says cold" "$(sqlite3 "$CAT" "select tier from files where path = CAST('data/deep/f7' AS BLOB)")" cold
 ok "the corrupt copy is left for the operator" [ -f "$f" ]
+out=$("$CTL" check --verify 2>&1); rc=$?
+eq "check --verify: CRITICAL" "$rc" 2
+contains "names the corrupt copy on the NAS" "$out" "CRITICAL: corrupt: nfs://127.0.0.1$NAS_DIR/data/deep/f7: content hash"
+mv "$NAS_DIR/data/deep/f9" "$W/f9.away"
+out=$("$CTL" check 2>&1); rc=$?
+contains "check names a copy missing on the NAS" "$out" "CRITICAL: missing: nfs://127.0.0.1$NAS_DIR/data/deep/f9"
+mv "$W/f9.away" "$NAS_DIR/data/deep/f9"
 eq "no temporaries at home" "$(find "$W/hot" -name '.jts-tier*' | wc -l)" 0
 out=$("$CTL" recall "$H/deep" 2>&1); rc=$?
 ok "recall of the rest reports the one corrupt file" [ "$rc" -ne 0 ]
