@@ -15,13 +15,17 @@ start_nas() {
 	need_cmd ganesha.nfsd rpcbind nfs-ls
 	NAS_DIR=$1
 	mkdir -p "$NAS_DIR" "$W/nas"
-	trap 'stop_nas; cleanup' EXIT INT TERM
+	trap 'set +e; stop_nas; cleanup' EXIT INT TERM
 	exec 7>/run/lock/jts-tier-test-nas.lock
 	flock -w 600 7 || skip "another test holds the test NAS"
 	if ! pgrep -x rpcbind >/dev/null; then
 		rpcbind -w 7>&- || skip "cannot start rpcbind"
 		NAS_RPCBIND=1
 	fi
+	for _ in $(seq 1 50); do
+		rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break
+		sleep 0.1
+	done
 	local port=$((20000 + $$ % 5000)) mport=$((25000 + $$ % 5000))
 	cat > "$W/nas/ganesha.conf" <<CONF
 NFS_CORE_PARAM {
