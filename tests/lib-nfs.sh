@@ -19,7 +19,7 @@ start_nas() {
 	exec 7>/run/lock/jts-tier-test-nas.lock
 	flock -w 600 7 || skip "another test holds the test NAS"
 	if ! pgrep -x rpcbind >/dev/null; then
-		rpcbind -w 7>&- || skip "cannot start rpcbind"
+		rpcbind 7>&- || skip "cannot start rpcbind"
 		NAS_RPCBIND=1
 	fi
 	for _ in $(seq 1 50); do
@@ -52,7 +52,11 @@ EXPORT {
 }
 CONF
 	NAS_URL="nfs://127.0.0.1$NAS_DIR?nfsport=$port&mountport=$mport"
-	nas_up || { stop_nas; skip "the test NAS did not answer within 15 s (see its log)"; }
+	if ! nas_up; then
+		tail -n 5 "$W/nas/ganesha.log" 2>/dev/null | sed 's/^/    ganesha: /'
+		stop_nas
+		skip "the test NAS did not answer within 15 s"
+	fi
 }
 
 # nas_up: run the server of start_nas (again, after nas_kill); 0 once it
@@ -93,7 +97,12 @@ stop_nas() {
 		NAS_PID=
 	fi
 	if [ -n "$NAS_RPCBIND" ]; then
+		# Gone before the next test looks for it.
 		pkill -x rpcbind
+		for _ in $(seq 1 50); do
+			pgrep -x rpcbind >/dev/null || break
+			sleep 0.1
+		done
 		NAS_RPCBIND=
 	fi
 	exec 7>&- 2>/dev/null
