@@ -30,7 +30,6 @@
 
 #define NSLOTS		16		/* requests in flight per file */
 #define CHUNK_MAX	(1u << 20)
-#define COMMIT_WINDOW	(64u << 20)	/* COMMITs sent behind the WRITEs */
 
 /*
  * libnfs keeps struct nfs_fh private; SETATTR with nanosecond times needs
@@ -303,7 +302,7 @@ nfst_connect(struct nfs_tier *t, const char *url, int timeout_s,
 	 * megabyte each): keep such blocks in the heap for reuse, rather
 	 * than mapping, faulting in and unmapping each one.
 	 */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	t->url = xstrdup(url);
 	t->timeout_s = timeout_s > 0 ? timeout_s : NFST_TIMEOUT_DEFAULT;
@@ -797,7 +796,17 @@ struct xfer {
 	XXH3_state_t	*xs;		/* the stream's hash */
 	int		 pending;
 	int		 err;
-	bool		 committing;	/* a window's COMMIT is in flight */
+};
+
+struct nfst_reader {
+	struct xfer	 x;
+	uint64_t	 size;
+	uint64_t	 limit;		/* read no further (yet) */
+	uint64_t	 next;		/* requested up to here */
+	uint64_t	 off;		/* hashed (and written) up to here */
+	uint64_t	 issued, consumed;
+	int		 dst;
+	const struct copy_opts *o;
 };
 
 static int
@@ -931,45 +940,6 @@ write_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 		x->err = -EIO;
 }
 
-static void
-window_cb(struct rpc_context *rpc, int status, void *data, void *arg)
-{
-	struct xfer *x = arg;
-	int r;
-
-	(void)rpc;
-	x->t->answers++;
-	x->pending--;
-	x->committing = false;
-	r = commit_status(x->t, status, data);
-	if (r != 0 && x->err == 0)
-		x->err = r;
-}
-
-/*
- * Ask the server to start making [from, to) stable while more is being
- * written (the final COMMIT then has little left to do).  One at a time.
- */
-static void
-window_commit(struct xfer *x, uint64_t from, uint64_t to)
-{
-	struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(x->fh);
-	COMMIT3args a;
-
-	if (x->committing || x->t->nfs == NULL)
-		return;
-	memset(&a, 0, sizeof(a));
-	a.file.data.data_len = (u_int)h->len;
-	a.file.data.data_val = h->val;
-	a.offset = from;
-	a.count = (count3)(to - from);
-	if (rpc_nfs3_commit_async(nfs_get_rpc_context(x->t->nfs), window_cb,
-	    &a, x) == 0) {
-		x->committing = true;
-		x->pending++;
-	}
-}
-
 static bool
 raised(const struct copy_opts *o)
 {
@@ -982,7 +952,7 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
     unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
 {
 	struct xfer x;
-	uint64_t off = 0, data_end = 0, chunk = t->wmax, committed = 0;
+	uint64_t off = 0, data_end = 0, chunk = t->wmax;
 	int64_t last = jts_mono_ns();
 	uint64_t seen = t->answers;
 	int r;
@@ -1034,6 +1004,7 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 			nt_step(t, &seen, &last);
 			if (x.err != 0)
 				r = x.err;
+
 		}
 		if (r != 0)
 			break;
@@ -1067,12 +1038,6 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 		if (o && o->progress)
 			o->progress(o->arg, (uint64_t)n);
 		off += (uint64_t)n;
-		/* Behind the WRITEs in flight: a window surely answered. */
-		if (off - committed >= COMMIT_WINDOW + NSLOTS * chunk &&
-		    !x.committing) {
-			window_commit(&x, committed, off - NSLOTS * chunk);
-			committed = off - NSLOTS * chunk;
-		}
 	}
 	return xfer_end(&x, r, hash);
 }
@@ -1107,77 +1072,107 @@ all_zero(const unsigned char *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-int
-nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
-    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
+/*
+ * Without waiting: take the chunks answered, in order (hash them, write
+ * them to dst), and ask for more, up to limit.  Chunk k lives in slot
+ * k % NSLOTS.  Returns 0 or -errno.
+ */
+static int
+reader_pump(struct nfst_reader *rd)
 {
-	struct xfer x;
-	uint64_t next = 0, off = 0, chunk = t->rmax;
-	uint64_t seen = t->answers, issued = 0, consumed = 0;
-	int64_t last = jts_mono_ns();
+	struct xfer *x = &rd->x;
+	uint64_t chunk = x->t->rmax;
+	struct xslot *s;
 	int r;
 
-	if ((r = xfer_init(&x, t, fh, chunk)) != 0)
-		return r;
-	/* Chunk k lives in slot k % NSLOTS: issued ahead, consumed in order. */
-	while (off < size && r == 0) {
-		struct xslot *s;
-
-		while (issued - consumed < NSLOTS && next < size) {
-			s = &x.s[issued % NSLOTS];
-			s->off = next;
-			s->len = (uint32_t)(size - next < chunk ? size - next :
-			    chunk);
+	for (;;) {
+		if (x->err != 0)
+			return x->err;
+		if (x->t->nfs == NULL)
+			return -EIO;
+		while (rd->issued - rd->consumed < NSLOTS &&
+		    rd->next < rd->limit) {
+			s = &x->s[rd->issued % NSLOTS];
+			s->off = rd->next;
+			s->len = (uint32_t)(rd->limit - rd->next < chunk ?
+			    rd->limit - rd->next : chunk);
 			s->done = 0;
 			s->ready = false;
 			if ((r = slot_queue(s, false)) != 0)
-				break;
-			next += s->len;
-			issued++;
+				return x->err = r;
+			rd->next += s->len;
+			rd->issued++;
 		}
-		if (r != 0)
-			break;
-		s = &x.s[consumed % NSLOTS];
-		while (!s->ready && x.err == 0 && t->nfs != NULL) {
-			if (raised(o)) {
-				r = -ECANCELED;
-				break;
-			}
-			nt_step(t, &seen, &last);
-		}
-		if (r != 0)
-			break;
-		if (x.err != 0 || t->nfs == NULL) {
-			r = x.err != 0 ? x.err : -EIO;
-			break;
-		}
-		XXH3_128bits_update(x.xs, s->buf, s->len);
-		if (dst >= 0 && !all_zero(s->buf, s->len)) {
+		if (rd->consumed == rd->issued)
+			return 0;
+		s = &x->s[rd->consumed % NSLOTS];
+		if (!s->ready)
+			return 0;
+		XXH3_128bits_update(x->xs, s->buf, s->len);
+		if (rd->dst >= 0 && !all_zero(s->buf, s->len)) {
 			size_t w = 0;
 
 			while (w < s->len) {
-				ssize_t n = pwrite(dst, s->buf + w, s->len - w,
-				    (off_t)(s->off + w));
+				ssize_t n = pwrite(rd->dst, s->buf + w,
+				    s->len - w, (off_t)(s->off + w));
 
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n <= 0 || (errno =
-				    -jts_fault_errno("write")) != 0) {
-					r = n == 0 ? -EIO : -errno;
-					break;
-				}
+				    -jts_fault_errno("write")) != 0)
+					return x->err = n == 0 ? -EIO : -errno;
 				w += (size_t)n;
 			}
-			if (r != 0)
-				break;
 		}
-		if (o && o->progress)
-			o->progress(o->arg, s->len);
-		off += s->len;
+		if (rd->o && rd->o->progress)
+			rd->o->progress(rd->o->arg, s->len);
+		rd->off += s->len;
 		s->ready = false;
-		consumed++;
+		rd->consumed++;
 	}
-	r = xfer_end(&x, r, hash);
+}
+
+static int
+reader_init(struct nfst_reader *rd, struct nfs_tier *t, struct nfsfh *fh,
+    int dst, uint64_t size, const struct copy_opts *o)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->size = size;
+	rd->dst = dst;
+	rd->o = o;
+	return xfer_init(&rd->x, t, fh, t->rmax);
+}
+
+/* Read to the end, then the hash; the reader's buffers are freed. */
+static int
+reader_end(struct nfst_reader *rd, unsigned char hash[JTS_HASH_LEN])
+{
+	struct nfs_tier *t = rd->x.t;
+	uint64_t seen = t->answers;
+	int64_t last = jts_mono_ns();
+	int r = 0;
+
+	rd->limit = rd->size;
+	while (r == 0 && (r = reader_pump(rd)) == 0 && rd->off < rd->size) {
+		if (raised(rd->o)) {
+			r = -ECANCELED;
+			break;
+		}
+		nt_step(t, &seen, &last);
+	}
+	return xfer_end(&rd->x, r, hash);
+}
+
+int
+nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
+{
+	struct nfst_reader rd;
+	int r;
+
+	if ((r = reader_init(&rd, t, fh, dst, size, o)) != 0)
+		return r;
+	r = reader_end(&rd, hash);
 	if (r == 0 && dst >= 0 && ftruncate(dst, (off_t)size) != 0)
 		r = -errno;
 	return r;
