@@ -1291,6 +1291,9 @@ phase_verify_many(struct batch *b, struct move_item **v, int n)
 	}
 }
 
+/* Copies this small are read back many at a time. */
+#define NFS_SMALL_MAX	(1ULL << 20)
+
 /*
  * COMMIT the copies of n items at once (the server joins their flushes,
  * as syncfs does for a local batch), then close them.  An error means
@@ -1488,33 +1491,110 @@ nfs_src_same(struct engine *e, int t, const char *rel, const struct ident *pre,
 	return 0;
 }
 
-/* Step 7 on an nfs tier: LINK the temporary to the name (which fails if
- * the name exists: nothing is ever replaced), then drop the temporary. */
+/*
+ * Step 7 on an nfs tier, for the batch: each source unchanged?  Then LINK
+ * each temporary to its name (which fails if the name exists: nothing is
+ * ever replaced), many in flight, then drop the temporaries.
+ */
 static void
-phase_rename_nfs(struct batch *b, struct move_item *it)
+phase_rename_nfs(struct batch *b)
 {
 	struct engine *e = b->e;
-	struct nfs_tier *nt = engine_nfs(e, it->dst);
-	char tmp[PATH_MAX];
-	int r;
+	struct nfs_tier *nt = engine_nfs(e, b->it[0]->dst);
+	struct move_item **v = xcalloc((size_t)b->n, sizeof(*v));
+	const char **tmp = xcalloc((size_t)b->n, sizeof(*tmp));
+	const char **name = xcalloc((size_t)b->n, sizeof(*name));
+	int *err = xcalloc((size_t)b->n, sizeof(*err));
+	char buf[PATH_MAX];
+	int i, n = 0;
 
-	if (src_unchanged(it) != 0)
-		goto undo;
-	tmp_rel(tmp, sizeof(tmp), it->rel, it->jid, "tmp");
-	r = nt == NULL ? -EIO : nfst_link(nt, tmp, it->rel);
-	if (r != 0) {
-		item_fail(it, IT_FAILED, "cannot put it in place on tier %s: "
-		    "%s", tier_name(e, it->dst), r == -EEXIST ?
-		    "a file of that name appeared" : nfs_why(e, it->dst, r));
-		goto undo;
+	for (i = 0; i < b->n; i++) {
+		struct move_item *it = b->it[i];
+
+		if (!pending(it))
+			continue;
+		if (src_unchanged(it) != 0) {
+			unlink_tmp(e, it);
+			item_close(it);
+			continue;
+		}
+		tmp_rel(buf, sizeof(buf), it->rel, it->jid, "tmp");
+		v[n] = it;
+		tmp[n] = xstrdup(buf);
+		name[n++] = it->rel;
 	}
-	jts_fault_point("rename");
-	/* A leftover temporary is harmless; recovery and check see it. */
-	(void)nfst_unlink(nt, tmp);
-	return;
-undo:
-	unlink_tmp(e, it);
-	item_close(it);
+	if (n > 0 && (nt == NULL ||
+	    nfst_link_many(nt, tmp, name, n, err) != 0))
+		for (i = 0; i < n; i++)
+			err[i] = -EIO;
+	for (i = 0; i < n; i++) {
+		if (err[i] == 0)
+			continue;
+		item_fail(v[i], IT_FAILED, "cannot put it in place on tier %s: "
+		    "%s", tier_name(e, v[i]->dst), err[i] == -EEXIST ?
+		    "a file of that name appeared" :
+		    nfs_why(e, v[i]->dst, err[i]));
+		unlink_tmp(e, v[i]);
+		item_close(v[i]);
+		free((char *)tmp[i]);
+		tmp[i] = NULL;
+	}
+	if (n > 0)
+		jts_fault_point("rename");
+	/* Leftover temporaries are harmless; recovery and check see them. */
+	for (i = 0; i < n; i++)
+		if (tmp[i] == NULL) {
+			tmp[i] = tmp[n - 1];
+			tmp[--n] = NULL;
+			i--;
+		}
+	if (n > 0 && nt != NULL)
+		(void)nfst_unlink_many(nt, tmp, n, err);
+	for (i = 0; i < n; i++)
+		free((char *)tmp[i]);
+	free(tmp);
+	free(name);
+	free(err);
+	free(v);
+}
+
+/* Step 6 on an nfs tier for small copies: read n back at once. */
+static void
+phase_verify_nfs_many(struct batch *b, struct move_item **v, int n)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, v[0]->dst);
+	unsigned char (*h)[JTS_HASH_LEN] = xcalloc((size_t)n, sizeof(*h));
+	const char **tmp = xcalloc((size_t)n, sizeof(*tmp));
+	uint64_t *size = xcalloc((size_t)n, sizeof(*size));
+	int *err = xcalloc((size_t)n, sizeof(*err));
+	char buf[PATH_MAX];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		tmp_rel(buf, sizeof(buf), v[i]->rel, v[i]->jid, "tmp");
+		tmp[i] = xstrdup(buf);
+		size[i] = (uint64_t)v[i]->pre.st_size;
+	}
+	jts_fault_point("verify");
+	if (nt == NULL || nfst_hash_many(nt, tmp, size, h, err, n) != 0)
+		for (i = 0; i < n; i++)
+			err[i] = -EIO;
+	for (i = 0; i < n; i++) {
+		if (err[i] == -EIO && (nt == NULL || nt->broken)) {
+			item_fail(v[i], IT_FAILED, "reading the copy back on "
+			    "tier %s failed: %s", tier_name(e, v[i]->dst),
+			    nfs_why(e, v[i]->dst, err[i]));
+			unlink_tmp(e, v[i]);
+			item_close(v[i]);
+		} else
+			verify_done(b, v[i], err[i], h[i]);
+		free((char *)tmp[i]);
+	}
+	free(h);
+	free(tmp);
+	free(size);
+	free(err);
 }
 
 /* Step 7: source unchanged?  Then rename into place. */
@@ -2144,8 +2224,14 @@ run_batch(struct batch *b)
 		it = b->it[i];
 		if (!pending(it))
 			continue;
-		if (nfs_out) {
+		if (nfs_out && (uint64_t)it->pre.st_size > NFS_SMALL_MAX) {
 			phase_verify_nfs(b, it);
+		} else if (nfs_out) {
+			small[nsmall++] = it;
+			if (nsmall == COPY_SMALL_SLOTS) {
+				phase_verify_nfs_many(b, small, nsmall);
+				nsmall = 0;
+			}
 		} else if (is_small(it)) {
 			small[nsmall++] = it;
 			if (nsmall == COPY_SMALL_SLOTS) {
@@ -2155,7 +2241,9 @@ run_batch(struct batch *b)
 		} else
 			phase_verify(b, it);
 	}
-	if (nsmall > 0)
+	if (nsmall > 0 && nfs_out)
+		phase_verify_nfs_many(b, small, nsmall);
+	else if (nsmall > 0)
 		phase_verify_many(b, small, nsmall);
 	if (catalog_begin(&e->cat) != 0) {
 		batch_abandon(e, b, "catalog is not writable");
@@ -2177,10 +2265,10 @@ run_batch(struct batch *b)
 		return;
 
 	/* Rename into place, then sync each destination directory once. */
-	for (i = 0; i < b->n; i++)
-		if (pending(b->it[i]) && nfs_out)
-			phase_rename_nfs(b, b->it[i]);
-		else if (pending(b->it[i]))
+	if (nfs_out)
+		phase_rename_nfs(b);
+	for (i = 0; i < b->n && !nfs_out; i++)
+		if (pending(b->it[i]))
 			phase_rename(b, b->it[i]);
 	LAP("rename");
 	/*

@@ -491,33 +491,100 @@ nfst_mkdirs(struct nfs_tier *t, const char *reldir, mode_t mode)
 	return r;
 }
 
+#define MANY_INFLIGHT	64
+
+/* One of many requests in flight: where its answer goes. */
+struct opx {
+	struct nfs_tier	*t;
+	int		*pending;
+	int		*err;
+};
+
+static void
+opx_cb(int status, struct nfs_context *nfs, void *data, void *arg)
+{
+	struct opx *x = arg;
+
+	(void)nfs;
+	x->t->answers++;
+	(*x->pending)--;
+	if (status == -EINTR)
+		x->t->stalled = true;	/* timed out, or cancelled */
+	*x->err = nt_errno(status < 0 ? status : 0, status < 0 ? data : NULL);
+}
+
+/*
+ * The path operation op ('u' unlink, 'l' link a[i] to b[i], 'r' rename)
+ * on n paths, up to MANY_INFLIGHT in flight; err[i] is 0 or -errno.
+ * Returns 0, or -EIO if the connection broke (then every err is -EIO).
+ */
+static int
+path_ops(struct nfs_tier *t, int op, const char *const *a,
+    const char *const *b, int n, int *err)
+{
+	struct opx *x = xcalloc((size_t)(n ? n : 1), sizeof(*x));
+	uint64_t seen = t->answers;
+	int64_t last = jts_mono_ns();
+	int i, next = 0, pending = 0, q, r = 0;
+
+	while ((next < n || pending > 0) && r == 0) {
+		while (next < n && pending < MANY_INFLIGHT && t->nfs != NULL) {
+			char *pa = nt_path(t, a[next]);
+			char *pb = b ? nt_path(t, b[next]) : NULL;
+
+			x[next].t = t;
+			x[next].pending = &pending;
+			x[next].err = &err[next];
+			if (op == 'u')
+				q = nfs_unlink_async(t->nfs, pa, opx_cb,
+				    &x[next]);
+			else if (op == 'l')
+				q = nfs_link_async(t->nfs, pa, pb, opx_cb,
+				    &x[next]);
+			else
+				q = nfs_rename_async(t->nfs, pa, pb, opx_cb,
+				    &x[next]);
+			free(pa);
+			free(pb);
+			if (q != 0) {
+				err[next] = -EIO;
+			} else
+				pending++;
+			next++;
+		}
+		if (t->nfs == NULL)
+			r = -EIO;
+		else if (pending > 0)
+			nt_step(t, &seen, &last);
+	}
+	free(x);
+	for (i = 0; r != 0 && i < n; i++)
+		err[i] = -EIO;
+	return r;
+}
+
 static int
 path_op(struct nfs_tier *t, int op, const char *a, const char *b)
 {
-	struct one o = { t, 1, 0, NULL, 0 };
-	char *pa = nt_path(t, a), *pb = b ? nt_path(t, b) : NULL;
-	int r, q;
+	int err = 0;
 
-	if (nt_usable(t) != 0) {
-		free(pa);
-		free(pb);
+	if (nt_usable(t) != 0 || path_ops(t, op, &a, b ? &b : NULL, 1,
+	    &err) != 0)
 		return -EIO;
-	}
-	switch (op) {
-	case 'u':
-		q = nfs_unlink_async(t->nfs, pa, one_cb, &o);
-		break;
-	case 'l':
-		q = nfs_link_async(t->nfs, pa, pb, one_cb, &o);
-		break;
-	default:
-		q = nfs_rename_async(t->nfs, pa, pb, one_cb, &o);
-		break;
-	}
-	r = one_wait(&o, q);
-	free(pa);
-	free(pb);
-	return r;
+	return err;
+}
+
+int
+nfst_unlink_many(struct nfs_tier *t, const char *const *rel, int n, int *err)
+{
+	return path_ops(t, 'u', rel, NULL, n, err);
+}
+
+int
+nfst_link_many(struct nfs_tier *t, const char *const *from,
+    const char *const *to, int n, int *err)
+{
+	return path_ops(t, 'l', from, to, n, err);
 }
 
 int
@@ -1161,6 +1228,128 @@ reader_end(struct nfst_reader *rd, unsigned char hash[JTS_HASH_LEN])
 		nt_step(t, &seen, &last);
 	}
 	return xfer_end(&rd->x, r, hash);
+}
+
+/* One file of nfst_hash_many: open, READs, close, chained by answers. */
+struct hjob {
+	struct nfs_tier	*t;
+	int		*pending;	/* files not finished */
+	const char	*rel;
+	uint64_t	 size, got;
+	XXH3_state_t	*xs;
+	struct nfsfh	*fh;
+	unsigned char	*hash;
+	int		*err;
+};
+
+static void hjob_cb(int, struct nfs_context *, void *, void *);
+
+/* The job is over (err set if it failed): close what it opened. */
+static void
+hjob_end(struct hjob *j, int err)
+{
+	XXH128_canonical_t canon;
+	struct nfsfh *fh;
+
+	if (err == 0) {
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(j->xs));
+		memcpy(j->hash, canon.digest, JTS_HASH_LEN);
+	}
+	*j->err = err;
+	fh = j->fh;
+	j->fh = NULL;
+	j->size = UINT64_MAX;		/* the close's answer ends it */
+	/* (NFSv3 has no CLOSE: libnfs may answer before it returns.) */
+	if (fh != NULL && j->t->nfs != NULL &&
+	    nfs_close_async(j->t->nfs, fh, hjob_cb, j) == 0)
+		return;
+	(*j->pending)--;
+}
+
+static void
+hjob_cb(int status, struct nfs_context *nfs, void *data, void *arg)
+{
+	struct hjob *j = arg;
+	uint64_t want;
+
+	(void)nfs;
+	j->t->answers++;
+	if (status == -EINTR)
+		j->t->stalled = true;
+	if (j->size == UINT64_MAX) {		/* closed */
+		(*j->pending)--;
+		return;
+	}
+	if (status < 0) {
+		hjob_end(j, nt_errno(status, data));
+		return;
+	}
+	if (j->fh == NULL)			/* opened */
+		j->fh = data;
+	else if (status == 0) {			/* ends before its size */
+		hjob_end(j, -ESTALE);
+		return;
+	} else {
+		XXH3_128bits_update(j->xs, data, (size_t)status);
+		j->got += (uint64_t)status;
+	}
+	if (j->got >= j->size) {
+		hjob_end(j, 0);
+		return;
+	}
+	want = j->size - j->got < j->t->rmax ? j->size - j->got : j->t->rmax;
+	if (j->t->nfs == NULL || nfs_pread_async(j->t->nfs, j->fh, j->got,
+	    want, hjob_cb, j) != 0)
+		hjob_end(j, -EIO);
+}
+
+int
+nfst_hash_many(struct nfs_tier *t, const char *const *rel,
+    const uint64_t *size, unsigned char (*hash)[JTS_HASH_LEN], int *err,
+    int n)
+{
+	struct hjob *j = xcalloc((size_t)(n ? n : 1), sizeof(*j));
+	uint64_t seen = t->answers;
+	int64_t last = jts_mono_ns();
+	int i, next = 0, pending = 0, r = 0;
+
+	while ((next < n || pending > 0) && r == 0) {
+		while (next < n && pending < MANY_INFLIGHT && t->nfs != NULL) {
+			char *p = nt_path(t, rel[next]);
+
+			j[next].t = t;
+			j[next].pending = &pending;
+			j[next].rel = rel[next];
+			j[next].size = size[next];
+			j[next].hash = hash[next];
+			j[next].err = &err[next];
+			j[next].xs = XXH3_createState();
+			if (j[next].xs == NULL) {
+				err[next] = -ENOMEM;
+			} else {
+				XXH3_128bits_reset(j[next].xs);
+				if (nfs_open_async(t->nfs, p, O_RDONLY,
+				    hjob_cb, &j[next]) == 0)
+					pending++;
+				else
+					err[next] = -EIO;
+			}
+			free(p);
+			next++;
+		}
+		if (t->nfs == NULL)
+			r = -EIO;
+		else if (pending > 0)
+			nt_step(t, &seen, &last);
+	}
+	for (i = 0; i < n; i++) {
+		if (r != 0)
+			err[i] = -EIO;
+		if (j[i].xs != NULL)
+			XXH3_freeState(j[i].xs);
+	}
+	free(j);
+	return r;
 }
 
 int

@@ -66,6 +66,14 @@ int	nfst_unlink(struct nfs_tier *, const char *rel);
 /* A second name for a file: fails with -EEXIST, never replaces. */
 int	nfst_link(struct nfs_tier *, const char *from, const char *to);
 int	nfst_rename(struct nfs_tier *, const char *from, const char *to);
+/*
+ * The same for n paths at once, many in flight; err[i] is 0 or -errno.
+ * They return -EIO (every err -EIO) if the connection broke.
+ */
+int	nfst_unlink_many(struct nfs_tier *, const char *const *rel, int n,
+	    int *err);
+int	nfst_link_many(struct nfs_tier *, const char *const *from,
+	    const char *const *to, int n, int *err);
 int	nfst_avail(struct nfs_tier *, uint64_t *bytes);
 
 /* Create rel exclusively, for writing. */
@@ -88,6 +96,13 @@ int	nfst_put(struct nfs_tier *, struct nfsfh *, int src, uint64_t size,
  */
 int	nfst_get(struct nfs_tier *, struct nfsfh *, int dst, uint64_t size,
 	    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *);
+/*
+ * Read n files whole, several at once, each opened afresh; hash[i] is
+ * the XXH3-128 of rel[i]'s first size[i] bytes when err[i] is 0.
+ */
+int	nfst_hash_many(struct nfs_tier *, const char *const *rel,
+	    const uint64_t *size, unsigned char (*hash)[JTS_HASH_LEN],
+	    int *err, int n);
 /*
  * Set mode, times (nanoseconds) and size in one SETATTR, and owner when
  * own is set; -EPERM when the server refuses the owner.
