@@ -1399,6 +1399,62 @@ undo:
 	return -1;
 }
 
+/* Steps 5 to an nfs tier for n small files: many in flight at once. */
+static int
+phase_copy_nfs_out_many(struct batch *b, struct move_item **v, int n)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = engine_nfs(e, v[0]->dst);
+	struct nfst_put_job *job = xcalloc((size_t)n, sizeof(*job));
+	char buf[PATH_MAX];
+	int i, live = 0;
+
+	for (i = 0; i < n; i++) {
+		tmp_rel(buf, sizeof(buf), v[i]->rel, v[i]->jid, "tmp");
+		job[i].rel = xstrdup(buf);
+		job[i].src = v[i]->fd;
+		job[i].size = (uint64_t)v[i]->pre.st_size;
+		job[i].st = &v[i]->pre;
+	}
+	jts_fault_point("copy");
+	jts_pause_point("copy");
+	if (nt == NULL)
+		for (i = 0; i < n; i++)
+			job[i].err = -EIO;
+	else
+		(void)nfst_put_many(nt, job, n);
+	for (i = 0; i < n; i++) {
+		struct move_item *it = v[i];
+		int r = job[i].err;
+
+		memcpy(it->hash, job[i].hash, JTS_HASH_LEN);
+		if (r == 0 && lease_lost(it))
+			r = -ECANCELED;	/* the lease broke */
+		if (r == 0 || (job[i].what != NULL &&
+		    strcmp(job[i].what, "read") == 0)) {
+			if (copy_judge(b, it, r, NULL) != 0)
+				r = r != 0 ? r : -1;
+		} else if (r != 0) {
+			item_fail(it, IT_FAILED, "%s on tier %s failed: %s",
+			    job[i].what ? job[i].what : "copy",
+			    tier_name(e, it->dst), nfs_why(e, it->dst, r));
+		}
+		if (r != 0) {
+			if (job[i].fh != NULL && nt != NULL)
+				(void)nfst_close_fh(nt, job[i].fh);
+			unlink_tmp(e, it);
+			item_close(it);
+		} else {
+			it->nfh = job[i].fh;
+			progress_bytes(b->pg, job[i].size);
+			live++;
+		}
+		free((char *)job[i].rel);
+	}
+	free(job);
+	return live;
+}
+
 /* Step 6 on an nfs tier: read the temporary back over NFS and compare. */
 static void
 phase_verify_nfs(struct batch *b, struct move_item *it)
@@ -2172,6 +2228,17 @@ run_batch(struct batch *b)
 		it = b->it[i];
 		if (!pending(it))
 			continue;
+		if (nfs_out && !one &&
+		    (uint64_t)it->pre.st_size < NFST_SMALL_MAX) {
+			/* Many at a time, COMMITted below, all at once. */
+			small[nsmall++] = it;
+			if (nsmall == COPY_SMALL_SLOTS) {
+				live += phase_copy_nfs_out_many(b, small,
+				    nsmall);
+				nsmall = 0;
+			}
+			continue;
+		}
 		if (nfs_out) {
 			/* COMMITted below, all at once (a lone file: now). */
 			if (phase_copy_nfs_out(b, it, one) == 0)
@@ -2196,7 +2263,9 @@ run_batch(struct batch *b)
 		} else if (phase_copy(b, it, one) == 0)
 			live++;
 	}
-	if (nsmall > 0)
+	if (nsmall > 0 && nfs_out)
+		live += phase_copy_nfs_out_many(b, small, nsmall);
+	else if (nsmall > 0)
 		live += phase_copy_many(b, small, nsmall);
 	if (nfs_out && !one && live > 0)
 		live = phase_commit_nfs(b, b->it, b->n);

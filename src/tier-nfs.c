@@ -805,28 +805,30 @@ setattr_rpc(struct nfs_tier *t, struct nfsfh *fh, const SETATTR3args *tmpl)
 	    setattr_cb, &a, &o));
 }
 
-int
-nfst_setattr(struct nfs_tier *t, struct nfsfh *fh, const struct stat *st,
-    bool own)
+/*
+ * The two SETATTRs of a copy.  Size and owner first: a server clears
+ * setuid and setgid when it changes either, so the mode (and the times,
+ * last) come after.
+ */
+static void
+sa_size_owner(SETATTR3args *a, const struct stat *st, bool own)
+{
+	memset(a, 0, sizeof(*a));
+	a->new_attributes.size.set_it = 1;
+	a->new_attributes.size.set_size3_u.size = (uint64_t)st->st_size;
+	if (own) {
+		a->new_attributes.uid.set_it = 1;
+		a->new_attributes.uid.set_uid3_u.uid = st->st_uid;
+		a->new_attributes.gid.set_it = 1;
+		a->new_attributes.gid.set_gid3_u.gid = st->st_gid;
+	}
+}
+
+static void
+sa_mode_times(SETATTR3args *ap, const struct stat *st)
 {
 	SETATTR3args a;
-	int r;
 
-	/*
-	 * Size and owner first: a server clears setuid and setgid when it
-	 * changes either, so the mode (and the times, last) come after.
-	 */
-	memset(&a, 0, sizeof(a));
-	a.new_attributes.size.set_it = 1;
-	a.new_attributes.size.set_size3_u.size = (uint64_t)st->st_size;
-	if (own) {
-		a.new_attributes.uid.set_it = 1;
-		a.new_attributes.uid.set_uid3_u.uid = st->st_uid;
-		a.new_attributes.gid.set_it = 1;
-		a.new_attributes.gid.set_gid3_u.gid = st->st_gid;
-	}
-	if ((r = setattr_rpc(t, fh, &a)) != 0)
-		return r;
 	memset(&a, 0, sizeof(a));
 	a.new_attributes.mode.set_it = 1;
 	a.new_attributes.mode.set_mode3_u.mode = st->st_mode & 07777;
@@ -840,6 +842,20 @@ nfst_setattr(struct nfs_tier *t, struct nfsfh *fh, const struct stat *st,
 	    (u_int)st->st_mtim.tv_sec;
 	a.new_attributes.mtime.set_mtime_u.mtime.nseconds =
 	    (u_int)st->st_mtim.tv_nsec;
+	*ap = a;
+}
+
+int
+nfst_setattr(struct nfs_tier *t, struct nfsfh *fh, const struct stat *st,
+    bool own)
+{
+	SETATTR3args a;
+	int r;
+
+	sa_size_owner(&a, st, own);
+	if ((r = setattr_rpc(t, fh, &a)) != 0)
+		return r;
+	sa_mode_times(&a, st);
 	return setattr_rpc(t, fh, &a);
 }
 
@@ -1228,6 +1244,284 @@ reader_end(struct nfst_reader *rd, unsigned char hash[JTS_HASH_LEN])
 		nt_step(t, &seen, &last);
 	}
 	return xfer_end(&rd->x, r, hash);
+}
+
+/*
+ * One file of nfst_put_many: CREATE, the source read and hashed, WRITE,
+ * the two SETATTRs, each step sent by the answer to the one before.
+ */
+struct pool {
+	unsigned char	*arena;		/* MANY_INFLIGHT buffers */
+	int		 free[MANY_INFLIGHT];
+	int		 nfree;
+	int		 pending;	/* files not finished */
+};
+
+struct pjob {
+	struct nfs_tier	*t;
+	struct pool	*pool;
+	struct nfst_put_job *j;
+	unsigned char	*buf;
+	int		 bufi;
+	uint32_t	 done;
+	int		 step;
+	bool		 own;
+};
+
+enum { PJ_CREATE, PJ_WRITE, PJ_SA1, PJ_SA2, PJ_CLOSE };
+
+static void pjob_rpc_cb(struct rpc_context *, int, void *, void *);
+
+static void
+close_noop(int status, struct nfs_context *nfs, void *data, void *arg)
+{
+	(void)status;
+	(void)nfs;
+	(void)data;
+	(void)arg;
+}
+
+/* The job is over: its buffer back to the pool; a failed copy closed. */
+static void
+pjob_finish(struct pjob *p, int err, const char *what)
+{
+	struct nfsfh *fh = p->j->fh;
+
+	p->j->err = err;
+	if (err != 0) {
+		p->j->what = what;
+		p->j->fh = NULL;
+		p->step = PJ_CLOSE;
+		/* NFSv3 has no CLOSE: this only frees the handle. */
+		if (fh != NULL && p->t->nfs != NULL)
+			(void)nfs_close_async(p->t->nfs, fh, close_noop, NULL);
+	}
+	p->pool->free[p->pool->nfree++] = p->bufi;
+	p->pool->pending--;
+}
+
+static int
+pjob_setattr(struct pjob *p, const SETATTR3args *tmpl)
+{
+	struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(p->j->fh);
+	SETATTR3args a = *tmpl;
+
+	a.object.data.data_len = (u_int)h->len;
+	a.object.data.data_val = h->val;
+	return rpc_nfs3_setattr_async(nfs_get_rpc_context(p->t->nfs),
+	    pjob_rpc_cb, &a, p);
+}
+
+static int
+pjob_write(struct pjob *p)
+{
+	struct nfst_fh *h = (struct nfst_fh *)nfs_get_fh(p->j->fh);
+	WRITE3args a;
+
+	memset(&a, 0, sizeof(a));
+	a.file.data.data_len = (u_int)h->len;
+	a.file.data.data_val = h->val;
+	a.offset = p->done;
+	a.count = (count3)(p->j->size - p->done);
+	a.stable = UNSTABLE;
+	a.data.data_len = a.count;
+	a.data.data_val = (char *)p->buf + p->done;
+	return rpc_nfs3_write_async(nfs_get_rpc_context(p->t->nfs),
+	    pjob_rpc_cb, &a, p);
+}
+
+/* The next step after the data: the SETATTRs. */
+static void
+pjob_attrs(struct pjob *p)
+{
+	SETATTR3args a;
+
+	p->step = PJ_SA1;
+	sa_size_owner(&a, p->j->st, p->own);
+	if (pjob_setattr(p, &a) != 0)
+		pjob_finish(p, -EIO, "set attributes");
+}
+
+static void
+pjob_create_cb(int status, struct nfs_context *nfs, void *data, void *arg)
+{
+	struct pjob *p = arg;
+	XXH3_state_t *xs;
+	XXH128_canonical_t canon;
+	ssize_t n;
+
+	(void)nfs;
+	p->t->answers++;
+	if (status == -EINTR)
+		p->t->stalled = true;
+	if (status < 0) {
+		pjob_finish(p, nt_errno(status, data), "create");
+		return;
+	}
+	p->j->fh = data;
+	/* The source: small, local, read whole and hashed. */
+	while (p->done < p->j->size) {
+		n = pread(p->j->src, p->buf + p->done, p->j->size - p->done,
+		    (off_t)p->done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (errno = -jts_fault_errno("read")) != 0) {
+			pjob_finish(p, -errno, "read");
+			return;
+		}
+		if (n == 0) {
+			pjob_finish(p, -ESTALE, "read");  /* it shrank */
+			return;
+		}
+		p->done += (uint32_t)n;
+	}
+	if ((xs = XXH3_createState()) == NULL) {
+		pjob_finish(p, -ENOMEM, "read");
+		return;
+	}
+	XXH3_128bits_reset(xs);
+	XXH3_128bits_update(xs, p->buf, p->j->size);
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(xs));
+	XXH3_freeState(xs);
+	memcpy(p->j->hash, canon.digest, JTS_HASH_LEN);
+	/* Test hook: a byte changed after hashing must be caught. */
+	if (p->j->size > 0 && jts_fault_errno("corrupt") != 0)
+		p->buf[0] ^= 0xff;
+	p->done = 0;
+	if (p->j->size == 0) {
+		pjob_attrs(p);
+		return;
+	}
+	p->step = PJ_WRITE;
+	if (jts_fault_errno("write") != 0 || p->t->nfs == NULL ||
+	    pjob_write(p) != 0)
+		pjob_finish(p, -EIO, "copy");
+}
+
+static void
+pjob_rpc_cb(struct rpc_context *rpc, int status, void *data, void *arg)
+{
+	struct pjob *p = arg;
+	struct nfs_tier *t = p->t;
+	SETATTR3args a;
+	int r;
+
+	(void)rpc;
+	t->answers++;
+	if (p->step == PJ_WRITE) {
+		WRITE3res *res = data;
+
+		r = rpc_errno(t, status, status == RPC_STATUS_SUCCESS ?
+		    (int)res->status : NFS3_OK);
+		if (r != 0) {
+			pjob_finish(p, r, "copy");
+			return;
+		}
+		if (!t->wverf_set) {
+			memcpy(t->wverf, res->WRITE3res_u.resok.verf,
+			    sizeof(t->wverf));
+			t->wverf_set = true;
+		} else if (memcmp(t->wverf, res->WRITE3res_u.resok.verf,
+		    sizeof(t->wverf)) != 0) {
+			t->restarted = true;
+			pjob_finish(p, -ECONNRESET, "copy");
+			return;
+		}
+		if (res->WRITE3res_u.resok.count == 0) {
+			pjob_finish(p, -EIO, "copy");
+			return;
+		}
+		p->done += res->WRITE3res_u.resok.count;
+		if (p->done < p->j->size) {		/* short WRITE */
+			if (t->nfs == NULL || pjob_write(p) != 0)
+				pjob_finish(p, -EIO, "copy");
+			return;
+		}
+		pjob_attrs(p);
+		return;
+	}
+	r = rpc_errno(t, status, status == RPC_STATUS_SUCCESS ?
+	    (int)((SETATTR3res *)data)->status : NFS3_OK);
+	if (p->step == PJ_SA1 && p->own && (r == -EPERM || r == -EINVAL)) {
+		/* The owner refused (squashed): the catalog keeps it. */
+		p->own = false;
+		sa_size_owner(&a, p->j->st, false);
+		if (t->nfs == NULL || pjob_setattr(p, &a) != 0)
+			pjob_finish(p, -EIO, "set attributes");
+		return;
+	}
+	if (r != 0) {
+		pjob_finish(p, r, "set attributes");
+		return;
+	}
+	if (p->step == PJ_SA1) {
+		p->step = PJ_SA2;
+		sa_mode_times(&a, p->j->st);
+		if (t->nfs == NULL || pjob_setattr(p, &a) != 0)
+			pjob_finish(p, -EIO, "set attributes");
+		return;
+	}
+	pjob_finish(p, 0, NULL);
+}
+
+int
+nfst_put_many(struct nfs_tier *t, struct nfst_put_job *job, int n)
+{
+	struct pjob *p = xcalloc((size_t)(n ? n : 1), sizeof(*p));
+	struct pool pool;
+	uint64_t seen = t->answers;
+	int64_t last = jts_mono_ns();
+	int i, next = 0, r = 0;
+
+	memset(&pool, 0, sizeof(pool));
+	if (posix_memalign((void **)&pool.arena, 4096,
+	    (size_t)MANY_INFLIGHT * NFST_SMALL_MAX) != 0) {
+		free(p);
+		return -ENOMEM;
+	}
+	for (i = 0; i < MANY_INFLIGHT; i++)
+		pool.free[pool.nfree++] = i;
+	while ((next < n || pool.pending > 0) && r == 0) {
+		while (next < n && pool.nfree > 0 && t->nfs != NULL) {
+			char *path = nt_path(t, job[next].rel);
+
+			p[next].t = t;
+			p[next].pool = &pool;
+			p[next].j = &job[next];
+			p[next].own = true;
+			p[next].step = PJ_CREATE;
+			job[next].fh = NULL;
+			job[next].err = 0;
+			if (job[next].size > NFST_SMALL_MAX) {
+				job[next].err = -EFBIG;
+				job[next].what = "copy";
+			} else if (nfs_create_async(t->nfs, path, O_EXCL, 0600,
+			    pjob_create_cb, &p[next]) == 0) {
+				/* A buffer no job in flight holds. */
+				p[next].bufi = pool.free[--pool.nfree];
+				p[next].buf = pool.arena +
+				    (size_t)p[next].bufi * NFST_SMALL_MAX;
+				pool.pending++;
+			} else {
+				job[next].err = -EIO;
+				job[next].what = "create";
+			}
+			free(path);
+			next++;
+		}
+		if (t->nfs == NULL)
+			r = -EIO;
+		else if (pool.pending > 0)
+			nt_step(t, &seen, &last);
+	}
+	for (i = 0; r != 0 && i < n; i++) {
+		job[i].err = -EIO;
+		job[i].what = "copy";
+		job[i].fh = NULL;	/* went with the connection */
+	}
+	free(pool.arena);
+	free(p);
+	return r;
 }
 
 /* One file of nfst_hash_many: open, READs, close, chained by answers. */

@@ -96,6 +96,29 @@ int	nfst_put(struct nfs_tier *, struct nfsfh *, int src, uint64_t size,
  */
 int	nfst_get(struct nfs_tier *, struct nfsfh *, int dst, uint64_t size,
 	    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *);
+/* Copies this small are written (and read back) many at a time. */
+#define NFST_SMALL_MAX	(1u << 20)
+
+/* One small file for nfst_put_many. */
+struct nfst_put_job {
+	const char	*rel;		/* the temporary, created exclusively */
+	int		 src;		/* the local source, read whole */
+	uint64_t	 size;		/* below NFST_SMALL_MAX */
+	const struct stat *st;		/* mode, owner, times to set */
+	unsigned char	 hash[JTS_HASH_LEN];
+	struct nfsfh	*fh;		/* written, not committed, if err 0 */
+	int		 err;		/* 0 or -errno */
+	const char	*what;		/* the step that failed */
+};
+
+/*
+ * Create, write and set the attributes of n small copies, many in flight,
+ * each step sent by the answer to the one before.  Each job's result is
+ * in its err (what failed in what) and its fh, to COMMIT and close.
+ * Returns 0, or -EIO if the connection broke (every job failed).
+ */
+int	nfst_put_many(struct nfs_tier *, struct nfst_put_job *, int n);
+
 /*
  * Read n files whole, several at once, each opened afresh; hash[i] is
  * the XXH3-128 of rel[i]'s first size[i] bytes when err[i] is 0.
