@@ -44,7 +44,7 @@ EXPORT {
 	Path = $NAS_DIR;
 	Pseudo = $NAS_DIR;
 	Access_Type = RW;
-	Squash = No_Root_Squash;
+	Squash = ${NAS_SQUASH:-No_Root_Squash};
 	Transports = TCP;
 	Protocols = 3, 4;
 	Attr_Expiration_Time = 0;
