@@ -95,6 +95,25 @@ data_path(struct check *ck, int t, const char *rel)
 	return jts_path_join(root ? root : "?", rel);
 }
 
+/* A copy read back (r: the read, why: its cause if known) and its hash. */
+static void
+judge_readback(struct check *ck, const char *path, int r, const char *why,
+    const unsigned char *got, const void *hash, int64_t size)
+{
+	char x[33], y[33];
+
+	if (r != 0)
+		problem(ck, ST_CRITICAL, "unreadable", path, "cannot read it "
+		    "back: %s", why ? why : strerror(-r));
+	else if (memcmp(got, hash, JTS_HASH_LEN) != 0) {
+		jts_hash_hex(hash, x);
+		jts_hash_hex(got, y);
+		problem(ck, ST_CRITICAL, "corrupt", path, "content hash %s "
+		    "differs from the catalog's %s", y, x);
+	} else
+		ck->bytes_verified += size;
+}
+
 /* The connection to nfs tier t, made once; NULL (said once) if none. */
 static struct nfs_tier *
 check_nfs(struct check *ck, int t)
@@ -122,7 +141,7 @@ check_nfs_file(struct check *ck, int t, const char *rel, int64_t size,
 	unsigned char got[JTS_HASH_LEN];
 	struct nfs_ident id;
 	struct nfsfh *fh;
-	char *path, x[33], y[33];
+	char *path;
 	int r;
 
 	if (nt == NULL)
@@ -146,17 +165,8 @@ check_nfs_file(struct check *ck, int t, const char *rel, int64_t size,
 			r = nfst_get(nt, fh, -1, (uint64_t)size, got, NULL);
 			(void)nfst_close_fh(nt, fh);
 		}
-		if (r != 0)
-			problem(ck, ST_CRITICAL, "unreadable", path, "cannot "
-			    "read it back: %s", nt->broken ? nt->err :
-			    strerror(-r));
-		else if (memcmp(got, hash, JTS_HASH_LEN) != 0) {
-			jts_hash_hex(hash, x);
-			jts_hash_hex(got, y);
-			problem(ck, ST_CRITICAL, "corrupt", path, "content "
-			    "hash %s differs from the catalog's %s", y, x);
-		} else
-			ck->bytes_verified += size;
+		judge_readback(ck, path, r, nt->broken ? nt->err : NULL, got,
+		    hash, size);
 	}
 	free(path);
 }
@@ -169,7 +179,7 @@ check_file(struct check *ck, const char *rel, const char *tier,
 {
 	int t = conf_tier_index(ck->conf, tier);
 	int h = conf_tier_index(ck->conf, home);
-	char *path, *target, buf[4096], x[33], y[33];
+	char *path, *target, buf[4096];
 	unsigned char got[JTS_HASH_LEN];
 	struct stat st;
 	ssize_t n;
@@ -212,16 +222,7 @@ check_file(struct check *ck, const char *rel, const char *tier,
 		    (uint64_t)size, got, NULL);
 		if (fd >= 0)
 			close(fd);
-		if (r != 0)
-			problem(ck, ST_CRITICAL, "unreadable", path, "cannot "
-			    "read it back: %s", strerror(-r));
-		else if (memcmp(got, hash, JTS_HASH_LEN) != 0) {
-			jts_hash_hex(hash, x);
-			jts_hash_hex(got, y);
-			problem(ck, ST_CRITICAL, "corrupt", path, "content "
-			    "hash %s differs from the catalog's %s", y, x);
-		} else
-			ck->bytes_verified += size;
+		judge_readback(ck, path, r, NULL, got, hash, size);
 	}
 	free(path);
 home:

@@ -419,6 +419,7 @@ nfst_close(struct nfs_tier *t)
 	free(t->tick);
 	free(t->url);
 	free(t->base);
+	free(t->last_dir);
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
 }
@@ -461,9 +462,17 @@ nfst_mkdirs(struct nfs_tier *t, const char *reldir, mode_t mode)
 	struct nfs_ident id;
 	int r = 0;
 
-	/* Most of the time the directory is there already. */
-	if (*d == '\0' || (nfst_lstat(t, d, &id) == 0 && S_ISDIR(id.mode))) {
+	/*
+	 * Most of the time the directory is there already, and was the last
+	 * one asked for (files of a tree come directory by directory).
+	 */
+	if (*d == '\0' || (t->last_dir != NULL && strcmp(d, t->last_dir) == 0)) {
 		free(d);
+		return nt_usable(t);
+	}
+	if (nfst_lstat(t, d, &id) == 0 && S_ISDIR(id.mode)) {
+		free(t->last_dir);
+		t->last_dir = d;
 		return nt_usable(t);
 	}
 	for (;;) {
@@ -487,7 +496,11 @@ nfst_mkdirs(struct nfs_tier *t, const char *reldir, mode_t mode)
 			break;
 		*s++ = save;
 	}
-	free(d);
+	if (r == 0) {
+		free(t->last_dir);
+		t->last_dir = d;
+	} else
+		free(d);
 	return r;
 }
 

@@ -33,6 +33,7 @@ struct nfs_tier {
 	int		 fd, events;
 	int		 timeout_s;
 	char		*base;		/* beneath the mounted export */
+	char		*last_dir;	/* nfst_mkdirs' last, known to exist */
 	uint64_t	 rmax, wmax;
 	uint64_t	 answers;	/* completions, to see progress */
 	bool		 stalled;	/* a request timed out */
