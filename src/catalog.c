@@ -309,9 +309,17 @@ catalog_file_put(struct catalog *c, const struct cat_file *f)
 {
 	sqlite3_stmt *st;
 
-	if (prep(c, S_FILE_PUT, "INSERT OR REPLACE INTO files (path, tier, home, size, "
+	if (prep(c, S_FILE_PUT, "INSERT INTO files (path, tier, home, size, "
 	    "mtime_ns, ctime_ns, ino, mode, uid, gid, hash, verified_ns, "
-	    "moved_ns, pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &st) != 0)
+	    "moved_ns, pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+	    /* An update keeps what the daemon saw of reads: atime, heat. */
+	    "ON CONFLICT (path) DO UPDATE SET tier = excluded.tier, "
+	    "home = excluded.home, size = excluded.size, "
+	    "mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, "
+	    "ino = excluded.ino, mode = excluded.mode, uid = excluded.uid, "
+	    "gid = excluded.gid, hash = excluded.hash, "
+	    "verified_ns = excluded.verified_ns, moved_ns = excluded.moved_ns, "
+	    "pinned = excluded.pinned", &st) != 0)
 		return -EIO;
 	sqlite3_bind_blob(st, 1, f->path, (int)strlen(f->path), SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, f->tier, -1, SQLITE_STATIC);

@@ -1,6 +1,7 @@
 /* cmd-migrate.c - migrate, recall and recover: commands that move data */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <inttypes.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "engine.h"
 #include "move.h"
@@ -42,7 +44,7 @@ open_engine(struct cmd_ctx *ctx, struct engine *e)
 	char err[1024];
 	int left;
 
-	if (cmd_load_conf(ctx) != 0)
+	if (ctx->conf.path == NULL && cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
 	if (engine_open(e, &ctx->conf, err, sizeof(err)) != 0) {
 		jts_err("%s", err);
@@ -119,6 +121,37 @@ flush_plan(struct move_plan *p, void *arg)
 	(void)sqlite3_exec(fl->e->cat.db, "BEGIN", NULL, NULL, NULL);
 }
 
+/* Hand a migrate or recall to the daemon; CLIENT_NO_DAEMON if none. */
+static int
+daemon_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, int argc,
+    char **argv, const char *to, bool dry, bool rmsrc)
+{
+	json_object *req = json_object_new_object(), *paths;
+	int i;
+
+	json_object_object_add(req, "cmd", json_object_new_string(ce->name));
+	paths = json_object_new_array();
+	for (i = optind; i < argc; i++) {
+		char *abs = jts_path_abs(argv[i]);
+
+		if (abs == NULL) {
+			jts_err("%s: %s", jts_quote(argv[i]), strerror(errno));
+			json_object_put(paths);
+			json_object_put(req);
+			return EXIT_FAILED;
+		}
+		json_object_array_add(paths, json_object_new_string(abs));
+		free(abs);
+	}
+	json_object_object_add(req, "paths", paths);
+	if (to != NULL)
+		json_object_object_add(req, "to", json_object_new_string(to));
+	json_object_object_add(req, "dry_run", json_object_new_boolean(dry));
+	json_object_object_add(req, "remove_source",
+	    json_object_new_boolean(rmsrc));
+	return client_call(ctx, req, NULL);
+}
+
 static int
 run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
     int argc, char **argv)
@@ -180,6 +213,12 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	}
 	if (optind >= argc)
 		return cmd_usage(ce);
+	if (cmd_load_conf(ctx) != 0)
+		return EXIT_USAGE;
+	/* A running daemon holds the engine: it does the work. */
+	r = daemon_move(ctx, ce, argc, argv, to, dry, rmsrc);
+	if (r != CLIENT_NO_DAEMON)
+		return r;
 	if ((r = open_engine(ctx, &e)) != EXIT_OK)
 		return r;
 	if (to != NULL && (toi = conf_tier_index(&ctx->conf, to)) < 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "client.h"
 #include "cmd.h"
 #include "util.h"
 
@@ -77,6 +78,83 @@ count_detached(struct catalog *cat, struct conf *c, const char *tier)
 	return n;
 }
 
+/* The daemon's view: its work in flight and queued; NULL if none runs. */
+static json_object *
+daemon_status(struct cmd_ctx *ctx)
+{
+	json_object *req = json_object_new_object(), *res = NULL, *d = NULL;
+
+	json_object_object_add(req, "cmd", json_object_new_string("status"));
+	if (client_call(ctx, req, &res) == EXIT_OK && res != NULL &&
+	    json_object_object_get_ex(res, "daemon", &d))
+		json_object_get(d);
+	else
+		d = NULL;
+	if (res != NULL)
+		json_object_put(res);
+	return d;
+}
+
+static int64_t
+jint(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) :
+	    0;
+}
+
+static const char *
+jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) :
+	    NULL;
+}
+
+static void
+print_daemon(json_object *d)
+{
+	json_object *jobs;
+	char a[32], b[32];
+	size_t i;
+
+	if (d == NULL) {
+		printf("daemon: not running\n");
+		return;
+	}
+	printf("daemon: pid %" PRId64 ", up %" PRId64 " s, %" PRId64
+	    " policies, tracking: %s; %" PRId64 " moved (%s), %" PRId64
+	    " failed since start\n", jint(d, "pid"), jint(d, "uptime_s"),
+	    jint(d, "policies"), jstr(d, "tracking"), jint(d, "moves_done"),
+	    jts_fmt_bytes((uint64_t)jint(d, "bytes_moved"), a, sizeof(a)),
+	    jint(d, "moves_failed"));
+	if (!json_object_object_get_ex(d, "jobs", &jobs))
+		return;
+	for (i = 0; i < json_object_array_length(jobs); i++) {
+		json_object *j = json_object_array_get_idx(jobs, i), *v;
+		bool running = json_object_object_get_ex(j, "running", &v) &&
+		    json_object_get_boolean(v);
+
+		printf("  %s %s%s%s%s", running ? "running" : "queued ",
+		    jstr(j, "kind"), jstr(j, "policy") ? " " : "",
+		    jstr(j, "policy") ? jstr(j, "policy") : "",
+		    jstr(j, "reason") ? "" : "");
+		if (json_object_object_get_ex(j, "files_total", &v))
+			printf(" (%s run): %" PRId64 " of %" PRId64 " files, "
+			    "%s of %s", jstr(j, "reason"),
+			    jint(j, "files_done"), jint(j, "files_total"),
+			    jts_fmt_bytes((uint64_t)jint(j, "bytes_done"), a,
+			    sizeof(a)), jts_fmt_bytes((uint64_t)jint(j,
+			    "bytes_total"), b, sizeof(b)));
+		else if (running)
+			printf(": %" PRId64 " files moved", jint(j,
+			    "files_done"));
+		printf("\n");
+	}
+}
+
 static int
 cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -88,7 +166,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	};
 	struct catalog cat;
 	struct cat_journal *rows = NULL;
-	json_object *root = NULL, *tiers = NULL, *moves = NULL, *o;
+	json_object *root = NULL, *tiers = NULL, *moves = NULL, *o, *dmn;
 	char err[1024], a[32], b[32], c[32];
 	bool json = false;
 	int ch, i, nrows = 0;
@@ -121,8 +199,10 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (cat.db != NULL)
 		catalog_journal_open_rows(&cat, &rows, &nrows);
+	dmn = daemon_status(ctx);
 	if (json) {
 		root = json_object_new_object();
+		json_object_object_add(root, "daemon", dmn);
 		tiers = json_object_new_array();
 		moves = json_object_new_array();
 		json_object_object_add(root, "catalog",
@@ -225,8 +305,13 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(root,
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
-	} else if (nrows == 0)
-		printf("no moves in flight or needing attention\n");
+	} else {
+		if (nrows == 0)
+			printf("no moves in flight or needing attention\n");
+		print_daemon(dmn);
+		if (dmn != NULL)
+			json_object_put(dmn);
+	}
 	if (cat.db != NULL)
 		catalog_close(&cat);
 	return EXIT_OK;

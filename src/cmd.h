@@ -26,6 +26,11 @@ extern const struct cmd_entry cmd_recall_entry;
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_check_entry;
 extern const struct cmd_entry cmd_recover_entry;
+extern const struct cmd_entry cmd_policy_entry;
+extern const struct cmd_entry cmd_explain_entry;
+extern const struct cmd_entry cmd_pin_entry;
+extern const struct cmd_entry cmd_unpin_entry;
+extern const struct cmd_entry cmd_reload_entry;
 
 /* Print "usage: jts-tierctl NAME USAGE" to stderr and return EXIT_USAGE. */
 int	cmd_usage(const struct cmd_entry *);

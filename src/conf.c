@@ -12,62 +12,59 @@
 #include "util.h"
 
 struct parse {
+	struct ini_lines il;		/* first: inih's stream */
 	struct conf	*conf;
-	FILE		*fp;
-	int		 line;		/* line being parsed */
-	int		 section_line;	/* line of the last [section] */
-	int		 err_line;
-	char		 err[512];
 	char		 seen[64][64];	/* section.key pairs already set */
 	int		 nseen;
 	struct tier_conf *cur;
 };
 
 /* Read one line for inih and count it, so errors can name the line. */
-static char *
-conf_reader(char *str, int num, void *stream)
+char *
+ini_lines_reader(char *str, int num, void *stream)
 {
-	struct parse *ps = stream;
+	struct ini_lines *il = stream;
 	size_t n;
 	int c;
 
-	if (fgets(str, num, ps->fp) == NULL)
+	if (fgets(str, num, il->fp) == NULL)
 		return NULL;
-	ps->line++;
+	il->line++;
+	il->continued = (str[0] == ' ' || str[0] == '\t') &&
+	    str[strspn(str, " \t\r\n")] != '\0';
 	if (str[strspn(str, " \t")] == '[')
-		ps->section_line = ps->line;
+		il->section_line = il->line;
 	n = strlen(str);
-	if (n > 0 && str[n - 1] != '\n' && !feof(ps->fp)) {
-		if (ps->err_line == 0) {
-			ps->err_line = ps->line;
-			snprintf(ps->err, sizeof(ps->err),
-			    "line longer than %d characters", num - 2);
+	if (n > 0 && str[n - 1] != '\n' && !feof(il->fp)) {
+		if (il->err_line == 0) {
+			il->err_line = il->line;
+			snprintf(il->err, sizeof(il->err),
+			    "line longer than %d characters (continue a long "
+			    "value on indented lines)", num - 2);
 		}
-		while ((c = fgetc(ps->fp)) != EOF && c != '\n')
+		while ((c = fgetc(il->fp)) != EOF && c != '\n')
 			;
 		str[0] = '\0';
 	}
 	return str;
 }
 
-static int
-fail(struct parse *ps, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* Record the first error with the line it is on; returns 0 for inih. */
-static int
-fail(struct parse *ps, const char *fmt, ...)
+int
+ini_lines_fail(struct ini_lines *il, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (ps->err_line == 0) {
-		ps->err_line = ps->line;
+	if (il->err_line == 0) {
+		il->err_line = il->line;
 		va_start(ap, fmt);
-		vsnprintf(ps->err, sizeof(ps->err), fmt, ap);
+		vsnprintf(il->err, sizeof(il->err), fmt, ap);
 		va_end(ap);
 	}
 	return 0;
 }
+
+#define fail(ps, ...)	ini_lines_fail(&(ps)->il, __VA_ARGS__)
 
 static int
 parse_percent(const char *v, int *out)
@@ -211,6 +208,62 @@ k_low(struct parse *ps, const char *v)
 	return 1;
 }
 
+static int
+k_policies(struct parse *ps, const char *v)
+{
+	if (v[0] != '/')
+		return fail(ps, "policies must be an absolute path: %s%s", v,
+		    "");
+	free(ps->conf->policies);
+	ps->conf->policies = jts_path_abs(v);
+	return 1;
+}
+
+static int
+k_socket(struct parse *ps, const char *v)
+{
+	if (v[0] != '/' || strlen(v) >= 100)
+		return fail(ps, "socket must be an absolute path shorter than "
+		    "100 bytes: %s%s", v, "");
+	free(ps->conf->socket);
+	ps->conf->socket = xstrdup(v);
+	return 1;
+}
+
+static int
+k_socket_group(struct parse *ps, const char *v)
+{
+	free(ps->conf->socket_group);
+	ps->conf->socket_group = xstrdup(v);
+	return 1;
+}
+
+static int
+k_scan_interval(struct parse *ps, const char *v)
+{
+	if (strcmp(v, "off") == 0) {
+		ps->conf->scan_interval = 0;
+		return 1;
+	}
+	if (jts_parse_duration(v, &ps->conf->scan_interval) != 0 ||
+	    ps->conf->scan_interval < 60)
+		return fail(ps, "bad scan_interval: %s%s", v,
+		    " (at least 60s, e.g. 6h, or off)");
+	return 1;
+}
+
+static int
+k_fanotify(struct parse *ps, const char *v)
+{
+	if (strcmp(v, "yes") == 0)
+		ps->conf->fanotify = true;
+	else if (strcmp(v, "no") == 0)
+		ps->conf->fanotify = false;
+	else
+		return fail(ps, "bad fanotify: %s%s", v, " (yes or no)");
+	return 1;
+}
+
 static const struct {
 	const char	*section;	/* "tier" for [tier NAME] */
 	const char	*key;
@@ -220,6 +273,11 @@ static const struct {
 	{ "defaults",	"reserve",		k_reserve },
 	{ "defaults",	"leave",		k_leave },
 	{ "defaults",	"home",			k_home },
+	{ "daemon",	"policies",		k_policies },
+	{ "daemon",	"socket",		k_socket },
+	{ "daemon",	"socket_group",		k_socket_group },
+	{ "daemon",	"scan_interval",	k_scan_interval },
+	{ "daemon",	"fanotify",		k_fanotify },
 	{ "tier",	"kind",			k_kind },
 	{ "tier",	"root",			k_root },
 	{ "tier",	"url",			k_url },
@@ -269,7 +327,7 @@ section_tier(struct parse *ps, const char *section)
 	ps->cur->kind = TIER_POSIX;
 	ps->cur->high = 90;
 	ps->cur->low = 75;
-	ps->cur->line = ps->section_line;
+	ps->cur->line = ps->il.section_line;
 	return ps->cur;
 }
 
@@ -288,9 +346,11 @@ conf_handler(void *user, const char *section, const char *key,
 			return 0;
 		sec = "tier";
 	} else if (strcmp(section, "catalog") != 0 &&
-	    strcmp(section, "defaults") != 0)
+	    strcmp(section, "defaults") != 0 &&
+	    strcmp(section, "daemon") != 0)
 		return fail(ps, "unknown section [%s]%s", section,
-		    " (expected [catalog], [defaults] or [tier NAME])");
+		    " (expected [catalog], [defaults], [daemon] or "
+		    "[tier NAME])");
 	snprintf(seen, sizeof(seen), "%s.%s", section, key);
 	for (j = 0; j < ps->nseen; j++)
 		if (strcmp(ps->seen[j], seen) == 0)
@@ -320,27 +380,27 @@ conf_validate(struct parse *ps)
 	int i, j;
 
 	if (c->ntiers == 0) {
-		ps->err_line = ps->line > 0 ? ps->line : 1;
-		snprintf(ps->err, sizeof(ps->err), "no [tier NAME] section");
+		ps->il.err_line = ps->il.line > 0 ? ps->il.line : 1;
+		snprintf(ps->il.err, sizeof(ps->il.err), "no [tier NAME] section");
 		return -1;
 	}
 	for (i = 0; i < c->ntiers; i++) {
 		t = &c->tiers[i];
-		ps->err_line = t->line;
+		ps->il.err_line = t->line;
 		if (t->kind == TIER_NFS) {
 			if (t->url == NULL) {
-				snprintf(ps->err, sizeof(ps->err),
+				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: kind nfs needs url =", t->name);
 				return -1;
 			}
 			if (t->root != NULL) {
-				snprintf(ps->err, sizeof(ps->err),
+				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: kind nfs takes url =, not root =",
 				    t->name);
 				return -1;
 			}
 			if (strstr(t->url, "version=4") != NULL) {
-				snprintf(ps->err, sizeof(ps->err),
+				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: NFSv4 (version=4) is not "
 				    "supported: moves need NFSv3's SETATTR "
 				    "with nanosecond times and its COMMIT; use "
@@ -349,20 +409,20 @@ conf_validate(struct parse *ps)
 			}
 		} else {
 			if (t->root == NULL) {
-				snprintf(ps->err, sizeof(ps->err),
+				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: missing root =", t->name);
 				return -1;
 			}
 			if (t->url != NULL || t->mountpoint != NULL ||
 			    t->timeout != 0) {
-				snprintf(ps->err, sizeof(ps->err),
+				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: url, mountpoint and timeout are "
 				    "for kind nfs only", t->name);
 				return -1;
 			}
 		}
 		if (t->low > t->high) {
-			snprintf(ps->err, sizeof(ps->err),
+			snprintf(ps->il.err, sizeof(ps->il.err),
 			    "tier %s: low_watermark %d%% is above "
 			    "high_watermark %d%%", t->name, t->low, t->high);
 			return -1;
@@ -374,13 +434,13 @@ conf_validate(struct parse *ps)
 			if (ra == NULL || rb == NULL)
 				continue;
 			if (strcmp(ra, rb) == 0) {
-				snprintf(ps->err, sizeof(ps->err),
+				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: same root as tier %s (line %d)",
 				    t->name, u->name, u->line);
 				return -1;
 			}
 			if (roots_overlap(ra, rb)) {
-				snprintf(ps->err, sizeof(ps->err),
+				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: root %s overlaps tier %s's root "
 				    "%s (line %d)", t->name, jts_quote(ra),
 				    u->name, jts_quote(rb), u->line);
@@ -389,12 +449,12 @@ conf_validate(struct parse *ps)
 		}
 	}
 	if (c->home != NULL && conf_tier(c, c->home) == NULL) {
-		ps->err_line = 1;
-		snprintf(ps->err, sizeof(ps->err),
+		ps->il.err_line = 1;
+		snprintf(ps->il.err, sizeof(ps->il.err),
 		    "[defaults] home names unknown tier '%s'", c->home);
 		return -1;
 	}
-	ps->err_line = 0;
+	ps->il.err_line = 0;
 	return 0;
 }
 
@@ -409,29 +469,31 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 	c->path = xstrdup(path);
 	c->reserve = 256ULL << 20;
 	c->leave = LEAVE_SYMLINK;
+	c->scan_interval = 6 * 3600;
+	c->fanotify = true;
 	ps.conf = c;
-	if ((ps.fp = fopen(path, "r")) == NULL) {
+	if ((ps.il.fp = fopen(path, "r")) == NULL) {
 		r = -errno;
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
 		conf_free(c);
 		return r;
 	}
-	r = ini_parse_stream(conf_reader, &ps, conf_handler, &ps);
-	fclose(ps.fp);
-	if (ps.err_line == 0 && r > 0) {
-		ps.err_line = r;
-		snprintf(ps.err, sizeof(ps.err),
+	r = ini_parse_stream(ini_lines_reader, &ps, conf_handler, &ps);
+	fclose(ps.il.fp);
+	if (ps.il.err_line == 0 && r > 0) {
+		ps.il.err_line = r;
+		snprintf(ps.il.err, sizeof(ps.il.err),
 		    "syntax error (expected [section] or key = value)");
-	} else if (r < 0 && ps.err_line == 0) {
+	} else if (r < 0 && ps.il.err_line == 0) {
 		snprintf(err, errlen, "%s: cannot parse (error %d)", path, r);
 		conf_free(c);
 		return -EINVAL;
 	}
-	if (ps.err_line == 0 && conf_validate(&ps) != 0 && ps.err_line == 0)
-		ps.err_line = 1;
-	if (ps.err_line != 0) {
-		snprintf(err, errlen, "%s:%d: %s", path, ps.err_line, ps.err);
+	if (ps.il.err_line == 0 && conf_validate(&ps) != 0 && ps.il.err_line == 0)
+		ps.il.err_line = 1;
+	if (ps.il.err_line != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, ps.il.err_line, ps.il.err);
 		conf_free(c);
 		return -EINVAL;
 	}
@@ -439,6 +501,10 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 		c->catalog = xstrdup(JTS_CATALOG_DEFAULT);
 	if (c->home == NULL)
 		c->home = xstrdup(c->tiers[0].name);
+	if (c->policies == NULL)
+		c->policies = xstrdup(JTS_POLICIES_DEFAULT);
+	if (c->socket == NULL)
+		c->socket = xstrdup(JTS_SOCKET_DEFAULT);
 	return 0;
 }
 
@@ -456,6 +522,9 @@ conf_free(struct conf *c)
 	free(c->path);
 	free(c->catalog);
 	free(c->home);
+	free(c->policies);
+	free(c->socket);
+	free(c->socket_group);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -475,6 +544,26 @@ conf_tier_index(const struct conf *c, const char *name)
 	for (i = 0; i < c->ntiers; i++)
 		if (strcmp(c->tiers[i].name, name) == 0)
 			return i;
+	return -1;
+}
+
+int
+conf_locate(const struct conf *c, const char *abspath, const char **rel)
+{
+	const char *r;
+	int i;
+
+	for (i = 0; i < c->ntiers; i++) {
+		const char *root = c->tiers[i].root ? c->tiers[i].root :
+		    c->tiers[i].mountpoint;
+
+		if (root == NULL)
+			continue;
+		if ((r = jts_path_beneath(root, abspath)) != NULL) {
+			*rel = r;
+			return i;
+		}
+	}
 	return -1;
 }
 

@@ -2,10 +2,14 @@
 #ifndef JTS_CONF_H
 #define JTS_CONF_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define JTS_CONF_DEFAULT	SYSCONFDIR "/jts-tier/jts-tier.conf"
 #define JTS_CATALOG_DEFAULT	LOCALSTATEDIR "/lib/jts-tier/catalog.db"
+#define JTS_POLICIES_DEFAULT	SYSCONFDIR "/jts-tier/policies"
+#define JTS_SOCKET_DEFAULT	"/run/jts-tier/ctl.sock"
 #define JTS_MAX_TIERS		8
 
 enum tier_kind {
@@ -37,9 +41,32 @@ struct conf {
 	uint64_t	 reserve;	/* free space kept on a destination */
 	enum leave_mode	 leave;
 	char		*home;		/* tier recall returns files to */
+	char		*policies;	/* [daemon] directory of *.policy */
+	char		*socket;	/* [daemon] control socket */
+	char		*socket_group;	/* may read through the socket */
+	int64_t		 scan_interval;	/* seconds between rescans; 0 off */
+	bool		 fanotify;	/* track reads and writes live */
 	int		 ntiers;
 	struct tier_conf tiers[JTS_MAX_TIERS];
 };
+
+/*
+ * inih line reader that counts lines, so errors can name them: pass it to
+ * ini_parse_stream with a struct ini_lines (or a struct beginning with
+ * one) as the stream.
+ */
+struct ini_lines {
+	FILE		*fp;
+	int		 line;		/* line being parsed */
+	int		 section_line;	/* line of the last [section] */
+	bool		 continued;	/* an indented continuation line */
+	int		 err_line;	/* first error, 0 if none */
+	char		 err[512];
+};
+char	*ini_lines_reader(char *str, int num, void *stream);
+/* Record the first error, on the line being read; returns 0 for inih. */
+int	ini_lines_fail(struct ini_lines *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /*
  * Load and validate a configuration file.  On error returns a negative
@@ -50,5 +77,9 @@ void	conf_free(struct conf *);
 struct tier_conf *conf_tier(struct conf *, const char *name);
 int	conf_tier_index(const struct conf *, const char *name);
 const char *conf_kind_name(enum tier_kind);
+/* The tier an absolute path lies on (root or nfs mountpoint) and the rest
+ * of the path beneath it; -1 if on none. */
+int	conf_locate(const struct conf *, const char *abspath,
+	    const char **rel);
 
 #endif

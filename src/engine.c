@@ -215,21 +215,7 @@ engine_dir_forget(struct engine *e)
 int
 engine_locate(struct engine *e, const char *abspath, const char **rel)
 {
-	int i;
-	const char *r;
-
-	for (i = 0; i < e->ntiers; i++) {
-		const char *root = e->tiers[i].tc->root ?
-		    e->tiers[i].tc->root : e->tiers[i].tc->mountpoint;
-
-		if (root == NULL)
-			continue;
-		if ((r = jts_path_beneath(root, abspath)) != NULL) {
-			*rel = r;
-			return i;
-		}
-	}
-	return -1;
+	return conf_locate(e->conf, abspath, rel);
 }
 
 char *
@@ -268,7 +254,7 @@ engine_nfs(struct engine *e, int t)
 		return NULL;
 	if (tr->nt == NULL) {
 		tr->nt = xcalloc(1, sizeof(*tr->nt));
-		r = nfst_connect(tr->nt, tr->tc->url, tr->tc->timeout, NULL);
+		r = nfst_connect(tr->nt, tr->tc->url, tr->tc->timeout, e->loop);
 		if (r != 0) {
 			jts_err("tier %s: %s", tr->tc->name, tr->nt->err);
 			return NULL;

@@ -11,6 +11,8 @@
 #include "copy.h"
 #include "tier-nfs.h"
 
+struct ev_loop;
+
 struct tier {
 	struct tier_conf *tc;
 	int		 idx;
@@ -42,6 +44,7 @@ struct engine {
 	struct dirent_cache dc[DIRCACHE];
 	uint64_t	 dc_clock;
 	bool		 short_io;	/* test knob, JTS_TIER_SHORT_IO */
+	struct ev_loop	*loop;		/* the daemon's; NULL: each its own */
 };
 
 /* Open tiers and catalog, take the engine lock, run recovery. */

@@ -794,7 +794,7 @@ prepare_dst_nfs(struct batch *b, struct move_item *it)
 		    tier_name(e, it->dst), nfs_why(e, it->dst, r));
 		return -1;
 	}
-	if (!b->avail_known && nfst_avail(nt, &b->avail) == 0)
+	if (!b->avail_known && nfst_avail(nt, &b->avail, NULL) == 0)
 		b->avail_known = true;
 	return space_take(b, it);
 }
@@ -2451,6 +2451,11 @@ report_item(struct engine *e, struct move_item *it,
 	char *where = it->src >= 0 ? engine_data_path(e, it->src, it->rel) :
 	    xstrdup(it->rel);
 
+	if (o->report != NULL) {
+		o->report(e, it, where, o->report_arg);
+		free(where);
+		return;
+	}
 	switch (it->state) {
 	case IT_DONE:
 		if (!o->quiet && jts_verbose > 0)
@@ -2521,6 +2526,7 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 	struct move_item **v;
 	struct batch b;
 	uint64_t bytes;
+	int64_t t0;
 	int i, j, n, failed = 0;
 
 	rs->pg.total += p->bytes;
@@ -2560,10 +2566,14 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 		}
 		b.n = n;
 		b.avail_known = false;
+		t0 = jts_mono_ns();
 		run_batch(&b);
-		for (j = 0; j < n; j++)
+		t0 = jts_mono_ns() - t0;
+		for (j = 0; j < n; j++) {
+			v[j]->ns = t0;
 			if (v[j]->state == IT_DONE)
 				st->bytes += (uint64_t)v[j]->pre.st_size;
+		}
 	}
 	if (rs->pg.on)
 		fputs("\r\033[K", stderr);	/* reports go above the bar */

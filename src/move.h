@@ -37,6 +37,7 @@ struct move_item {
 	struct nfsfh	*nfh;		/* an nfs copy written, not committed */
 	struct stat	 pre;
 	int64_t		 jid;
+	int64_t		 ns;		/* time of the batch that moved it */
 	unsigned char	 hash[JTS_HASH_LEN];
 };
 
@@ -64,10 +65,16 @@ struct move_stats {
 	int64_t		 elapsed_ns;
 };
 
+struct engine;
 struct move_opts {
 	enum leave_mode	 leave;
 	bool		 progress;	/* draw a progress bar on stderr */
 	bool		 quiet;
+	/* When set, called for each item moved or not, instead of printing;
+	 * where is the file's path (or URL) on its source tier. */
+	void		(*report)(struct engine *, const struct move_item *,
+			    const char *where, void *arg);
+	void		*report_arg;
 };
 
 /* Add what moving path (absolute or relative) means to plan. */

@@ -619,7 +619,7 @@ nfst_rename(struct nfs_tier *t, const char *from, const char *to)
 }
 
 int
-nfst_avail(struct nfs_tier *t, uint64_t *bytes)
+nfst_avail(struct nfs_tier *t, uint64_t *bytes, uint64_t *total)
 {
 	struct nfs_statvfs_64 sv;
 	struct one o = { t, 1, 0, &sv, sizeof(sv) };
@@ -632,8 +632,13 @@ nfst_avail(struct nfs_tier *t, uint64_t *bytes)
 	}
 	r = one_wait(&o, nfs_statvfs64_async(t->nfs, p, one_cb, &o));
 	free(p);
-	if (r == 0)
-		*bytes = sv.f_bavail * (sv.f_frsize ? sv.f_frsize : sv.f_bsize);
+	if (r == 0) {
+		uint64_t bs = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+
+		*bytes = sv.f_bavail * bs;
+		if (total != NULL)
+			*total = sv.f_blocks * bs;
+	}
 	return r;
 }
 

@@ -75,7 +75,8 @@ int	nfst_unlink_many(struct nfs_tier *, const char *const *rel, int n,
 	    int *err);
 int	nfst_link_many(struct nfs_tier *, const char *const *from,
 	    const char *const *to, int n, int *err);
-int	nfst_avail(struct nfs_tier *, uint64_t *bytes);
+/* Space: available to us, and the export's size (total may be NULL). */
+int	nfst_avail(struct nfs_tier *, uint64_t *bytes, uint64_t *total);
 
 /* Create rel exclusively, for writing. */
 int	nfst_create(struct nfs_tier *, const char *rel, mode_t,

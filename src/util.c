@@ -16,13 +16,22 @@
 
 const char *jts_progname = "jts-tier";
 int jts_verbose;
+void (*jts_log_hook)(int prio, const char *msg);
 
 static void
 vmsg(const char *level, const char *fmt, va_list ap)
 {
 	char buf[4096];
+	int prio = 6;	/* LOG_INFO */
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (jts_log_hook != NULL) {
+		if (level != NULL)
+			prio = level[0] == 'e' ? 3 : level[0] == 'w' ? 4 :
+			    level[0] == 'd' ? 7 : 5;
+		jts_log_hook(prio, buf);
+		return;
+	}
 	if (level != NULL)
 		fprintf(stderr, "%s: %s: %s\n", jts_progname, level, buf);
 	else
@@ -61,6 +70,17 @@ jts_info(const char *fmt, ...)
 		return;
 	va_start(ap, fmt);
 	vmsg(NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* A line the daemon always logs (a move, a policy run); stderr otherwise. */
+void
+jts_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("notice", fmt, ap);
 	va_end(ap);
 }
 
@@ -243,6 +263,66 @@ jts_path_join(const char *a, const char *b)
 	if (n > 0 && a[n - 1] == '/')
 		return xasprintf("%s%s", a, b);
 	return xasprintf("%s/%s", a, b);
+}
+
+/* Parse durations such as 90s, 15m, 12h, 30d, 2w (seconds when bare). */
+int
+jts_parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -EINVAL;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	case 'w':
+		mul = 7 * 86400;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -EINVAL;
+	if (v > INT64_MAX / mul / 1000000000)
+		return -ERANGE;
+	*out = (int64_t)v * mul;
+	return 0;
+}
+
+/* Format seconds for people: "3d 4h", "12m", "45s". */
+const char *
+jts_fmt_duration(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, len, "%" PRId64 "d %" PRId64 "h", s / 86400,
+		    s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, len, "%" PRId64 "h %" PRId64 "m", s / 3600,
+		    s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%" PRId64 "m", s / 60);
+	else
+		snprintf(buf, len, "%" PRId64 "s", s);
+	return buf;
 }
 
 int

@@ -19,6 +19,9 @@ void	jts_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	jts_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	jts_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	jts_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	jts_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* When set (the daemon), messages go here with a syslog priority. */
+extern void (*jts_log_hook)(int prio, const char *msg);
 
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
@@ -41,6 +44,9 @@ void	jts_mkdir_parents(const char *path, mode_t mode);
 
 /* Parse sizes such as 64M, 1G, 4096; returns 0 or -EINVAL. */
 int	jts_parse_size(const char *s, uint64_t *out);
+/* Parse durations such as 90s, 15m, 12h, 30d, 2w; seconds. */
+int	jts_parse_duration(const char *s, int64_t *out);
+const char *jts_fmt_duration(int64_t secs, char *buf, size_t len);
 /* Format bytes for people: "1.5 GiB". */
 const char *jts_fmt_bytes(uint64_t bytes, char *buf, size_t len);
 

@@ -121,6 +121,10 @@ path = $CAT
 [defaults]
 reserve = 16M
 
+[daemon]
+socket = $W/run/ctl.sock
+policies = $W/policies
+
 [tier hot]
 kind = posix
 root = $W/hot

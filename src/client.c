@@ -1,0 +1,114 @@
+/* client.c - jts-tierctl as a client of a running jts-tierd */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "ctl.h"
+#include "util.h"
+
+static int
+client_connect(struct cmd_ctx *ctx)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctx->conf.socket);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		jts_err("socket: %s", strerror(errno));
+		return -2;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR)
+			return CLIENT_NO_DAEMON;
+		jts_err("cannot reach the daemon at %s: %s%s", ctx->conf.socket,
+		    strerror(e), e == EACCES ? " (the socket is for root and "
+		    "its group, [daemon] socket_group)" : "");
+		return -2;
+	}
+	return fd;
+}
+
+int
+client_call(struct cmd_ctx *ctx, json_object *req, json_object **result)
+{
+	json_object *m, *v;
+	char err[256];
+	int fd, r, code = EXIT_FAILED;
+
+	if (result)
+		*result = NULL;
+	if ((fd = client_connect(ctx)) < 0) {
+		json_object_put(req);
+		return fd == CLIENT_NO_DAEMON ? CLIENT_NO_DAEMON : EXIT_FAILED;
+	}
+	r = ctl_send(fd, req);
+	json_object_put(req);
+	if (r != 0) {
+		jts_err("daemon at %s: %s", ctx->conf.socket, strerror(-r));
+		close(fd);
+		return EXIT_FAILED;
+	}
+	for (;;) {
+		if ((m = ctl_recv(fd, err, sizeof(err))) == NULL) {
+			jts_err("daemon at %s: %s", ctx->conf.socket, err);
+			break;
+		}
+		if (!json_object_object_get_ex(m, "v", &v) ||
+		    json_object_get_int(v) != CTL_VERSION) {
+			jts_err("daemon at %s speaks protocol version %d, this "
+			    "jts-tierctl %d: restart the daemon after an "
+			    "upgrade", ctx->conf.socket,
+			    v ? json_object_get_int(v) : 0, CTL_VERSION);
+			json_object_put(m);
+			break;
+		}
+		json_object_object_get_ex(m, "type", &v);
+		if (v && strcmp(json_object_get_string(v), "progress") == 0) {
+			bool is_err = json_object_object_get_ex(m, "error", &v);
+
+			if (is_err)
+				fprintf(stderr, "%s: %s\n", JTS_PROG_CTL,
+				    json_object_get_string(v));
+			else if (json_object_object_get_ex(m, "text", &v))
+				printf("%s\n", json_object_get_string(v));
+			fflush(stdout);
+			json_object_put(m);
+			continue;
+		}
+		if (json_object_object_get_ex(m, "error", &v))
+			jts_err("%s", json_object_get_string(v));
+		if (json_object_object_get_ex(m, "text", &v))
+			printf("%s", json_object_get_string(v));
+		code = json_object_object_get_ex(m, "exit", &v) ?
+		    json_object_get_int(v) : EXIT_FAILED;
+		if (result)
+			*result = m;
+		else
+			json_object_put(m);
+		break;
+	}
+	close(fd);
+	return code;
+}
+
+int
+client_pin(struct cmd_ctx *ctx, const char *rel, bool pin)
+{
+	json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "cmd",
+	    json_object_new_string(pin ? "pin" : "unpin"));
+	json_object_object_add(req, "path", json_object_new_string(rel));
+	return client_call(ctx, req, NULL);
+}

@@ -1,0 +1,35 @@
+/* ctl.h - the control socket protocol between jts-tierctl and jts-tierd
+ *
+ * Each message is a 4-byte big-endian length and that many bytes of one
+ * JSON object with "v" (the protocol version).  A request carries "cmd";
+ * the daemon answers with any number of {"type": "progress", "text"}
+ * messages and one {"type": "result", "exit", "text"?, "error"?}.
+ */
+#ifndef JTS_CTL_H
+#define JTS_CTL_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_VERSION	1
+#define CTL_MAX_MSG	(1u << 20)
+
+/* Send o on a blocking fd; 0 or -errno. */
+int	ctl_send(int fd, json_object *o);
+/* Receive one message from a blocking fd; NULL with err set. */
+json_object *ctl_recv(int fd, char *err, size_t errlen);
+
+/* Framing for a non-blocking reader: feed bytes, take whole messages. */
+struct ctl_buf {
+	unsigned char	*b;
+	size_t		 n, cap;
+};
+/*
+ * Take the next whole message out of cb: 1 and *out set, 0 when more
+ * bytes are needed, <0 for a message too long or not JSON.
+ */
+int	ctl_take(struct ctl_buf *, json_object **out);
+void	ctl_buf_free(struct ctl_buf *);
+
+#endif

@@ -1,0 +1,1361 @@
+/* jts-tierd.c - the daemon: tracks files and ages them down by policy
+ *
+ * One libev loop, one thread.  Its sources: the control socket and its
+ * connections, signals, timers (policy schedules, fill checks, rescans,
+ * the systemd watchdog), fanotify, and libnfs' socket for the cold tier.
+ * Work (scans, policy runs, requests) is queued as jobs and done in
+ * bounded steps by an idle watcher, so between steps the loop answers the
+ * socket and signals.  Callbacks that may run while a step waits on the
+ * NAS (libnfs runs the same loop) only queue work or read state.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "engine.h"
+#include "move.h"
+#include "policy.h"
+#include "scan.h"
+#include "track.h"
+#include "util.h"
+
+#define JTS_PROG_D	"jts-tierd"
+#define EXIT_FAILED_D	1
+#define EXIT_USAGE_D	2
+#define STEP_FILES	64		/* files moved per step */
+#define STEP_BYTES	(1ULL << 30)	/* or bytes */
+
+enum job_kind {
+	JOB_SCAN,
+	JOB_POLICY,
+	JOB_REQUEST,
+	JOB_PIN,
+};
+
+struct conn;
+
+struct job {
+	enum job_kind	 kind;
+	struct job	*next;
+	struct conn	*conn;		/* who asked; NULL if gone or nobody */
+	/* JOB_POLICY */
+	char		*policy;
+	enum policy_reason reason;
+	struct policy_sel sel;
+	bool		 selected;
+	int		 at;		/* next candidate */
+	int64_t		 run_id;
+	uint64_t	 moved, bytes, failed, skipped;
+	int64_t		 t0;
+	ev_tstamp	 resume_at;	/* bandwidth cap: not before */
+	/* JOB_REQUEST, JOB_PIN */
+	json_object	*req;
+};
+
+struct conn {
+	int		 fd;
+	ev_io		 io;
+	struct ctl_buf	 in;
+	uid_t		 uid;
+	pid_t		 pid;
+	struct conn	*next;
+	struct job	*job;		/* a request in the queue */
+	bool		 dead;
+};
+
+struct daemon {
+	struct ev_loop	*loop;
+	const char	*conf_path;
+	struct conf	 conf;
+	struct engine	 e;
+	bool		 engine_open;
+	struct policy_set ps;
+	ev_timer	*ptimer;	/* one per policy */
+	int		 nptimer;
+	ev_signal	 sig_term, sig_int, sig_hup;
+	ev_io		 lio;
+	int		 lfd;
+	ev_timer	 fill, rescan, watchdog;
+	ev_idle		 work;
+	ev_timer	 wake;		/* bandwidth pause */
+	struct job	*q, *qtail;
+	struct job	*cur;		/* the job a step is working on */
+	bool		 busy;		/* inside a step */
+	bool		 stopping;
+	bool		 reload_asked;
+	struct conn	*conns;
+	struct conn	*echo;		/* gets the warnings of a request */
+	struct track	*track;
+	int64_t		 started;
+	bool		 use_syslog;
+	bool		 under_systemd;
+	uint64_t	 moves_done, moves_failed, bytes_moved;
+};
+
+static struct daemon D;
+
+/* ---- logging ---------------------------------------------------------- */
+
+static void send_progress(struct conn *, const char *key, const char *text);
+
+static void
+log_hook(int prio, const char *msg)
+{
+	if (D.use_syslog)
+		syslog(prio, "%s", msg);
+	else if (D.under_systemd)
+		fprintf(stderr, "<%d>%s\n", prio, msg);
+	else
+		fprintf(stderr, "%s: %s\n", JTS_PROG_D, msg);
+	if (D.echo != NULL && !D.echo->dead && prio <= LOG_WARNING)
+		send_progress(D.echo, "error", msg);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void
+conn_close(struct conn *c)
+{
+	struct conn **pp;
+
+	ev_io_stop(D.loop, &c->io);
+	close(c->fd);
+	ctl_buf_free(&c->in);
+	if (c->job != NULL)
+		c->job->conn = NULL;
+	if (D.echo == c)
+		D.echo = NULL;
+	for (pp = &D.conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	free(c);
+}
+
+static void
+conn_send(struct conn *c, json_object *o)
+{
+	if (c != NULL && !c->dead && ctl_send(c->fd, o) != 0)
+		c->dead = true;
+	json_object_put(o);
+}
+
+static void
+send_progress(struct conn *c, const char *key, const char *text)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "type", json_object_new_string("progress"));
+	json_object_object_add(o, key, json_object_new_string(text));
+	conn_send(c, o);
+}
+
+static void
+send_result(struct conn *c, int code, const char *text, const char *error)
+{
+	json_object *o = json_object_new_object();
+
+	if (c == NULL) {
+		json_object_put(o);
+		return;
+	}
+	json_object_object_add(o, "type", json_object_new_string("result"));
+	json_object_object_add(o, "exit", json_object_new_int(code));
+	if (text != NULL)
+		json_object_object_add(o, "text", json_object_new_string(text));
+	if (error != NULL)
+		json_object_object_add(o, "error",
+		    json_object_new_string(error));
+	conn_send(c, o);
+}
+
+/* ---- jobs ------------------------------------------------------------- */
+
+static void
+queue(struct job *j)
+{
+	j->next = NULL;
+	if (D.qtail)
+		D.qtail->next = j;
+	else
+		D.q = j;
+	D.qtail = j;
+	/* A step in progress restarts the watcher when it ends. */
+	if (!D.stopping && !D.busy)
+		ev_idle_start(D.loop, &D.work);
+}
+
+static bool
+policy_queued(const char *name)
+{
+	struct job *j;
+
+	for (j = D.q; j; j = j->next)
+		if (j->kind == JOB_POLICY && strcmp(j->policy, name) == 0)
+			return true;
+	return false;
+}
+
+static bool
+scan_queued(void)
+{
+	struct job *j;
+
+	for (j = D.q; j; j = j->next)
+		if (j->kind == JOB_SCAN)
+			return true;
+	return false;
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j->conn)
+		j->conn->job = NULL;
+	policy_sel_free(&j->sel);
+	free(j->policy);
+	if (j->req)
+		json_object_put(j->req);
+	free(j);
+}
+
+static void
+queue_policy(const char *name, enum policy_reason reason, struct conn *c)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = JOB_POLICY;
+	j->policy = xstrdup(name);
+	j->reason = reason;
+	j->conn = c;
+	if (c)
+		c->job = j;
+	queue(j);
+}
+
+static void
+queue_scan(void)
+{
+	struct job *j;
+
+	if (scan_queued())
+		return;
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_SCAN;
+	queue(j);
+}
+
+/* ---- steps ------------------------------------------------------------ */
+
+static void
+step_scan(struct job *j)
+{
+	struct scan_stats st;
+	char err[1024];
+	int t;
+
+	(void)j;
+	for (t = 0; t < D.e.ntiers; t++) {
+		if (D.e.tiers[t].rootfd < 0)
+			continue;
+		if (scan_tier(&D.e, t, &st, err, sizeof(err)) != 0) {
+			jts_err("scan of tier %s failed: %s",
+			    D.conf.tiers[t].name, err);
+			continue;
+		}
+		jts_notice("scan tier=%s files=%" PRIu64 " added=%" PRIu64
+		    " changed=%" PRIu64 " removed=%" PRIu64 " renamed=%"
+		    PRIu64 " unreadable=%" PRIu64 " time=%.2fs",
+		    D.conf.tiers[t].name, st.files, st.added, st.changed,
+		    st.removed, st.renamed, st.errors, (double)st.ns / 1e9);
+	}
+}
+
+/* One line per move, in the log; the requester sees the same. */
+static void
+report_move(struct engine *e, const struct move_item *it, const char *where,
+    void *arg)
+{
+	struct job *j = arg;
+	const char *res = it->state == IT_DONE ? "ok" :
+	    it->state == IT_SKIPPED ? "skipped" :
+	    it->state == IT_CONFLICT ? "conflict" : "failed";
+	char *line;
+
+	line = xasprintf("move path=%s from=%s to=%s bytes=%jd time=%.3fs "
+	    "result=%s%s%s", jts_quote(where),
+	    it->src >= 0 ? e->conf->tiers[it->src].name : "-",
+	    it->dst >= 0 ? e->conf->tiers[it->dst].name : "-",
+	    (intmax_t)(it->state == IT_DONE ? it->pre.st_size :
+	    (off_t)it->psize), (double)it->ns / 1e9, res,
+	    it->why ? " reason=" : "", it->why ? it->why : "");
+	if (it->state == IT_DONE) {
+		D.moves_done++;
+		D.bytes_moved += (uint64_t)it->pre.st_size;
+		j->moved++;
+		j->bytes += (uint64_t)it->pre.st_size;
+	} else if (it->state == IT_SKIPPED)
+		j->skipped++;
+	else {
+		D.moves_failed++;
+		j->failed++;
+	}
+	/* Warnings reach the requester through the log hook (D.echo). */
+	if (it->state == IT_DONE || it->state == IT_SKIPPED) {
+		jts_notice("%s", line);
+		if (j->conn != NULL)
+			send_progress(j->conn, "text", line);
+	} else
+		jts_warn("%s", line);
+	free(line);
+}
+
+static void
+run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave)
+{
+	struct move_opts mo;
+	struct move_stats st;
+
+	memset(&mo, 0, sizeof(mo));
+	memset(&st, 0, sizeof(st));
+	mo.leave = leave;
+	mo.quiet = true;
+	mo.report = report_move;
+	mo.report_arg = j;
+	D.echo = j->conn;
+	move_begin(&D.e, &mo, &st);
+	(void)move_chunk(&D.e, plan, &mo, &st);
+	(void)move_end(&D.e, &st);
+	D.echo = NULL;
+	if (st.interrupted && !D.stopping) {
+		jts_notice("stop requested: finishing");
+		D.stopping = true;
+	}
+}
+
+static void
+policy_run_row(struct job *j, bool end)
+{
+	sqlite3_stmt *st;
+
+	if (!end) {
+		if (sqlite3_prepare_v2(D.e.cat.db, "INSERT INTO policy_runs "
+		    "(policy, reason, started_ns) VALUES (?, ?, ?)", -1, &st,
+		    NULL) != SQLITE_OK)
+			return;
+		sqlite3_bind_text(st, 1, j->policy, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, policy_reason_name(j->reason), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, jts_now_ns());
+		if (sqlite3_step(st) == SQLITE_DONE)
+			j->run_id = sqlite3_last_insert_rowid(D.e.cat.db);
+	} else {
+		if (j->run_id == 0 || sqlite3_prepare_v2(D.e.cat.db, "UPDATE "
+		    "policy_runs SET ended_ns = ?, files = ?, bytes = ?, "
+		    "failed = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+			return;
+		sqlite3_bind_int64(st, 1, jts_now_ns());
+		sqlite3_bind_int64(st, 2, (int64_t)j->moved);
+		sqlite3_bind_int64(st, 3, (int64_t)j->bytes);
+		sqlite3_bind_int64(st, 4, (int64_t)j->failed);
+		sqlite3_bind_int64(st, 5, j->run_id);
+		(void)sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+}
+
+static void
+fill_levels(struct tier_fill *fill)
+{
+	int t;
+
+	policy_fill_local(&D.conf, fill);
+	for (t = 0; t < D.conf.ntiers; t++) {
+		struct nfs_tier *nt;
+		uint64_t avail, total;
+
+		if (D.conf.tiers[t].kind != TIER_NFS)
+			continue;
+		if ((nt = engine_nfs(&D.e, t)) != NULL &&
+		    nfst_avail(nt, &avail, &total) == 0 && total > 0) {
+			fill[t].known = true;
+			fill[t].size = total;
+			fill[t].used = total - avail;
+		}
+	}
+}
+
+/* A policy run: select once, then move STEP_FILES at a time. */
+static bool
+step_policy(struct job *j)
+{
+	struct tier_fill fill[JTS_MAX_TIERS];
+	struct move_plan plan;
+	struct policy *p = policy_find(&D.ps, j->policy);
+	char err[1024], b[32];
+	uint64_t bytes = 0;
+	int64_t t0;
+	int n = 0;
+
+	if (p == NULL) {
+		jts_warn("policy %s: gone after a reload; run dropped",
+		    j->policy);
+		send_result(j->conn, 1, NULL, "the policy is gone");
+		return true;
+	}
+	if (!j->selected) {
+		j->selected = true;
+		j->t0 = jts_mono_ns();
+		fill_levels(fill);
+		if (policy_select(p, D.e.cat.db, jts_now_ns(),
+		    j->reason == RUN_REQUEST ? RUN_SCHEDULE : j->reason, fill,
+		    &j->sel, err, sizeof(err)) != 0) {
+			jts_err("%s", err);
+			send_result(j->conn, 1, NULL, err);
+			return true;
+		}
+		policy_run_row(j, false);
+		jts_notice("policy %s run=%s selected=%d bytes=%" PRIu64
+		    "%s%s", p->name, policy_reason_name(j->reason), j->sel.n,
+		    j->sel.bytes, j->sel.stopped ? " stop=" : "",
+		    j->sel.stopped ? j->sel.stopped : "");
+	}
+	memset(&plan, 0, sizeof(plan));
+	t0 = jts_mono_ns();
+	while (j->at < j->sel.n && n < STEP_FILES && bytes < STEP_BYTES) {
+		struct policy_cand *c = &j->sel.c[j->at++];
+		char *abs = jts_path_join(D.conf.tiers[p->from].root, c->rel);
+
+		(void)move_plan_path(&D.e, &plan, abs, OP_MIGRATE, p->to);
+		free(abs);
+		bytes += (uint64_t)c->size;
+		n++;
+	}
+	if (plan.n > 0)
+		run_moves(j, &plan, p->leave);
+	plan.errors = 0;
+	move_plan_free(&plan);
+	if (p->bandwidth > 0 && bytes > 0) {
+		/* Pause until these bytes fit under the cap. */
+		double need = (double)bytes / (double)p->bandwidth;
+		double took = (double)(jts_mono_ns() - t0) / 1e9;
+
+		if (need > took)
+			j->resume_at = ev_now(D.loop) + (need - took);
+	}
+	if (j->at < j->sel.n && !D.stopping)
+		return false;
+	policy_run_row(j, true);
+	jts_notice("policy %s run=%s moved=%" PRIu64 " bytes=%" PRIu64
+	    " skipped=%" PRIu64 " failed=%" PRIu64 " time=%.2fs%s", p->name,
+	    policy_reason_name(j->reason), j->moved, j->bytes, j->skipped,
+	    j->failed, (double)(jts_mono_ns() - j->t0) / 1e9,
+	    j->at < j->sel.n ? " (stopped early: daemon stopping)" : "");
+	if (j->conn) {
+		char *t = xasprintf("policy %s: %" PRIu64 " moved (%s), %"
+		    PRIu64 " skipped, %" PRIu64 " failed\n", p->name, j->moved,
+		    jts_fmt_bytes(j->bytes, b, sizeof(b)), j->skipped,
+		    j->failed);
+
+		send_result(j->conn, j->failed ? 1 : 0, t, NULL);
+		free(t);
+	}
+	return true;
+}
+
+static const char *
+req_str(json_object *req, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(req, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool
+req_bool(json_object *req, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(req, key, &v) &&
+	    json_object_get_boolean(v);
+}
+
+struct req_run {
+	struct job	*j;
+	struct move_opts mo;
+	struct move_stats st;
+	bool		 dry;
+	uint64_t	 planned, planned_bytes;
+};
+
+/* Print (dry run) or move a chunk of a request's plan, then forget it. */
+static void
+req_flush(struct move_plan *p, void *arg)
+{
+	struct req_run *rr = arg;
+	int i;
+
+	(void)sqlite3_exec(D.e.cat.db, "COMMIT", NULL, NULL, NULL);
+	if (rr->dry) {
+		for (i = 0; i < p->n; i++) {
+			struct move_item *it = &p->items[i];
+			char *path = engine_data_path(&D.e, it->src >= 0 ?
+			    it->src : 0, it->rel), *line;
+
+			if (it->state == IT_PENDING) {
+				line = xasprintf("would move %s: %s -> %s",
+				    jts_quote(path),
+				    D.conf.tiers[it->src].name,
+				    D.conf.tiers[it->dst].name);
+				rr->planned++;
+			} else
+				line = xasprintf("would not move %s: %s",
+				    jts_quote(path), it->why ? it->why : "?");
+			send_progress(rr->j->conn, "text", line);
+			free(line);
+			free(path);
+		}
+		rr->planned_bytes += p->bytes;
+		move_plan_clear(p);
+	} else
+		(void)move_chunk(&D.e, p, &rr->mo, &rr->st);
+	(void)sqlite3_exec(D.e.cat.db, "BEGIN", NULL, NULL, NULL);
+}
+
+/* migrate or recall asked by jts-tierctl: the same engine, here. */
+static void
+step_request(struct job *j)
+{
+	const char *cmd = req_str(j->req, "cmd"), *to = req_str(j->req, "to");
+	enum move_op op = strcmp(cmd, "recall") == 0 ? OP_RECALL : OP_MIGRATE;
+	struct move_plan plan;
+	struct req_run rr;
+	json_object *paths, *v;
+	char b[32], *t;
+	size_t i, n;
+	int toi = -1;
+
+	if (to != NULL && (toi = conf_tier_index(&D.conf, to)) < 0) {
+		t = xasprintf("--to %s: no such tier in %s", to, D.conf.path);
+		send_result(j->conn, EXIT_USAGE_D, NULL, t);
+		free(t);
+		return;
+	}
+	if (!json_object_object_get_ex(j->req, "paths", &paths) ||
+	    !json_object_is_type(paths, json_type_array)) {
+		send_result(j->conn, EXIT_USAGE_D, NULL, "no paths");
+		return;
+	}
+	memset(&plan, 0, sizeof(plan));
+	memset(&rr, 0, sizeof(rr));
+	rr.j = j;
+	rr.dry = req_bool(j->req, "dry_run");
+	rr.mo.leave = req_bool(j->req, "remove_source") ? LEAVE_REMOVE :
+	    D.conf.leave;
+	rr.mo.quiet = true;
+	rr.mo.report = report_move;
+	rr.mo.report_arg = j;
+	plan.flush = req_flush;
+	plan.flush_arg = &rr;
+	plan.flush_at = 4096;
+	D.echo = j->conn;
+	j->t0 = jts_mono_ns();
+	if (!rr.dry)
+		move_begin(&D.e, &rr.mo, &rr.st);
+	n = json_object_array_length(paths);
+	(void)sqlite3_exec(D.e.cat.db, "BEGIN", NULL, NULL, NULL);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(paths, i);
+		if (json_object_is_type(v, json_type_string))
+			move_plan_path(&D.e, &plan, json_object_get_string(v),
+			    op, toi);
+	}
+	req_flush(&plan, &rr);
+	(void)sqlite3_exec(D.e.cat.db, "COMMIT", NULL, NULL, NULL);
+	if (rr.dry)
+		t = xasprintf("%" PRIu64 " file(s), %s would move\n",
+		    rr.planned, jts_fmt_bytes(rr.planned_bytes, b,
+		    sizeof(b)));
+	else {
+		(void)move_end(&D.e, &rr.st);
+		if (rr.st.interrupted && !D.stopping) {
+			jts_notice("stop requested: finishing");
+			D.stopping = true;
+		}
+		t = xasprintf("%s: %" PRIu64 " moved (%s in %.2f s), %" PRIu64
+		    " skipped, %" PRIu64 " failed\n", cmd, j->moved,
+		    jts_fmt_bytes(j->bytes, b, sizeof(b)),
+		    (double)(jts_mono_ns() - j->t0) / 1e9, j->skipped,
+		    j->failed + (uint64_t)plan.errors);
+	}
+	D.echo = NULL;
+	send_result(j->conn, j->failed || plan.errors ? 1 : 0, t, NULL);
+	free(t);
+	move_plan_free(&plan);
+}
+
+static void
+step_pin(struct job *j)
+{
+	const char *cmd = req_str(j->req, "cmd"), *path = req_str(j->req,
+	    "path");
+	bool pin = strcmp(cmd, "pin") == 0;
+	sqlite3_stmt *st;
+	int r;
+
+	if (path == NULL || *path == '\0') {
+		send_result(j->conn, EXIT_USAGE_D, NULL, "no path");
+		return;
+	}
+	r = sqlite3_prepare_v2(D.e.cat.db, pin ? "INSERT OR IGNORE INTO pins "
+	    "(path, pinned_ns) VALUES (?, ?)" : "DELETE FROM pins WHERE "
+	    "path = ?", -1, &st, NULL);
+	if (r == SQLITE_OK) {
+		sqlite3_bind_blob(st, 1, path, (int)strlen(path),
+		    SQLITE_STATIC);
+		if (pin)
+			sqlite3_bind_int64(st, 2, jts_now_ns());
+		r = sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	if (r != SQLITE_DONE) {
+		send_result(j->conn, 1, NULL, sqlite3_errmsg(D.e.cat.db));
+		return;
+	}
+	jts_notice("%s path=%s", cmd, jts_quote(path));
+	if (!pin && sqlite3_changes(D.e.cat.db) == 0)
+		send_progress(j->conn, "error", "it was not pinned");
+	send_result(j->conn, 0, NULL, NULL);
+}
+
+static void reload(struct conn *);
+
+static void
+on_work(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct job *j;
+	bool done = true;
+
+	(void)revents;
+	if (D.busy)
+		return;
+	if (D.reload_asked) {
+		D.reload_asked = false;
+		reload(NULL);
+	}
+	if ((j = D.q) == NULL || D.stopping) {
+		ev_idle_stop(loop, w);
+		if (D.stopping)
+			ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	if (j->resume_at > ev_now(loop)) {
+		/* Under a bandwidth cap: wait without spinning. */
+		ev_idle_stop(loop, w);
+		ev_timer_set(&D.wake, j->resume_at - ev_now(loop), 0);
+		ev_timer_start(loop, &D.wake);
+		return;
+	}
+	j->resume_at = 0;
+	/* No idle watcher while a step waits on the NAS (it would spin). */
+	ev_idle_stop(loop, w);
+	D.busy = true;
+	D.cur = j;
+	switch (j->kind) {
+	case JOB_SCAN:
+		sd_notify(0, "STATUS=scanning");
+		step_scan(j);
+		break;
+	case JOB_POLICY:
+		sd_notifyf(0, "STATUS=policy %s", j->policy);
+		done = step_policy(j);
+		break;
+	case JOB_REQUEST:
+		sd_notifyf(0, "STATUS=%s", req_str(j->req, "cmd"));
+		step_request(j);
+		break;
+	case JOB_PIN:
+		step_pin(j);
+		break;
+	}
+	D.cur = NULL;
+	D.busy = false;
+	if (done) {
+		D.q = j->next;
+		if (D.q == NULL)
+			D.qtail = NULL;
+		job_free(j);
+		if (D.q == NULL)
+			sd_notify(0, "STATUS=idle");
+	}
+	if (D.stopping)
+		ev_break(loop, EVBREAK_ALL);
+	else if (D.q != NULL || D.reload_asked)
+		ev_idle_start(loop, w);
+}
+
+static void
+on_wake(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	if (!D.stopping)
+		ev_idle_start(loop, &D.work);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static json_object *
+status_json(void)
+{
+	json_object *o = json_object_new_object(), *qa;
+	struct job *j;
+
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "uptime_s", json_object_new_int64(
+	    (jts_mono_ns() - D.started) / 1000000000));
+	json_object_object_add(o, "policies", json_object_new_int(D.ps.n));
+	json_object_object_add(o, "moves_done",
+	    json_object_new_int64((int64_t)D.moves_done));
+	json_object_object_add(o, "moves_failed",
+	    json_object_new_int64((int64_t)D.moves_failed));
+	json_object_object_add(o, "bytes_moved",
+	    json_object_new_int64((int64_t)D.bytes_moved));
+	json_object_object_add(o, "tracking", json_object_new_string(
+	    D.track ? track_mode(D.track) : "scans only"));
+	qa = json_object_new_array();
+	for (j = D.q; j; j = j->next) {
+		json_object *x = json_object_new_object();
+		const char *k = j->kind == JOB_SCAN ? "scan" :
+		    j->kind == JOB_POLICY ? "policy" :
+		    j->kind == JOB_PIN ? "pin" : req_str(j->req, "cmd");
+
+		json_object_object_add(x, "kind", json_object_new_string(k));
+		if (j->policy) {
+			json_object_object_add(x, "policy",
+			    json_object_new_string(j->policy));
+			json_object_object_add(x, "reason",
+			    json_object_new_string(
+			    policy_reason_name(j->reason)));
+		}
+		json_object_object_add(x, "running",
+		    json_object_new_boolean(j == D.cur || (j == D.q &&
+		    (j->selected || j->t0))));
+		if (j->kind == JOB_POLICY && j->selected) {
+			json_object_object_add(x, "files_total",
+			    json_object_new_int(j->sel.n));
+			json_object_object_add(x, "bytes_total",
+			    json_object_new_int64((int64_t)j->sel.bytes));
+		}
+		json_object_object_add(x, "files_done",
+		    json_object_new_int64((int64_t)j->moved));
+		json_object_object_add(x, "bytes_done",
+		    json_object_new_int64((int64_t)j->bytes));
+		json_object_array_add(qa, x);
+	}
+	json_object_object_add(o, "jobs", qa);
+	return o;
+}
+
+static void
+handle(struct conn *c, json_object *req)
+{
+	const char *cmd = req_str(req, "cmd");
+	json_object *v;
+	struct job *j;
+
+	if (!json_object_object_get_ex(req, "v", &v) ||
+	    json_object_get_int(v) != CTL_VERSION) {
+		char *e = xasprintf("protocol version %d not spoken here "
+		    "(this daemon: %d)", v ? json_object_get_int(v) : 0,
+		    CTL_VERSION);
+
+		send_result(c, EXIT_USAGE_D, NULL, e);
+		free(e);
+		goto out;
+	}
+	if (cmd == NULL) {
+		send_result(c, EXIT_USAGE_D, NULL, "no cmd in request");
+		goto out;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		json_object *r = json_object_new_object();
+
+		json_object_object_add(r, "type",
+		    json_object_new_string("result"));
+		json_object_object_add(r, "exit", json_object_new_int(0));
+		json_object_object_add(r, "daemon", status_json());
+		conn_send(c, r);
+		goto out;
+	}
+	if (strcmp(cmd, "migrate") && strcmp(cmd, "recall") &&
+	    strcmp(cmd, "pin") && strcmp(cmd, "unpin") &&
+	    strcmp(cmd, "reload") && strcmp(cmd, "run")) {
+		char *e = xasprintf("unknown request '%s'", cmd);
+
+		send_result(c, EXIT_USAGE_D, NULL, e);
+		free(e);
+		goto out;
+	}
+	if (c->uid != 0) {
+		char *e = xasprintf("%s changes data or settings: root only "
+		    "(you are uid %u)", cmd, (unsigned)c->uid);
+
+		send_result(c, EXIT_FAILED_D, NULL, e);
+		free(e);
+		goto out;
+	}
+	if (D.stopping) {
+		send_result(c, EXIT_FAILED_D, NULL, "the daemon is stopping");
+		goto out;
+	}
+	if (c->job != NULL) {
+		send_result(c, EXIT_USAGE_D, NULL, "one request at a time on "
+		    "a connection");
+		goto out;
+	}
+	if (strcmp(cmd, "reload") == 0) {
+		if (D.busy) {
+			/* Inside a step (waiting on the NAS): after it. */
+			D.reload_asked = true;
+			send_result(c, 0, "reload: after the step in "
+			    "progress\n", NULL);
+		} else
+			reload(c);
+		goto out;
+	}
+	if (strcmp(cmd, "run") == 0) {
+		const char *name = req_str(req, "policy");
+
+		if (name == NULL || policy_find(&D.ps, name) == NULL) {
+			char *e = xasprintf("no policy %s", name ? name : "");
+
+			send_result(c, EXIT_USAGE_D, NULL, e);
+			free(e);
+		} else if (policy_queued(name))
+			send_result(c, EXIT_FAILED_D, NULL, "a run of this "
+			    "policy is already queued");
+		else
+			queue_policy(name, RUN_REQUEST, c);
+		goto out;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0 ?
+	    JOB_PIN : JOB_REQUEST;
+	j->req = json_object_get(req);
+	j->conn = c;
+	c->job = j;
+	queue(j);
+out:
+	json_object_put(req);
+}
+
+static void
+on_conn(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	json_object *req;
+	ssize_t n;
+	int r;
+
+	(void)loop;
+	(void)revents;
+	if (c->in.cap - c->in.n < 65536) {
+		c->in.cap = c->in.cap ? c->in.cap * 2 : 65536;
+		if (c->in.cap > CTL_MAX_MSG + 65536) {
+			conn_close(c);
+			return;
+		}
+		c->in.b = xrealloc(c->in.b, c->in.cap);
+	}
+	n = read(c->fd, c->in.b + c->in.n, c->in.cap - c->in.n);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	c->in.n += (size_t)n;
+	while ((r = ctl_take(&c->in, &req)) == 1) {
+		/* Answers are written blocking: they are small. */
+		(void)fcntl(c->fd, F_SETFL, 0);
+		handle(c, req);
+		(void)fcntl(c->fd, F_SETFL, O_NONBLOCK);
+		if (c->dead) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (r < 0) {
+		send_result(c, EXIT_USAGE_D, NULL, "malformed message");
+		conn_close(c);
+	}
+}
+
+static void
+on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	struct conn *c;
+	int fd;
+
+	(void)w;
+	(void)revents;
+	fd = accept4(D.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->uid = cr.uid;
+	c->pid = cr.pid;
+	ev_io_init(&c->io, on_conn, fd, EV_READ);
+	c->io.data = c;
+	ev_io_start(loop, &c->io);
+	c->next = D.conns;
+	D.conns = c;
+}
+
+static int
+listen_socket(void)
+{
+	struct sockaddr_un sa;
+	struct group *gr = NULL;
+	char *dir, *slash;
+
+	if (D.conf.socket_group != NULL &&
+	    (gr = getgrnam(D.conf.socket_group)) == NULL) {
+		jts_err("%s: [daemon] socket_group %s: no such group",
+		    D.conf.path, D.conf.socket_group);
+		return -1;
+	}
+	dir = xstrdup(D.conf.socket);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		jts_mkdir_parents(D.conf.socket, 0755);
+	}
+	free(dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", D.conf.socket);
+	D.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* We hold the engine lock: a socket left here is a dead daemon's. */
+	(void)unlink(D.conf.socket);
+	if (D.lfd < 0 || bind(D.lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(D.conf.socket, 0660) != 0 ||
+	    (gr != NULL && chown(D.conf.socket, 0, gr->gr_gid) != 0) ||
+	    listen(D.lfd, 16) != 0) {
+		jts_err("control socket %s: %s", D.conf.socket,
+		    strerror(errno));
+		return -1;
+	}
+	ev_io_init(&D.lio, on_accept, D.lfd, EV_READ);
+	ev_io_start(D.loop, &D.lio);
+	return 0;
+}
+
+/* ---- timers and policies ---------------------------------------------- */
+
+static void
+on_policy_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	const char *name = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (!policy_queued(name))
+		queue_policy(name, RUN_SCHEDULE, NULL);
+}
+
+/* When did policy name last run (its start), or 0. */
+static int64_t
+last_run_ns(const char *name)
+{
+	sqlite3_stmt *st;
+	int64_t t = 0;
+
+	if (sqlite3_prepare_v2(D.e.cat.db, "SELECT max(started_ns) FROM "
+	    "policy_runs WHERE policy = ? AND reason <> 'request'", -1, &st,
+	    NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
+}
+
+/* Arm one timer per scheduled policy, due by its last run. */
+static void
+arm_policies(void)
+{
+	int i;
+
+	for (i = 0; i < D.nptimer; i++) {
+		ev_timer_stop(D.loop, &D.ptimer[i]);
+		free(D.ptimer[i].data);
+	}
+	free(D.ptimer);
+	D.ptimer = xcalloc((size_t)(D.ps.n ? D.ps.n : 1), sizeof(ev_timer));
+	D.nptimer = D.ps.n;
+	for (i = 0; i < D.ps.n; i++) {
+		struct policy *p = &D.ps.p[i];
+		double every = (double)p->schedule_s, first;
+		int64_t last;
+
+		ev_timer_init(&D.ptimer[i], on_policy_timer, 1, 0);
+		D.ptimer[i].data = xstrdup(p->name);
+		if (!p->enabled || p->schedule_s == 0)
+			continue;
+		last = last_run_ns(p->name);
+		first = last == 0 ? 0.5 : every - (double)(jts_now_ns() -
+		    last) / 1e9;
+		if (first < 0.5)
+			first = 0.5;	/* overdue: after the queued scan */
+		ev_timer_set(&D.ptimer[i], first, every);
+		ev_timer_start(D.loop, &D.ptimer[i]);
+	}
+}
+
+static void
+on_fill(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tier_fill fill[JTS_MAX_TIERS];
+	bool got = false;
+	int i;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (D.busy)
+		return;
+	for (i = 0; i < D.ps.n; i++) {
+		struct policy *p = &D.ps.p[i];
+		struct tier_fill *f;
+
+		if (!p->enabled || !p->on_fill || policy_queued(p->name))
+			continue;
+		if (!got) {
+			fill_levels(fill);
+			got = true;
+		}
+		f = &fill[p->from];
+		if (f->known && f->size && 100.0 * (double)f->used /
+		    (double)f->size >= p->high) {
+			jts_notice("tier %s is %.1f%% full, above %d%%: "
+			    "running policy %s", D.conf.tiers[p->from].name,
+			    100.0 * (double)f->used / (double)f->size, p->high,
+			    p->name);
+			queue_policy(p->name, RUN_FILL, NULL);
+		}
+	}
+}
+
+static void
+on_rescan(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	queue_scan();
+}
+
+static void
+on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static bool
+same_tiers(const struct conf *a, const struct conf *b)
+{
+	int i;
+
+	if (a->ntiers != b->ntiers || strcmp(a->catalog, b->catalog) != 0)
+		return false;
+	for (i = 0; i < a->ntiers; i++) {
+		const struct tier_conf *x = &a->tiers[i], *y = &b->tiers[i];
+
+		if (strcmp(x->name, y->name) != 0 || x->kind != y->kind ||
+		    (x->root && (!y->root || strcmp(x->root, y->root))) ||
+		    (x->url && (!y->url || strcmp(x->url, y->url))) ||
+		    (!x->root != !y->root) || (!x->url != !y->url))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Re-read configuration and policies.  Anything broken is reported with
+ * its file and line, and the set in force stays.
+ */
+static void
+reload(struct conn *c)
+{
+	struct policy_set ps;
+	struct conf nc;
+	char err[1024];
+	int i;
+
+	sd_notify(0, "RELOADING=1");
+	if (conf_load(D.conf_path, &nc, err, sizeof(err)) != 0) {
+		jts_err("reload: %s; the previous configuration stays in "
+		    "force", err);
+		send_result(c, 1, NULL, err);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (!same_tiers(&D.conf, &nc)) {
+		snprintf(err, sizeof(err), "%s: tiers or catalog changed; "
+		    "that needs a restart of the daemon", nc.path);
+		jts_err("reload: %s; the previous configuration stays in "
+		    "force", err);
+		send_result(c, 1, NULL, err);
+		conf_free(&nc);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (policy_load_dir(nc.policies, &nc, &ps, err, sizeof(err)) != 0 ||
+	    policy_set_compile(&ps, D.e.cat.db, err, sizeof(err)) != 0) {
+		if (ps.p != NULL && ps.dir != NULL)
+			policy_set_free(&ps);
+		jts_err("reload: %s; the previous policies stay in force",
+		    err);
+		send_result(c, 1, NULL, err);
+		conf_free(&nc);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	policy_set_free(&D.ps);
+	D.ps = ps;
+	/* Settings that need no restart. */
+	D.conf.scan_interval = nc.scan_interval;
+	D.conf.leave = nc.leave;
+	D.conf.reserve = nc.reserve;
+	for (i = 0; i < nc.ntiers; i++) {
+		D.conf.tiers[i].high = nc.tiers[i].high;
+		D.conf.tiers[i].low = nc.tiers[i].low;
+	}
+	free(D.conf.policies);
+	D.conf.policies = xstrdup(nc.policies);
+	conf_free(&nc);
+	arm_policies();
+	jts_notice("reloaded: %d policies from %s", D.ps.n, D.ps.dir);
+	if (c != NULL) {
+		char *t = xasprintf("reloaded: %d policies from %s\n", D.ps.n,
+		    D.ps.dir);
+
+		send_result(c, 0, t, NULL);
+		free(t);
+	}
+	sd_notify(0, "READY=1");
+}
+
+static void
+on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	if (w->signum == SIGHUP) {
+		if (D.busy)
+			D.reload_asked = true;	/* on_work does it next */
+		else
+			reload(NULL);
+		return;
+	}
+	jts_notice("%s: stopping", strsignal(w->signum));
+	D.stopping = true;
+	sd_notify(0, "STOPPING=1");
+	/* A step in progress stops at its next file (move.c's handler took
+	 * this signal too); an idle daemon leaves at once. */
+	if (!D.busy)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: %s [-v] [-c config]\n\n"
+	    "The jts-tier daemon: tracks the files of every tier in the "
+	    "catalog and moves\nthem down the tiers as the policies say.  "
+	    "Runs in the foreground (systemd\nType=notify); see "
+	    "jts-tierd(8).\n\n"
+	    "options:\n"
+	    "  -c, --config FILE    configuration file (default %s)\n"
+	    "  -v, --verbose        log more\n"
+	    "  -h, --help           this help\n"
+	    "  -V, --version        print the version\n", JTS_PROG_D,
+	    JTS_CONF_DEFAULT);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char err[1024];
+	uint64_t wd_usec = 0;
+	double fill_every = 60;
+	const char *s;
+	int ch, left, code = 0;
+
+	jts_progname = JTS_PROG_D;
+	memset(&D, 0, sizeof(D));
+	D.conf_path = getenv("JTS_TIER_CONF");
+	if (D.conf_path == NULL)
+		D.conf_path = JTS_CONF_DEFAULT;
+	while ((ch = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			D.conf_path = optarg;
+			break;
+		case 'v':
+			jts_verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("%s %s\n", JTS_PROG_D, PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	D.under_systemd = getenv("JOURNAL_STREAM") != NULL ||
+	    getenv("NOTIFY_SOCKET") != NULL;
+	D.use_syslog = !D.under_systemd && !isatty(STDERR_FILENO) &&
+	    getenv("JTS_TIER_LOG_STDERR") == NULL;
+	if (D.use_syslog)
+		openlog(JTS_PROG_D, LOG_PID, LOG_DAEMON);
+	jts_log_hook = log_hook;
+	if (conf_load(D.conf_path, &D.conf, err, sizeof(err)) != 0) {
+		jts_err("%s", err);
+		return 2;
+	}
+	if (policy_load_dir(D.conf.policies, &D.conf, &D.ps, err,
+	    sizeof(err)) != 0) {
+		jts_err("%s", err);
+		conf_free(&D.conf);
+		return 2;
+	}
+	D.loop = EV_DEFAULT;
+	D.e.loop = D.loop;
+	if (engine_open(&D.e, &D.conf, err, sizeof(err)) != 0) {
+		jts_err("%s", err);
+		code = 1;
+		goto out;
+	}
+	D.engine_open = true;
+	if (policy_db_init(D.e.cat.db) != 0 ||
+	    policy_set_compile(&D.ps, D.e.cat.db, err, sizeof(err)) != 0) {
+		jts_err("%s", err);
+		code = 2;
+		goto out;
+	}
+	left = move_recover(&D.e);
+	if (left > 0)
+		jts_warn("%d interrupted move(s) need attention: see "
+		    "'jts-tierctl status'", left);
+	if (listen_socket() != 0) {
+		code = 1;
+		goto out;
+	}
+	D.started = jts_mono_ns();
+	ev_signal_init(&D.sig_term, on_signal, SIGTERM);
+	ev_signal_init(&D.sig_int, on_signal, SIGINT);
+	ev_signal_init(&D.sig_hup, on_signal, SIGHUP);
+	ev_signal_start(D.loop, &D.sig_term);
+	ev_signal_start(D.loop, &D.sig_int);
+	ev_signal_start(D.loop, &D.sig_hup);
+	signal(SIGPIPE, SIG_IGN);
+	ev_idle_init(&D.work, on_work);
+	ev_timer_init(&D.wake, on_wake, 1, 0);
+	if ((s = getenv("JTS_TIER_FILL_CHECK")) != NULL && atof(s) > 0)
+		fill_every = atof(s);
+	ev_timer_init(&D.fill, on_fill, fill_every, fill_every);
+	ev_timer_start(D.loop, &D.fill);
+	if (D.conf.scan_interval > 0) {
+		ev_timer_init(&D.rescan, on_rescan,
+		    (double)D.conf.scan_interval,
+		    (double)D.conf.scan_interval);
+		ev_timer_start(D.loop, &D.rescan);
+	}
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		ev_timer_init(&D.watchdog, on_watchdog, (double)wd_usec / 2e6,
+		    (double)wd_usec / 2e6);
+		ev_timer_start(D.loop, &D.watchdog);
+	}
+	if (D.conf.fanotify)
+		D.track = track_start(&D.e, D.loop, &D.busy);
+	queue_scan();
+	arm_policies();
+	jts_notice("started: pid %d, %d tiers, %d policies, socket %s, "
+	    "tracking: %s", getpid(), D.conf.ntiers, D.ps.n, D.conf.socket,
+	    D.track ? track_mode(D.track) : "scans only");
+	sd_notify(0, "READY=1\nSTATUS=started");
+	ev_run(D.loop, 0);
+	jts_notice("stopped");
+out:
+	while (D.q) {
+		struct job *j = D.q;
+
+		D.q = j->next;
+		send_result(j->conn, 1, NULL, "the daemon stopped before this "
+		    "was done");
+		job_free(j);
+	}
+	while (D.conns)
+		conn_close(D.conns);
+	if (D.lfd > 0) {
+		close(D.lfd);
+		(void)unlink(D.conf.socket);
+	}
+	if (D.track)
+		track_stop(D.track);
+	policy_set_free(&D.ps);
+	if (D.engine_open)
+		engine_close(&D.e);
+	free(D.ptimer);
+	conf_free(&D.conf);
+	return code;
+}

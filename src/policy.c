@@ -1,0 +1,1006 @@
+/* policy.c - policy files jts-tier.policy(5): load, compile, select */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
+
+#include "policy.h"
+#include "util.h"
+
+/*
+ * The documented view a condition and an order are written against.  Its
+ * times are whole seconds; :now is the time of the evaluation, bound once
+ * per run so every row sees the same instant.  %s is the filter of the
+ * rows read (by tier for a run, by path for explain).
+ */
+static const char view_sql[] =
+    "WITH policy_files AS (SELECT "
+    "CAST(path AS TEXT) AS path, "
+    "jts_basename(path) AS name, "
+    "size, uid, gid, mode, tier, home, "
+    "jts_pinned(path, pinned) AS pinned, "
+    "mtime_ns / 1000000000 AS mtime, "
+    "ctime_ns / 1000000000 AS ctime, "
+    "max(coalesce(atime_ns, 0), mtime_ns) / 1000000000 AS atime, "
+    "(:now - mtime_ns) / 1000000000 AS age, "
+    "(:now - max(coalesce(atime_ns, 0), mtime_ns)) / 1000000000 AS idle, "
+    "(:now - coalesce(moved_ns, mtime_ns)) / 1000000000 AS residency, "
+    "heat * pow(0.5, (:now - coalesce(atime_ns, :now)) / 86400e9) AS heat, "
+    "hash IS NOT NULL AS hashed, "
+    ":now / 1000000000 AS now "
+    "FROM files WHERE %s) ";
+
+/* Functions a condition or an order may call: pure, read-only. */
+static const char *const allowed_fn[] = {
+	"abs", "coalesce", "glob", "ifnull", "iif", "instr", "length",
+	"like", "lower", "ltrim", "max", "min", "nullif", "pow", "power",
+	"printf", "format", "replace", "round", "rtrim", "substr",
+	"substring", "trim", "typeof", "upper", "unicode", "hex",
+	"strftime", "date", "time", "datetime", "julianday", "unixepoch",
+	"log", "log10", "ln", "exp", "sqrt", "floor", "ceil", "ceiling",
+	"minutes", "hours", "days", "weeks", "kib", "mib", "gib", "tib",
+	"jts_basename", "jts_pinned",
+	NULL
+};
+
+/* ---- loading ---------------------------------------------------------- */
+
+struct pparse {
+	struct ini_lines il;		/* first: inih's stream */
+	const struct conf *conf;
+	struct policy	*p;
+	char		 last_key[32];
+	char		 seen[32][32];
+	int		 nseen;
+	bool		 high_set, low_set;
+};
+
+#define pfail(ps, ...)	ini_lines_fail(&(ps)->il, __VA_ARGS__)
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+	    !strcmp(v, "1") || !strcasecmp(v, "on"))
+		*out = true;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+	    !strcmp(v, "0") || !strcasecmp(v, "off"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+parse_pct(const char *v, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || (*end && strcmp(end, "%") != 0) || n < 0 ||
+	    n > 100)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int
+parse_count(const char *v, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	if (*v == '-')
+		return -1;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *end)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/*
+ * One SQL expression, as far as text can tell: parentheses balanced
+ * outside quotes, no statement separator, no comment.  The authorizer
+ * and the prepare do the rest.
+ */
+static const char *
+expr_shape(const char *s)
+{
+	int depth = 0;
+	char q;
+
+	for (; *s; s++) {
+		switch (*s) {
+		case '\'': case '"': case '`':
+			q = *s;
+			while (*++s && *s != q)
+				;
+			if (*s == '\0')
+				return "unterminated quote";
+			break;
+		case '[':
+			while (*++s && *s != ']')
+				;
+			if (*s == '\0')
+				return "unterminated [";
+			break;
+		case '(':
+			depth++;
+			break;
+		case ')':
+			if (--depth < 0)
+				return "unbalanced )";
+			break;
+		case ';':
+			return "';' (one expression only)";
+		case '-':
+			if (s[1] == '-')
+				return "a comment (--)";
+			break;
+		case '/':
+			if (s[1] == '*')
+				return "a comment (/*)";
+			break;
+		default:
+			break;
+		}
+	}
+	return depth ? "unbalanced (" : NULL;
+}
+
+static void
+append(char **dst, const char *v)
+{
+	char *n;
+
+	if (*dst == NULL) {
+		*dst = xstrdup(v);
+		return;
+	}
+	n = xasprintf("%s %s", *dst, v);
+	free(*dst);
+	*dst = n;
+}
+
+static int
+policy_handler(void *user, const char *section, const char *key,
+    const char *v)
+{
+	struct pparse *ps = user;
+	struct policy *p = ps->p;
+	int i, t;
+
+	if (strcmp(section, "policy") != 0)
+		return pfail(ps, "unknown section [%s] (expected [policy])",
+		    section);
+	if (ps->il.continued && strcmp(key, ps->last_key) == 0) {
+		/* An indented line continues a long value. */
+		if (!strcmp(key, "condition"))
+			append(&p->condition, v);
+		else if (!strcmp(key, "order"))
+			append(&p->order, v);
+		else
+			return pfail(ps, "'%s' cannot continue on an indented "
+			    "line", key);
+		return 1;
+	}
+	snprintf(ps->last_key, sizeof(ps->last_key), "%s", key);
+	if (strcmp(key, "exclude") != 0) {
+		for (i = 0; i < ps->nseen; i++)
+			if (strcmp(ps->seen[i], key) == 0)
+				return pfail(ps, "duplicate key '%s'", key);
+		if (ps->nseen < 32)
+			snprintf(ps->seen[ps->nseen++], 32, "%s", key);
+	}
+	if (!strcmp(key, "from") || !strcmp(key, "to")) {
+		if ((t = conf_tier_index(ps->conf, v)) < 0)
+			return pfail(ps, "%s: no tier '%s' in %s", key, v,
+			    ps->conf->path);
+		if (key[0] == 'f') {
+			p->from = t;
+			snprintf(p->from_name, sizeof(p->from_name), "%s", v);
+		} else {
+			p->to = t;
+			snprintf(p->to_name, sizeof(p->to_name), "%s", v);
+		}
+	} else if (!strcmp(key, "condition")) {
+		p->condition = xstrdup(v);
+		p->cond_line = ps->il.line;
+	} else if (!strcmp(key, "order")) {
+		p->order = xstrdup(v);
+		p->order_line = ps->il.line;
+	} else if (!strcmp(key, "schedule")) {
+		if (!strcmp(v, "off") || !strcmp(v, "none"))
+			p->schedule_s = 0;
+		else if (jts_parse_duration(v, &p->schedule_s) != 0 ||
+		    p->schedule_s < 60)
+			return pfail(ps, "bad schedule: %s (an interval of at "
+			    "least 60s, e.g. 1h or 1d, or off)", v);
+	} else if (!strcmp(key, "on_fill")) {
+		if (parse_bool(v, &p->on_fill) != 0)
+			return pfail(ps, "bad on_fill: %s (yes or no)", v);
+	} else if (!strcmp(key, "enabled")) {
+		if (parse_bool(v, &p->enabled) != 0)
+			return pfail(ps, "bad enabled: %s (yes or no)", v);
+	} else if (!strcmp(key, "high_watermark")) {
+		if (parse_pct(v, &p->high) != 0)
+			return pfail(ps, "bad high_watermark: %s (a percentage "
+			    "0-100)", v);
+		ps->high_set = true;
+	} else if (!strcmp(key, "low_watermark")) {
+		if (parse_pct(v, &p->low) != 0)
+			return pfail(ps, "bad low_watermark: %s (a percentage "
+			    "0-100)", v);
+		ps->low_set = true;
+	} else if (!strcmp(key, "max_files")) {
+		if (parse_count(v, &p->max_files) != 0)
+			return pfail(ps, "bad max_files: %s (a count, 0 for no "
+			    "limit)", v);
+	} else if (!strcmp(key, "max_bytes")) {
+		if (jts_parse_size(v, &p->max_bytes) != 0)
+			return pfail(ps, "bad max_bytes: %s (e.g. 50G, 0 for no "
+			    "limit)", v);
+	} else if (!strcmp(key, "bandwidth")) {
+		if (jts_parse_size(v, &p->bandwidth) != 0)
+			return pfail(ps, "bad bandwidth: %s (bytes per second, "
+			    "e.g. 100M, 0 for no cap)", v);
+	} else if (!strcmp(key, "min_residency")) {
+		if (jts_parse_duration(v, &p->min_residency_s) != 0)
+			return pfail(ps, "bad min_residency: %s (e.g. 12h, 7d)",
+			    v);
+	} else if (!strcmp(key, "exclude")) {
+		if (*v == '\0')
+			return pfail(ps, "empty exclude pattern");
+		p->exclude = xrealloc(p->exclude,
+		    (size_t)(p->nexclude + 1) * sizeof(char *));
+		p->exclude[p->nexclude++] = xstrdup(v);
+	} else if (!strcmp(key, "leave")) {
+		if (!strcmp(v, "symlink"))
+			p->leave = LEAVE_SYMLINK;
+		else if (!strcmp(v, "remove"))
+			p->leave = LEAVE_REMOVE;
+		else
+			return pfail(ps, "bad leave: %s (symlink or remove)",
+			    v);
+	} else
+		return pfail(ps, "unknown key '%s' in [policy]", key);
+	return 1;
+}
+
+static int
+policy_validate(struct pparse *ps)
+{
+	struct policy *p = ps->p;
+	const struct conf *c = ps->conf;
+	const char *why;
+
+#define PV_FAIL(line, ...) do {						\
+	ps->il.err_line = (line) > 0 ? (line) : 1;			\
+	snprintf(ps->il.err, sizeof(ps->il.err), __VA_ARGS__);		\
+	return -1;							\
+} while (0)
+	if (p->from < 0)
+		PV_FAIL(1, "missing from = (the tier files leave)");
+	if (p->to < 0)
+		PV_FAIL(1, "missing to = (the tier files go to)");
+	if (p->to <= p->from)
+		PV_FAIL(1, "from %s to %s: policies move data down the tiers "
+		    "(%s is listed after %s in %s); use 'jts-tierctl recall' "
+		    "to bring files back", c->tiers[p->from].name,
+		    c->tiers[p->to].name, c->tiers[p->from].name,
+		    c->tiers[p->to].name, c->path);
+	if (c->tiers[p->from].kind == TIER_NFS)
+		PV_FAIL(1, "from %s: an nfs tier is the last stop; nothing "
+		    "moves down from it", c->tiers[p->from].name);
+	if (p->condition == NULL)
+		PV_FAIL(1, "missing condition = (e.g. condition = age > "
+		    "days(30))");
+	if ((why = expr_shape(p->condition)) != NULL)
+		PV_FAIL(p->cond_line, "condition: %s", why);
+	if (p->order != NULL && (why = expr_shape(p->order)) != NULL)
+		PV_FAIL(p->order_line, "order: %s", why);
+	if (p->schedule_s == 0 && !p->on_fill)
+		PV_FAIL(1, "never runs: set schedule = (e.g. 1h) and/or "
+		    "on_fill = yes");
+	if (!ps->high_set)
+		p->high = c->tiers[p->from].high;
+	if (!ps->low_set)
+		p->low = c->tiers[p->from].low;
+	if (p->low > p->high)
+		PV_FAIL(1, "low_watermark %d%% is above high_watermark %d%%",
+		    p->low, p->high);
+#undef PV_FAIL
+	return 0;
+}
+
+int
+policy_load_file(const char *path, const struct conf *c, struct policy *p,
+    char *err, size_t errlen)
+{
+	struct pparse ps;
+	const char *base = strrchr(path, '/');
+	size_t n;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	memset(&ps, 0, sizeof(ps));
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 7 && strcmp(base + n - 7, ".policy") == 0)
+		n -= 7;
+	p->name = xasprintf("%.*s", (int)n, base);
+	p->file = xstrdup(path);
+	p->from = p->to = -1;
+	p->enabled = true;
+	p->leave = c->leave;
+	ps.conf = c;
+	ps.p = p;
+	if ((ps.il.fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		policy_free(p);
+		return -EIO;
+	}
+	r = ini_parse_stream(ini_lines_reader, &ps, policy_handler, &ps);
+	fclose(ps.il.fp);
+	if (ps.il.err_line == 0 && r > 0) {
+		ps.il.err_line = r;
+		snprintf(ps.il.err, sizeof(ps.il.err), "syntax error (expected "
+		    "[policy] or key = value)");
+	}
+	if (ps.il.err_line == 0 && r == 0)
+		(void)policy_validate(&ps);
+	if (ps.il.err_line != 0 || r < 0) {
+		if (ps.il.err_line)
+			snprintf(err, errlen, "%s:%d: %s", path,
+			    ps.il.err_line, ps.il.err);
+		else
+			snprintf(err, errlen, "%s: cannot parse", path);
+		policy_free(p);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void
+policy_free(struct policy *p)
+{
+	int i;
+
+	if (p->sel != NULL)
+		sqlite3_finalize(p->sel);
+	if (p->one != NULL)
+		sqlite3_finalize(p->one);
+	for (i = 0; i < p->nexclude; i++)
+		free(p->exclude[i]);
+	free(p->exclude);
+	free(p->name);
+	free(p->file);
+	free(p->condition);
+	free(p->order);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+policy_set_free(struct policy_set *s)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		policy_free(&s->p[i]);
+	free(s->p);
+	free(s->dir);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+policy_load_dir(const char *dir, const struct conf *c, struct policy_set *out,
+    char *err, size_t errlen)
+{
+	struct policy_set s;
+	struct dirent *de;
+	char **names = NULL, *path;
+	int nn = 0, i, r = 0;
+	DIR *d;
+
+	memset(&s, 0, sizeof(s));
+	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT) {
+			/* No policies: the daemon tracks, and moves nothing. */
+			memset(out, 0, sizeof(*out));
+			out->dir = xstrdup(dir);
+			return 0;
+		}
+		snprintf(err, errlen, "%s: cannot read policy directory: %s",
+		    dir, strerror(errno));
+		return -EIO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || n <= 7 ||
+		    strcmp(de->d_name + n - 7, ".policy") != 0)
+			continue;
+		names = xrealloc(names, (size_t)(nn + 1) * sizeof(char *));
+		names[nn++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)nn, sizeof(char *), cmp_name);
+	if (nn > POLICY_MAX) {
+		snprintf(err, errlen, "%s: %d policies, at most %d", dir, nn,
+		    POLICY_MAX);
+		r = -EINVAL;
+	}
+	s.p = xcalloc((size_t)(nn ? nn : 1), sizeof(struct policy));
+	for (i = 0; r == 0 && i < nn; i++) {
+		path = jts_path_join(dir, names[i]);
+		r = policy_load_file(path, c, &s.p[s.n], err, errlen);
+		free(path);
+		if (r == 0)
+			s.n++;
+	}
+	for (i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	if (r != 0) {
+		policy_set_free(&s);
+		return r;
+	}
+	s.dir = xstrdup(dir);
+	*out = s;
+	return 0;
+}
+
+struct policy *
+policy_find(struct policy_set *s, const char *name)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->p[i].name, name) == 0)
+			return &s->p[i];
+	return NULL;
+}
+
+/* ---- SQL functions ---------------------------------------------------- */
+
+/* Pinned prefixes, read from the pins table before each evaluation. */
+static struct {
+	char	**path;
+	size_t	 *len;
+	int	  n;
+} pins;
+
+static void
+pins_clear(void)
+{
+	int i;
+
+	for (i = 0; i < pins.n; i++)
+		free(pins.path[i]);
+	free(pins.path);
+	free(pins.len);
+	memset(&pins, 0, sizeof(pins));
+}
+
+static int
+pins_load(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	pins_clear();
+	if (sqlite3_prepare_v2(db, "SELECT path FROM pins", -1, &st, NULL)
+	    != SQLITE_OK)
+		return -EIO;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(st, 0);
+
+		pins.path = xrealloc(pins.path, (size_t)(pins.n + 1) *
+		    sizeof(char *));
+		pins.len = xrealloc(pins.len, (size_t)(pins.n + 1) *
+		    sizeof(size_t));
+		pins.path[pins.n] = xmalloc((size_t)n + 1);
+		memcpy(pins.path[pins.n], sqlite3_column_blob(st, 0),
+		    (size_t)n);
+		pins.path[pins.n][n] = '\0';
+		pins.len[pins.n++] = (size_t)n;
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The pin that covers path (itself or a directory above), or NULL. */
+static const char *
+pin_of(const char *path, size_t n)
+{
+	int i;
+
+	for (i = 0; i < pins.n; i++) {
+		size_t k = pins.len[i];
+
+		if (n >= k && memcmp(path, pins.path[i], k) == 0 &&
+		    (n == k || path[k] == '/'))
+			return pins.path[i];
+	}
+	return NULL;
+}
+
+static void
+fn_pinned(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	const char *p = sqlite3_value_blob(v[0]);
+	int n = sqlite3_value_bytes(v[0]);
+
+	(void)argc;
+	if (sqlite3_value_int(v[1]) != 0 || (p && pin_of(p, (size_t)n)))
+		sqlite3_result_int(ctx, 1);
+	else
+		sqlite3_result_int(ctx, 0);
+}
+
+static void
+fn_basename(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	const char *p = sqlite3_value_blob(v[0]);
+	int n = sqlite3_value_bytes(v[0]), i;
+
+	(void)argc;
+	if (p == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	for (i = n; i > 0 && p[i - 1] != '/'; i--)
+		;
+	sqlite3_result_text(ctx, p + i, n - i, SQLITE_TRANSIENT);
+}
+
+/* days(n) and friends: units, so conditions read as they mean. */
+static void
+fn_scale(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	double mul = *(double *)sqlite3_user_data(ctx);
+
+	(void)argc;
+	if (sqlite3_value_type(v[0]) == SQLITE_NULL)
+		sqlite3_result_null(ctx);
+	else if (sqlite3_value_type(v[0]) == SQLITE_INTEGER &&
+	    fabs((double)sqlite3_value_int64(v[0]) * mul) < 9e18)
+		sqlite3_result_int64(ctx, sqlite3_value_int64(v[0]) *
+		    (int64_t)mul);
+	else
+		sqlite3_result_double(ctx, sqlite3_value_double(v[0]) * mul);
+}
+
+int
+policy_db_init(sqlite3 *db)
+{
+	static double units[] = { 60, 3600, 86400, 604800, 1024.0,
+	    1048576.0, 1073741824.0, 1099511627776.0 };
+	static const char *const unames[] = { "minutes", "hours", "days",
+	    "weeks", "kib", "mib", "gib", "tib" };
+	const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC |
+	    SQLITE_INNOCUOUS;
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (sqlite3_create_function(db, unames[i], 1, flags, &units[i],
+		    fn_scale, NULL, NULL) != SQLITE_OK)
+			return -EIO;
+	if (sqlite3_create_function(db, "jts_basename", 1, flags, NULL,
+	    fn_basename, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(db, "jts_pinned", 2, SQLITE_UTF8 |
+	    SQLITE_INNOCUOUS, NULL, fn_pinned, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	return 0;
+}
+
+/* ---- compiling -------------------------------------------------------- */
+
+struct authz {
+	int		 selects;
+	char		 why[160];
+};
+
+static int
+authorize(void *arg, int action, const char *a1, const char *a2,
+    const char *db, const char *trigger)
+{
+	struct authz *az = arg;
+	int i;
+
+	(void)db;
+	(void)trigger;
+	switch (action) {
+	case SQLITE_SELECT:
+		az->selects++;
+		return SQLITE_OK;
+	case SQLITE_READ:
+		if (a1 != NULL && strcmp(a1, "files") == 0)
+			return SQLITE_OK;
+		if (!*az->why)
+			snprintf(az->why, sizeof(az->why), "reads table %s, "
+			    "only the policy_files view may be read",
+			    a1 ? a1 : "?");
+		return SQLITE_DENY;
+	case SQLITE_FUNCTION:
+		for (i = 0; allowed_fn[i] != NULL; i++)
+			if (a2 != NULL && strcasecmp(a2, allowed_fn[i]) == 0)
+				return SQLITE_OK;
+		if (!*az->why)
+			snprintf(az->why, sizeof(az->why), "calls %s(), which "
+			    "conditions may not use (see jts-tier.policy(5))",
+			    a2 ? a2 : "?");
+		return SQLITE_DENY;
+	default:
+		if (!*az->why)
+			snprintf(az->why, sizeof(az->why), "is not a read-only "
+			    "expression (SQLite action %d)", action);
+		return SQLITE_DENY;
+	}
+}
+
+static char *
+build_sql(const char *filter, const char *what, const char *cond,
+    const char *order)
+{
+	char *view = xasprintf(view_sql, filter), *sql;
+
+	if (order != NULL)
+		sql = xasprintf("%sSELECT %s FROM policy_files WHERE (%s) "
+		    "ORDER BY %s, path", view, what, cond, order);
+	else
+		sql = xasprintf("%sSELECT %s, (%s) FROM policy_files", view,
+		    what, cond);
+	free(view);
+	return sql;
+}
+
+/* Prepare sql under the sandbox; the number of SELECTs it made. */
+static int
+sandboxed_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
+    struct authz *az)
+{
+	int r;
+
+	memset(az, 0, sizeof(*az));
+	sqlite3_set_authorizer(db, authorize, az);
+	r = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+	    NULL);
+	sqlite3_set_authorizer(db, NULL, NULL);
+	return r;
+}
+
+static const char sel_what[] = "path, size, pinned, residency";
+static const char one_what[] =
+    "tier, pinned, residency, age, idle, size, heat";
+
+int
+policy_compile(struct policy *p, sqlite3 *db, char *err, size_t errlen)
+{
+	const char *order = p->order ? p->order : "idle DESC";
+	struct authz az;
+	sqlite3_stmt *st;
+	char *sql;
+	int base, r, line;
+
+	if (p->sel != NULL)
+		return 0;
+	/* The shape of the query with a trivial condition: its SELECTs. */
+	sql = build_sql("tier = :from", sel_what, "1", "path");
+	r = sandboxed_prepare(db, sql, &st, &az);
+	free(sql);
+	if (r != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot compile the policy query: "
+		    "%s", p->file, sqlite3_errmsg(db));
+		return -EIO;
+	}
+	base = az.selects;
+	sqlite3_finalize(st);
+
+	line = p->cond_line;
+	sql = build_sql("tier = :from", sel_what, p->condition, "path");
+	r = sandboxed_prepare(db, sql, &st, &az);
+	free(sql);
+	if (r == SQLITE_OK && az.selects != base) {
+		sqlite3_finalize(st);
+		snprintf(err, errlen, "%s:%d: condition: subqueries are not "
+		    "allowed (one expression over policy_files)", p->file,
+		    line);
+		return -EINVAL;
+	}
+	if (r == SQLITE_OK) {
+		sqlite3_finalize(st);
+		line = p->order_line ? p->order_line : p->cond_line;
+		sql = build_sql("tier = :from", sel_what, p->condition, order);
+		r = sandboxed_prepare(db, sql, &p->sel, &az);
+		free(sql);
+		if (r == SQLITE_OK && az.selects != base) {
+			snprintf(err, errlen, "%s:%d: order: subqueries are "
+			    "not allowed", p->file, line);
+			return -EINVAL;
+		}
+	}
+	if (r != SQLITE_OK) {
+		snprintf(err, errlen, "%s:%d: %s: %s", p->file, line,
+		    line == p->cond_line ? "condition" : "order",
+		    *az.why ? az.why : sqlite3_errmsg(db));
+		return -EINVAL;
+	}
+	sql = build_sql("path = :path", one_what, p->condition, NULL);
+	r = sandboxed_prepare(db, sql, &p->one, &az);
+	free(sql);
+	if (r != SQLITE_OK) {
+		snprintf(err, errlen, "%s:%d: condition: %s", p->file,
+		    p->cond_line, *az.why ? az.why : sqlite3_errmsg(db));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+policy_set_compile(struct policy_set *s, sqlite3 *db, char *err,
+    size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (policy_compile(&s->p[i], db, err, errlen) != 0)
+			return -EINVAL;
+	return 0;
+}
+
+/* ---- selecting -------------------------------------------------------- */
+
+void
+policy_fill_local(const struct conf *c, struct tier_fill *fill)
+{
+	struct statvfs sv;
+	int i;
+
+	for (i = 0; i < c->ntiers; i++) {
+		memset(&fill[i], 0, sizeof(fill[i]));
+		if (c->tiers[i].root == NULL ||
+		    statvfs(c->tiers[i].root, &sv) != 0)
+			continue;
+		fill[i].known = true;
+		fill[i].size = (uint64_t)sv.f_blocks * sv.f_frsize;
+		/* Used as df counts it: what is not free to root. */
+		fill[i].used = (uint64_t)(sv.f_blocks - sv.f_bfree) *
+		    sv.f_frsize;
+	}
+}
+
+static double
+pct(const struct tier_fill *f)
+{
+	return f->known && f->size ? 100.0 * (double)f->used /
+	    (double)f->size : 0;
+}
+
+static const char *
+excluded_by(const struct policy *p, const char *rel)
+{
+	int i;
+
+	for (i = 0; i < p->nexclude; i++)
+		if (fnmatch(p->exclude[i], rel, 0) == 0)
+			return p->exclude[i];
+	return NULL;
+}
+
+const char *
+policy_reason_name(enum policy_reason r)
+{
+	switch (r) {
+	case RUN_SCHEDULE:
+		return "schedule";
+	case RUN_FILL:
+		return "fill";
+	case RUN_REQUEST:
+		return "request";
+	}
+	return "?";
+}
+
+/* Space a file of size takes on a disk: whole 4 KiB blocks. */
+static uint64_t
+blocks_of(int64_t size)
+{
+	return ((uint64_t)size + 4095) & ~(uint64_t)4095;
+}
+
+int
+policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
+    enum policy_reason reason, const struct tier_fill *fill,
+    struct policy_sel *out, char *err, size_t errlen)
+{
+	struct tier_fill *src, *dst;
+	sqlite3_stmt *st = p->sel;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->reason = reason;
+	memcpy(out->after, fill, sizeof(out->after));
+	src = &out->after[p->from];
+	dst = &out->after[p->to];
+	if (reason == RUN_FILL && (!src->known || pct(src) < p->high)) {
+		out->fill_idle = true;
+		out->stopped = "source below its high watermark";
+		return 0;
+	}
+	if (st == NULL || pins_load(db) != 0) {
+		snprintf(err, errlen, "%s: policy not compiled or pins "
+		    "unreadable: %s", p->name, sqlite3_errmsg(db));
+		return -EIO;
+	}
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":now"),
+	    now_ns);
+	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":from"),
+	    p->from_name, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *rel = sqlite3_column_blob(st, 0);
+		int n = sqlite3_column_bytes(st, 0);
+		int64_t size = sqlite3_column_int64(st, 1);
+		char *path;
+
+		if (rel == NULL || sqlite3_column_int(st, 2) != 0 ||
+		    sqlite3_column_int64(st, 3) < p->min_residency_s)
+			continue;
+		path = xmalloc((size_t)n + 1);
+		memcpy(path, rel, (size_t)n);
+		path[n] = '\0';
+		if (strlen(path) != (size_t)n || excluded_by(p, path)) {
+			free(path);
+			continue;
+		}
+		if (p->max_files && (uint64_t)out->n >= p->max_files) {
+			out->stopped = "max_files reached";
+			free(path);
+			break;
+		}
+		if (p->max_bytes && out->bytes + (uint64_t)size >
+		    p->max_bytes) {
+			out->stopped = "max_bytes reached";
+			free(path);
+			break;
+		}
+		if (reason == RUN_FILL && pct(src) <= p->low) {
+			out->stopped = "source down to its low watermark";
+			free(path);
+			break;
+		}
+		if (out->n == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 64;
+			out->c = xrealloc(out->c, (size_t)out->cap *
+			    sizeof(*out->c));
+		}
+		out->c[out->n].rel = path;
+		out->c[out->n].size = size;
+		out->n++;
+		out->bytes += (uint64_t)size;
+		if (src->known)
+			src->used -= src->used > blocks_of(size) ?
+			    blocks_of(size) : src->used;
+		if (dst->known)
+			dst->used += blocks_of(size);
+	}
+	sqlite3_reset(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		snprintf(err, errlen, "%s: policy query failed: %s", p->file,
+		    sqlite3_errmsg(db));
+		policy_sel_free(out);
+		return -EIO;
+	}
+	return 0;
+}
+
+void
+policy_sel_free(struct policy_sel *s)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->c[i].rel);
+	free(s->c);
+	s->c = NULL;
+	s->n = s->cap = 0;
+}
+
+int
+policy_explain(struct policy *p, sqlite3 *db, const struct conf *c,
+    int64_t now_ns, const char *rel, const struct tier_fill *fill,
+    char *why, size_t whylen)
+{
+	sqlite3_stmt *st = p->one;
+	const char *pin, *ex;
+	char b1[32], b2[32], b3[32];
+	int64_t res, age, idle, size;
+	int r, ret = 0;
+
+	if (st == NULL || pins_load(db) != 0) {
+		snprintf(why, whylen, "policy not compiled");
+		return -EIO;
+	}
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":now"),
+	    now_ns);
+	sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":path"), rel,
+	    (int)strlen(rel), SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		snprintf(why, whylen, "not in the catalog (the daemon's next "
+		    "scan adds it)");
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		snprintf(why, whylen, "catalog: %s", sqlite3_errmsg(db));
+		ret = -EIO;
+		goto out;
+	}
+	res = sqlite3_column_int64(st, 2);
+	age = sqlite3_column_int64(st, 3);
+	idle = sqlite3_column_int64(st, 4);
+	size = sqlite3_column_int64(st, 5);
+	if (strcmp((const char *)sqlite3_column_text(st, 0),
+	    c->tiers[p->from].name) != 0)
+		snprintf(why, whylen, "is on tier %s; this policy moves files "
+		    "from %s", sqlite3_column_text(st, 0),
+		    c->tiers[p->from].name);
+	else if (sqlite3_column_int(st, 1) != 0) {
+		pin = pin_of(rel, strlen(rel));
+		snprintf(why, whylen, "pinned%s%s", pin ? " by " : "",
+		    pin ? jts_quote(pin) : "");
+	}
+	else if ((ex = excluded_by(p, rel)) != NULL)
+		snprintf(why, whylen, "excluded by '%s'", ex);
+	else if (res < p->min_residency_s)
+		snprintf(why, whylen, "on tier %s for %s, min_residency is %s",
+		    c->tiers[p->from].name, jts_fmt_duration(res, b1,
+		    sizeof(b1)), jts_fmt_duration(p->min_residency_s, b2,
+		    sizeof(b2)));
+	else if (sqlite3_column_int(st, 7) == 0)
+		snprintf(why, whylen, "condition false: %s (age %s, idle %s, "
+		    "size %jd, heat %.2f)", p->condition,
+		    jts_fmt_duration(age, b1, sizeof(b1)),
+		    jts_fmt_duration(idle, b2, sizeof(b2)), (intmax_t)size,
+		    sqlite3_column_double(st, 6));
+	else {
+		ret = 1;
+		if (p->schedule_s)
+			snprintf(why, whylen, "matches: moves to %s on the next "
+			    "scheduled run (every %s)%s", c->tiers[p->to].name,
+			    jts_fmt_duration(p->schedule_s, b3, sizeof(b3)),
+			    p->max_files || p->max_bytes ?
+			    ", within the run's limits" : "");
+		else
+			snprintf(why, whylen, "matches: moves to %s when tier "
+			    "%s is above %d%% full (now %.0f%%)",
+			    c->tiers[p->to].name, c->tiers[p->from].name,
+			    p->high, pct(&fill[p->from]));
+	}
+out:
+	sqlite3_reset(st);
+	return ret;
+}

@@ -1,0 +1,535 @@
+/* scan.c - reconcile the catalog with what is on a local tier
+ *
+ * The walk visits a tier's files in the byte order of their paths (each
+ * directory's entries sorted, a directory ordered as its name plus '/'),
+ * which is the order of the catalog's primary key.  So the walk and a
+ * cursor over the tier's catalog rows advance together, a merge: memory
+ * stays bounded by one directory, not by the tree.  The cursor reads a
+ * snapshot through a second connection (WAL) while the first one writes.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "scan.h"
+#include "util.h"
+
+#define SCAN_TXN	20000	/* changes per transaction */
+#define RENAME_MAX	65536	/* new files remembered to match renames */
+
+struct gone {
+	char		*rel;
+	int64_t		 ino, size, mtime_ns;
+};
+
+struct fresh {
+	char		*rel;
+	int64_t		 ino, size, mtime_ns;
+};
+
+struct scan {
+	struct engine	*e;
+	int		 t;
+	const char	*tier;
+	dev_t		 dev;
+	sqlite3		*rdb;		/* the snapshot being merged */
+	sqlite3_stmt	*cur;
+	bool		 cur_ok;	/* cur holds a row */
+	sqlite3_stmt	*ins, *upd, *del, *mv;
+	int		 pending;	/* changes in the open transaction */
+	struct gone	*gone;
+	int		 ngone, capgone;
+	struct fresh	*fresh;
+	int		 nfresh, capfresh;
+	bool		 fresh_full;
+	struct scan_stats *st;
+	char		*err;
+	size_t		 errlen;
+	int		 failed;
+};
+
+static int
+sc_fail(struct scan *s, const char *what)
+{
+	if (!s->failed)
+		snprintf(s->err, s->errlen, "catalog %s: %s: %s",
+		    s->e->conf->catalog, what, sqlite3_errmsg(s->e->cat.db));
+	s->failed = -EIO;
+	return -EIO;
+}
+
+/* One change made: commit now and then, so transactions stay large. */
+static void
+sc_changed(struct scan *s)
+{
+	if (++s->pending < SCAN_TXN)
+		return;
+	if (catalog_commit(&s->e->cat) != 0 || catalog_begin(&s->e->cat) != 0)
+		sc_fail(s, "commit");
+	s->pending = 0;
+}
+
+static void
+cur_next(struct scan *s)
+{
+	int r = sqlite3_step(s->cur);
+
+	s->cur_ok = r == SQLITE_ROW;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		sc_fail(s, "read");
+}
+
+/* The catalog row under the cursor is not on disk. */
+static void
+row_gone(struct scan *s)
+{
+	struct gone *g;
+	int n = sqlite3_column_bytes(s->cur, 0);
+
+	if (s->ngone == s->capgone) {
+		s->capgone = s->capgone ? s->capgone * 2 : 64;
+		s->gone = xrealloc(s->gone, (size_t)s->capgone * sizeof(*g));
+	}
+	g = &s->gone[s->ngone++];
+	g->rel = xmalloc((size_t)n + 1);
+	memcpy(g->rel, sqlite3_column_blob(s->cur, 0), (size_t)n);
+	g->rel[n] = '\0';
+	g->size = sqlite3_column_int64(s->cur, 1);
+	g->mtime_ns = sqlite3_column_int64(s->cur, 2);
+	g->ino = sqlite3_column_int64(s->cur, 4);
+}
+
+static void
+bind_stat(sqlite3_stmt *st, const struct statx *x)
+{
+	sqlite3_bind_int64(st, 3, (int64_t)x->stx_size);
+	sqlite3_bind_int64(st, 4, (int64_t)x->stx_mtime.tv_sec * 1000000000 +
+	    x->stx_mtime.tv_nsec);
+	sqlite3_bind_int64(st, 5, (int64_t)x->stx_ctime.tv_sec * 1000000000 +
+	    x->stx_ctime.tv_nsec);
+	sqlite3_bind_int64(st, 6, (int64_t)x->stx_ino);
+	sqlite3_bind_int64(st, 7, x->stx_mode);
+	sqlite3_bind_int64(st, 8, x->stx_uid);
+	sqlite3_bind_int64(st, 9, x->stx_gid);
+}
+
+static int
+run(struct scan *s, sqlite3_stmt *st)
+{
+	int r = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+/* A file on disk with no row for this tier. */
+static void
+file_new(struct scan *s, const char *rel, size_t n, const struct statx *x)
+{
+	sqlite3_bind_blob(s->ins, 1, rel, (int)n, SQLITE_STATIC);
+	sqlite3_bind_text(s->ins, 2, s->tier, -1, SQLITE_STATIC);
+	bind_stat(s->ins, x);
+	if (run(s, s->ins) != 0) {
+		sc_fail(s, "insert");
+		return;
+	}
+	if (sqlite3_changes(s->e->cat.db) == 0) {
+		/* The path is catalogued on another tier. */
+		s->st->conflicts++;
+		if (s->st->conflicts <= 10)
+			jts_warn("%s on tier %s: the catalog has this path on "
+			    "another tier; left as it is (see 'jts-tierctl "
+			    "check')", jts_quote(rel), s->tier);
+		return;
+	}
+	s->st->added++;
+	sc_changed(s);
+	if (s->nfresh == RENAME_MAX) {
+		s->fresh_full = true;
+		return;
+	}
+	if (s->nfresh == s->capfresh) {
+		s->capfresh = s->capfresh ? s->capfresh * 2 : 64;
+		s->fresh = xrealloc(s->fresh, (size_t)s->capfresh *
+		    sizeof(*s->fresh));
+	}
+	s->fresh[s->nfresh].rel = xstrdup(rel);
+	s->fresh[s->nfresh].ino = (int64_t)x->stx_ino;
+	s->fresh[s->nfresh].size = (int64_t)x->stx_size;
+	s->fresh[s->nfresh].mtime_ns = (int64_t)x->stx_mtime.tv_sec *
+	    1000000000 + x->stx_mtime.tv_nsec;
+	s->nfresh++;
+}
+
+/* A file on disk and its row: update the row if the file changed. */
+static void
+file_seen(struct scan *s, const char *rel, size_t n, const struct statx *x)
+{
+	int64_t mt = (int64_t)x->stx_mtime.tv_sec * 1000000000 +
+	    x->stx_mtime.tv_nsec;
+	int64_t ct = (int64_t)x->stx_ctime.tv_sec * 1000000000 +
+	    x->stx_ctime.tv_nsec;
+
+	if (sqlite3_column_int64(s->cur, 1) == (int64_t)x->stx_size &&
+	    sqlite3_column_int64(s->cur, 2) == mt &&
+	    sqlite3_column_int64(s->cur, 3) == ct &&
+	    sqlite3_column_int64(s->cur, 4) == (int64_t)x->stx_ino)
+		return;
+	/*
+	 * Written (or its inode replaced) since catalogued: the stored hash
+	 * no longer describes it; a change of owner or mode alone (ctime)
+	 * keeps the hash when size and mtime are the same.
+	 */
+	sqlite3_bind_blob(s->upd, 1, rel, (int)n, SQLITE_STATIC);
+	bind_stat(s->upd, x);
+	sqlite3_bind_int(s->upd, 10, sqlite3_column_int64(s->cur, 1) ==
+	    (int64_t)x->stx_size && sqlite3_column_int64(s->cur, 2) == mt &&
+	    sqlite3_column_int64(s->cur, 4) == (int64_t)x->stx_ino);
+	if (run(s, s->upd) != 0) {
+		sc_fail(s, "update");
+		return;
+	}
+	s->st->changed++;
+	sc_changed(s);
+}
+
+/* Merge one file found on disk with the catalog rows before it. */
+static void
+merge_file(struct scan *s, const char *rel, const struct statx *x)
+{
+	size_t n = strlen(rel);
+	int c = 1;
+
+	s->st->files++;
+	while (s->cur_ok && !s->failed) {
+		const void *cp = sqlite3_column_blob(s->cur, 0);
+		size_t cn = (size_t)sqlite3_column_bytes(s->cur, 0);
+
+		c = memcmp(cp, rel, cn < n ? cn : n);
+		if (c == 0)
+			c = cn < n ? -1 : cn > n ? 1 : 0;
+		if (c >= 0)
+			break;
+		row_gone(s);
+		cur_next(s);
+	}
+	if (s->failed)
+		return;
+	if (s->cur_ok && c == 0) {
+		file_seen(s, rel, n, x);
+		cur_next(s);
+	} else
+		file_new(s, rel, n, x);
+}
+
+struct ent {
+	char		*name;
+	unsigned char	 type;
+};
+
+/* Byte order of full paths: a directory sorts as its name plus '/'. */
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+	const unsigned char *p = (const unsigned char *)x->name;
+	const unsigned char *q = (const unsigned char *)y->name;
+	int cp, cq;
+
+	while (*p && *p == *q) {
+		p++;
+		q++;
+	}
+	cp = *p ? *p : x->type == DT_DIR ? '/' : 0;
+	cq = *q ? *q : y->type == DT_DIR ? '/' : 0;
+	if (cp != cq)
+		return cp - cq;
+	/* One name is a prefix of the other and both end alike: "a/", "a/" */
+	return 0;
+}
+
+static bool
+skip_name(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strncmp(name, JTS_TMP_PREFIX, strlen(JTS_TMP_PREFIX)) == 0;
+}
+
+static void
+walk(struct scan *s, int dfd, const char *prefix)
+{
+	struct ent *v = NULL;
+	struct dirent *de;
+	struct statx x;
+	size_t n = 0, cap = 0, i;
+	DIR *d;
+
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		s->st->errors++;
+		return;
+	}
+	s->st->dirs++;
+	while ((de = readdir(d)) != NULL) {
+		if (skip_name(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n].name = xstrdup(de->d_name);
+		v[n].type = de->d_type;
+		if (v[n].type == DT_UNKNOWN) {
+			struct stat sb;
+
+			if (fstatat(dirfd(d), de->d_name, &sb,
+			    AT_SYMLINK_NOFOLLOW) == 0)
+				v[n].type = S_ISDIR(sb.st_mode) ? DT_DIR :
+				    S_ISREG(sb.st_mode) ? DT_REG : DT_LNK;
+		}
+		n++;
+	}
+	qsort(v, n, sizeof(*v), ent_cmp);
+	for (i = 0; i < n && !s->failed; i++) {
+		char *rel = *prefix ? xasprintf("%s/%s", prefix, v[i].name) :
+		    xstrdup(v[i].name);
+
+		if (v[i].type == DT_DIR) {
+			int fd = openat(dirfd(d), v[i].name, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			struct stat sb;
+
+			if (fd < 0 || fstat(fd, &sb) != 0) {
+				s->st->errors++;
+				if (fd >= 0)
+					close(fd);
+			} else if (sb.st_dev != s->dev) {
+				/* Another file system mounted here: not ours. */
+				close(fd);
+			} else
+				walk(s, fd, rel);
+		} else if (v[i].type == DT_REG) {
+			if (statx(dirfd(d), v[i].name, AT_SYMLINK_NOFOLLOW |
+			    AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &x) != 0)
+				s->st->errors++;
+			else if (S_ISREG(x.stx_mode))
+				merge_file(s, rel, &x);
+		}
+		free(rel);
+	}
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	closedir(d);
+}
+
+static int
+fresh_cmp(const void *a, const void *b)
+{
+	const struct fresh *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* Whether rel's home path still holds something (a file or a link). */
+static bool
+home_holds(struct scan *s, const char *rel, const char *home)
+{
+	int h = conf_tier_index(s->e->conf, home);
+	struct stat sb;
+	int fd;
+	bool r;
+
+	if (h < 0 || s->e->tiers[h].rootfd < 0)
+		return true;	/* cannot tell: keep the row */
+	if ((fd = tier_open_parent(&s->e->tiers[h], rel)) < 0)
+		return false;
+	r = fstatat(fd, rel_base(rel), &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	close(fd);
+	return r;
+}
+
+/*
+ * Rows whose file is gone: follow a rename (same inode, size and mtime
+ * found new elsewhere on the tier), or forget a file deleted by its users.
+ * A moved file whose data vanished while its home link stays is kept, for
+ * 'check' to report: that is a loss to see, not to hide.
+ */
+static void
+settle_gone(struct scan *s)
+{
+	sqlite3_stmt *q;
+	int i;
+
+	if (s->nfresh > 1)
+		qsort(s->fresh, (size_t)s->nfresh, sizeof(*s->fresh),
+		    fresh_cmp);
+	if (sqlite3_prepare_v2(s->e->cat.db, "SELECT home FROM files WHERE "
+	    "path = ?", -1, &q, NULL) != SQLITE_OK) {
+		sc_fail(s, "prepare");
+		return;
+	}
+	for (i = 0; i < s->ngone && !s->failed; i++) {
+		struct gone *g = &s->gone[i];
+		struct fresh key = { .ino = g->ino }, *f;
+		char home[64] = "";
+		bool renamed = false;
+
+		f = s->nfresh ? bsearch(&key, s->fresh, (size_t)s->nfresh,
+		    sizeof(*s->fresh), fresh_cmp) : NULL;
+		sqlite3_bind_blob(q, 1, g->rel, (int)strlen(g->rel),
+		    SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			snprintf(home, sizeof(home), "%s",
+			    (const char *)sqlite3_column_text(q, 0));
+		sqlite3_reset(q);
+		if (f != NULL && f->size == g->size &&
+		    f->mtime_ns == g->mtime_ns && strcmp(home, s->tier) == 0) {
+			/* Renamed: the new row takes the old one's history. */
+			sqlite3_bind_blob(s->mv, 1, f->rel,
+			    (int)strlen(f->rel), SQLITE_STATIC);
+			sqlite3_bind_blob(s->mv, 2, g->rel,
+			    (int)strlen(g->rel), SQLITE_STATIC);
+			if (run(s, s->mv) != 0) {
+				sc_fail(s, "rename");
+				break;
+			}
+			s->st->renamed++;
+			s->st->added--;
+			renamed = true;
+		} else if (strcmp(home, s->tier) != 0 &&
+		    home_holds(s, g->rel, home))
+			continue;
+		sqlite3_bind_blob(s->del, 1, g->rel, (int)strlen(g->rel),
+		    SQLITE_STATIC);
+		if (run(s, s->del) != 0) {
+			sc_fail(s, "delete");
+			break;
+		}
+		if (!renamed)
+			s->st->removed++;
+		sc_changed(s);
+	}
+	sqlite3_finalize(q);
+}
+
+static int
+prep(struct scan *s, sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return sc_fail(s, "prepare");
+	return 0;
+}
+
+int
+scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
+    size_t errlen)
+{
+	struct scan s;
+	struct stat sb;
+	int fd, i, r;
+
+	memset(st, 0, sizeof(*st));
+	memset(&s, 0, sizeof(s));
+	s.e = e;
+	s.t = t;
+	s.tier = e->tiers[t].tc->name;
+	s.st = st;
+	s.err = err;
+	s.errlen = errlen;
+	st->ns = jts_mono_ns();
+	if (e->tiers[t].rootfd < 0) {
+		snprintf(err, errlen, "tier %s: not a local tier", s.tier);
+		return -EINVAL;
+	}
+	fd = openat(e->tiers[t].rootfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		snprintf(err, errlen, "tier %s: %s: %s", s.tier,
+		    e->tiers[t].tc->root, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	s.dev = sb.st_dev;
+	if (sqlite3_open_v2(e->conf->catalog, &s.rdb, SQLITE_OPEN_READONLY,
+	    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "catalog %s: cannot open to read: %s",
+		    e->conf->catalog, sqlite3_errmsg(s.rdb));
+		sqlite3_close(s.rdb);
+		close(fd);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(s.rdb, 10000);
+	if (sqlite3_prepare_v2(s.rdb, "SELECT path, size, mtime_ns, ctime_ns, "
+	    "ino FROM files WHERE tier = ? ORDER BY path", -1, &s.cur, NULL)
+	    != SQLITE_OK ||
+	    prep(&s, e->cat.db, "INSERT INTO files (path, tier, home, size, "
+	    "mtime_ns, ctime_ns, ino, mode, uid, gid) VALUES "
+	    "(?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+	    &s.ins) != 0 ||
+	    prep(&s, e->cat.db, "UPDATE files SET size = ?3, mtime_ns = ?4, "
+	    "ctime_ns = ?5, ino = ?6, mode = ?7, uid = ?8, gid = ?9, "
+	    "hash = CASE WHEN ?10 THEN hash END, "
+	    "verified_ns = CASE WHEN ?10 THEN verified_ns END "
+	    "WHERE path = ?1", &s.upd) != 0 ||
+	    prep(&s, e->cat.db, "DELETE FROM files WHERE path = ?", &s.del)
+	    != 0 ||
+	    prep(&s, e->cat.db, "UPDATE files SET hash = o.hash, "
+	    "verified_ns = o.verified_ns, moved_ns = o.moved_ns, "
+	    "atime_ns = o.atime_ns, heat = o.heat, pinned = o.pinned "
+	    "FROM (SELECT * FROM files WHERE path = ?2) AS o "
+	    "WHERE files.path = ?1", &s.mv) != 0) {
+		if (!s.failed)
+			snprintf(err, errlen, "catalog %s: %s",
+			    e->conf->catalog, sqlite3_errmsg(s.rdb));
+		r = -EIO;
+		close(fd);
+		goto out;
+	}
+	sqlite3_bind_text(s.cur, 1, s.tier, -1, SQLITE_STATIC);
+	/* The first step takes the snapshot, before anything is written. */
+	cur_next(&s);
+	if (catalog_begin(&e->cat) != 0)
+		sc_fail(&s, "begin");
+	if (!s.failed)
+		walk(&s, fd, "");
+	else
+		close(fd);
+	/* Rows after the last file on disk are gone too. */
+	while (!s.failed && s.cur_ok) {
+		row_gone(&s);
+		cur_next(&s);
+	}
+	sqlite3_reset(s.cur);
+	if (!s.failed)
+		settle_gone(&s);
+	if (!s.failed && catalog_commit(&e->cat) != 0)
+		sc_fail(&s, "commit");
+	if (s.failed)
+		catalog_rollback(&e->cat);
+	r = s.failed;
+out:
+	sqlite3_finalize(s.cur);
+	sqlite3_finalize(s.ins);
+	sqlite3_finalize(s.upd);
+	sqlite3_finalize(s.del);
+	sqlite3_finalize(s.mv);
+	sqlite3_close(s.rdb);
+	for (i = 0; i < s.ngone; i++)
+		free(s.gone[i].rel);
+	free(s.gone);
+	for (i = 0; i < s.nfresh; i++)
+		free(s.fresh[i].rel);
+	free(s.fresh);
+	st->ns = jts_mono_ns() - st->ns;
+	return r;
+}
