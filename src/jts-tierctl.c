@@ -143,7 +143,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0;	/* a full restart of getopt: options may follow operands */
 	r = c->exec(&ctx, argc, argv);
 	conf_free(&ctx.conf);
 	return r;

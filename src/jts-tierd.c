@@ -105,6 +105,7 @@ struct daemon {
 	struct track	*track;
 	int64_t		 started;
 	bool		 use_syslog;
+	bool		 ready;		/* started: the loop runs */
 	bool		 under_systemd;
 	uint64_t	 moves_done, moves_failed, bytes_moved;
 };
@@ -118,9 +119,12 @@ static void send_progress(struct conn *, const char *key, const char *text);
 static void
 log_hook(int prio, const char *msg)
 {
-	if (D.use_syslog)
+	if (D.use_syslog) {
 		syslog(prio, "%s", msg);
-	else if (D.under_systemd)
+		/* Until it runs, whoever started it reads why it did not. */
+		if (!D.ready && prio <= LOG_WARNING)
+			fprintf(stderr, "%s: %s\n", JTS_PROG_D, msg);
+	} else if (D.under_systemd)
 		fprintf(stderr, "<%d>%s\n", prio, msg);
 	else
 		fprintf(stderr, "%s: %s\n", JTS_PROG_D, msg);
@@ -295,8 +299,10 @@ report_move(struct engine *e, const struct move_item *it, const char *where,
     void *arg)
 {
 	struct job *j = arg;
-	const char *res = it->state == IT_DONE ? "ok" :
-	    it->state == IT_SKIPPED ? "skipped" :
+	/* A policy leaves files in use for its next run: not a failure. */
+	bool skip = it->state == IT_SKIPPED || (it->state == IT_FAILED &&
+	    it->in_use && j->kind == JOB_POLICY);
+	const char *res = it->state == IT_DONE ? "ok" : skip ? "skipped" :
 	    it->state == IT_CONFLICT ? "conflict" : "failed";
 	char *line;
 
@@ -312,14 +318,14 @@ report_move(struct engine *e, const struct move_item *it, const char *where,
 		D.bytes_moved += (uint64_t)it->pre.st_size;
 		j->moved++;
 		j->bytes += (uint64_t)it->pre.st_size;
-	} else if (it->state == IT_SKIPPED)
+	} else if (skip)
 		j->skipped++;
 	else {
 		D.moves_failed++;
 		j->failed++;
 	}
 	/* Warnings reach the requester through the log hook (D.echo). */
-	if (it->state == IT_DONE || it->state == IT_SKIPPED) {
+	if (it->state == IT_DONE || skip) {
 		jts_notice("%s", line);
 		if (j->conn != NULL)
 			send_progress(j->conn, "text", line);
@@ -992,19 +998,23 @@ on_policy_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		queue_policy(name, RUN_SCHEDULE, NULL);
 }
 
-/* When did policy name last run (its start), or 0. */
+/*
+ * When policy name's last scheduled or fill run started; 0 if it never
+ * ran, or if that run never finished (the daemon died in it): due now.
+ */
 static int64_t
 last_run_ns(const char *name)
 {
 	sqlite3_stmt *st;
 	int64_t t = 0;
 
-	if (sqlite3_prepare_v2(D.e.cat.db, "SELECT max(started_ns) FROM "
-	    "policy_runs WHERE policy = ? AND reason <> 'request'", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(D.e.cat.db, "SELECT started_ns, ended_ns FROM "
+	    "policy_runs WHERE policy = ? AND reason <> 'request' "
+	    "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 1) != SQLITE_NULL)
 		t = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return t;
@@ -1333,6 +1343,7 @@ main(int argc, char **argv)
 	    "tracking: %s", getpid(), D.conf.ntiers, D.ps.n, D.conf.socket,
 	    D.track ? track_mode(D.track) : "scans only");
 	sd_notify(0, "READY=1\nSTATUS=started");
+	D.ready = true;
 	ev_run(D.loop, 0);
 	jts_notice("stopped");
 out:

@@ -700,6 +700,7 @@ src_unchanged(struct move_item *it)
 	if (lease_lost(it)) {
 		item_fail(it, IT_FAILED, "was opened by another process "
 		    "during the move; left in place, try again later");
+		it->in_use = true;
 		return -1;
 	}
 	if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
@@ -708,6 +709,7 @@ src_unchanged(struct move_item *it)
 	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
 		item_fail(it, IT_FAILED, "changed during the copy; left in "
 		    "place, try again later");
+		it->in_use = true;
 		return -1;
 	}
 	return 0;
@@ -939,6 +941,7 @@ lease:
 		item_fail(it, IT_FAILED, "is open by another process (%s); "
 		    "try again later", errno == EAGAIN || errno == EBUSY ?
 		    "write lease refused" : strerror(errno));
+		it->in_use = true;
 		return;
 	}
 }
@@ -1099,9 +1102,11 @@ copy_judge(struct batch *b, struct move_item *it, int r, const char *dst_why)
 	} else if (r == -ECANCELED) {
 		item_fail(it, IT_FAILED, "was opened by another process "
 		    "during the copy; left in place, try again later");
+		it->in_use = true;
 	} else if (r == -ESTALE) {
 		item_fail(it, IT_FAILED, "shrank during the copy; left in "
 		    "place, try again later");
+		it->in_use = true;
 	} else if (r < 0) {
 		item_fail(it, IT_FAILED, "copy to tier %s failed: %s",
 		    tier_name(e, it->dst), dst_why ? dst_why : strerror(-r));

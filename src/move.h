@@ -29,6 +29,7 @@ struct move_item {
 	bool		 tracked;	/* catalog already had a row */
 	bool		 has_cat_hash;	/* catalog hash to check against */
 	bool		 tmp_left;	/* its temporary could not be removed */
+	bool		 in_use;	/* failed as open or written by others */
 	unsigned char	 cat_hash[JTS_HASH_LEN];
 	int64_t		 cat_size, cat_mtime_ns;
 	uint32_t	 cat_mode, cat_uid, cat_gid;

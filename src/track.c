@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,8 +166,11 @@ one_event(struct track *t, struct fanotify_event_metadata *m)
 	if (strcmp(name, ".") == 0 || strncmp(name, JTS_TMP_PREFIX,
 	    strlen(JTS_TMP_PREFIX)) == 0)
 		return;
-	if ((dir = dir_path(t, (fsid_t *)&fid->fsid, fh)) == NULL)
+	if ((dir = dir_path(t, (fsid_t *)&fid->fsid, fh)) == NULL) {
+		jts_debug("fanotify: cannot open the directory of %s: %s",
+		    jts_quote(name), strerror(errno));
 		return;
+	}
 	full = jts_path_join(dir, name);
 	free(dir);
 	tier = engine_locate(t->e, full, &rel);
@@ -273,6 +277,8 @@ on_flush(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (*t->busy || (t->n == 0 && !t->overflow))
 		return;
+	jts_debug("fanotify: %" PRIu64 " events, %zu paths to write",
+	    t->events, t->n);
 	if (t->overflow)
 		jts_warn("fanotify: more changes than tracked at once; the "
 		    "next rescan reconciles them");
@@ -378,7 +384,8 @@ track_start(struct engine *e, struct ev_loop *loop, const bool *busy)
 			continue;
 		}
 		t->fs[t->nfs].fsid = sf.f_fsid;
-		t->fs[t->nfs].mountfd = open(e->tiers[i].tc->root, O_PATH |
+		/* open_by_handle_at wants a real descriptor, not O_PATH. */
+		t->fs[t->nfs].mountfd = open(e->tiers[i].tc->root, O_RDONLY |
 		    O_DIRECTORY | O_CLOEXEC);
 		t->nfs++;
 		marked++;

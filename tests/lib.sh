@@ -8,6 +8,8 @@
 
 set -u
 CTL=${JTS_TIERCTL:-$(pwd)/jts-tierctl}
+TIERD=${JTS_TIERD:-$(dirname "$CTL")/jts-tierd}
+DPID=
 T_NAME=$(basename "$0" .sh)
 T_FAILS=0
 T_CHECKS=0
@@ -32,6 +34,10 @@ need_cmd() {
 
 cleanup() {
 	set +e
+	if [ -n "$DPID" ]; then
+		kill -KILL "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+	fi
 	for m in $MOUNTS; do umount -l "$m" 2>/dev/null; done
 	for l in $LOOPS; do losetup -d "$l" 2>/dev/null; done
 	[ -n "$W" ] && rm -rf "$W"
@@ -163,4 +169,48 @@ count_files() {
 # unhex HEX: print the bytes a hex string stands for.
 unhex() {
 	printf "$(printf '%s' "$1" | sed 's/../\\x&/g')"
+}
+
+# start_daemon [ENV=VALUE...]: run jts-tierd in the background (log in
+# $W/d.log) and wait until it listens; fails if it does not start.
+start_daemon() {
+	env JTS_TIER_LOG_STDERR=1 "$@" "$TIERD" ${TIERD_FLAGS:--v} >>"$W/d.log" 2>&1 &
+	DPID=$!
+	for _i in $(seq 200); do
+		grep -q "started: pid $DPID" "$W/d.log" 2>/dev/null && return 0
+		if ! kill -0 "$DPID" 2>/dev/null; then
+			echo "jts-tierd did not start:"
+			tail -5 "$W/d.log"
+			DPID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "jts-tierd did not say it started within 20 s"
+	return 1
+}
+
+# stop_daemon: SIGTERM, wait; returns the daemon's exit status.
+stop_daemon() {
+	[ -n "$DPID" ] || return 1
+	kill -TERM "$DPID" 2>/dev/null
+	wait "$DPID"
+	_rc=$?
+	DPID=
+	return $_rc
+}
+
+# wait_log PATTERN [SECONDS] [COUNT]: wait until the daemon log has COUNT
+# (default 1) lines matching the extended regular expression PATTERN.
+wait_log() {
+	_n=$(( ${2:-30} * 10 ))
+	while [ "$_n" -gt 0 ]; do
+		[ "$(grep -cE "$1" "$W/d.log" 2>/dev/null)" -ge "${3:-1}" ] &&
+			return 0
+		_n=$((_n - 1))
+		sleep 0.1
+	done
+	echo "timed out waiting for /$1/ in the daemon log:"
+	tail -8 "$W/d.log" | sed 's/^/    /'
+	return 1
 }

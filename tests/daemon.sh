@@ -1,0 +1,205 @@
+#!/bin/bash
+# daemon.sh - jts-tierd on real tiers (ext4 hot, btrfs warm): files with
+# old ages move exactly as the policy says and as 'policy test' said they
+# would; pinned, excluded, recently read and open files stay; limits and
+# minimum residency hold; requests go through the control socket; a
+# broken policy on reload keeps the old set; a second daemon is refused;
+# SIGTERM stops it cleanly.  Judged with stat, readlink, xxh128sum and
+# sqlite3.
+. "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_cmd python3
+setup_tiers 512M 512M
+[ -x "$TIERD" ] || skip "jts-tierd not built"
+
+H=$W/hot
+mkdir -p "$W/policies" "$H/pg/wal/keep" "$H/pg/base" "$H/ch/parts"
+old() { touch -d '40 days ago' "$@"; }
+for i in 01 02 03 04 05 06; do
+	head -c $((100000 + 10#$i * 1000)) /dev/urandom > "$H/pg/wal/w$i"
+done
+old "$H"/pg/wal/w0[1-5]            # w06 is new: must stay
+head -c 5000 /dev/urandom > "$H/pg/wal/w07.partial"; old "$H/pg/wal/w07.partial"
+head -c 5000 /dev/urandom > "$H/pg/wal/pinned"; old "$H/pg/wal/pinned"
+head -c 5000 /dev/urandom > "$H/pg/wal/keep/k1"; old "$H/pg/wal/keep/k1"
+head -c 5000 /dev/urandom > "$H/pg/wal/readme"; old "$H/pg/wal/readme"
+head -c 5000 /dev/urandom > "$H/pg/wal/busy"; touch -d "39 days ago" "$H/pg/wal/busy"
+head -c 50000 /dev/urandom > "$H/pg/base/live"; old "$H/pg/base/live"
+for i in 1 2 3 4 5; do
+	head -c 20000 /dev/urandom > "$H/ch/parts/p$i"
+	touch -d "$((60 - i)) days ago" "$H/ch/parts/p$i"
+done
+( cd "$H" && find . -type f -printf '%P\n' | sort | while read -r f; do
+	printf '%s %s\n' "$(xxh128sum < "$f" | cut -d' ' -f1)" "$f"; done ) \
+	> "$W/manifest"
+
+# A daemon with no policies yet: it scans and tracks.
+start_daemon JTS_TIER_TRACK_FLUSH=0.3 || exit 1
+wait_log "scan tier=warm" 20
+contains "the first scan catalogues the hot tree" "$(grep 'scan tier=hot' "$W/d.log")" \
+    "files=17 added=17"
+eq "catalog has every hot file" \
+    "$(sqlite3 "$CAT" "SELECT count(*) FROM files WHERE tier='hot'")" 17
+
+# Pins through the daemon: a file, and a directory tree.
+"$CTL" pin "$H/pg/wal/pinned" "$H/pg/wal/keep" >/dev/null; rc=$?
+eq "pin exits 0" "$rc" 0
+eq "pins are in the catalog" \
+    "$(sqlite3 "$CAT" "SELECT group_concat(CAST(path AS TEXT), ',') FROM (SELECT path FROM pins ORDER BY path)")" \
+    "pg/wal/keep,pg/wal/pinned"
+
+# Reading a file makes it recent to the daemon (fanotify), whatever atime says.
+cat "$H/pg/wal/readme" > /dev/null
+wait_sql() {	# wait_sql SQL WANT
+	for _ in $(seq 50); do
+		[ "$(sqlite3 "$CAT" "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+ok "a read is recorded (atime_ns, heat)" wait_sql \
+    "SELECT atime_ns > 0 AND heat > 0.9 FROM files WHERE path = CAST('pg/wal/readme' AS BLOB)" 1
+eq "an unread file has no read recorded" \
+    "$(sqlite3 "$CAT" "SELECT atime_ns IS NULL FROM files WHERE path = CAST('pg/wal/w01' AS BLOB)")" 1
+
+# An open file cannot be leased: the run skips it.
+exec 7<"$H/pg/wal/busy"
+
+cat > "$W/policies/wal.policy" <<'P'
+# WAL archives idle for a month go to warm
+[policy]
+from = hot
+to = warm
+condition = path GLOB 'pg/wal/*'
+	AND idle > days(30)
+order = mtime ASC
+schedule = 1h
+min_residency = 1h
+exclude = *.partial
+P
+# What the next run will move, asked before it runs.
+"$CTL" policy test wal --json > "$W/test.json"; rc=$?
+eq "policy test exits 0" "$rc" 0
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for f in d["files"]: print(f["path"])' "$W/test.json" > "$W/predicted"
+eq "policy test lists the old WAL files in order, without pinned, excluded, read, new" \
+    "$(tr '\n' ' ' < "$W/predicted")" "pg/wal/w01 pg/wal/w02 pg/wal/w03 pg/wal/w04 pg/wal/w05 pg/wal/busy "
+eq "policy test changed nothing" \
+    "$(sqlite3 "$CAT" "SELECT count(*) FROM files WHERE tier='warm'")" 0
+json_tiers=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = {x["name"]: x for x in d["tiers"]}
+print(d["count"], d["bytes"], t["hot"]["used_after"] < t["hot"]["used_now"],
+      t["warm"]["used_after"] > t["warm"]["used_now"])' "$W/test.json")
+eq "policy test projects the fill of both tiers" "$json_tiers" "6 520000 True True"
+
+out=$("$CTL" reload); rc=$?
+eq "reload exits 0" "$rc" 0
+contains "reload says what it loaded" "$out" "reloaded: 1 policies"
+wait_log "policy wal run=schedule moved=" 30
+exec 7<&-
+
+# Exactly the predicted files moved, except the open one, which was skipped.
+moved=$(grep -oE 'move path=[^ ]+ from=hot to=warm .* result=ok' "$W/d.log" |
+	sed -E 's|move path=[^ ]*/hot/([^ ]+) .*|\1|' | tr '\n' ' ')
+eq "the run moved what policy test predicted (open file aside)" "$moved" \
+    "pg/wal/w01 pg/wal/w02 pg/wal/w03 pg/wal/w04 pg/wal/w05 "
+contains "the open file was skipped with its reason" "$(grep 'busy' "$W/d.log")" \
+    "result=skipped"
+for f in w01 w05; do
+	eq "$f left a symlink to warm" "$(readlink "$H/pg/wal/$f")" "$W/warm/pg/wal/$f"
+done
+for f in w06 pinned keep/k1 readme busy w07.partial; do
+	ok "$f stayed a regular file on hot" test -f "$H/pg/wal/$f" -a ! -L "$H/pg/wal/$f"
+done
+ok "live database file untouched" test -f "$H/pg/base/live" -a ! -L "$H/pg/base/live"
+# Every byte is where the catalog says, intact.
+( cd "$H" && while read -r h f; do
+	[ "$(xxh128sum < "$f" | cut -d' ' -f1)" = "$h" ] || echo "BAD $f"; done \
+	< "$W/manifest" ) > "$W/bad"
+eq "every file's content is intact through its path" "$(cat "$W/bad")" ""
+eq "catalog: 5 files on warm with hashes" \
+    "$(sqlite3 "$CAT" "SELECT count(*) FROM files WHERE tier='warm' AND home='hot' AND length(hash)=16")" 5
+eq "a policy run is recorded" \
+    "$(sqlite3 "$CAT" "SELECT policy, reason, files, failed FROM policy_runs")" "wal|schedule|5|0"
+
+# explain: one line per policy and file, saying why.
+out=$("$CTL" explain "$H/pg/wal/pinned" "$H/pg/wal/w07.partial" "$H/pg/wal/readme" "$H/pg/wal/w06" "$H/pg/base/live")
+contains "explain: pinned by its directory or itself" "$out" "pinned by pg/wal/pinned"
+contains "explain: excluded" "$out" "excluded by '*.partial'"
+contains "explain: condition false for the read file" "$out" "condition false"
+contains "explain: residency for the new file" "$out" "min_residency is 1h 0m"
+
+# Limits per run: at most 2 files, the oldest first.
+cat > "$W/policies/parts.policy" <<'P'
+[policy]
+from = hot
+to = warm
+condition = path GLOB 'ch/parts/*' AND age > days(10)
+order = mtime ASC
+schedule = 1d
+max_files = 2
+leave = remove
+P
+"$CTL" reload > /dev/null
+wait_log "policy parts run=schedule moved=" 30
+eq "max_files: two files moved" \
+    "$(sqlite3 "$CAT" "SELECT group_concat(CAST(path AS TEXT), ' ') FROM (SELECT path FROM files WHERE tier='warm' AND CAST(path AS TEXT) GLOB 'ch/*' ORDER BY path)")" \
+    "ch/parts/p1 ch/parts/p2"
+ok "leave = remove: no symlink left" test ! -e "$H/ch/parts/p1" -a ! -L "$H/ch/parts/p1"
+ok "the others stayed" test -f "$H/ch/parts/p3"
+
+# A run on request (root) through the socket moves the next two.
+out=$("$CTL" policy run parts); rc=$?
+eq "policy run exits 0" "$rc" 0
+contains "policy run reports" "$out" "policy parts: 2 moved"
+ok "p3 moved on request" test -f "$W/warm/ch/parts/p3"
+
+# Minimum residency: a recalled file does not go straight back.
+out=$("$CTL" recall "$H/pg/wal/w01"); rc=$?
+eq "recall through the daemon exits 0" "$rc" 0
+contains "recall through the daemon reports" "$out" "recall: 1 moved"
+ok "w01 is back on hot" test -f "$H/pg/wal/w01" -a ! -L "$H/pg/wal/w01"
+"$CTL" policy run wal > /dev/null
+ok "min_residency keeps the recalled file on hot" test -f "$H/pg/wal/w01" -a ! -L "$H/pg/wal/w01"
+contains "explain says why" "$("$CTL" explain "$H/pg/wal/w01")" "min_residency is 1h 0m"
+
+# A broken policy: reload reports file:line and keeps the set in force.
+printf '[policy]\nfrom = hot\nto = warm\ncondition = size >\nschedule = 1h\n' \
+	> "$W/policies/broken.policy"
+out=$("$CTL" reload 2>&1); rc=$?
+eq "reload with a broken policy exits 1" "$rc" 1
+contains "reload names the file and line" "$out" "broken.policy:4: condition"
+contains "the daemon logs it too" "$(cat "$W/d.log")" "the previous policies stay in force"
+out=$("$CTL" status)
+contains "status: the daemon still has two policies" "$out" "2 policies"
+rm -f "$W/policies/broken.policy"
+
+# Changes need root; reading status does not.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	chmod 755 "$W" "$W/run"; chmod 666 "$W/run/ctl.sock"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$CTL" pin "$H/pg/wal/w06" 2>&1); rc=$?
+	eq "pin as nobody is refused" "$rc" 1
+	contains "refusal says root only" "$out" "root only"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$CTL" status 2>&1)
+	contains "status as nobody shows the daemon" "$out" "daemon: pid $DPID"
+	chmod 660 "$W/run/ctl.sock"
+fi
+
+# One engine at a time.
+out=$("$TIERD" 2>&1); rc=$?
+eq "a second daemon exits 1" "$rc" 1
+contains "and says another engine runs" "$out" "running (pid $DPID"
+out=$("$CTL" recover 2>&1); rc=$?
+eq "an in-process engine is refused too" "$rc" 1
+
+# SIGTERM: exit 0, socket removed.
+stop_daemon; rc=$?
+eq "SIGTERM: exit 0" "$rc" 0
+ok "socket removed" test ! -e "$W/run/ctl.sock"
+contains "stop logged" "$(tail -2 "$W/d.log")" "stopped"
+eq "catalog integrity" "$(sqlite3 "$CAT" 'PRAGMA integrity_check')" ok
+eq "no temporaries left" "$(find "$W/hot" "$W/warm" -name '.jts-tier-*' | wc -l)" 0
+finish
