@@ -45,9 +45,9 @@ policy_open(struct cmd_ctx *ctx, struct policy_set *ps, struct catalog *cat,
 		return EXIT_USAGE;
 	}
 	memset(cat, 0, sizeof(*cat));
-	if (!need_catalog)
-		return EXIT_OK;
-	if (catalog_open(ctx->conf.catalog, true, cat, err, sizeof(err)) != 0) {
+	/* Without the catalog, conditions are checked against its schema. */
+	if (catalog_open(need_catalog ? ctx->conf.catalog : ":memory:",
+	    need_catalog, cat, err, sizeof(err)) != 0) {
 		jts_err("%s", err);
 		policy_set_free(ps);
 		return EXIT_FAILED;
@@ -128,6 +128,7 @@ policy_list(struct cmd_ctx *ctx, bool json)
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
 	policy_set_free(&ps);
+	catalog_close(&cat);
 	return EXIT_OK;
 }
 

@@ -184,9 +184,11 @@ policy_handler(void *user, const char *section, const char *key,
 	struct policy *p = ps->p;
 	int i, t;
 
-	if (strcmp(section, "policy") != 0)
+	if (strcmp(section, "policy") != 0) {
+		ps->il.line = ps->il.section_line;
 		return pfail(ps, "unknown section [%s] (expected [policy])",
 		    section);
+	}
 	if (ps->il.continued && strcmp(key, ps->last_key) == 0) {
 		/* An indented line continues a long value. */
 		if (!strcmp(key, "condition"))
@@ -619,6 +621,7 @@ policy_db_init(sqlite3 *db)
 
 struct authz {
 	int		 selects;
+	int		 max_selects;	/* the query's own; 0: counting them */
 	char		 why[160];
 };
 
@@ -633,7 +636,13 @@ authorize(void *arg, int action, const char *a1, const char *a2,
 	(void)trigger;
 	switch (action) {
 	case SQLITE_SELECT:
-		az->selects++;
+		if (++az->selects > az->max_selects && az->max_selects > 0) {
+			if (!*az->why)
+				snprintf(az->why, sizeof(az->why), "subqueries "
+				    "are not allowed (one expression over "
+				    "policy_files)");
+			return SQLITE_DENY;
+		}
 		return SQLITE_OK;
 	case SQLITE_READ:
 		if (a1 != NULL && strcmp(a1, "files") == 0)
@@ -679,11 +688,12 @@ build_sql(const char *filter, const char *what, const char *cond,
 /* Prepare sql under the sandbox; the number of SELECTs it made. */
 static int
 sandboxed_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
-    struct authz *az)
+    struct authz *az, int max_selects)
 {
 	int r;
 
 	memset(az, 0, sizeof(*az));
+	az->max_selects = max_selects;
 	sqlite3_set_authorizer(db, authorize, az);
 	r = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
 	    NULL);
@@ -702,13 +712,13 @@ policy_compile(struct policy *p, sqlite3 *db, char *err, size_t errlen)
 	struct authz az;
 	sqlite3_stmt *st;
 	char *sql;
-	int base, r, line;
+	int base, one_base, r, line;
 
 	if (p->sel != NULL)
 		return 0;
 	/* The shape of the query with a trivial condition: its SELECTs. */
 	sql = build_sql("tier = :from", sel_what, "1", "path");
-	r = sandboxed_prepare(db, sql, &st, &az);
+	r = sandboxed_prepare(db, sql, &st, &az, 0);
 	free(sql);
 	if (r != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot compile the policy query: "
@@ -720,7 +730,7 @@ policy_compile(struct policy *p, sqlite3 *db, char *err, size_t errlen)
 
 	line = p->cond_line;
 	sql = build_sql("tier = :from", sel_what, p->condition, "path");
-	r = sandboxed_prepare(db, sql, &st, &az);
+	r = sandboxed_prepare(db, sql, &st, &az, base);
 	free(sql);
 	if (r == SQLITE_OK && az.selects != base) {
 		sqlite3_finalize(st);
@@ -733,7 +743,7 @@ policy_compile(struct policy *p, sqlite3 *db, char *err, size_t errlen)
 		sqlite3_finalize(st);
 		line = p->order_line ? p->order_line : p->cond_line;
 		sql = build_sql("tier = :from", sel_what, p->condition, order);
-		r = sandboxed_prepare(db, sql, &p->sel, &az);
+		r = sandboxed_prepare(db, sql, &p->sel, &az, base);
 		free(sql);
 		if (r == SQLITE_OK && az.selects != base) {
 			snprintf(err, errlen, "%s:%d: order: subqueries are "
@@ -747,8 +757,18 @@ policy_compile(struct policy *p, sqlite3 *db, char *err, size_t errlen)
 		    *az.why ? az.why : sqlite3_errmsg(db));
 		return -EINVAL;
 	}
+	sql = build_sql("path = :path", one_what, "1", NULL);
+	r = sandboxed_prepare(db, sql, &st, &az, 0);
+	free(sql);
+	if (r != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot compile the policy query: "
+		    "%s", p->file, sqlite3_errmsg(db));
+		return -EIO;
+	}
+	one_base = az.selects;
+	sqlite3_finalize(st);
 	sql = build_sql("path = :path", one_what, p->condition, NULL);
-	r = sandboxed_prepare(db, sql, &p->one, &az);
+	r = sandboxed_prepare(db, sql, &p->one, &az, one_base);
 	free(sql);
 	if (r != SQLITE_OK) {
 		snprintf(err, errlen, "%s:%d: condition: %s", p->file,
