@@ -226,9 +226,12 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		if (t->root != NULL && statvfs(t->root, &sv) == 0) {
 			size = (uint64_t)sv.f_blocks * sv.f_frsize;
 			avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-			if (sv.f_blocks > 0)
-				used = (int)(100 - (sv.f_bavail * 100) /
-				    sv.f_blocks);
+			/* df's Use%: used of used plus available, up. */
+			if (sv.f_blocks - sv.f_bfree + sv.f_bavail > 0)
+				used = (int)(((sv.f_blocks - sv.f_bfree) * 100 +
+				    sv.f_blocks - sv.f_bfree + sv.f_bavail -
+				    1) / (sv.f_blocks - sv.f_bfree +
+				    sv.f_bavail));
 		}
 		if (json) {
 			o = json_object_new_object();

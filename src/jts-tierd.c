@@ -470,6 +470,8 @@ step_policy(struct job *j)
 	if (j->at < j->sel.n && !D.stopping)
 		return false;
 	policy_run_row(j, true);
+	if (j->reason == RUN_FILL)
+		p->fill_done = ev_now(D.loop);
 	jts_notice("policy %s run=%s moved=%" PRIu64 " bytes=%" PRIu64
 	    " skipped=%" PRIu64 " failed=%" PRIu64 " time=%.2fs%s", p->name,
 	    policy_reason_name(j->reason), j->moved, j->bytes, j->skipped,
@@ -1052,6 +1054,8 @@ arm_policies(void)
 	}
 }
 
+static double fill_cooldown = 120;
+
 static void
 on_fill(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -1069,6 +1073,14 @@ on_fill(struct ev_loop *loop, ev_timer *w, int revents)
 		struct tier_fill *f;
 
 		if (!p->enabled || !p->on_fill || policy_queued(p->name))
+			continue;
+		/*
+		 * Space freed by a run shows in statfs only once the file
+		 * system commits (ext4 5 s, btrfs 30 s): do not run again on
+		 * a level that is not yet true.
+		 */
+		if (p->fill_done > 0 && ev_now(loop) - p->fill_done <
+		    fill_cooldown)
 			continue;
 		if (!got) {
 			fill_levels(fill);
@@ -1322,6 +1334,9 @@ main(int argc, char **argv)
 	ev_timer_init(&D.wake, on_wake, 1, 0);
 	if ((s = getenv("JTS_TIER_FILL_CHECK")) != NULL && atof(s) > 0)
 		fill_every = atof(s);
+	fill_cooldown = fill_every * 2 > 60 ? fill_every * 2 : 60;
+	if ((s = getenv("JTS_TIER_FILL_COOLDOWN")) != NULL && atof(s) >= 0)
+		fill_cooldown = atof(s);
 	ev_timer_init(&D.fill, on_fill, fill_every, fill_every);
 	ev_timer_start(D.loop, &D.fill);
 	if (D.conf.scan_interval > 0) {

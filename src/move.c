@@ -2069,6 +2069,21 @@ item_catalog(struct engine *e, struct move_item *it, struct cat_file *f)
 	f->has_hash = true;
 	memcpy(f->hash, it->hash, JTS_HASH_LEN);
 	f->verified_ns = f->moved_ns = jts_now_ns();
+	/*
+	 * On a local tier the row describes the copy, renamed into place:
+	 * its inode and ctime are what a rescan compares (the source's
+	 * identity stays in the journal).
+	 */
+	if (!engine_is_nfs(e, it->dst)) {
+		int dfd = engine_dir(e, it->dst, it->rel, false, -1);
+		struct stat st;
+
+		if (dfd >= 0 && fstatat(dfd, rel_base(it->rel), &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+			f->ino = (int64_t)st.st_ino;
+			f->ctime_ns = jts_ts_ns(&st.st_ctim);
+		}
+	}
 }
 
 static bool
@@ -2259,7 +2274,10 @@ run_batch(struct batch *b)
 		if (nfs_in) {
 			if (phase_copy_nfs_in(b, it, one) == 0)
 				live++;
-		} else if (is_small(it) && !one) {
+			continue;
+		}
+		jts_pause_point("copy");
+		if (is_small(it) && !one) {
 			small[nsmall++] = it;
 			if (nsmall == COPY_SMALL_SLOTS) {
 				live += phase_copy_many(b, small, nsmall);
@@ -2730,10 +2748,11 @@ recover_row(struct engine *e, struct cat_journal *j)
 				close(lfd);
 		} else if (dfd >= 0 && fstatat(dfd, rel_base(j->path), &st,
 		    AT_SYMLINK_NOFOLLOW) == 0) {
+			/* The copy's identity: what a rescan will find. */
 			f.size = st.st_size;
 			f.mtime_ns = jts_ts_ns(&st.st_mtim);
-			f.ctime_ns = j->pre_ctime_ns;
-			f.ino = j->pre_ino;
+			f.ctime_ns = jts_ts_ns(&st.st_ctim);
+			f.ino = (int64_t)st.st_ino;
 			f.mode = st.st_mode;
 			f.uid = st.st_uid;
 			f.gid = st.st_gid;

@@ -803,10 +803,14 @@ policy_fill_local(const struct conf *c, struct tier_fill *fill)
 		if (c->tiers[i].root == NULL ||
 		    statvfs(c->tiers[i].root, &sv) != 0)
 			continue;
+		/*
+		 * As df counts it: used is what is not free, out of what
+		 * users may have (used plus available; root's reserve aside).
+		 */
 		fill[i].known = true;
-		fill[i].size = (uint64_t)sv.f_blocks * sv.f_frsize;
-		/* Used as df counts it: what is not free to root. */
 		fill[i].used = (uint64_t)(sv.f_blocks - sv.f_bfree) *
+		    sv.f_frsize;
+		fill[i].size = fill[i].used + (uint64_t)sv.f_bavail *
 		    sv.f_frsize;
 	}
 }

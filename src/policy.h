@@ -31,6 +31,7 @@ struct policy {
 	bool		 enabled;
 	sqlite3_stmt	*sel;		/* compiled once, see policy_compile */
 	sqlite3_stmt	*one;		/* the condition for one path */
+	double		 fill_done;	/* daemon: when its last fill run ended */
 };
 
 struct policy_set {
