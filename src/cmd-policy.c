@@ -237,6 +237,7 @@ policy_test(struct cmd_ctx *ctx, const char *name, bool json, bool fill)
 		goto out;
 	}
 	policy_fill_local(&ctx->conf, before);
+	policy_fill_apply(p, &ctx->conf, before);
 	if (policy_select(p, cat.db, jts_now_ns(), fill || !p->schedule_s ?
 	    RUN_FILL : RUN_SCHEDULE, before, &sel, err, sizeof(err)) != 0) {
 		jts_err("%s", err);
@@ -393,8 +394,13 @@ cmd_explain_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		}
 		printf("%s:\n", jts_quote(argv[a]));
 		for (i = 0; i < ps.n; i++) {
-			int m = policy_explain(&ps.p[i], cat.db, &ctx->conf,
-			    jts_now_ns(), rel, fill, why, sizeof(why));
+			struct tier_fill pf[JTS_MAX_TIERS];
+			int m;
+
+			memcpy(pf, fill, sizeof(pf));
+			policy_fill_apply(&ps.p[i], &ctx->conf, pf);
+			m = policy_explain(&ps.p[i], cat.db, &ctx->conf,
+			    jts_now_ns(), rel, pf, why, sizeof(why));
 
 			if (m < 0)
 				r = EXIT_FAILED;

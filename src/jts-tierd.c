@@ -431,6 +431,7 @@ step_policy(struct job *j)
 		j->selected = true;
 		j->t0 = jts_mono_ns();
 		fill_levels(fill);
+		policy_fill_apply(p, &D.conf, fill);
 		if (policy_select(p, D.e.cat.db, jts_now_ns(),
 		    j->reason == RUN_REQUEST ? RUN_SCHEDULE : j->reason, fill,
 		    &j->sel, err, sizeof(err)) != 0) {
@@ -1059,7 +1060,7 @@ static double fill_cooldown = 120;
 static void
 on_fill(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct tier_fill fill[JTS_MAX_TIERS];
+	struct tier_fill fill[JTS_MAX_TIERS], pf[JTS_MAX_TIERS];
 	bool got = false;
 	int i;
 
@@ -1086,11 +1087,15 @@ on_fill(struct ev_loop *loop, ev_timer *w, int revents)
 			fill_levels(fill);
 			got = true;
 		}
-		f = &fill[p->from];
+		memcpy(pf, fill, sizeof(pf));
+		policy_fill_apply(p, &D.conf, pf);
+		f = &pf[p->from];
 		if (f->known && f->size && 100.0 * (double)f->used /
 		    (double)f->size >= p->high) {
-			jts_notice("tier %s is %.1f%% full, above %d%%: "
+			jts_notice("tier %s%s%s is %.1f%% full, above %d%%: "
 			    "running policy %s", D.conf.tiers[p->from].name,
+			    p->fill_path ? "/" : "",
+			    p->fill_path ? p->fill_path : "",
 			    100.0 * (double)f->used / (double)f->size, p->high,
 			    p->name);
 			queue_policy(p->name, RUN_FILL, NULL);

@@ -270,6 +270,12 @@ policy_handler(void *user, const char *section, const char *key,
 		p->exclude = xrealloc(p->exclude,
 		    (size_t)(p->nexclude + 1) * sizeof(char *));
 		p->exclude[p->nexclude++] = xstrdup(v);
+	} else if (!strcmp(key, "fill_path")) {
+		if (*v == '/' || *v == '\0' || strstr(v, "..") != NULL)
+			return pfail(ps, "bad fill_path: %s (a directory "
+			    "beneath the from tier's root, e.g. kafka)", v);
+		free(p->fill_path);
+		p->fill_path = xstrdup(v);
 	} else if (!strcmp(key, "leave")) {
 		if (!strcmp(v, "symlink"))
 			p->leave = LEAVE_SYMLINK;
@@ -394,6 +400,7 @@ policy_free(struct policy *p)
 	free(p->file);
 	free(p->condition);
 	free(p->order);
+	free(p->fill_path);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -792,27 +799,45 @@ policy_set_compile(struct policy_set *s, sqlite3 *db, char *err,
 
 /* ---- selecting -------------------------------------------------------- */
 
+/* One file system's fill, as df counts it. */
+static void
+fill_of(const char *path, struct tier_fill *f)
+{
+	struct statvfs sv;
+
+	memset(f, 0, sizeof(*f));
+	if (statvfs(path, &sv) != 0)
+		return;
+	/* Used is what is not free, out of what users may have (used plus
+	 * available; root's reserve aside). */
+	f->known = true;
+	f->used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+	f->size = f->used + (uint64_t)sv.f_bavail * sv.f_frsize;
+}
+
 void
 policy_fill_local(const struct conf *c, struct tier_fill *fill)
 {
-	struct statvfs sv;
 	int i;
 
 	for (i = 0; i < c->ntiers; i++) {
 		memset(&fill[i], 0, sizeof(fill[i]));
-		if (c->tiers[i].root == NULL ||
-		    statvfs(c->tiers[i].root, &sv) != 0)
-			continue;
-		/*
-		 * As df counts it: used is what is not free, out of what
-		 * users may have (used plus available; root's reserve aside).
-		 */
-		fill[i].known = true;
-		fill[i].used = (uint64_t)(sv.f_blocks - sv.f_bfree) *
-		    sv.f_frsize;
-		fill[i].size = fill[i].used + (uint64_t)sv.f_bavail *
-		    sv.f_frsize;
+		if (c->tiers[i].root != NULL)
+			fill_of(c->tiers[i].root, &fill[i]);
 	}
+}
+
+void
+policy_fill_apply(const struct policy *p, const struct conf *c,
+    struct tier_fill *fill)
+{
+	char *path;
+
+	if (p->fill_path == NULL || c->tiers[p->from].root == NULL)
+		return;
+	path = jts_path_join(c->tiers[p->from].root, p->fill_path);
+	fill_of(path, &fill[p->from]);
+	free(path);
 }
 
 static double

@@ -21,6 +21,7 @@ struct policy {
 	int		 order_line;
 	int64_t		 schedule_s;	/* run every; 0: not on a schedule */
 	bool		 on_fill;	/* run when from is above high */
+	char		*fill_path;	/* watch this file system beneath from */
 	int		 high, low;	/* percent used */
 	uint64_t	 max_files, max_bytes;	/* per run; 0: no limit */
 	uint64_t	 bandwidth;	/* bytes per second; 0: no cap */
@@ -91,6 +92,9 @@ int	policy_set_compile(struct policy_set *, sqlite3 *db, char *err,
 
 /* The fill level of each tier (statvfs; an nfs tier's is left unknown). */
 void	policy_fill_local(const struct conf *, struct tier_fill *);
+/* The source's fill as p sees it: its fill_path's file system, if set. */
+void	policy_fill_apply(const struct policy *, const struct conf *,
+	    struct tier_fill *);
 
 /*
  * What a run of p for reason would move, in order, within its limits and

@@ -38,7 +38,6 @@ struct scan {
 	struct engine	*e;
 	int		 t;
 	const char	*tier;
-	dev_t		 dev;
 	sqlite3		*rdb;		/* the snapshot being merged */
 	sqlite3_stmt	*cur;
 	bool		 cur_ok;	/* cur holds a row */
@@ -307,13 +306,14 @@ walk(struct scan *s, int dfd, const char *prefix)
 			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			struct stat sb;
 
+			/*
+			 * File systems mounted beneath the root (a volume per
+			 * service, btrfs subvolumes) are part of the tier.
+			 */
 			if (fd < 0 || fstat(fd, &sb) != 0) {
 				s->st->errors++;
 				if (fd >= 0)
 					close(fd);
-			} else if (sb.st_dev != s->dev) {
-				/* Another file system mounted here: not ours. */
-				close(fd);
 			} else
 				walk(s, fd, rel);
 		} else if (v[i].type == DT_REG) {
@@ -459,7 +459,6 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 			close(fd);
 		return -errno;
 	}
-	s.dev = sb.st_dev;
 	if (sqlite3_open_v2(e->conf->catalog, &s.rdb, SQLITE_OPEN_READONLY,
 	    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "catalog %s: cannot open to read: %s",

@@ -30,6 +30,7 @@
 
 #define TRACK_FLUSH	2.0		/* seconds between catalog writes */
 #define TRACK_MAX	100000		/* paths held before a rescan instead */
+#define TRACK_FS_MAX	64		/* file systems watched */
 #define EV_READ_F	1
 #define EV_WRITE_F	2		/* re-read status */
 
@@ -51,7 +52,7 @@ struct track {
 	int		 fd;
 	ev_io		 io;
 	ev_timer	 flush;
-	struct tfs	 fs[JTS_MAX_TIERS];
+	struct tfs	 fs[TRACK_FS_MAX];
 	int		 nfs;
 	/* pending paths: open addressing, rel+tier hashed */
 	struct tpath	*tab;
@@ -132,6 +133,10 @@ dir_path(struct track *t, const fsid_t *fsid, struct file_handle *fh)
 		if (memcmp(&t->fs[i].fsid, fsid, sizeof(*fsid)) == 0)
 			fd = open_by_handle_at(t->fs[i].mountfd, fh,
 			    O_PATH | O_CLOEXEC);
+	/* A btrfs subvolume reports its own fsid: try each file system. */
+	for (i = 0; i < t->nfs && fd < 0; i++)
+		fd = open_by_handle_at(t->fs[i].mountfd, fh, O_PATH |
+		    O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -340,6 +345,72 @@ out:
 	sqlite3_finalize(del);
 }
 
+struct mnt {
+	char		*path;
+	int		 tier;
+};
+
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void
+unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+			    (s[3] - '0'));
+			s += 3;
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';
+}
+
+/* Each local tier root, then each mount point beneath one. */
+static struct mnt *
+mounts_beneath(struct engine *e, int *n)
+{
+	struct mnt *v = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *fp;
+	int i, k = 0;
+
+	for (i = 0; i < e->ntiers; i++) {
+		if (e->tiers[i].rootfd < 0)
+			continue;
+		v = xrealloc(v, (size_t)(k + 1) * sizeof(*v));
+		v[k].path = xstrdup(e->tiers[i].tc->root);
+		v[k++].tier = i;
+	}
+	if ((fp = fopen("/proc/self/mountinfo", "r")) != NULL) {
+		while (getline(&line, &cap, fp) > 0) {
+			char *f[6], *save = NULL, *p = line;
+			const char *rel;
+			int nf = 0, t;
+
+			while (nf < 6 && (f[nf] = strtok_r(p, " ", &save)))
+				p = NULL, nf++;
+			if (nf < 5)
+				continue;
+			unescape(f[4]);
+			t = engine_locate(e, f[4], &rel);
+			if (t < 0 || *rel == '\0' ||
+			    e->tiers[t].rootfd < 0)
+				continue;
+			v = xrealloc(v, (size_t)(k + 1) * sizeof(*v));
+			v[k].path = xstrdup(f[4]);
+			v[k++].tier = t;
+		}
+		fclose(fp);
+	}
+	free(line);
+	*n = k;
+	return v;
+}
+
 struct track *
 track_start(struct engine *e, struct ev_loop *loop, const bool *busy)
 {
@@ -347,9 +418,10 @@ track_start(struct engine *e, struct ev_loop *loop, const bool *busy)
 	    FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
 	struct track *t;
 	struct statfs sf;
+	struct mnt *mounts;
 	double every = TRACK_FLUSH;
 	const char *s;
-	int i, k, marked = 0;
+	int i, k, marked = 0, nmounts;
 
 	t = xcalloc(1, sizeof(*t));
 	t->e = e;
@@ -365,10 +437,12 @@ track_start(struct engine *e, struct ev_loop *loop, const bool *busy)
 		free(t);
 		return NULL;
 	}
-	for (i = 0; i < e->ntiers; i++) {
-		if (e->tiers[i].rootfd < 0)
-			continue;
-		if (fstatfs(e->tiers[i].rootfd, &sf) != 0)
+	/* Each tier's root, and every file system mounted beneath one. */
+	mounts = mounts_beneath(e, &nmounts);
+	for (i = 0; i < nmounts; i++) {
+		const char *dir = mounts[i].path;
+
+		if (t->nfs == TRACK_FS_MAX || statfs(dir, &sf) != 0)
 			continue;
 		for (k = 0; k < t->nfs; k++)
 			if (memcmp(&t->fs[k].fsid, &sf.f_fsid,
@@ -377,19 +451,23 @@ track_start(struct engine *e, struct ev_loop *loop, const bool *busy)
 		if (k < t->nfs)
 			continue;	/* that file system is marked */
 		if (fanotify_mark(t->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-		    mask, AT_FDCWD, e->tiers[i].tc->root) != 0) {
-			jts_warn("fanotify: cannot watch tier %s (%s): %s; its "
-			    "reads are not tracked live", e->tiers[i].tc->name,
-			    e->tiers[i].tc->root, strerror(errno));
+		    mask, AT_FDCWD, dir) != 0) {
+			jts_warn("fanotify: cannot watch %s (tier %s): %s; its "
+			    "reads are not tracked live", dir,
+			    e->tiers[mounts[i].tier].tc->name,
+			    strerror(errno));
 			continue;
 		}
 		t->fs[t->nfs].fsid = sf.f_fsid;
 		/* open_by_handle_at wants a real descriptor, not O_PATH. */
-		t->fs[t->nfs].mountfd = open(e->tiers[i].tc->root, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC);
+		t->fs[t->nfs].mountfd = open(dir, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
 		t->nfs++;
 		marked++;
 	}
+	for (i = 0; i < nmounts; i++)
+		free(mounts[i].path);
+	free(mounts);
 	if (marked == 0) {
 		close(t->fd);
 		free(t);
