@@ -335,6 +335,20 @@ engine_open(struct engine *e, struct conf *c, char *err, size_t errlen)
 	}
 	if ((r = engine_lock(e, err, errlen)) != 0)
 		goto fail;
+	{
+		/* The catalog's directory (made by the lock) is never ours
+		 * to scan or move, even beneath a tier root. */
+		char *dir = xstrdup(c->catalog), *sl = strrchr(dir, '/');
+		struct stat ds;
+
+		if (sl != NULL && sl != dir)
+			*sl = '\0';
+		if (stat(dir, &ds) == 0) {
+			e->own_dev = ds.st_dev;
+			e->own_ino = ds.st_ino;
+		}
+		free(dir);
+	}
 	if ((r = catalog_open(c->catalog, false, &e->cat, err, errlen)) != 0)
 		goto fail;
 	/* 8 x 4 MiB in flight: measured fastest on ext4 -> btrfs. */

@@ -45,6 +45,8 @@ struct engine {
 	uint64_t	 dc_clock;
 	bool		 short_io;	/* test knob, JTS_TIER_SHORT_IO */
 	struct ev_loop	*loop;		/* the daemon's; NULL: each its own */
+	dev_t		 own_dev;	/* the catalog's directory: never */
+	ino_t		 own_ino;	/* scanned, never moved */
 };
 
 /* Open tiers and catalog, take the engine lock, run recovery. */

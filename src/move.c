@@ -412,6 +412,9 @@ plan_walk(struct engine *e, struct move_plan *p, int t, const char *rel,
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
 		    != 0)
 			continue;
+		if (S_ISDIR(st.st_mode) && st.st_dev == e->own_dev &&
+		    st.st_ino == e->own_ino)
+			continue;	/* jts-tier's own catalog directory */
 		child = *rel ? xasprintf("%s/%s", rel, de->d_name) :
 		    xstrdup(de->d_name);
 		if (S_ISDIR(st.st_mode))
@@ -491,6 +494,8 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 	char *abs = jts_path_abs(path);
 	const char *rel;
 	struct stat st;
+	dev_t dd;
+	ino_t di;
 	int t, dfd, r;
 
 	p->op = op;
@@ -538,6 +543,15 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 		free(abs);
 		p->errors++;
 		return r;
+	}
+	if (engine_dir_ident(e, dfd, &dd, &di) == 0 && ((dd == e->own_dev &&
+	    di == e->own_ino) || (S_ISDIR(st.st_mode) &&
+	    st.st_dev == e->own_dev && st.st_ino == e->own_ino))) {
+		jts_err("%s: is in jts-tier's own catalog directory; not moved",
+		    jts_quote(path));
+		free(abs);
+		p->errors++;
+		return -EPERM;
 	}
 	if (S_ISDIR(st.st_mode))
 		plan_walk(e, p, t, rel, op, to, 0);

@@ -314,7 +314,10 @@ walk(struct scan *s, int dfd, const char *prefix)
 				s->st->errors++;
 				if (fd >= 0)
 					close(fd);
-			} else
+			} else if (sb.st_dev == s->e->own_dev &&
+			    sb.st_ino == s->e->own_ino)
+				close(fd);	/* the catalog's own directory */
+			else
 				walk(s, fd, rel);
 		} else if (v[i].type == DT_REG) {
 			if (statx(dirfd(d), v[i].name, AT_SYMLINK_NOFOLLOW |

@@ -7,7 +7,10 @@ MAN=${JTS_SRCDIR:-.}/man/jts-tierctl.8
 out=$("$CTL" --help); rc=$?
 eq "jts-tierctl --help exits 0" "$rc" 0
 contains "--help lists migrate" "$out" "migrate"
-for cmd in migrate recall status check recover; do
+cmds=$(printf '%s\n' "$out" | sed -n 's/^  \([a-z]*\) .*/\1/p; s/^  \([a-z]*\)$/\1/p')
+eq "--help lists every command" "$(echo $cmds)" \
+    "migrate recall status check recover policy explain pin unpin reload"
+for cmd in $cmds; do
 	out=$("$CTL" "$cmd" --help 2>&1); rc=$?
 	eq "$cmd --help exits 0" "$rc" 0
 	contains "$cmd --help shows usage" "$out" "usage: jts-tierctl $cmd"
@@ -19,6 +22,33 @@ for cmd in migrate recall status check recover; do
 		    "Fl ${opt#-}"
 	done
 done
+
+# jts-tierd: --help and its man page agree.
+DMAN=${JTS_SRCDIR:-.}/man/jts-tierd.8
+out=$("$TIERD" --help); rc=$?
+eq "jts-tierd --help exits 0" "$rc" 0
+for opt in $(printf '%s\n' "$out" | grep -o -- '--[a-z-]*' | sort -u); do
+	contains "jts-tierd.8 documents $opt" "$(cat "$DMAN")" "Fl ${opt#-}"
+done
+out=$("$TIERD" --bogus 2>&1); rc=$?
+eq "jts-tierd: unknown option exits 2" "$rc" 2
+out=$("$TIERD" extra 2>&1); rc=$?
+eq "jts-tierd: an operand exits 2" "$rc" 2
+out=$("$TIERD" -c /nonexistent/x.conf 2>&1); rc=$?
+eq "jts-tierd: missing config exits 2" "$rc" 2
+contains "jts-tierd: missing config named" "$out" "/nonexistent/x.conf: cannot open"
+# Every policy key the parser knows is in jts-tier.policy(5).
+PMAN=${JTS_SRCDIR:-.}/man/jts-tier.policy.5
+for key in $(grep -o '!strcmp(key, "[a-z_]*")' "${JTS_SRCDIR:-.}/src/policy.c" |
+    sed 's/.*"\(.*\)".*/\1/' | sort -u); do
+	contains "jts-tier.policy.5 documents $key" "$(cat "$PMAN")" "It Cm $key"
+done
+if command -v mandoc >/dev/null; then
+	for m in "${JTS_SRCDIR:-.}"/man/*.[58]; do
+		out=$(mandoc -Tlint -Wwarning "$m" 2>&1); rc=$?
+		eq "mandoc -Tlint $(basename "$m") is clean" "$rc$out" 0
+	done
+fi
 
 out=$("$CTL" migrate --bogus 2>&1); rc=$?
 eq "unknown option exits 2" "$rc" 2

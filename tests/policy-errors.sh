@@ -220,6 +220,17 @@ out=$("$CTL" policy test nosuch 2>&1); rc=$?
 eq "policy test of an unknown policy exits 2" "$rc" 2
 contains "and says so" "$out" "no policy nosuch"
 
+# The shipped example policies load against the shipped example config.
+sed -e "s|^policies = .*|policies = $(cd "${JTS_SRCDIR:-.}" && pwd)/policies|" \
+    -e "s|^path = .*|path = $W/example-catalog.db|" \
+    "${JTS_SRCDIR:-.}/jts-tier.conf.example" > "$W/example.conf"
+out=$("$CTL" -c "$W/example.conf" policy list 2>&1); rc=$?
+eq "example policies load: exit 0" "$rc" 0
+eq "five example policies" "$(printf '%s\n' "$out" | grep -c '^[a-z].* -> ')" 5
+contains "kafka watches its volume" "$out" \
+    "kafka-segments       hot -> warm, every 6h 0m, and when hot is above 85% (down to 70%)"
+contains "warm to cold" "$out" "warm-to-cold         warm -> cold, every 1d 0h"
+
 # Config errors of the [daemon] section name their line.
 printf '[daemon]\nscan_interval = 5\n[tier hot]\nroot = /x\n' > "$W/bad.conf"
 out=$("$CTL" -c "$W/bad.conf" policy list 2>&1); rc=$?

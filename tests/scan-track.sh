@@ -81,4 +81,23 @@ contains "unchanged tree: nothing to do" "$(grep 'scan tier=hot' "$W/d.log" | ta
     "added=0 changed=0 removed=0 renamed=0"
 stop_daemon
 eq "catalog integrity" "$(q 'PRAGMA integrity_check')" ok
+
+# A catalog beneath a tier root (as /var/lib/jts-tier under /var/lib) is
+# never catalogued, scanned or moved.
+sed "s|^path = .*|path = $H/jts-tier/catalog.db|" "$CONF" > "$W/own.conf"
+"$CTL" -c "$W/own.conf" recover > /dev/null
+out=$("$CTL" -c "$W/own.conf" migrate "$H/jts-tier/catalog.db" 2>&1); rc=$?
+eq "migrating the catalog itself is refused" "$rc" 1
+contains "with the reason" "$out" "jts-tier's own catalog directory"
+"$CTL" -c "$W/own.conf" migrate -q "$H" > /dev/null 2>&1
+ok "migrating the whole tier leaves the catalog in place" \
+    test -f "$H/jts-tier/catalog.db" -a ! -L "$H/jts-tier/catalog.db"
+eq "and its directory holds no symlink" "$(find "$H/jts-tier" -type l | wc -l)" 0
+start_daemon JTS_TIER_CONF="$W/own.conf" || exit 1
+wait_log "scan tier=warm" 20 5
+eq "the daemon uses that catalog: the five moved files" \
+    "$(sqlite3 "$H/jts-tier/catalog.db" "SELECT count(*) FROM files WHERE tier = 'warm'")" 5
+eq "the scan skips the catalog's directory" \
+    "$(sqlite3 "$H/jts-tier/catalog.db" "SELECT count(*) FROM files WHERE CAST(path AS TEXT) GLOB 'jts-tier/*'")" 0
+stop_daemon
 finish
