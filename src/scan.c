@@ -21,8 +21,14 @@
 #include "scan.h"
 #include "util.h"
 
-#define SCAN_TXN	20000	/* changes per transaction */
+#define SCAN_TXN	100000	/* changes per transaction */
 #define RENAME_MAX	65536	/* new files remembered to match renames */
+
+/* What a scan keeps of a file's status. */
+struct fst {
+	int64_t		 size, mtime_ns, ctime_ns, ino;
+	uint32_t	 mode, uid, gid;
+};
 
 struct gone {
 	char		*rel;
@@ -106,17 +112,15 @@ row_gone(struct scan *s)
 }
 
 static void
-bind_stat(sqlite3_stmt *st, const struct statx *x)
+bind_stat(sqlite3_stmt *st, const struct fst *x)
 {
-	sqlite3_bind_int64(st, 3, (int64_t)x->stx_size);
-	sqlite3_bind_int64(st, 4, (int64_t)x->stx_mtime.tv_sec * 1000000000 +
-	    x->stx_mtime.tv_nsec);
-	sqlite3_bind_int64(st, 5, (int64_t)x->stx_ctime.tv_sec * 1000000000 +
-	    x->stx_ctime.tv_nsec);
-	sqlite3_bind_int64(st, 6, (int64_t)x->stx_ino);
-	sqlite3_bind_int64(st, 7, x->stx_mode);
-	sqlite3_bind_int64(st, 8, x->stx_uid);
-	sqlite3_bind_int64(st, 9, x->stx_gid);
+	sqlite3_bind_int64(st, 3, x->size);
+	sqlite3_bind_int64(st, 4, x->mtime_ns);
+	sqlite3_bind_int64(st, 5, x->ctime_ns);
+	sqlite3_bind_int64(st, 6, x->ino);
+	sqlite3_bind_int64(st, 7, x->mode);
+	sqlite3_bind_int64(st, 8, x->uid);
+	sqlite3_bind_int64(st, 9, x->gid);
 }
 
 static int
@@ -131,7 +135,7 @@ run(struct scan *s, sqlite3_stmt *st)
 
 /* A file on disk with no row for this tier. */
 static void
-file_new(struct scan *s, const char *rel, size_t n, const struct statx *x)
+file_new(struct scan *s, const char *rel, size_t n, const struct fst *x)
 {
 	sqlite3_bind_blob(s->ins, 1, rel, (int)n, SQLITE_STATIC);
 	sqlite3_bind_text(s->ins, 2, s->tier, -1, SQLITE_STATIC);
@@ -161,37 +165,34 @@ file_new(struct scan *s, const char *rel, size_t n, const struct statx *x)
 		    sizeof(*s->fresh));
 	}
 	s->fresh[s->nfresh].rel = xstrdup(rel);
-	s->fresh[s->nfresh].ino = (int64_t)x->stx_ino;
-	s->fresh[s->nfresh].size = (int64_t)x->stx_size;
-	s->fresh[s->nfresh].mtime_ns = (int64_t)x->stx_mtime.tv_sec *
-	    1000000000 + x->stx_mtime.tv_nsec;
+	s->fresh[s->nfresh].ino = x->ino;
+	s->fresh[s->nfresh].size = x->size;
+	s->fresh[s->nfresh].mtime_ns = x->mtime_ns;
 	s->nfresh++;
 }
 
 /* A file on disk and its row: update the row if the file changed. */
 static void
-file_seen(struct scan *s, const char *rel, size_t n, const struct statx *x)
+file_seen(struct scan *s, const char *rel, size_t n, const struct fst *x)
 {
-	int64_t mt = (int64_t)x->stx_mtime.tv_sec * 1000000000 +
-	    x->stx_mtime.tv_nsec;
-	int64_t ct = (int64_t)x->stx_ctime.tv_sec * 1000000000 +
-	    x->stx_ctime.tv_nsec;
+	bool same_data;
 
-	if (sqlite3_column_int64(s->cur, 1) == (int64_t)x->stx_size &&
-	    sqlite3_column_int64(s->cur, 2) == mt &&
-	    sqlite3_column_int64(s->cur, 3) == ct &&
-	    sqlite3_column_int64(s->cur, 4) == (int64_t)x->stx_ino)
+	if (sqlite3_column_int64(s->cur, 1) == x->size &&
+	    sqlite3_column_int64(s->cur, 2) == x->mtime_ns &&
+	    sqlite3_column_int64(s->cur, 3) == x->ctime_ns &&
+	    sqlite3_column_int64(s->cur, 4) == x->ino)
 		return;
 	/*
 	 * Written (or its inode replaced) since catalogued: the stored hash
 	 * no longer describes it; a change of owner or mode alone (ctime)
 	 * keeps the hash when size and mtime are the same.
 	 */
+	same_data = sqlite3_column_int64(s->cur, 1) == x->size &&
+	    sqlite3_column_int64(s->cur, 2) == x->mtime_ns &&
+	    sqlite3_column_int64(s->cur, 4) == x->ino;
 	sqlite3_bind_blob(s->upd, 1, rel, (int)n, SQLITE_STATIC);
 	bind_stat(s->upd, x);
-	sqlite3_bind_int(s->upd, 10, sqlite3_column_int64(s->cur, 1) ==
-	    (int64_t)x->stx_size && sqlite3_column_int64(s->cur, 2) == mt &&
-	    sqlite3_column_int64(s->cur, 4) == (int64_t)x->stx_ino);
+	sqlite3_bind_int(s->upd, 10, same_data);
 	if (run(s, s->upd) != 0) {
 		sc_fail(s, "update");
 		return;
@@ -202,9 +203,8 @@ file_seen(struct scan *s, const char *rel, size_t n, const struct statx *x)
 
 /* Merge one file found on disk with the catalog rows before it. */
 static void
-merge_file(struct scan *s, const char *rel, const struct statx *x)
+merge_file(struct scan *s, const char *rel, size_t n, const struct fst *x)
 {
-	size_t n = strlen(rel);
 	int c = 1;
 
 	s->st->files++;
@@ -230,17 +230,23 @@ merge_file(struct scan *s, const char *rel, const struct statx *x)
 }
 
 struct ent {
-	char		*name;
+	size_t		 name;		/* offset in the directory's names */
 	unsigned char	 type;
+	bool		 ok;		/* st holds its status */
+	ino_t		 d_ino;
+	struct fst	 st;
 };
+
+/* The names of the directory being sorted (qsort has no argument). */
+static const char *sort_names;
 
 /* Byte order of full paths: a directory sorts as its name plus '/'. */
 static int
 ent_cmp(const void *a, const void *b)
 {
 	const struct ent *x = a, *y = b;
-	const unsigned char *p = (const unsigned char *)x->name;
-	const unsigned char *q = (const unsigned char *)y->name;
+	const unsigned char *p = (const unsigned char *)sort_names + x->name;
+	const unsigned char *q = (const unsigned char *)sort_names + y->name;
 	int cp, cq;
 
 	while (*p && *p == *q) {
@@ -249,10 +255,15 @@ ent_cmp(const void *a, const void *b)
 	}
 	cp = *p ? *p : x->type == DT_DIR ? '/' : 0;
 	cq = *q ? *q : y->type == DT_DIR ? '/' : 0;
-	if (cp != cq)
-		return cp - cq;
-	/* One name is a prefix of the other and both end alike: "a/", "a/" */
-	return 0;
+	return cp - cq;
+}
+
+static int
+ino_cmp(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+
+	return x->d_ino < y->d_ino ? -1 : x->d_ino > y->d_ino;
 }
 
 static bool
@@ -263,12 +274,33 @@ skip_name(const char *name)
 }
 
 static void
-walk(struct scan *s, int dfd, const char *prefix)
+fst_of(const struct statx *x, struct fst *f)
+{
+	f->size = (int64_t)x->stx_size;
+	f->mtime_ns = (int64_t)x->stx_mtime.tv_sec * 1000000000 +
+	    x->stx_mtime.tv_nsec;
+	f->ctime_ns = (int64_t)x->stx_ctime.tv_sec * 1000000000 +
+	    x->stx_ctime.tv_nsec;
+	f->ino = (int64_t)x->stx_ino;
+	f->mode = x->stx_mode;
+	f->uid = x->stx_uid;
+	f->gid = x->stx_gid;
+}
+
+/*
+ * One directory: read its entries, read the status of its files in inode
+ * order (the order of the inode tables on disk, for a cold cache), then
+ * visit everything in name order for the merge.  rel holds the
+ * directory's path (len bytes) and grows beneath it.
+ */
+static void
+walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
 {
 	struct ent *v = NULL;
 	struct dirent *de;
 	struct statx x;
-	size_t n = 0, cap = 0, i;
+	char *names = NULL;
+	size_t n = 0, cap = 0, nb = 0, nbcap = 0, i;
 	DIR *d;
 
 	if ((d = fdopendir(dfd)) == NULL) {
@@ -278,31 +310,61 @@ walk(struct scan *s, int dfd, const char *prefix)
 	}
 	s->st->dirs++;
 	while ((de = readdir(d)) != NULL) {
+		size_t k = strlen(de->d_name) + 1;
+
 		if (skip_name(de->d_name))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = xrealloc(v, cap * sizeof(*v));
 		}
-		v[n].name = xstrdup(de->d_name);
-		v[n].type = de->d_type;
-		if (v[n].type == DT_UNKNOWN) {
-			struct stat sb;
-
-			if (fstatat(dirfd(d), de->d_name, &sb,
-			    AT_SYMLINK_NOFOLLOW) == 0)
-				v[n].type = S_ISDIR(sb.st_mode) ? DT_DIR :
-				    S_ISREG(sb.st_mode) ? DT_REG : DT_LNK;
+		if (nb + k > nbcap) {
+			nbcap = nbcap ? nbcap * 2 + k : 4096 + k;
+			names = xrealloc(names, nbcap);
 		}
+		memcpy(names + nb, de->d_name, k);
+		v[n].name = nb;
+		nb += k;
+		v[n].type = de->d_type;
+		v[n].d_ino = de->d_ino;
+		v[n].ok = false;
 		n++;
 	}
+	qsort(v, n, sizeof(*v), ino_cmp);
+	for (i = 0; i < n; i++) {
+		if (v[i].type != DT_REG && v[i].type != DT_UNKNOWN)
+			continue;
+		if (statx(dirfd(d), names + v[i].name, AT_SYMLINK_NOFOLLOW |
+		    AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &x) != 0) {
+			s->st->errors++;
+			continue;
+		}
+		if (S_ISDIR(x.stx_mode))
+			v[i].type = DT_DIR;
+		else if (S_ISREG(x.stx_mode)) {
+			v[i].type = DT_REG;
+			fst_of(&x, &v[i].st);
+			v[i].ok = true;
+		} else
+			v[i].type = DT_LNK;	/* anything else: not ours */
+	}
+	sort_names = names;
 	qsort(v, n, sizeof(*v), ent_cmp);
 	for (i = 0; i < n && !s->failed; i++) {
-		char *rel = *prefix ? xasprintf("%s/%s", prefix, v[i].name) :
-		    xstrdup(v[i].name);
+		const char *name = names + v[i].name;
+		size_t k = strlen(name), at = len ? len + 1 : 0;
 
+		if (v[i].type != DT_DIR && !(v[i].type == DT_REG && v[i].ok))
+			continue;
+		if (at + k + 1 > *relcap) {
+			*relcap = (at + k + 1) * 2;
+			*rel = xrealloc(*rel, *relcap);
+		}
+		if (len)
+			(*rel)[len] = '/';
+		memcpy(*rel + at, name, k + 1);
 		if (v[i].type == DT_DIR) {
-			int fd = openat(dirfd(d), v[i].name, O_RDONLY |
+			int fd = openat(dirfd(d), name, O_RDONLY |
 			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			struct stat sb;
 
@@ -318,18 +380,12 @@ walk(struct scan *s, int dfd, const char *prefix)
 			    sb.st_ino == s->e->own_ino)
 				close(fd);	/* the catalog's own directory */
 			else
-				walk(s, fd, rel);
-		} else if (v[i].type == DT_REG) {
-			if (statx(dirfd(d), v[i].name, AT_SYMLINK_NOFOLLOW |
-			    AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &x) != 0)
-				s->st->errors++;
-			else if (S_ISREG(x.stx_mode))
-				merge_file(s, rel, &x);
-		}
-		free(rel);
+				walk(s, fd, rel, relcap, at + k);
+		} else
+			merge_file(s, *rel, at + k, &v[i].st);
+		(*rel)[len] = '\0';
 	}
-	for (i = 0; i < n; i++)
-		free(v[i].name);
+	free(names);
 	free(v);
 	closedir(d);
 }
@@ -471,8 +527,13 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 		return -EIO;
 	}
 	sqlite3_busy_timeout(s.rdb, 10000);
+	/*
+	 * The table itself, in key order: through the tier index every row
+	 * would cost a second lookup.  Rows of other tiers are skipped.
+	 */
 	if (sqlite3_prepare_v2(s.rdb, "SELECT path, size, mtime_ns, ctime_ns, "
-	    "ino FROM files WHERE tier = ? ORDER BY path", -1, &s.cur, NULL)
+	    "ino FROM files NOT INDEXED WHERE tier = ? ORDER BY path", -1,
+	    &s.cur, NULL)
 	    != SQLITE_OK ||
 	    prep(&s, e->cat.db, "INSERT INTO files (path, tier, home, size, "
 	    "mtime_ns, ctime_ns, ino, mode, uid, gid) VALUES "
@@ -500,11 +561,22 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	sqlite3_bind_text(s.cur, 1, s.tier, -1, SQLITE_STATIC);
 	/* The first step takes the snapshot, before anything is written. */
 	cur_next(&s);
+	/*
+	 * What a scan writes, a scan rebuilds: its commits need not wait for
+	 * the disk (moves keep synchronous = FULL for theirs).
+	 */
+	(void)sqlite3_exec(e->cat.db, "PRAGMA synchronous = NORMAL", NULL,
+	    NULL, NULL);
 	if (catalog_begin(&e->cat) != 0)
 		sc_fail(&s, "begin");
-	if (!s.failed)
-		walk(&s, fd, "");
-	else
+	if (!s.failed) {
+		size_t relcap = 4096;
+		char *rel = xmalloc(relcap);
+
+		rel[0] = '\0';
+		walk(&s, fd, &rel, &relcap, 0);
+		free(rel);
+	} else
 		close(fd);
 	/* Rows after the last file on disk are gone too. */
 	while (!s.failed && s.cur_ok) {
@@ -518,6 +590,8 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 		sc_fail(&s, "commit");
 	if (s.failed)
 		catalog_rollback(&e->cat);
+	(void)sqlite3_exec(e->cat.db, "PRAGMA synchronous = FULL", NULL, NULL,
+	    NULL);
 	r = s.failed;
 out:
 	sqlite3_finalize(s.cur);
