@@ -454,7 +454,8 @@ policy_load_dir(const char *dir, const struct conf *c, struct policy_set *out,
 		names[nn++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, (size_t)nn, sizeof(char *), cmp_name);
+	if (nn > 1)
+		qsort(names, (size_t)nn, sizeof(char *), cmp_name);
 	if (nn > POLICY_MAX) {
 		snprintf(err, errlen, "%s: %d policies, at most %d", dir, nn,
 		    POLICY_MAX);

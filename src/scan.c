@@ -330,7 +330,8 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
 		v[n].ok = false;
 		n++;
 	}
-	qsort(v, n, sizeof(*v), ino_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), ino_cmp);
 	for (i = 0; i < n; i++) {
 		if (v[i].type != DT_REG && v[i].type != DT_UNKNOWN)
 			continue;
@@ -349,7 +350,8 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
 			v[i].type = DT_LNK;	/* anything else: not ours */
 	}
 	sort_names = names;
-	qsort(v, n, sizeof(*v), ent_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), ent_cmp);
 	for (i = 0; i < n && !s->failed; i++) {
 		const char *name = names + v[i].name;
 		size_t k = strlen(name), at = len ? len + 1 : 0;
