@@ -1023,9 +1023,8 @@ last_run_ns(const char *name)
 	return t;
 }
 
-/* Arm one timer per scheduled policy, due by its last run. */
 static void
-arm_policies(void)
+disarm_policies(void)
 {
 	int i;
 
@@ -1034,6 +1033,17 @@ arm_policies(void)
 		free(D.ptimer[i].data);
 	}
 	free(D.ptimer);
+	D.ptimer = NULL;
+	D.nptimer = 0;
+}
+
+/* Arm one timer per scheduled policy, due by its last run. */
+static void
+arm_policies(void)
+{
+	int i;
+
+	disarm_policies();
 	D.ptimer = xcalloc((size_t)(D.ps.n ? D.ps.n : 1), sizeof(ev_timer));
 	D.nptimer = D.ps.n;
 	for (i = 0; i < D.ps.n; i++) {
@@ -1386,7 +1396,7 @@ out:
 	policy_set_free(&D.ps);
 	if (D.engine_open)
 		engine_close(&D.e);
-	free(D.ptimer);
+	disarm_policies();
 	conf_free(&D.conf);
 	return code;
 }

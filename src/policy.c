@@ -184,6 +184,8 @@ policy_handler(void *user, const char *section, const char *key,
 	struct policy *p = ps->p;
 	int i, t;
 
+	if (key == NULL)
+		return 1;	/* a section starts (inih's optional call) */
 	if (strcmp(section, "policy") != 0) {
 		ps->il.line = ps->il.section_line;
 		return pfail(ps, "unknown section [%s] (expected [policy])",
