@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <ev.h>
+#include <sys/eventfd.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,62 @@ struct run {
 
 static const unsigned char zeros[65536];
 
+static void
+on_ring(struct ev_loop *loop, ev_io *w, int revents)
+{
+	uint64_t n;
+
+	(void)loop;
+	(void)revents;
+	/* Reset the count; the completions are taken by the waiter. */
+	while (read(w->fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+		;
+}
+
+int
+copier_attach_loop(struct copier *cp, struct ev_loop *loop)
+{
+	ev_io *w;
+	int r;
+
+	if (loop == NULL)
+		return 0;
+	cp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (cp->efd < 0)
+		return -errno;
+	if ((r = io_uring_register_eventfd(&cp->ring, cp->efd)) != 0) {
+		close(cp->efd);
+		cp->efd = -1;
+		return r;
+	}
+	w = xcalloc(1, sizeof(*w));
+	ev_io_init(w, on_ring, cp->efd, EV_READ);
+	ev_io_start(loop, w);
+	cp->eio = w;
+	cp->loop = loop;
+	return 0;
+}
+
+/*
+ * Submit what is queued and wait for a completion: in io_uring itself, or
+ * through the event loop, which serves its other sources meanwhile.
+ * -EINTR when the loop turned without one (a signal, another source):
+ * callers then look at their stop flags and wait again.
+ */
+static int
+copier_wait(struct copier *cp)
+{
+	int rc;
+
+	if (cp->loop == NULL)
+		return io_uring_submit_and_wait(&cp->ring, 1);
+	if ((rc = io_uring_submit(&cp->ring)) < 0)
+		return rc;
+	if (io_uring_cq_ready(&cp->ring) == 0)
+		ev_run(cp->loop, EVRUN_ONCE);
+	return io_uring_cq_ready(&cp->ring) > 0 ? 0 : -EINTR;
+}
+
 int
 copier_init(struct copier *cp, int nbufs, size_t bufsz)
 {
@@ -59,6 +117,7 @@ copier_init(struct copier *cp, int nbufs, size_t bufsz)
 	int r, i;
 
 	memset(cp, 0, sizeof(*cp));
+	cp->efd = -1;
 	cp->nbufs = nbufs;
 	cp->bufsz = bufsz;
 	if ((r = io_uring_queue_init(COPY_SMALL_SLOTS * 2, &cp->ring, 0)) < 0)
@@ -91,6 +150,12 @@ copier_fini(struct copier *cp)
 {
 	if (cp->arena == NULL)
 		return;
+	if (cp->eio != NULL) {
+		ev_io_stop(cp->loop, cp->eio);
+		free(cp->eio);
+		io_uring_unregister_eventfd(&cp->ring);
+		close(cp->efd);
+	}
 	if (cp->fixed)
 		io_uring_unregister_buffers(&cp->ring);
 	io_uring_queue_exit(&cp->ring);
@@ -404,7 +469,7 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 		}
 		if (r.inflight == 0)
 			break;
-		rc = io_uring_submit_and_wait(&cp->ring, 1);
+		rc = copier_wait(cp);
 		if (rc < 0 && rc != -EINTR) {
 			if (r.err == 0)
 				r.err = rc;
@@ -533,7 +598,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 		}
 		if (inflight == 0)
 			break;
-		rc = io_uring_submit_and_wait(&cp->ring, 1);
+		rc = copier_wait(cp);
 		if (rc < 0 && rc != -EINTR)
 			return rc;
 		seen = 0;
@@ -621,7 +686,7 @@ copier_fsync_many(struct copier *cp, const int *fds, int n, int *err)
 			next++;
 			inflight++;
 		}
-		rc = io_uring_submit_and_wait(&cp->ring, 1);
+		rc = copier_wait(cp);
 		if (rc < 0 && rc != -EINTR)
 			return rc;
 		seen = 0;

@@ -21,6 +21,9 @@ struct copier {
 	unsigned char	*small;		/* COPY_SMALL_SLOTS x COPY_SMALL_MAX */
 	bool		 fixed;		/* buffers registered with the ring */
 	struct cslot	*slots;
+	struct ev_loop	*loop;		/* completions arrive through it */
+	int		 efd;		/* the ring's eventfd, or -1 */
+	void		*eio;		/* ev_io on efd */
 };
 
 /* One small file for copier_run_many. */
@@ -49,6 +52,13 @@ struct copy_opts {
 struct XXH3_state_s;
 void	copy_hash_zeros(struct XXH3_state_s *, uint64_t n);
 
+struct ev_loop;
+/*
+ * Deliver the ring's completions through an event loop (an eventfd the
+ * ring signals, watched by loop): waits then run the loop, so its other
+ * sources are served while a copy is in flight.  0 or -errno.
+ */
+int	copier_attach_loop(struct copier *, struct ev_loop *);
 int	copier_init(struct copier *, int nbufs, size_t bufsz);
 void	copier_fini(struct copier *);
 

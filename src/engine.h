@@ -44,13 +44,17 @@ struct engine {
 	struct dirent_cache dc[DIRCACHE];
 	uint64_t	 dc_clock;
 	bool		 short_io;	/* test knob, JTS_TIER_SHORT_IO */
-	struct ev_loop	*loop;		/* the daemon's; NULL: each its own */
+	struct ev_loop	*loop;		/* the daemon's, or the engine's own */
+	bool		 own_loop;
 	dev_t		 own_dev;	/* the catalog's directory: never */
 	ino_t		 own_ino;	/* scanned, never moved */
 };
 
 /* Open tiers and catalog, take the engine lock, run recovery. */
 int	engine_open(struct engine *, struct conf *, char *err, size_t errlen);
+/* The same, driven by loop (the daemon's) rather than one of its own. */
+int	engine_open_loop(struct engine *, struct conf *, struct ev_loop *,
+	    char *err, size_t errlen);
 void	engine_close(struct engine *);
 
 /*

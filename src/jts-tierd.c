@@ -1316,8 +1316,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	D.loop = EV_DEFAULT;
-	D.e.loop = D.loop;
-	if (engine_open(&D.e, &D.conf, err, sizeof(err)) != 0) {
+	if (engine_open_loop(&D.e, &D.conf, D.loop, err, sizeof(err)) != 0) {
 		jts_err("%s", err);
 		code = 1;
 		goto out;
