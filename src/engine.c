@@ -264,6 +264,24 @@ engine_nfs(struct engine *e, int t)
 	return tr->nt->broken ? NULL : tr->nt;
 }
 
+int
+engine_nfs_reset(struct engine *e)
+{
+	int t, n = 0;
+
+	for (t = 0; t < e->ntiers; t++) {
+		struct tier *tr = &e->tiers[t];
+
+		if (tr->nt == NULL || !tr->nt->broken)
+			continue;
+		nfst_close(tr->nt);
+		free(tr->nt);
+		tr->nt = NULL;
+		n++;
+	}
+	return n;
+}
+
 /* Take the exclusive engine lock beside the catalog. */
 static int
 engine_lock(struct engine *e, char *err, size_t errlen)

@@ -87,6 +87,11 @@ bool	engine_is_nfs(struct engine *, int t);
  * e->tiers[t].nt->err).
  */
 struct nfs_tier *engine_nfs(struct engine *, int t);
+/*
+ * Forget the connections that broke, so the next engine_nfs tries afresh
+ * (a long-lived engine: the daemon).  Returns how many were dropped.
+ */
+int	engine_nfs_reset(struct engine *);
 
 const char *rel_base(const char *rel);
 

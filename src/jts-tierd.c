@@ -658,6 +658,42 @@ step_pin(struct job *j)
 	send_result(j->conn, 0, NULL, NULL);
 }
 
+static int
+open_journal_rows(void)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(D.e.cat.db, "SELECT count(*) FROM journal "
+	    "WHERE state NOT IN ('done', 'aborted')", -1, &st, NULL)
+	    != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/*
+ * Before a step that moves data: a NAS connection that broke is tried
+ * afresh, and moves left unfinished (a temporary the NAS could not take
+ * back while it was away) are finished or undone first.
+ */
+static void
+before_moves(void)
+{
+	int left;
+
+	if (engine_nfs_reset(&D.e) > 0)
+		jts_notice("reconnecting to the NAS that stopped answering");
+	if (open_journal_rows() == 0)
+		return;
+	left = move_recover(&D.e);
+	if (left > 0)
+		jts_warn("%d unfinished move(s) wait for their tier: see "
+		    "'jts-tierctl status'", left);
+}
+
 static void reload(struct conn *);
 
 static void
@@ -691,6 +727,8 @@ on_work(struct ev_loop *loop, ev_idle *w, int revents)
 	ev_idle_stop(loop, w);
 	D.busy = true;
 	D.cur = j;
+	if (j->kind != JOB_SCAN && j->kind != JOB_PIN)
+		before_moves();
 	switch (j->kind) {
 	case JOB_SCAN:
 		sd_notify(0, "STATUS=scanning");
