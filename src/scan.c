@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <liburing.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -58,7 +59,13 @@ struct scan {
 	char		*err;
 	size_t		 errlen;
 	int		 failed;
+	struct io_uring	 ring;		/* statx, many in flight */
+	bool		 ring_ok;
+	struct statx	*xs;		/* one per entry of a directory */
+	size_t		 xcap;
 };
+
+#define STATX_QD	128
 
 static int
 sc_fail(struct scan *s, const char *what)
@@ -287,6 +294,72 @@ fst_of(const struct statx *x, struct fst *f)
 	f->gid = x->stx_gid;
 }
 
+/* What a file's status says of an entry. */
+static void
+ent_status(struct ent *e, const struct statx *x)
+{
+	if (S_ISDIR(x->stx_mode))
+		e->type = DT_DIR;
+	else if (S_ISREG(x->stx_mode)) {
+		e->type = DT_REG;
+		fst_of(x, &e->st);
+		e->ok = true;
+	} else
+		e->type = DT_LNK;	/* anything else: not ours */
+}
+
+/*
+ * The status of a directory's files, STATX_QD requests in flight through
+ * io_uring: the kernel's workers look them up (and, from a cold cache,
+ * read their inodes) side by side while this thread writes the catalog.
+ */
+static void
+stat_many(struct scan *s, int dfd, const char *names, struct ent *v,
+    size_t n)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	size_t next = 0, inflight = 0;
+
+	if (n > s->xcap) {
+		s->xcap = n * 2;
+		free(s->xs);
+		s->xs = xmalloc(s->xcap * sizeof(*s->xs));
+	}
+	while (next < n || inflight > 0) {
+		while (next < n && inflight < STATX_QD) {
+			if (v[next].type != DT_REG &&
+			    v[next].type != DT_UNKNOWN) {
+				next++;
+				continue;
+			}
+			if ((sqe = io_uring_get_sqe(&s->ring)) == NULL)
+				break;
+			io_uring_prep_statx(sqe, dfd, names + v[next].name,
+			    AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+			    STATX_BASIC_STATS, &s->xs[next]);
+			io_uring_sqe_set_data64(sqe, next);
+			next++;
+			inflight++;
+		}
+		if (inflight == 0)
+			break;
+		if (io_uring_submit_and_wait(&s->ring, 1) < 0 &&
+		    io_uring_cq_ready(&s->ring) == 0)
+			continue;	/* interrupted: wait again */
+		while (io_uring_peek_cqe(&s->ring, &cqe) == 0) {
+			size_t k = (size_t)io_uring_cqe_get_data64(cqe);
+
+			if (cqe->res < 0)
+				s->st->errors++;
+			else
+				ent_status(&v[k], &s->xs[k]);
+			io_uring_cqe_seen(&s->ring, cqe);
+			inflight--;
+		}
+	}
+}
+
 /*
  * One directory: read its entries, read the status of its files in inode
  * order (the order of the inode tables on disk, for a cold cache), then
@@ -332,7 +405,9 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
 	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), ino_cmp);
-	for (i = 0; i < n; i++) {
+	if (s->ring_ok)
+		stat_many(s, dirfd(d), names, v, n);
+	for (i = 0; i < n && !s->ring_ok; i++) {
 		if (v[i].type != DT_REG && v[i].type != DT_UNKNOWN)
 			continue;
 		if (statx(dirfd(d), names + v[i].name, AT_SYMLINK_NOFOLLOW |
@@ -340,14 +415,7 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
 			s->st->errors++;
 			continue;
 		}
-		if (S_ISDIR(x.stx_mode))
-			v[i].type = DT_DIR;
-		else if (S_ISREG(x.stx_mode)) {
-			v[i].type = DT_REG;
-			fst_of(&x, &v[i].st);
-			v[i].ok = true;
-		} else
-			v[i].type = DT_LNK;	/* anything else: not ours */
+		ent_status(&v[i], &x);
 	}
 	sort_names = names;
 	if (n > 1)
@@ -571,6 +639,8 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	    NULL, NULL);
 	if (catalog_begin(&e->cat) != 0)
 		sc_fail(&s, "begin");
+	s.ring_ok = getenv("JTS_TIER_SCAN_SYNC") == NULL &&
+	    io_uring_queue_init(STATX_QD * 2, &s.ring, 0) == 0;
 	if (!s.failed) {
 		size_t relcap = 4096;
 		char *rel = xmalloc(relcap);
@@ -596,6 +666,9 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	    NULL);
 	r = s.failed;
 out:
+	if (s.ring_ok)
+		io_uring_queue_exit(&s.ring);
+	free(s.xs);
 	sqlite3_finalize(s.cur);
 	sqlite3_finalize(s.ins);
 	sqlite3_finalize(s.upd);
