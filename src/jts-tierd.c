@@ -417,7 +417,7 @@ step_policy(struct job *j)
 	struct move_plan plan;
 	struct policy *p = policy_find(&D.ps, j->policy);
 	char err[1024], b[32];
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, step_bytes;
 	int64_t t0;
 	int n = 0;
 
@@ -445,9 +445,15 @@ step_policy(struct job *j)
 		    j->sel.bytes, j->sel.stopped ? " stop=" : "",
 		    j->sel.stopped ? j->sel.stopped : "");
 	}
+	if (j->at == j->sel.n && j->selected && j->sel.n > 0)
+		goto end;	/* the cap's last pause is over */
 	memset(&plan, 0, sizeof(plan));
 	t0 = jts_mono_ns();
-	while (j->at < j->sel.n && n < STEP_FILES && bytes < STEP_BYTES) {
+	/* Under a cap, a step is about a second's worth (one file at least). */
+	step_bytes = p->bandwidth > 0 && p->bandwidth < STEP_BYTES ?
+	    p->bandwidth : STEP_BYTES;
+	while (j->at < j->sel.n && n < STEP_FILES && (n == 0 ||
+	    bytes + (uint64_t)j->sel.c[j->at].size <= step_bytes)) {
 		struct policy_cand *c = &j->sel.c[j->at++];
 		char *abs = jts_path_join(D.conf.tiers[p->from].root, c->rel);
 
@@ -470,6 +476,10 @@ step_policy(struct job *j)
 	}
 	if (j->at < j->sel.n && !D.stopping)
 		return false;
+	/* The run is not over before its bytes fit under the cap. */
+	if (j->resume_at > ev_now(D.loop) && !D.stopping)
+		return false;
+end:
 	policy_run_row(j, true);
 	if (j->reason == RUN_FILL)
 		p->fill_done = ev_now(D.loop);

@@ -157,6 +157,34 @@ eq "policy run exits 0" "$rc" 0
 contains "policy run reports" "$out" "policy parts: 2 moved"
 ok "p3 moved on request" test -f "$W/warm/ch/parts/p3"
 
+# max_bytes and bandwidth: 3 of 4 files of 1 MiB fit under 3.5 MiB, moved
+# at 1 MiB/s at most, so the run lasts about 3 s (a lower bound: a slow
+# machine only makes it longer).
+mkdir -p "$H/bw"
+for i in 1 2 3 4; do head -c $((1 << 20)) /dev/urandom > "$H/bw/b$i"; done
+touch -d '50 days ago' "$H/bw"/b*
+cat > "$W/policies/bw.policy" <<'P'
+[policy]
+from = hot
+to = warm
+condition = path GLOB 'bw/*' AND age > days(10)
+order = path
+schedule = 1d
+max_bytes = 3500K
+bandwidth = 1M
+P
+"$CTL" reload > /dev/null
+wait_log "policy bw run=schedule moved=" 30
+line=$(grep 'policy bw run=schedule moved=' "$W/d.log")
+contains "max_bytes: three files, 3 MiB" "$line" "moved=3 bytes=3145728"
+secs=$(printf '%s\n' "$line" | sed -E 's/.*time=([0-9]+)\..*/\1/')
+ok "bandwidth: 3 MiB at 1 MiB/s took at least 2 s (took ${secs}+ s)" test "$secs" -ge 2
+contains "the selection said why it stopped" "$(cat "$W/d.log")" \
+    "policy bw run=schedule selected=3 bytes=3145728 stop=max_bytes reached"
+ok "b4 stayed" test -f "$H/bw/b4" -a ! -L "$H/bw/b4"
+rm -f "$W/policies/bw.policy"
+"$CTL" reload > /dev/null
+
 # Minimum residency: a recalled file does not go straight back.
 out=$("$CTL" recall "$H/pg/wal/w01"); rc=$?
 eq "recall through the daemon exits 0" "$rc" 0
