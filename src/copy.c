@@ -95,7 +95,7 @@ copier_attach_loop(struct copier *cp, struct ev_loop *loop)
  * -EINTR when the loop turned without one (a signal, another source):
  * callers then look at their stop flags and wait again.
  */
-static int
+int
 copier_wait(struct copier *cp)
 {
 	int rc;

@@ -59,6 +59,12 @@ struct ev_loop;
  * sources are served while a copy is in flight.  0 or -errno.
  */
 int	copier_attach_loop(struct copier *, struct ev_loop *);
+/*
+ * Submit what is queued on cp->ring and wait for a completion (through
+ * the loop if attached).  0, or -EINTR when the loop turned without one.
+ * Other users of the ring (the scan's statx) wait with it too.
+ */
+int	copier_wait(struct copier *);
 int	copier_init(struct copier *, int nbufs, size_t bufsz);
 void	copier_fini(struct copier *);
 

@@ -374,11 +374,16 @@ policy_run_row(struct job *j, bool end)
 		if (sqlite3_step(st) == SQLITE_DONE)
 			j->run_id = sqlite3_last_insert_rowid(D.e.cat.db);
 	} else {
+		/*
+		 * A run cut short by a stop keeps no end: the next start sees
+		 * it unfinished and runs the policy again.
+		 */
 		if (j->run_id == 0 || sqlite3_prepare_v2(D.e.cat.db, "UPDATE "
 		    "policy_runs SET ended_ns = ?, files = ?, bytes = ?, "
 		    "failed = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
 			return;
-		sqlite3_bind_int64(st, 1, jts_now_ns());
+		if (j->at == j->sel.n && !D.stopping)
+			sqlite3_bind_int64(st, 1, jts_now_ns());
 		sqlite3_bind_int64(st, 2, (int64_t)j->moved);
 		sqlite3_bind_int64(st, 3, (int64_t)j->bytes);
 		sqlite3_bind_int64(st, 4, (int64_t)j->failed);

@@ -59,13 +59,13 @@ struct scan {
 	char		*err;
 	size_t		 errlen;
 	int		 failed;
-	struct io_uring	 ring;		/* statx, many in flight */
+	struct io_uring	*ring;		/* the engine's: statx, many in flight */
 	bool		 ring_ok;
 	struct statx	*xs;		/* one per entry of a directory */
 	size_t		 xcap;
 };
 
-#define STATX_QD	128
+#define STATX_QD	64
 
 static int
 sc_fail(struct scan *s, const char *what)
@@ -333,7 +333,7 @@ stat_many(struct scan *s, int dfd, const char *names, struct ent *v,
 				next++;
 				continue;
 			}
-			if ((sqe = io_uring_get_sqe(&s->ring)) == NULL)
+			if ((sqe = io_uring_get_sqe(s->ring)) == NULL)
 				break;
 			io_uring_prep_statx(sqe, dfd, names + v[next].name,
 			    AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
@@ -344,17 +344,18 @@ stat_many(struct scan *s, int dfd, const char *names, struct ent *v,
 		}
 		if (inflight == 0)
 			break;
-		if (io_uring_submit_and_wait(&s->ring, 1) < 0 &&
-		    io_uring_cq_ready(&s->ring) == 0)
+		/* Through the event loop: the daemon answers meanwhile. */
+		if (copier_wait(&s->e->cp) < 0 &&
+		    io_uring_cq_ready(s->ring) == 0)
 			continue;	/* interrupted: wait again */
-		while (io_uring_peek_cqe(&s->ring, &cqe) == 0) {
+		while (io_uring_peek_cqe(s->ring, &cqe) == 0) {
 			size_t k = (size_t)io_uring_cqe_get_data64(cqe);
 
 			if (cqe->res < 0)
 				s->st->errors++;
 			else
 				ent_status(&v[k], &s->xs[k]);
-			io_uring_cqe_seen(&s->ring, cqe);
+			io_uring_cqe_seen(s->ring, cqe);
 			inflight--;
 		}
 	}
@@ -639,8 +640,9 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	    NULL, NULL);
 	if (catalog_begin(&e->cat) != 0)
 		sc_fail(&s, "begin");
+	s.ring = &e->cp.ring;
 	s.ring_ok = getenv("JTS_TIER_SCAN_SYNC") == NULL &&
-	    io_uring_queue_init(STATX_QD * 2, &s.ring, 0) == 0;
+	    e->cp.arena != NULL;
 	if (!s.failed) {
 		size_t relcap = 4096;
 		char *rel = xmalloc(relcap);
@@ -666,8 +668,6 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	    NULL);
 	r = s.failed;
 out:
-	if (s.ring_ok)
-		io_uring_queue_exit(&s.ring);
 	free(s.xs);
 	sqlite3_finalize(s.cur);
 	sqlite3_finalize(s.ins);
