@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <ev.h>
 #include <liburing.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,13 +60,13 @@ struct scan {
 	char		*err;
 	size_t		 errlen;
 	int		 failed;
-	struct io_uring	*ring;		/* the engine's: statx, many in flight */
+	struct io_uring	 ring;		/* statx, many in flight */
 	bool		 ring_ok;
 	struct statx	*xs;		/* one per entry of a directory */
 	size_t		 xcap;
 };
 
-#define STATX_QD	64
+#define STATX_QD	128
 
 static int
 sc_fail(struct scan *s, const char *what)
@@ -333,7 +334,7 @@ stat_many(struct scan *s, int dfd, const char *names, struct ent *v,
 				next++;
 				continue;
 			}
-			if ((sqe = io_uring_get_sqe(s->ring)) == NULL)
+			if ((sqe = io_uring_get_sqe(&s->ring)) == NULL)
 				break;
 			io_uring_prep_statx(sqe, dfd, names + v[next].name,
 			    AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
@@ -344,18 +345,17 @@ stat_many(struct scan *s, int dfd, const char *names, struct ent *v,
 		}
 		if (inflight == 0)
 			break;
-		/* Through the event loop: the daemon answers meanwhile. */
-		if (copier_wait(&s->e->cp) < 0 &&
-		    io_uring_cq_ready(s->ring) == 0)
+		if (io_uring_submit_and_wait(&s->ring, 1) < 0 &&
+		    io_uring_cq_ready(&s->ring) == 0)
 			continue;	/* interrupted: wait again */
-		while (io_uring_peek_cqe(s->ring, &cqe) == 0) {
+		while (io_uring_peek_cqe(&s->ring, &cqe) == 0) {
 			size_t k = (size_t)io_uring_cqe_get_data64(cqe);
 
 			if (cqe->res < 0)
 				s->st->errors++;
 			else
 				ent_status(&v[k], &s->xs[k]);
-			io_uring_cqe_seen(s->ring, cqe);
+			io_uring_cqe_seen(&s->ring, cqe);
 			inflight--;
 		}
 	}
@@ -408,6 +408,14 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
 		qsort(v, n, sizeof(*v), ino_cmp);
 	if (s->ring_ok)
 		stat_many(s, dirfd(d), names, v, n);
+	/*
+	 * Between directories, the engine's loop gets a turn without
+	 * waiting: the daemon answers its socket during a long scan.  (The
+	 * statx waits themselves stay in io_uring: through the loop they cost
+	 * a warm scan about 15%.)
+	 */
+	if (s->e->loop != NULL)
+		ev_run(s->e->loop, EVRUN_NOWAIT);
 	for (i = 0; i < n && !s->ring_ok; i++) {
 		if (v[i].type != DT_REG && v[i].type != DT_UNKNOWN)
 			continue;
@@ -640,9 +648,8 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	    NULL, NULL);
 	if (catalog_begin(&e->cat) != 0)
 		sc_fail(&s, "begin");
-	s.ring = &e->cp.ring;
 	s.ring_ok = getenv("JTS_TIER_SCAN_SYNC") == NULL &&
-	    e->cp.arena != NULL;
+	    io_uring_queue_init(STATX_QD * 2, &s.ring, 0) == 0;
 	if (!s.failed) {
 		size_t relcap = 4096;
 		char *rel = xmalloc(relcap);
@@ -668,6 +675,8 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	    NULL);
 	r = s.failed;
 out:
+	if (s.ring_ok)
+		io_uring_queue_exit(&s.ring);
 	free(s.xs);
 	sqlite3_finalize(s.cur);
 	sqlite3_finalize(s.ins);
