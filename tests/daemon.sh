@@ -216,6 +216,37 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	chmod 660 "$W/run/ctl.sock"
 fi
 
+# The protocol: a message of another version, a malformed one, an unknown
+# request: each answered with a reason, and the daemon goes on.
+proto=$(python3 - "$W/run/ctl.sock" <<'PY'
+import json, socket, struct, sys
+def call(raw):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(raw)
+    try:
+        n = struct.unpack(">I", s.recv(4))[0]
+        return json.loads(s.recv(n))
+    except Exception as e:
+        return {"error": "closed"}
+def msg(o):
+    b = json.dumps(o).encode()
+    return struct.pack(">I", len(b)) + b
+r = call(msg({"v": 99, "cmd": "status"}))
+print(r.get("exit"), r.get("error"))
+r = call(struct.pack(">I", 5) + b"nope!")
+print(r.get("exit"), r.get("error"))
+r = call(msg({"v": 1, "cmd": "format-disk"}))
+print(r.get("exit"), r.get("error"))
+r = call(struct.pack(">I", 0x7fffffff))
+print(r.get("exit"), r.get("error"))
+PY
+)
+contains "another protocol version is refused" "$proto" "2 protocol version 99 not spoken here (this daemon: 1)"
+contains "a malformed message is refused" "$proto" "2 malformed message"
+contains "an unknown request is refused" "$proto" "2 unknown request 'format-disk'"
+eq "the daemon still answers" "$("$CTL" status >/dev/null 2>&1; echo $?)" 0
+
 # One engine at a time.
 out=$("$TIERD" 2>&1); rc=$?
 eq "a second daemon exits 1" "$rc" 1

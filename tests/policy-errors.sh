@@ -200,8 +200,11 @@ out=$("$CTL" policy list 2>&1); rc=$?
 eq "continued condition: list exits 0" "$rc" 0
 contains "continued condition is joined" "$out" \
     "condition: size > kib(1) AND age > days(1) AND name NOT LIKE '%.tmp'"
+before=$(cat "$W/catalog.db" "$W/catalog.db-wal" 2>/dev/null | xxh128sum)
 out=$("$CTL" policy test long 2>&1); rc=$?
 eq "continued condition compiles" "$rc" 0
+eq "policy test wrote nothing to the catalog" \
+    "$(cat "$W/catalog.db" "$W/catalog.db-wal" 2>/dev/null | xxh128sum)" "$before"
 eq "the catalog is unchanged by policy test" \
     "$(sqlite3 "$W/catalog.db" 'SELECT count(*) FROM policy_runs')" 0
 
