@@ -39,7 +39,7 @@ _jts_tierctl()
 	local cur prev words cword cmd i
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="migrate recall status check recover policy explain pin unpin reload"
+	local commands="migrate recall status check recover policy explain pin unpin reload metrics"
 
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -96,6 +96,12 @@ _jts_tierctl()
 		fi ;;
 	explain|pin|unpin)
 		COMPREPLY=($(compgen -f -- "$cur")) ;;
+	metrics)
+		if [[ $prev == -o || $prev == --output ]]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "-o --output -c --config -h --help" -- "$cur"))
+		fi ;;
 	recover|reload)
 		COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
 	esac

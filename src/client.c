@@ -112,3 +112,19 @@ client_pin(struct cmd_ctx *ctx, const char *rel, bool pin)
 	json_object_object_add(req, "path", json_object_new_string(rel));
 	return client_call(ctx, req, NULL);
 }
+
+json_object *
+client_daemon_status(struct cmd_ctx *ctx)
+{
+	json_object *req = json_object_new_object(), *res = NULL, *d = NULL;
+
+	json_object_object_add(req, "cmd", json_object_new_string("status"));
+	if (client_call(ctx, req, &res) == EXIT_OK && res != NULL &&
+	    json_object_object_get_ex(res, "daemon", &d))
+		json_object_get(d);
+	else
+		d = NULL;
+	if (res != NULL)
+		json_object_put(res);
+	return d;
+}

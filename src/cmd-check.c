@@ -370,6 +370,29 @@ check_journal(struct check *ck, struct catalog *cat)
 	free(rows);
 }
 
+/*
+ * Leave the result beside the catalog (catalog.db.check) for 'jts-tierctl
+ * metrics'; a check that cannot write there still checks.
+ */
+static void
+record_result(struct cmd_ctx *ctx, const struct check *ck)
+{
+	char *path = xasprintf("%s.check", ctx->conf.catalog);
+	char *tmp = xasprintf("%s.tmp", path);
+	FILE *fp = fopen(tmp, "w");
+
+	if (fp != NULL) {
+		fprintf(fp, "status=%d time=%" PRId64 " files=%" PRId64
+		    " problems=%" PRId64 " verified=%d\n", ck->status,
+		    jts_now_ns() / 1000000000, ck->files, ck->problems,
+		    ck->verify ? 1 : 0);
+		if (fclose(fp) != 0 || rename(tmp, path) != 0)
+			(void)unlink(tmp);
+	}
+	free(tmp);
+	free(path);
+}
+
 static int
 cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -498,6 +521,7 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			printf("%s\n", ck.lines[i]);
 		json_object_put(ck.jproblems);
 	}
+	record_result(ctx, &ck);
 	for (i = 0; i < ck.nlines; i++)
 		free(ck.lines[i]);
 	free(ck.lines);

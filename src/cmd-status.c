@@ -78,23 +78,6 @@ count_detached(struct catalog *cat, struct conf *c, const char *tier)
 	return n;
 }
 
-/* The daemon's view: its work in flight and queued; NULL if none runs. */
-static json_object *
-daemon_status(struct cmd_ctx *ctx)
-{
-	json_object *req = json_object_new_object(), *res = NULL, *d = NULL;
-
-	json_object_object_add(req, "cmd", json_object_new_string("status"));
-	if (client_call(ctx, req, &res) == EXIT_OK && res != NULL &&
-	    json_object_object_get_ex(res, "daemon", &d))
-		json_object_get(d);
-	else
-		d = NULL;
-	if (res != NULL)
-		json_object_put(res);
-	return d;
-}
-
 static int64_t
 jint(json_object *o, const char *k)
 {
@@ -167,7 +150,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	struct catalog cat;
 	struct cat_journal *rows = NULL;
 	json_object *root = NULL, *tiers = NULL, *moves = NULL, *o, *dmn;
-	char err[1024], a[32], b[32], c[32];
+	char a[32], b[32], c[32];
 	bool json = false;
 	int ch, i, nrows = 0;
 	int64_t detached[JTS_MAX_TIERS];
@@ -190,16 +173,11 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_usage(&cmd_status_entry);
 	if (cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
-	memset(&cat, 0, sizeof(cat));
-	if (access(ctx->conf.catalog, F_OK) == 0 &&
-	    catalog_open(ctx->conf.catalog, true, &cat, err, sizeof(err))
-	    != 0) {
-		jts_err("%s", err);
+	if (cmd_catalog_ro(ctx, &cat) != 0)
 		return EXIT_FAILED;
-	}
 	if (cat.db != NULL)
 		catalog_journal_open_rows(&cat, &rows, &nrows);
-	dmn = daemon_status(ctx);
+	dmn = client_daemon_status(ctx);
 	if (json) {
 		root = json_object_new_object();
 		json_object_object_add(root, "daemon", dmn);

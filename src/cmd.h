@@ -31,11 +31,16 @@ extern const struct cmd_entry cmd_explain_entry;
 extern const struct cmd_entry cmd_pin_entry;
 extern const struct cmd_entry cmd_unpin_entry;
 extern const struct cmd_entry cmd_reload_entry;
+extern const struct cmd_entry cmd_metrics_entry;
 
 /* Print "usage: jts-tierctl NAME USAGE" to stderr and return EXIT_USAGE. */
 int	cmd_usage(const struct cmd_entry *);
 /* Print the command's help (usage and summary) to stdout. */
 int	cmd_help(const struct cmd_entry *, const char *options);
+struct catalog;
+/* Open the catalog to read if it exists (cat->db NULL if not); on error
+ * print it and return non-zero. */
+int	cmd_catalog_ro(struct cmd_ctx *, struct catalog *);
 /* Load the configuration; on error print it and return non-zero. */
 int	cmd_load_conf(struct cmd_ctx *);
 

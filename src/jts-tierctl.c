@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "catalog.h"
 #include "cmd.h"
 #include "util.h"
 
@@ -20,6 +22,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_pin_entry,
 	&cmd_unpin_entry,
 	&cmd_reload_entry,
+	&cmd_metrics_entry,
 	NULL
 };
 
@@ -46,6 +49,21 @@ cmd_load_conf(struct cmd_ctx *ctx)
 	char err[1024];
 
 	if (conf_load(ctx->conf_path, &ctx->conf, err, sizeof(err)) != 0) {
+		jts_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_catalog_ro(struct cmd_ctx *ctx, struct catalog *cat)
+{
+	char err[1024];
+
+	memset(cat, 0, sizeof(*cat));
+	if (access(ctx->conf.catalog, F_OK) != 0)
+		return 0;	/* no catalog yet: nothing catalogued */
+	if (catalog_open(ctx->conf.catalog, true, cat, err, sizeof(err)) != 0) {
 		jts_err("%s", err);
 		return -1;
 	}

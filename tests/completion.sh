@@ -30,7 +30,7 @@ complete_words() {
 	printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
 }
 eq "commands" "$(complete_words jts-tierctl '')" \
-    "check explain migrate pin policy recall recover reload status unpin "
+    "check explain metrics migrate pin policy recall recover reload status unpin "
 eq "a prefix" "$(complete_words jts-tierctl re)" "recall recover reload "
 eq "tier names after --to" "$(complete_words jts-tierctl -c "$W/c.conf" migrate --to '')" \
     "cold-nas hot warm "
@@ -38,7 +38,7 @@ eq "policy subcommands" "$(complete_words jts-tierctl -c "$W/c.conf" policy '')"
 eq "policy names" "$(complete_words jts-tierctl -c "$W/c.conf" policy test '')" "kafka-old wal "
 eq "policy names, JTS_TIER_CONF" "$(JTS_TIER_CONF=$W/c.conf; complete_words jts-tierctl policy run w)" "wal "
 # Every option --help lists is offered.
-for cmd in migrate recall status check policy; do
+for cmd in migrate recall status check policy metrics; do
 	offered=$(complete_words jts-tierctl "$cmd" -)
 	for opt in $("$CTL" "$cmd" --help | grep -o -- '--[a-z-]*' | sort -u); do
 		contains "$cmd completes $opt" "$offered" "$opt "
