@@ -39,7 +39,7 @@ _jts_tierctl()
 	local cur prev words cword cmd i
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="migrate recall status check recover policy explain pin unpin reload metrics"
+	local commands="migrate recall status check recover policy explain pin unpin reload metrics report"
 
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -101,6 +101,12 @@ _jts_tierctl()
 			COMPREPLY=($(compgen -f -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "-o --output -c --config -h --help" -- "$cur"))
+		fi ;;
+	report)
+		if [[ $prev == --svg ]]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "-j --json --svg -n --top -c --config -h --help" -- "$cur"))
 		fi ;;
 	recover|reload)
 		COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;

@@ -23,6 +23,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_unpin_entry,
 	&cmd_reload_entry,
 	&cmd_metrics_entry,
+	&cmd_report_entry,
 	NULL
 };
 
