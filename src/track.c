@@ -148,30 +148,56 @@ dir_path(struct track *t, const fsid_t *fsid, struct file_handle *fh)
 	return xstrdup(buf);
 }
 
+/*
+ * One event of ev_len bytes at ev.  Records follow each other at their
+ * lengths, which need not keep 8-byte alignment: every field is copied
+ * out before it is read.
+ */
 static void
-one_event(struct track *t, struct fanotify_event_metadata *m)
+one_event(struct track *t, const unsigned char *ev, size_t ev_len)
 {
-	struct fanotify_event_info_fid *fid;
-	struct file_handle *fh;
+	struct fanotify_event_metadata m;
+	struct fanotify_event_info_header hdr;
+	union {
+		struct file_handle fh;
+		unsigned char	 b[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h;
+	const unsigned char *info, *handle;
+	unsigned int hbytes;
+	fsid_t fsid;
 	const char *name, *rel;
 	char *dir, *full;
 	int tier, flags;
 
-	if (m->mask & FAN_Q_OVERFLOW) {
+	memcpy(&m, ev, sizeof(m));
+	if (m.mask & FAN_Q_OVERFLOW) {
 		t->overflow = true;
 		return;
 	}
-	if (m->pid == t->self || m->event_len <= m->metadata_len)
+	if (m.pid == t->self || m.event_len <= m.metadata_len ||
+	    ev_len < (size_t)m.metadata_len + sizeof(hdr) + sizeof(fsid) +
+	    sizeof(struct file_handle))
 		return;
-	fid = (struct fanotify_event_info_fid *)(m + 1);
-	if (fid->hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME)
+	info = ev + m.metadata_len;
+	memcpy(&hdr, info, sizeof(hdr));
+	if (hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME)
 		return;
-	fh = (struct file_handle *)fid->handle;
-	name = (const char *)fh->f_handle + fh->handle_bytes;
+	memcpy(&fsid, info + sizeof(hdr), sizeof(fsid));
+	handle = info + sizeof(hdr) + sizeof(fsid);
+	memcpy(&h.fh, handle, sizeof(h.fh));
+	hbytes = h.fh.handle_bytes;
+	if (hbytes > MAX_HANDLE_SZ || (size_t)(handle - ev) +
+	    sizeof(struct file_handle) + hbytes >= ev_len)
+		return;
+	memcpy(h.fh.f_handle, handle + sizeof(struct file_handle), hbytes);
+	name = (const char *)handle + sizeof(struct file_handle) + hbytes;
+	if (memchr(name, '\0', ev_len - (size_t)((const unsigned char *)name -
+	    ev)) == NULL)
+		return;
 	if (strcmp(name, ".") == 0 || strncmp(name, JTS_TMP_PREFIX,
 	    strlen(JTS_TMP_PREFIX)) == 0)
 		return;
-	if ((dir = dir_path(t, (fsid_t *)&fid->fsid, fh)) == NULL) {
+	if ((dir = dir_path(t, &fsid, &h.fh)) == NULL) {
 		jts_debug("fanotify: cannot open the directory of %s: %s",
 		    jts_quote(name), strerror(errno));
 		return;
@@ -180,8 +206,8 @@ one_event(struct track *t, struct fanotify_event_metadata *m)
 	free(dir);
 	tier = engine_locate(t->e, full, &rel);
 	if (tier >= 0 && *rel != '\0' && t->e->tiers[tier].rootfd >= 0) {
-		flags = (m->mask & FAN_ACCESS) ? EV_READ_F : 0;
-		if (m->mask & (FAN_MODIFY | FAN_CLOSE_WRITE | FAN_CREATE |
+		flags = (m.mask & FAN_ACCESS) ? EV_READ_F : 0;
+		if (m.mask & (FAN_MODIFY | FAN_CLOSE_WRITE | FAN_CREATE |
 		    FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB))
 			flags |= EV_WRITE_F;
 		if (flags)
@@ -194,9 +220,10 @@ static void
 on_events(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct track *t = w->data;
-	char buf[65536] __attribute__((aligned(8)));
-	struct fanotify_event_metadata *m;
+	unsigned char buf[65536] __attribute__((aligned(8)));
+	struct fanotify_event_metadata m;
 	ssize_t n;
+	size_t off;
 
 	(void)loop;
 	(void)revents;
@@ -204,10 +231,13 @@ on_events(struct ev_loop *loop, ev_io *w, int revents)
 		n = read(t->fd, buf, sizeof(buf));
 		if (n <= 0)
 			return;
-		for (m = (struct fanotify_event_metadata *)buf;
-		    FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+		for (off = 0; off + sizeof(m) <= (size_t)n; off += m.event_len) {
+			memcpy(&m, buf + off, sizeof(m));
+			if (m.event_len < sizeof(m) ||
+			    off + m.event_len > (size_t)n)
+				break;
 			t->events++;
-			one_event(t, m);
+			one_event(t, buf + off, m.event_len);
 		}
 	}
 }

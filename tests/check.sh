@@ -20,7 +20,7 @@ contains "clean: perfdata" "$out" "| files=4 problems=0 verified_bytes=1000000B"
 # Flip one byte of a warm copy, keeping its mtime: only a re-hash sees it.
 f=$W/warm/k/f2
 m=$(stat -c %.9Y "$f")
-printf '\xff' | dd of="$f" bs=1 seek=1234 conv=notrunc 2>/dev/null
+flip_byte "$f" 1234
 touch -d "@$m" "$f"
 out=$("$CTL" check); rc=$?
 eq "rot without --verify goes unseen" "$rc" 0
@@ -52,7 +52,7 @@ contains "stray copy named" "$out" \
 rm -f "$W/warm/k/f1"
 
 # A leftover temporary and a dangling link are warnings.
-printf '\xff' | dd of="$f" bs=1 seek=1234 conv=notrunc 2>/dev/null
+flip_byte "$f" 1234
 rm -f "$W/warm/k/f3"
 out=$("$CTL" check); rc=$?
 eq "missing data: CRITICAL" "$rc" 2

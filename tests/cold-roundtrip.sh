@@ -120,7 +120,7 @@ eq "small.txt back, identical" "$(fileid "$H/small.txt")" "$id_small"
 # A corrupt cold copy (same size and mtime, one byte changed) is refused.
 f=$NAS_DIR/data/deep/f7
 cp -p "$f" "$W/f7.orig"
-printf '\377' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+flip_byte "$f" 100
 touch -r "$W/f7.orig" "$f"
 out=$("$CTL" recall "$H/deep/f7" 2>&1); rc=$?
 ok "recall of a corrupt copy exits non-zero" [ "$rc" -ne 0 ]

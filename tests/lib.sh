@@ -214,3 +214,13 @@ wait_log() {
 	tail -8 "$W/d.log" | sed 's/^/    /'
 	return 1
 }
+
+# flip_byte FILE OFFSET: invert one byte in place (always a change, unlike
+# writing a fixed value that may already be there).
+flip_byte() {
+	python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1)
+    f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
