@@ -78,6 +78,7 @@ if tar -xzf jts-tier-*.tar.gz -C "$asan" && cd "$asan"/jts-tier-* &&
     ./configure -q --enable-sanitizers >/dev/null &&
     make -j"$(nproc)" >/dev/null 2>&1; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    make -k check >/dev/null 2>&1
 	show_results asan/
