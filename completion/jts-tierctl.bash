@@ -39,7 +39,7 @@ _jts_tierctl()
 	local cur prev words cword cmd i
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="migrate recall status check recover policy explain pin unpin reload metrics report"
+	local commands="migrate recall status check recover scan policy explain pin unpin reload metrics report"
 
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -108,7 +108,7 @@ _jts_tierctl()
 		else
 			COMPREPLY=($(compgen -W "-j --json --svg -n --top -c --config -h --help" -- "$cur"))
 		fi ;;
-	recover|reload)
+	recover|reload|scan)
 		COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
 	esac
 }

@@ -105,6 +105,9 @@ echo "warm:"
 (cd "$WS" && find . -type f -printf '  %TY-%Tm-%Td %10s %P\n' | sort -k3)
 
 echo
+echo "== cataloguing the tiers (jts-tierctl scan; the daemon also scans at start)"
+"$CTL" scan
+echo
 echo "== the shipped policies, and what each would move now"
 "$CTL" policy list
 for p in "$D"/policies/*.policy; do

@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "engine.h"
 #include "move.h"
+#include "scan.h"
 #include "util.h"
 
 static const char migrate_options[] =
@@ -331,4 +332,58 @@ const struct cmd_entry cmd_recover_entry = {
 	.summary = "Finish or undo every move that was interrupted (any "
 	    "command that moves data\ndoes this first).",
 	.exec = cmd_recover_exec,
+};
+
+/* ---- scan ------------------------------------------------------------- */
+
+static const char scan_options[] =
+    "options:\n"
+    "  -c, --config FILE    configuration file\n"
+    "  -h, --help           this help\n";
+
+static int
+cmd_scan_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct scan_stats st;
+	struct engine e;
+	json_object *req;
+	char err[1024], *line;
+	int r, t;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return cmd_help(&cmd_scan_entry, scan_options);
+	if (argc > 1)
+		return cmd_usage(&cmd_scan_entry);
+	if (cmd_load_conf(ctx) != 0)
+		return EXIT_USAGE;
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("scan"));
+	if ((r = client_call(ctx, req, NULL)) != CLIENT_NO_DAEMON)
+		return r;
+	if ((r = open_engine(ctx, &e)) != EXIT_OK)
+		return r;
+	for (t = 0; t < e.ntiers; t++) {
+		if (e.tiers[t].rootfd < 0)
+			continue;
+		if (scan_tier(&e, t, &st, err, sizeof(err)) != 0) {
+			jts_err("scan of tier %s failed: %s",
+			    ctx->conf.tiers[t].name, err);
+			r = EXIT_FAILED;
+			continue;
+		}
+		line = scan_line(ctx->conf.tiers[t].name, &st);
+		printf("%s\n", line);
+		free(line);
+	}
+	engine_close(&e);
+	return r;
+}
+
+const struct cmd_entry cmd_scan_entry = {
+	.name = "scan",
+	.usage = "",
+	.summary = "Bring the catalog in line with every local tier now: new, "
+	    "changed, deleted\nand renamed files (what jts-tierd does at start "
+	    "and every scan_interval).",
+	.exec = cmd_scan_exec,
 };

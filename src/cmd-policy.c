@@ -45,6 +45,12 @@ policy_open(struct cmd_ctx *ctx, struct policy_set *ps, struct catalog *cat,
 		return EXIT_USAGE;
 	}
 	memset(cat, 0, sizeof(*cat));
+	if (need_catalog && access(ctx->conf.catalog, F_OK) != 0) {
+		jts_warn("catalog %s does not exist yet: nothing is catalogued "
+		    "('jts-tierctl scan' or jts-tierd's first scan fills it)",
+		    ctx->conf.catalog);
+		need_catalog = false;
+	}
 	/* Without the catalog, conditions are checked against its schema. */
 	if (catalog_open(need_catalog ? ctx->conf.catalog : ":memory:",
 	    need_catalog, cat, err, sizeof(err)) != 0) {

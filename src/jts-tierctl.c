@@ -17,6 +17,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_status_entry,
 	&cmd_check_entry,
 	&cmd_recover_entry,
+	&cmd_scan_entry,
 	&cmd_policy_entry,
 	&cmd_explain_entry,
 	&cmd_pin_entry,

@@ -256,41 +256,48 @@ queue_policy(const char *name, enum policy_reason reason, struct conn *c)
 }
 
 static void
-queue_scan(void)
+queue_scan(struct conn *c)
 {
 	struct job *j;
 
-	if (scan_queued())
+	if (c == NULL && scan_queued())
 		return;
 	j = xcalloc(1, sizeof(*j));
 	j->kind = JOB_SCAN;
+	j->conn = c;
+	if (c)
+		c->job = j;
 	queue(j);
 }
 
 /* ---- steps ------------------------------------------------------------ */
 
+/* Scan every local tier; each tier's figures logged (and sent back). */
 static void
 step_scan(struct job *j)
 {
 	struct scan_stats st;
-	char err[1024];
-	int t;
+	char err[1024], *line;
+	int t, failed = 0;
 
-	(void)j;
+	D.echo = j->conn;
 	for (t = 0; t < D.e.ntiers; t++) {
 		if (D.e.tiers[t].rootfd < 0)
 			continue;
 		if (scan_tier(&D.e, t, &st, err, sizeof(err)) != 0) {
 			jts_err("scan of tier %s failed: %s",
 			    D.conf.tiers[t].name, err);
+			failed++;
 			continue;
 		}
-		jts_notice("scan tier=%s files=%" PRIu64 " added=%" PRIu64
-		    " changed=%" PRIu64 " removed=%" PRIu64 " renamed=%"
-		    PRIu64 " unreadable=%" PRIu64 " time=%.2fs",
-		    D.conf.tiers[t].name, st.files, st.added, st.changed,
-		    st.removed, st.renamed, st.errors, (double)st.ns / 1e9);
+		line = scan_line(D.conf.tiers[t].name, &st);
+		jts_notice("%s", line);
+		if (j->conn != NULL)
+			send_progress(j->conn, "text", line);
+		free(line);
 	}
+	D.echo = NULL;
+	send_result(j->conn, failed ? EXIT_FAILED_D : 0, NULL, NULL);
 }
 
 /* One line per move, in the log; the requester sees the same. */
@@ -873,7 +880,8 @@ handle(struct conn *c, json_object *req)
 	}
 	if (strcmp(cmd, "migrate") && strcmp(cmd, "recall") &&
 	    strcmp(cmd, "pin") && strcmp(cmd, "unpin") &&
-	    strcmp(cmd, "reload") && strcmp(cmd, "run")) {
+	    strcmp(cmd, "reload") && strcmp(cmd, "run") &&
+	    strcmp(cmd, "scan")) {
 		char *e = xasprintf("unknown request '%s'", cmd);
 
 		send_result(c, EXIT_USAGE_D, NULL, e);
@@ -905,6 +913,10 @@ handle(struct conn *c, json_object *req)
 			    "progress\n", NULL);
 		} else
 			reload(c);
+		goto out;
+	}
+	if (strcmp(cmd, "scan") == 0) {
+		queue_scan(c);
 		goto out;
 	}
 	if (strcmp(cmd, "run") == 0) {
@@ -1172,7 +1184,7 @@ on_rescan(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
-	queue_scan();
+	queue_scan(NULL);
 }
 
 static void
@@ -1419,7 +1431,7 @@ main(int argc, char **argv)
 	}
 	if (D.conf.fanotify)
 		D.track = track_start(&D.e, D.loop, &D.busy);
-	queue_scan();
+	queue_scan(NULL);
 	arm_policies();
 	jts_notice("started: pid %d, %d tiers, %d policies, socket %s, "
 	    "tracking: %s", getpid(), D.conf.ntiers, D.ps.n, D.conf.socket,

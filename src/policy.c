@@ -1027,17 +1027,17 @@ policy_explain(struct policy *p, sqlite3 *db, const struct conf *c,
 	}
 	else if ((ex = excluded_by(p, rel)) != NULL)
 		snprintf(why, whylen, "excluded by '%s'", ex);
-	else if (res < p->min_residency_s)
-		snprintf(why, whylen, "on tier %s for %s, min_residency is %s",
-		    c->tiers[p->from].name, jts_fmt_duration(res, b1,
-		    sizeof(b1)), jts_fmt_duration(p->min_residency_s, b2,
-		    sizeof(b2)));
 	else if (sqlite3_column_int(st, 7) == 0)
 		snprintf(why, whylen, "condition false: %s (age %s, idle %s, "
 		    "size %jd, heat %.2f)", p->condition,
 		    jts_fmt_duration(age, b1, sizeof(b1)),
 		    jts_fmt_duration(idle, b2, sizeof(b2)), (intmax_t)size,
 		    sqlite3_column_double(st, 6));
+	else if (res < p->min_residency_s)
+		snprintf(why, whylen, "matches, but on tier %s for %s only, "
+		    "min_residency is %s", c->tiers[p->from].name,
+		    jts_fmt_duration(res, b1, sizeof(b1)),
+		    jts_fmt_duration(p->min_residency_s, b2, sizeof(b2)));
 	else {
 		ret = 1;
 		if (p->schedule_s)

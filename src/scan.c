@@ -14,6 +14,7 @@
 #include <liburing.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,4 +693,14 @@ out:
 	free(s.fresh);
 	st->ns = jts_mono_ns() - st->ns;
 	return r;
+}
+
+char *
+scan_line(const char *tier, const struct scan_stats *st)
+{
+	return xasprintf("scan tier=%s files=%" PRIu64 " added=%" PRIu64
+	    " changed=%" PRIu64 " removed=%" PRIu64 " renamed=%" PRIu64
+	    " unreadable=%" PRIu64 " time=%.2fs", tier, st->files, st->added,
+	    st->changed, st->removed, st->renamed, st->errors,
+	    (double)st->ns / 1e9);
 }

@@ -24,4 +24,7 @@ struct scan_stats {
 int	scan_tier(struct engine *, int t, struct scan_stats *, char *err,
 	    size_t errlen);
 
+/* One line for people and logs: "scan tier=hot files=... time=...s". */
+char	*scan_line(const char *tier, const struct scan_stats *);
+
 #endif

@@ -30,7 +30,7 @@ complete_words() {
 	printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
 }
 eq "commands" "$(complete_words jts-tierctl '')" \
-    "check explain metrics migrate pin policy recall recover reload report status unpin "
+    "check explain metrics migrate pin policy recall recover reload report scan status unpin "
 eq "a prefix" "$(complete_words jts-tierctl re)" "recall recover reload report "
 eq "tier names after --to" "$(complete_words jts-tierctl -c "$W/c.conf" migrate --to '')" \
     "cold-nas hot warm "

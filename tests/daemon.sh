@@ -130,7 +130,7 @@ out=$("$CTL" explain "$H/pg/wal/pinned" "$H/pg/wal/w07.partial" "$H/pg/wal/readm
 contains "explain: pinned by its directory or itself" "$out" "pinned by pg/wal/pinned"
 contains "explain: excluded" "$out" "excluded by '*.partial'"
 contains "explain: condition false for the read file" "$out" "condition false"
-contains "explain: residency for the new file" "$out" "min_residency is 1h 0m"
+contains "explain: the new file is too recent for the condition" "$(printf "%s\n" "$out" | grep -A1 w06)" "condition false"
 
 # Limits per run: at most 2 files, the oldest first.
 cat > "$W/policies/parts.policy" <<'P'
@@ -185,14 +185,25 @@ ok "b4 stayed" test -f "$H/bw/b4" -a ! -L "$H/bw/b4"
 rm -f "$W/policies/bw.policy"
 "$CTL" reload > /dev/null
 
-# Minimum residency: a recalled file does not go straight back.
-out=$("$CTL" recall "$H/pg/wal/w01"); rc=$?
+# Minimum residency: a recalled file does not go straight back (its age
+# still matches the condition; its residency on hot does not).
+sed -i 's/^max_files = 2$/max_files = 2\nmin_residency = 1h/' "$W/policies/parts.policy"
+"$CTL" reload > /dev/null
+out=$("$CTL" recall "$H/ch/parts/p1"); rc=$?
 eq "recall through the daemon exits 0" "$rc" 0
 contains "recall through the daemon reports" "$out" "recall: 1 moved"
-ok "w01 is back on hot" test -f "$H/pg/wal/w01" -a ! -L "$H/pg/wal/w01"
-"$CTL" policy run wal > /dev/null
-ok "min_residency keeps the recalled file on hot" test -f "$H/pg/wal/w01" -a ! -L "$H/pg/wal/w01"
-contains "explain says why" "$("$CTL" explain "$H/pg/wal/w01")" "min_residency is 1h 0m"
+ok "p1 is back on hot" test -f "$H/ch/parts/p1" -a ! -L "$H/ch/parts/p1"
+out=$("$CTL" policy run parts); rc=$?
+contains "the next run moves the last other file, not p1" "$out" "policy parts: 1 moved"
+ok "min_residency keeps the recalled file on hot" test -f "$H/ch/parts/p1" -a ! -L "$H/ch/parts/p1"
+ok "p5 moved" test -f "$W/warm/ch/parts/p5"
+contains "explain says why" "$("$CTL" explain "$H/ch/parts/p1" | grep parts)" \
+    "matches, but on tier hot for"
+contains "explain names the residency" "$("$CTL" explain "$H/ch/parts/p1" | grep parts)" \
+    "min_residency is 1h 0m"
+# A read makes a file hot: the recently read WAL segment no longer matches.
+contains "explain: a file read a moment ago is not idle" \
+    "$("$CTL" explain "$H/pg/wal/readme" | grep wal)" "condition false"
 
 # A broken policy: reload reports file:line and keeps the set in force.
 printf '[policy]\nfrom = hot\nto = warm\ncondition = size >\nschedule = 1h\n' \
