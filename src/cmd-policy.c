@@ -72,18 +72,21 @@ static void
 trigger_text(const struct policy *p, const struct conf *c, char *buf,
     size_t len)
 {
-	char d[32];
+	char d[32], w[96];
 
+	/* What the watermarks watch: the tier, or a volume beneath it. */
+	snprintf(w, sizeof(w), "%s%s%s", c->tiers[p->from].name,
+	    p->fill_path ? "/" : "", p->fill_path ? p->fill_path : "");
 	if (p->schedule_s && p->on_fill)
 		snprintf(buf, len, "every %s, and when %s is above %d%% (down "
 		    "to %d%%)", jts_fmt_duration(p->schedule_s, d, sizeof(d)),
-		    c->tiers[p->from].name, p->high, p->low);
+		    w, p->high, p->low);
 	else if (p->schedule_s)
 		snprintf(buf, len, "every %s", jts_fmt_duration(p->schedule_s,
 		    d, sizeof(d)));
 	else
-		snprintf(buf, len, "when %s is above %d%% (down to %d%%)",
-		    c->tiers[p->from].name, p->high, p->low);
+		snprintf(buf, len, "when %s is above %d%% (down to %d%%)", w,
+		    p->high, p->low);
 }
 
 static int

@@ -231,7 +231,7 @@ out=$("$CTL" -c "$W/example.conf" policy list 2>&1); rc=$?
 eq "example policies load: exit 0" "$rc" 0
 eq "five example policies" "$(printf '%s\n' "$out" | grep -c '^[a-z].* -> ')" 5
 contains "kafka watches its volume" "$out" \
-    "kafka-segments       hot -> warm, every 6h 0m, and when hot is above 85% (down to 70%)"
+    "kafka-segments       hot -> warm, every 6h 0m, and when hot/kafka is above 85% (down to 70%)"
 contains "warm to cold" "$out" "warm-to-cold         warm -> cold, every 1d 0h"
 
 # Config errors of the [daemon] section name their line.
