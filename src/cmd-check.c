@@ -76,7 +76,7 @@ problem(struct check *ck, int sev, const char *kind, const char *path,
 	json_object_object_add(o, "severity",
 	    json_object_new_string(st_names[sev]));
 	json_object_object_add(o, "kind", json_object_new_string(kind));
-	json_object_object_add(o, "path", json_object_new_string(path));
+	jts_json_add_path(o, "path", path);
 	json_object_object_add(o, "message", json_object_new_string(msg));
 	json_object_array_add(ck->jproblems, o);
 	ck->lines = xrealloc(ck->lines, (size_t)(ck->nlines + 1) *

@@ -191,8 +191,7 @@ policy_sel_json(const struct policy *p, const struct conf *c,
 	for (i = 0; i < s->n; i++) {
 		json_object *f = json_object_new_object();
 
-		json_object_object_add(f, "path",
-		    json_object_new_string(s->c[i].rel));
+		jts_json_add_path(f, "path", s->c[i].rel);
 		json_object_object_add(f, "size",
 		    json_object_new_int64(s->c[i].size));
 		json_object_array_add(files, f);

@@ -376,8 +376,7 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			if (json) {
 				json_object *o = json_object_new_object();
 
-				json_object_object_add(o, "dir",
-				    json_object_new_string(s->d[k].dir));
+				jts_json_add_path(o, "dir", s->d[k].dir);
 				json_object_object_add(o, "files",
 				    json_object_new_int64(s->d[k].files));
 				json_object_object_add(o, "bytes",
@@ -405,8 +404,7 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			if (json) {
 				json_object *o = json_object_new_object();
 
-				json_object_object_add(o, "dir",
-				    json_object_new_string(s->d[k].dir));
+				jts_json_add_path(o, "dir", s->d[k].dir);
 				json_object_object_add(o, "newest_age_s",
 				    json_object_new_int64(age));
 				json_object_object_add(o, "bytes",

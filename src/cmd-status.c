@@ -263,8 +263,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			o = json_object_new_object();
 			json_object_object_add(o, "id",
 			    json_object_new_int64(j->id));
-			json_object_object_add(o, "path",
-			    json_object_new_string(j->path));
+			jts_json_add_path(o, "path", j->path);
 			json_object_object_add(o, "from",
 			    json_object_new_string(j->src));
 			json_object_object_add(o, "to",

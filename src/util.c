@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -516,4 +517,78 @@ jts_pause_point(const char *name)
 	ts.tv_nsec = (ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, c = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, c = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are not UTF-8. */
+	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
+	    (n == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void
+jts_json_add_path(json_object *o, const char *key, const char *path)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	size_t len = strlen(path), i, k;
+	char *lossy, *hex, *hk;
+	bool valid = true;
+
+	for (i = 0; i < len; i += k)
+		if ((k = utf8_seq(p + i)) == 0) {
+			valid = false;
+			break;
+		}
+	if (valid) {
+		json_object_object_add(o, key, json_object_new_string(path));
+		return;
+	}
+	/* JSON is UTF-8: a readable form, and the exact bytes in hex. */
+	lossy = xmalloc(len * 3 + 1);
+	hex = xmalloc(len * 2 + 1);
+	for (i = 0, k = 0; i < len;) {
+		size_t n = utf8_seq(p + i);
+
+		if (n == 0) {
+			memcpy(lossy + k, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			k += 3;
+			i++;
+		} else {
+			memcpy(lossy + k, p + i, n);
+			k += n;
+			i += n;
+		}
+	}
+	lossy[k] = '\0';
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", p[i]);
+	hk = xasprintf("%s_hex", key);
+	json_object_object_add(o, key, json_object_new_string(lossy));
+	json_object_object_add(o, hk, json_object_new_string(hex));
+	free(hk);
+	free(lossy);
+	free(hex);
 }

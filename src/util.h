@@ -73,4 +73,13 @@ int	jts_fault_errno(const char *name);
 /* Test suite: JTS_TIER_PAUSE=name:ms sleeps ms milliseconds at name. */
 void	jts_pause_point(const char *name);
 
+/*
+ * Add path to a JSON object under key.  JSON text is UTF-8: a path that is
+ * not gets U+FFFD for each invalid byte under key, and its exact bytes in
+ * hex under key_hex.
+ */
+struct json_object;
+void	jts_json_add_path(struct json_object *, const char *key,
+	    const char *path);
+
 #endif
