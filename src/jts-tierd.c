@@ -1178,6 +1178,13 @@ on_fill(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
+/* Live tracking lost events: walk the tiers again. */
+static void
+rescan_soon(void)
+{
+	queue_scan(NULL);
+}
+
 static void
 on_rescan(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -1430,7 +1437,7 @@ main(int argc, char **argv)
 		ev_timer_start(D.loop, &D.watchdog);
 	}
 	if (D.conf.fanotify)
-		D.track = track_start(&D.e, D.loop, &D.busy);
+		D.track = track_start(&D.e, D.loop, &D.busy, rescan_soon);
 	queue_scan(NULL);
 	arm_policies();
 	jts_notice("started: pid %d, %d tiers, %d policies, socket %s, "

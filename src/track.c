@@ -49,6 +49,7 @@ struct track {
 	struct engine	*e;
 	struct ev_loop	*loop;
 	const bool	*busy;
+	void		(*lost)(void);
 	int		 fd;
 	ev_io		 io;
 	ev_timer	 flush;
@@ -58,6 +59,7 @@ struct track {
 	struct tpath	*tab;
 	size_t		 cap, n;
 	bool		 overflow;
+	size_t		 max;		/* paths held; JTS_TIER_TRACK_MAX */
 	pid_t		 self;
 	char		 mode[64];
 	uint64_t	 events;
@@ -101,7 +103,7 @@ note(struct track *t, int tier, const char *rel, int flags)
 
 	if (t->overflow)
 		return;
-	if (t->n >= TRACK_MAX) {
+	if (t->n >= t->max) {
 		t->overflow = true;
 		return;
 	}
@@ -314,9 +316,12 @@ on_flush(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	jts_debug("fanotify: %" PRIu64 " events, %zu paths to write",
 	    t->events, t->n);
-	if (t->overflow)
-		jts_warn("fanotify: more changes than tracked at once; the "
-		    "next rescan reconciles them");
+	if (t->overflow) {
+		jts_warn("fanotify: events were lost (more changes than "
+		    "tracked at once); a rescan reconciles them");
+		if (t->lost != NULL)
+			t->lost();
+	}
 	if (sqlite3_prepare_v2(db, "UPDATE files SET heat = heat * "
 	    "pow(0.5, (?2 - coalesce(atime_ns, ?2)) / 86400e9) + 1, "
 	    "atime_ns = ?2 WHERE path = ?1 AND tier = ?3", -1, &rd, NULL)
@@ -442,7 +447,8 @@ mounts_beneath(struct engine *e, int *n)
 }
 
 struct track *
-track_start(struct engine *e, struct ev_loop *loop, const bool *busy)
+track_start(struct engine *e, struct ev_loop *loop, const bool *busy,
+    void (*lost)(void))
 {
 	const uint64_t mask = FAN_ACCESS | FAN_MODIFY | FAN_CLOSE_WRITE |
 	    FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
@@ -457,6 +463,10 @@ track_start(struct engine *e, struct ev_loop *loop, const bool *busy)
 	t->e = e;
 	t->loop = loop;
 	t->busy = busy;
+	t->lost = lost;
+	t->max = TRACK_MAX;
+	if ((s = getenv("JTS_TIER_TRACK_MAX")) != NULL && atoi(s) > 0)
+		t->max = (size_t)atoi(s);
 	t->self = getpid();
 	t->fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
 	    FAN_REPORT_DFID_NAME, O_RDONLY | O_LARGEFILE | O_CLOEXEC);

@@ -14,11 +14,13 @@ struct ev_loop;
  * current: reads make files hot (atime, heat), writes, creations,
  * deletions and renames update their rows.  Events are coalesced and
  * written every few seconds, never while *busy (a move owns the catalog).
+ * When events were lost (the kernel's queue overflowed, or too many paths
+ * at once), lost() is called: a rescan should follow.
  * Returns NULL, with the reason logged, where fanotify is unavailable: the
  * daemon then relies on its rescans.
  */
 struct track *track_start(struct engine *, struct ev_loop *,
-	    const bool *busy);
+	    const bool *busy, void (*lost)(void));
 void	track_stop(struct track *);
 const char *track_mode(struct track *);
 

@@ -82,6 +82,22 @@ contains "unchanged tree: nothing to do" "$(grep 'scan tier=hot' "$W/d.log" | ta
 stop_daemon
 eq "catalog integrity" "$(q 'PRAGMA integrity_check')" ok
 
+# Lost events (here: more paths in a window than tracking holds) bring a
+# rescan at once, which catalogues what the events would have.
+start_daemon JTS_TIER_TRACK_MAX=5 JTS_TIER_TRACK_FLUSH=0.5 || exit 1
+wait_log "scan tier=warm" 20 5
+mkdir -p "$H/burst"
+for i in $(seq 1 20); do echo "$i" > "$H/burst/f$i"; done
+wait_log "fanotify: events were lost" 20
+wait_log "scan tier=hot" 20 6
+for _ in $(seq 50); do
+	[ "$(q "SELECT count(*) FROM files WHERE CAST(path AS TEXT) GLOB 'burst/*'")" = 20 ] && break
+	sleep 0.1
+done
+eq "the rescan after lost events catalogued the burst" \
+    "$(q "SELECT count(*) FROM files WHERE CAST(path AS TEXT) GLOB 'burst/*'")" 20
+stop_daemon
+
 # A catalog beneath a tier root (as /var/lib/jts-tier under /var/lib) is
 # never catalogued, scanned or moved.
 sed "s|^path = .*|path = $H/jts-tier/catalog.db|" "$CONF" > "$W/own.conf"
@@ -94,9 +110,9 @@ ok "migrating the whole tier leaves the catalog in place" \
     test -f "$H/jts-tier/catalog.db" -a ! -L "$H/jts-tier/catalog.db"
 eq "and its directory holds no symlink" "$(find "$H/jts-tier" -type l | wc -l)" 0
 start_daemon JTS_TIER_CONF="$W/own.conf" || exit 1
-wait_log "scan tier=warm" 20 5
-eq "the daemon uses that catalog: the five moved files" \
-    "$(sqlite3 "$H/jts-tier/catalog.db" "SELECT count(*) FROM files WHERE tier = 'warm'")" 5
+wait_log "scan tier=warm" 20 7
+eq "the daemon uses that catalog: the 25 moved files" \
+    "$(sqlite3 "$H/jts-tier/catalog.db" "SELECT count(*) FROM files WHERE tier = 'warm'")" 25
 eq "the scan skips the catalog's directory" \
     "$(sqlite3 "$H/jts-tier/catalog.db" "SELECT count(*) FROM files WHERE CAST(path AS TEXT) GLOB 'jts-tier/*'")" 0
 stop_daemon
