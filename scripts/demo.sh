@@ -120,7 +120,8 @@ echo
 echo "== starting jts-tierd: it scans the tiers, then runs each policy"
 JTS_TIER_LOG_STDERR=1 ./jts-tierd -v > "$D/jts-tierd.log" 2>&1 &
 DPID=$!
-trap 'kill -TERM $DPID 2>/dev/null; wait $DPID 2>/dev/null; cleanup' EXIT
+# Stop the daemon first, then the NAS, then what cleanup undoes.
+trap 'set +e; kill -TERM $DPID 2>/dev/null; wait $DPID 2>/dev/null; stop_nas; cleanup' EXIT
 for _ in $(seq 1200); do
 	[ "$(grep -c 'run=schedule moved=' "$D/jts-tierd.log")" -ge 5 ] && break
 	kill -0 "$DPID" 2>/dev/null || { cat "$D/jts-tierd.log"; exit 1; }
