@@ -715,77 +715,76 @@ static const char sel_what[] = "path, size, pinned, residency";
 static const char one_what[] =
     "tier, pinned, residency, age, idle, size, heat";
 
-int
-policy_compile(struct policy *p, sqlite3 *db, char *err, size_t errlen)
+/*
+ * How many SELECTs a form of the query makes with a trivial condition:
+ * the most it may make with the policy's own (more is a subquery).
+ */
+static int
+own_selects(sqlite3 *db, const char *filter, const char *what,
+    const char *order)
 {
-	const char *order = p->order ? p->order : "idle DESC";
 	struct authz az;
 	sqlite3_stmt *st;
-	char *sql;
-	int base, one_base, r, line;
+	char *sql = build_sql(filter, what, "1", order);
+	int r = sandboxed_prepare(db, sql, &st, &az, 0);
 
-	if (p->sel != NULL)
-		return 0;
-	/* The shape of the query with a trivial condition: its SELECTs. */
-	sql = build_sql("tier = :from", sel_what, "1", "path");
-	r = sandboxed_prepare(db, sql, &st, &az, 0);
 	free(sql);
-	if (r != SQLITE_OK) {
+	if (r != SQLITE_OK)
+		return -1;
+	sqlite3_finalize(st);
+	return az.selects;
+}
+
+/* Compile one form of p's query under the sandbox; errors name part:line. */
+static int
+compile_form(struct policy *p, sqlite3 *db, const char *filter,
+    const char *what, const char *order, sqlite3_stmt **out,
+    const char *part, int line, char *err, size_t errlen)
+{
+	struct authz az;
+	char *sql;
+	int base, r;
+
+	if ((base = own_selects(db, filter, what, order ? "path" : NULL)) < 0) {
 		snprintf(err, errlen, "%s: cannot compile the policy query: "
 		    "%s", p->file, sqlite3_errmsg(db));
 		return -EIO;
 	}
-	base = az.selects;
-	sqlite3_finalize(st);
-
-	line = p->cond_line;
-	sql = build_sql("tier = :from", sel_what, p->condition, "path");
-	r = sandboxed_prepare(db, sql, &st, &az, base);
+	sql = build_sql(filter, what, p->condition, order);
+	r = sandboxed_prepare(db, sql, out, &az, base);
 	free(sql);
-	if (r == SQLITE_OK && az.selects != base) {
-		sqlite3_finalize(st);
-		snprintf(err, errlen, "%s:%d: condition: subqueries are not "
-		    "allowed (one expression over policy_files)", p->file,
-		    line);
-		return -EINVAL;
-	}
-	if (r == SQLITE_OK) {
-		sqlite3_finalize(st);
-		line = p->order_line ? p->order_line : p->cond_line;
-		sql = build_sql("tier = :from", sel_what, p->condition, order);
-		r = sandboxed_prepare(db, sql, &p->sel, &az, base);
-		free(sql);
-		if (r == SQLITE_OK && az.selects != base) {
-			snprintf(err, errlen, "%s:%d: order: subqueries are "
-			    "not allowed", p->file, line);
-			return -EINVAL;
-		}
-	}
 	if (r != SQLITE_OK) {
-		snprintf(err, errlen, "%s:%d: %s: %s", p->file, line,
-		    line == p->cond_line ? "condition" : "order",
+		*out = NULL;
+		snprintf(err, errlen, "%s:%d: %s: %s", p->file, line, part,
 		    *az.why ? az.why : sqlite3_errmsg(db));
 		return -EINVAL;
 	}
-	sql = build_sql("path = :path", one_what, "1", NULL);
-	r = sandboxed_prepare(db, sql, &st, &az, 0);
-	free(sql);
-	if (r != SQLITE_OK) {
-		snprintf(err, errlen, "%s: cannot compile the policy query: "
-		    "%s", p->file, sqlite3_errmsg(db));
-		return -EIO;
-	}
-	one_base = az.selects;
-	sqlite3_finalize(st);
-	sql = build_sql("path = :path", one_what, p->condition, NULL);
-	r = sandboxed_prepare(db, sql, &p->one, &az, one_base);
-	free(sql);
-	if (r != SQLITE_OK) {
-		snprintf(err, errlen, "%s:%d: condition: %s", p->file,
-		    p->cond_line, *az.why ? az.why : sqlite3_errmsg(db));
-		return -EINVAL;
-	}
 	return 0;
+}
+
+int
+policy_compile(struct policy *p, sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (p->sel != NULL)
+		return 0;
+	/* The condition alone first, so that its errors name its line. */
+	if ((r = compile_form(p, db, "tier = :from", sel_what, "path", &st,
+	    "condition", p->cond_line, err, errlen)) != 0)
+		return r;
+	sqlite3_finalize(st);
+	if (p->order != NULL)
+		r = compile_form(p, db, "tier = :from", sel_what, p->order,
+		    &p->sel, "order", p->order_line, err, errlen);
+	else
+		r = compile_form(p, db, "tier = :from", sel_what, "idle DESC",
+		    &p->sel, "condition", p->cond_line, err, errlen);
+	if (r != 0)
+		return r;
+	return compile_form(p, db, "path = :path", one_what, NULL, &p->one,
+	    "condition", p->cond_line, err, errlen);
 }
 
 int
