@@ -11,24 +11,6 @@
 #include "util.h"
 
 static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 read_all(int fd, void *p, size_t n)
 {
 	char *c = p;
@@ -65,9 +47,9 @@ ctl_send(int fd, json_object *o)
 	hdr[1] = (unsigned char)(n >> 16);
 	hdr[2] = (unsigned char)(n >> 8);
 	hdr[3] = (unsigned char)n;
-	if ((r = write_all(fd, hdr, 4)) != 0)
+	if ((r = jts_write_all(fd, hdr, 4)) != 0)
 		return r;
-	return write_all(fd, s, n);
+	return jts_write_all(fd, s, n);
 }
 
 static json_object *

@@ -25,6 +25,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_reload_entry,
 	&cmd_metrics_entry,
 	&cmd_report_entry,
+	&cmd_provision_entry,
 	NULL
 };
 

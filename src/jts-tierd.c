@@ -512,17 +512,6 @@ end:
 	return true;
 }
 
-static const char *
-req_str(json_object *req, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(req, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static bool
 req_bool(json_object *req, const char *key)
 {
@@ -578,7 +567,7 @@ req_flush(struct move_plan *p, void *arg)
 static void
 step_request(struct job *j)
 {
-	const char *cmd = req_str(j->req, "cmd"), *to = req_str(j->req, "to");
+	const char *cmd = jts_json_str(j->req, "cmd"), *to = jts_json_str(j->req, "to");
 	enum move_op op = strcmp(cmd, "recall") == 0 ? OP_RECALL : OP_MIGRATE;
 	struct move_plan plan;
 	struct req_run rr;
@@ -649,7 +638,7 @@ step_request(struct job *j)
 static void
 step_pin(struct job *j)
 {
-	const char *cmd = req_str(j->req, "cmd"), *path = req_str(j->req,
+	const char *cmd = jts_json_str(j->req, "cmd"), *path = jts_json_str(j->req,
 	    "path");
 	bool pin = strcmp(cmd, "pin") == 0;
 	sqlite3_stmt *st;
@@ -761,7 +750,7 @@ on_work(struct ev_loop *loop, ev_idle *w, int revents)
 		done = step_policy(j);
 		break;
 	case JOB_REQUEST:
-		sd_notifyf(0, "STATUS=%s", req_str(j->req, "cmd"));
+		sd_notifyf(0, "STATUS=%s", jts_json_str(j->req, "cmd"));
 		step_request(j);
 		break;
 	case JOB_PIN:
@@ -818,7 +807,7 @@ status_json(void)
 		json_object *x = json_object_new_object();
 		const char *k = j->kind == JOB_SCAN ? "scan" :
 		    j->kind == JOB_POLICY ? "policy" :
-		    j->kind == JOB_PIN ? "pin" : req_str(j->req, "cmd");
+		    j->kind == JOB_PIN ? "pin" : jts_json_str(j->req, "cmd");
 
 		json_object_object_add(x, "kind", json_object_new_string(k));
 		if (j->policy) {
@@ -850,7 +839,7 @@ status_json(void)
 static void
 handle(struct conn *c, json_object *req)
 {
-	const char *cmd = req_str(req, "cmd");
+	const char *cmd = jts_json_str(req, "cmd");
 	json_object *v;
 	struct job *j;
 
@@ -920,7 +909,7 @@ handle(struct conn *c, json_object *req)
 		goto out;
 	}
 	if (strcmp(cmd, "run") == 0) {
-		const char *name = req_str(req, "policy");
+		const char *name = jts_json_str(req, "policy");
 
 		if (name == NULL || policy_find(&D.ps, name) == NULL) {
 			char *e = xasprintf("no policy %s", name ? name : "");

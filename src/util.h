@@ -29,6 +29,9 @@ void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/* Write all n bytes (retrying short writes); 0 or -errno. */
+int	jts_write_all(int fd, const void *p, size_t n);
+
 /* Render a path for a message: control characters become \n, \t, \ooo. */
 const char *jts_quote(const char *path);
 
@@ -81,5 +84,7 @@ void	jts_pause_point(const char *name);
 struct json_object;
 void	jts_json_add_path(struct json_object *, const char *key,
 	    const char *path);
+/* The string under key, or NULL if absent or not a string. */
+const char *jts_json_str(struct json_object *, const char *key);
 
 #endif
