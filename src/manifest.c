@@ -524,9 +524,9 @@ check_label(struct mparse *mp, const struct mf_volume *v)
 	else if (strcmp(v->fs, "xfs") == 0)
 		max = 12;
 	if (strlen(v->label) > max)
-		return m_error(mp, v->line, "[%s]: label '%s' is longer than "
-		    "%s allows (%zu characters)", v->name, v->label, v->fs,
-		    max);
+		return m_error(mp, v->line, "[%s%s]: label '%s' is longer "
+		    "than %s allows (%zu characters)", v == &mp->m->warm ? "" :
+		    "volume ", v->name, v->label, v->fs, max);
 	return 0;
 }
 
@@ -540,7 +540,8 @@ m_validate(struct mparse *mp)
 	int nm = 0, nd = 0, i, j;
 	struct mf_volume *v;
 
-	if (!m->has_hot && !m->has_warm && !m->has_cold && m->nvols == 0)
+	if (!m->has_hot && !m->has_warm && !m->has_cold && m->nvols == 0 &&
+	    m->nsubvols == 0)
 		return m_error(mp, 1, "nothing to provision: no [hot], "
 		    "[volume NAME], [warm] or [cold] section");
 	if (m->has_hot && m->vg != NULL && m->hot_device == NULL)

@@ -66,6 +66,7 @@ struct step {
 	gid_t		 gid;
 	mode_t		 mode;
 	bool		 set_owner, set_mode;
+	const struct mf_owner *own;	/* ST_OWNER: as the manifest says */
 	enum step_state	 state;
 	char		*why;		/* why refused */
 };
@@ -78,6 +79,8 @@ struct prov {
 	char		*fstab, *journal, *udev;
 	struct step	*steps;
 	int		 nsteps;
+	json_object	**jrecs;	/* the journal when the run began */
+	int		 njrecs;
 };
 
 /* ---- small helpers ------------------------------------------------- */
@@ -868,12 +871,39 @@ device_writable(struct prov *p, struct step *s, const char *ok_type)
 	return 0;
 }
 
+/* Whether the journal holds a step undone by "cmd ... arg". */
+static bool
+journal_undoes(const struct prov *p, const char *cmd, const char *arg)
+{
+	json_object *u;
+	size_t n;
+	int i;
+
+	for (i = 0; i < p->njrecs; i++) {
+		if (!json_object_object_get_ex(p->jrecs[i], "undo", &u) ||
+		    !json_object_is_type(u, json_type_array) ||
+		    (n = json_object_array_length(u)) < 2)
+			continue;
+		if (strcmp(json_object_get_string(json_object_array_get_idx(u,
+		    0)), cmd) == 0 && strcmp(json_object_get_string(
+		    json_object_array_get_idx(u, n - 1)), arg) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A PV or file system already there counts as done only if this
+ * provisioning made it (its journal says so): anything else on the
+ * device may be someone's data.
+ */
 static int
 chk_pv(struct prov *p, struct step *s)
 {
 	char *a[] = { "pvs", "--noheadings", "-o", "pv_name", s->dev, NULL };
 
-	if (access(s->dev, F_OK) == 0 && run_ok(a))
+	if (access(s->dev, F_OK) == 0 && journal_undoes(p, "pvremove",
+	    s->dev) && run_ok(a))
 		return S_DONE;
 	return device_writable(p, s, NULL) == 0 ? S_TODO : S_REFUSED;
 }
@@ -906,7 +936,8 @@ chk_mkfs(struct prov *p, struct step *s)
 		return S_REFUSED;
 	}
 	if (dev_signature(s->dev, &sg) == 0 && sg.type != NULL &&
-	    strcmp(sg.type, s->fstype) == 0 && sg.pttype == NULL) {
+	    strcmp(sg.type, s->fstype) == 0 && sg.pttype == NULL &&
+	    journal_undoes(p, "wipefs", s->dev)) {
 		sig_free(&sg);
 		return S_DONE;
 	}
@@ -1053,7 +1084,6 @@ add_owner(struct prov *p, const char *tier, const char *path,
     const struct mf_owner *o)
 {
 	struct step *s;
-	char *why = NULL;
 
 	if (o->user == NULL && !o->has_mode)
 		return;
@@ -1062,8 +1092,7 @@ add_owner(struct prov *p, const char *tier, const char *path,
 	s->set_owner = o->user != NULL;
 	s->set_mode = o->has_mode;
 	s->mode = o->mode;
-	if (s->set_owner && resolve_owner(o, &s->uid, &s->gid, &why) != 0)
-		refuse(s, why);
+	s->own = o;
 	if (s->set_owner && s->set_mode)
 		s->what = xasprintf("chown %s%s%s %s; chmod %04o %s", o->user,
 		    o->group ? ":" : "", o->group ? o->group : "",
@@ -1316,7 +1345,7 @@ static int
 step_check(struct prov *p, struct step *s)
 {
 	struct stat st;
-	char *want, *cur, *v, *list;
+	char *want, *cur, *v, *list, *why = NULL;
 	int r;
 
 	s->state = S_TODO;
@@ -1343,7 +1372,11 @@ step_check(struct prov *p, struct step *s)
 		free(cur);
 		break;
 	case ST_OWNER:
-		if (lstat(s->path, &st) != 0)
+		if (s->set_owner && resolve_owner(s->own, &s->uid, &s->gid,
+		    &why) != 0) {
+			refuse(s, why);
+			r = S_REFUSED;
+		} else if (lstat(s->path, &st) != 0)
 			r = S_TODO;
 		else if (!S_ISDIR(st.st_mode)) {
 			refuse(s, xasprintf("%s is not a directory",
@@ -2206,6 +2239,8 @@ static void
 prov_init(struct prov *p, const struct manifest *m,
     const struct prov_opts *o)
 {
+	char *err = NULL;
+
 	memset(p, 0, sizeof(*p));
 	p->m = m;
 	p->o = o;
@@ -2216,6 +2251,12 @@ prov_init(struct prov *p, const struct manifest *m,
 	p->journal = o->journal != NULL ? xstrdup(o->journal) :
 	    rooted(p, PROV_JOURNAL_DEFAULT);
 	p->udev = rooted(p, PROV_UDEV_RULES);
+	if (journal_read(p, &p->jrecs, &p->njrecs, &err) != 0) {
+		/* apply and rollback read it again and stop there */
+		free(err);
+		p->jrecs = NULL;
+		p->njrecs = 0;
+	}
 	prov_build(p);
 }
 
@@ -2236,6 +2277,9 @@ prov_free(struct prov *p)
 		free(s->value);
 		free(s->why);
 	}
+	for (i = 0; i < p->njrecs; i++)
+		json_object_put(p->jrecs[i]);
+	free(p->jrecs);
 	free(p->steps);
 	free(p->fstab);
 	free(p->journal);
@@ -2293,9 +2337,9 @@ int
 prov_apply(const struct manifest *m, const struct prov_opts *o)
 {
 	struct prov p;
-	json_object *rec, *made;
+	json_object *rec, *made, **old = NULL;
 	char *err = NULL;
-	int i, lfd, r = 0, refused = 0, did = 0, had = 0;
+	int i, k, nold = 0, lfd, r = 0, refused = 0, did = 0, had = 0;
 
 	prov_init(&p, m, o);
 	/* Every refusal first, before anything is changed. */
@@ -2316,6 +2360,14 @@ prov_apply(const struct manifest *m, const struct prov_opts *o)
 		jts_err("%s", err);
 		free(err);
 		json_object_put(made);
+		prov_free(&p);
+		return 1;
+	}
+	if (journal_read(&p, &old, &nold, &err) != 0) {
+		jts_err("%s", err);
+		free(err);
+		json_object_put(made);
+		close(lfd);
 		prov_free(&p);
 		return 1;
 	}
@@ -2368,6 +2420,24 @@ prov_apply(const struct manifest *m, const struct prov_opts *o)
 			r = 1;
 			break;
 		}
+		/*
+		 * Done again (undone by hand since): the first record's undo
+		 * goes back to the state before apply, and keeps its place
+		 * in the order.  A file's record is its own: it chains the
+		 * backups.
+		 */
+		for (k = 0; s->kind != ST_FILE && k < nold; k++)
+			if (jts_json_str(old[k], "what") != NULL &&
+			    strcmp(jts_json_str(old[k], "what"), s->what) == 0)
+				break;
+		if (s->kind != ST_FILE && k < nold) {
+			json_object_put(rec);
+			did++;
+			step_print(&p, i, "[ok]", "(done again: its undo is "
+			    "already in the journal)");
+			r = 0;
+			continue;
+		}
 		if ((r = journal_append(&p, rec)) != 0) {
 			json_object_put(rec);
 			jts_err("%s: cannot journal step %d (%s): %s; it is "
@@ -2381,6 +2451,9 @@ prov_apply(const struct manifest *m, const struct prov_opts *o)
 		step_print(&p, i, "[ok]", NULL);
 		r = 0;
 	}
+	for (k = 0; k < nold; k++)
+		json_object_put(old[k]);
+	free(old);
 	if (r == 0 && did == 0)
 		fprintf(p.out, "nothing to do: all %d steps were already "
 		    "done\n", had);

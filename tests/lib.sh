@@ -16,6 +16,7 @@ T_CHECKS=0
 W=
 LOOPS=
 MOUNTS=
+T_CLEANUP=	# shell commands run first on exit (eval)
 
 skip() {
 	echo "SKIP: $T_NAME: $*"
@@ -34,11 +35,15 @@ need_cmd() {
 
 cleanup() {
 	set +e
+	[ -n "$T_CLEANUP" ] && eval "$T_CLEANUP"
 	if [ -n "$DPID" ]; then
 		kill -KILL "$DPID" 2>/dev/null
 		wait "$DPID" 2>/dev/null
 	fi
 	for m in $MOUNTS; do umount -l "$m" 2>/dev/null; done
+	# Whatever a test had the program mount beneath its directory.
+	[ -n "$W" ] && findmnt -rn -o TARGET | grep "^$W/" | sort -r |
+	    while read -r m; do umount -l "$m"; done
 	for l in $LOOPS; do losetup -d "$l" 2>/dev/null; done
 	[ -n "$W" ] && rm -rf "$W"
 }
@@ -87,6 +92,14 @@ finish() {
 	fi
 	echo "$T_NAME: all $T_CHECKS checks passed"
 	exit 0
+}
+
+# rawloop VAR IMAGE SIZE: a loop device on a new empty image, in $VAR.
+rawloop() {
+	truncate -s "$3" "$2"
+	_l=$(losetup -f --show "$2" 2>/dev/null) || skip "no loop device"
+	LOOPS="$_l $LOOPS"
+	eval "$1=\$_l"
 }
 
 # loopfs IMAGE SIZE MKFS MOUNTPOINT [MOUNTOPTS]
