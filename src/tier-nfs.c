@@ -266,8 +266,15 @@ mount_cb(int status, struct nfs_context *nfs, void *data, void *arg)
 	o->t->answers++;
 	o->pending--;
 	o->status = status;
-	if (status < 0 && data != NULL)
+	if (status < 0 && data != NULL) {
 		snprintf(o->t->err, sizeof(o->t->err), "%s", (char *)data);
+		/*
+		 * No answer is not a refusal: the caller must not go on
+		 * trying shorter export paths, a timeout each.
+		 */
+		if (strstr((char *)data, "timed out") != NULL)
+			o->status = -ETIMEDOUT;
+	}
 }
 
 static int
