@@ -39,7 +39,7 @@ _jts_tierctl()
 	local cur prev words cword cmd i
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="migrate recall status check recover scan policy explain pin unpin reload metrics report"
+	local commands="migrate recall status check recover scan policy explain pin unpin reload metrics report provision"
 
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -107,6 +107,24 @@ _jts_tierctl()
 			COMPREPLY=($(compgen -f -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "-j --json --svg -n --top -c --config -h --help" -- "$cur"))
+		fi ;;
+	provision)
+		local act= j
+		for ((j = i + 1; j < COMP_CWORD; j++)); do
+			case ${COMP_WORDS[j]} in
+			plan|apply|verify|rollback) act=${COMP_WORDS[j]}; break ;;
+			esac
+		done
+		case $prev in
+		-m|--manifest|--fstab|--journal)
+			COMPREPLY=($(compgen -f -- "$cur")); return ;;
+		--root)
+			COMPREPLY=($(compgen -d -- "$cur")); return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-m --manifest --root --fstab --journal -f --force -h --help" -- "$cur"))
+		elif [ -z "$act" ]; then
+			COMPREPLY=($(compgen -W "plan apply verify rollback" -- "$cur"))
 		fi ;;
 	recover|reload|scan)
 		COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;

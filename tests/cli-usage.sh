@@ -9,7 +9,7 @@ eq "jts-tierctl --help exits 0" "$rc" 0
 contains "--help lists migrate" "$out" "migrate"
 cmds=$(printf '%s\n' "$out" | sed -n 's/^  \([a-z]*\) .*/\1/p; s/^  \([a-z]*\)$/\1/p')
 eq "--help lists every command" "$(echo $cmds)" \
-    "migrate recall status check recover scan policy explain pin unpin reload metrics report"
+    "migrate recall status check recover scan policy explain pin unpin reload metrics report provision"
 for cmd in $cmds; do
 	out=$("$CTL" "$cmd" --help 2>&1); rc=$?
 	eq "$cmd --help exits 0" "$rc" 0
@@ -43,6 +43,16 @@ for key in $(grep -o '!strcmp(key, "[a-z_]*")' "${JTS_SRCDIR:-.}/src/policy.c" |
     sed 's/.*"\(.*\)".*/\1/' | sort -u); do
 	contains "jts-tier.policy.5 documents $key" "$(cat "$PMAN")" "It Cm $key"
 done
+# Every manifest key the parser knows is in jts-tier.manifest(5).
+MMAN=${JTS_SRCDIR:-.}/man/jts-tier.manifest.5
+for key in $(sed -n 's/^	{ "[a-z]*",	*"\([a-z_]*\)",.*k_.*/\1/p' \
+    "${JTS_SRCDIR:-.}/src/manifest.c" | sort -u); do
+	contains "jts-tier.manifest.5 documents $key" "$(cat "$MMAN")" "It Cm $key"
+done
+# The example manifest (the storage plan's layout) parses.
+out=$("$CTL" provision plan -m "${JTS_SRCDIR:-.}/jts-tier.manifest.example" 2>&1); rc=$?
+ok "the example manifest parses" [ "$rc" -ne 2 ]
+contains "the example declares the plan's volumes" "$out" "lvcreate --yes -Wy -n lv_local_backup"
 if command -v mandoc >/dev/null; then
 	for m in "${JTS_SRCDIR:-.}"/man/*.[58]; do
 		out=$(mandoc -Tlint -Wwarning "$m" 2>&1); rc=$?
