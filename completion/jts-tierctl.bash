@@ -39,7 +39,7 @@ _jts_tierctl()
 	local cur prev words cword cmd i
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="migrate recall status check recover scan policy explain pin unpin reload metrics report provision"
+	local commands="migrate recall status check recover scan policy explain pin unpin reload metrics report provision bench"
 
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -125,6 +125,15 @@ _jts_tierctl()
 			COMPREPLY=($(compgen -W "-m --manifest --root --fstab --journal -f --force -h --help" -- "$cur"))
 		elif [ -z "$act" ]; then
 			COMPREPLY=($(compgen -W "plan apply verify rollback" -- "$cur"))
+		fi ;;
+	bench)
+		case $prev in
+		-s|--size|-t|--time) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-s --size -t --time -j --json -c --config -h --help" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$(_jts_tier_tiers)" -- "$cur"))
 		fi ;;
 	recover|reload|scan)
 		COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;

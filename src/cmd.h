@@ -35,6 +35,7 @@ extern const struct cmd_entry cmd_metrics_entry;
 extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_scan_entry;
 extern const struct cmd_entry cmd_provision_entry;
+extern const struct cmd_entry cmd_bench_entry;
 
 /* Print "usage: jts-tierctl NAME USAGE" to stderr and return EXIT_USAGE. */
 int	cmd_usage(const struct cmd_entry *);

@@ -264,6 +264,46 @@ k_fanotify(struct parse *ps, const char *v)
 	return 1;
 }
 
+/* A positive number, for a [bench] target. */
+static int
+bench_target(struct parse *ps, const char *v, double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (*v == '\0' || *end != '\0' || errno != 0 || !(d > 0) || d > 1e12)
+		return fail(ps, "bad bench target: %s%s", v,
+		    " (a positive number)");
+	*out = d;
+	return 1;
+}
+
+static int
+k_bench_iops(struct parse *ps, const char *v)
+{
+	return bench_target(ps, v, &ps->conf->bench_iops);
+}
+
+static int
+k_bench_write(struct parse *ps, const char *v)
+{
+	return bench_target(ps, v, &ps->conf->bench_write_mbps);
+}
+
+static int
+k_bench_nfs(struct parse *ps, const char *v)
+{
+	return bench_target(ps, v, &ps->conf->bench_nfs_mbps);
+}
+
+static int
+k_bench_migrate(struct parse *ps, const char *v)
+{
+	return bench_target(ps, v, &ps->conf->bench_migrate_s);
+}
+
 static const struct {
 	const char	*section;	/* "tier" for [tier NAME] */
 	const char	*key;
@@ -278,6 +318,10 @@ static const struct {
 	{ "daemon",	"socket_group",		k_socket_group },
 	{ "daemon",	"scan_interval",	k_scan_interval },
 	{ "daemon",	"fanotify",		k_fanotify },
+	{ "bench",	"iops",			k_bench_iops },
+	{ "bench",	"write_mbps",		k_bench_write },
+	{ "bench",	"nfs_mbps",		k_bench_nfs },
+	{ "bench",	"migrate_seconds",	k_bench_migrate },
 	{ "tier",	"kind",			k_kind },
 	{ "tier",	"root",			k_root },
 	{ "tier",	"url",			k_url },
@@ -341,15 +385,19 @@ conf_handler(void *user, const char *section, const char *key,
 	size_t i;
 	int j;
 
+	if (*key == '\0')
+		return fail(ps, "syntax error (expected [section] or key = "
+		    "value)%s", "");
 	if (strncmp(section, "tier ", 5) == 0) {
 		if ((ps->cur = section_tier(ps, section)) == NULL)
 			return 0;
 		sec = "tier";
 	} else if (strcmp(section, "catalog") != 0 &&
 	    strcmp(section, "defaults") != 0 &&
-	    strcmp(section, "daemon") != 0)
+	    strcmp(section, "daemon") != 0 &&
+	    strcmp(section, "bench") != 0)
 		return fail(ps, "unknown section [%s]%s", section,
-		    " (expected [catalog], [defaults], [daemon] or "
+		    " (expected [catalog], [defaults], [daemon], [bench] or "
 		    "[tier NAME])");
 	snprintf(seen, sizeof(seen), "%s.%s", section, key);
 	for (j = 0; j < ps->nseen; j++)
@@ -471,6 +519,10 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 	c->leave = LEAVE_SYMLINK;
 	c->scan_interval = 6 * 3600;
 	c->fanotify = true;
+	c->bench_iops = 50000;
+	c->bench_write_mbps = 200;
+	c->bench_nfs_mbps = 100;
+	c->bench_migrate_s = 5;
 	ps.conf = c;
 	if ((ps.il.fp = fopen(path, "r")) == NULL) {
 		r = -errno;

@@ -46,6 +46,11 @@ struct conf {
 	char		*socket_group;	/* may read through the socket */
 	int64_t		 scan_interval;	/* seconds between rescans; 0 off */
 	bool		 fanotify;	/* track reads and writes live */
+	/* [bench] targets, the storage plan's by default */
+	double		 bench_iops;	/* first tier, 4 KiB random reads */
+	double		 bench_write_mbps;	/* local tiers, sequential */
+	double		 bench_nfs_mbps;	/* nfs tiers, write and read */
+	double		 bench_migrate_s;	/* 1 GiB between two tiers */
 	int		 ntiers;
 	struct tier_conf tiers[JTS_MAX_TIERS];
 };

@@ -26,6 +26,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_metrics_entry,
 	&cmd_report_entry,
 	&cmd_provision_entry,
+	&cmd_bench_entry,
 	NULL
 };
 

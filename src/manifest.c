@@ -469,6 +469,9 @@ m_handler(void *user, const char *section, const char *key,
 	if (mp->il.continued)
 		return fail(mp, "a value cannot continue on an indented line "
 		    "here");
+	if (*key == '\0')
+		return fail(mp, "syntax error (expected [section] or key = "
+		    "value)");
 	if (mp->section_line != mp->il.section_line) {
 		mp->section_line = mp->il.section_line;
 		mp->nseen = 0;

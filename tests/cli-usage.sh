@@ -9,7 +9,7 @@ eq "jts-tierctl --help exits 0" "$rc" 0
 contains "--help lists migrate" "$out" "migrate"
 cmds=$(printf '%s\n' "$out" | sed -n 's/^  \([a-z]*\) .*/\1/p; s/^  \([a-z]*\)$/\1/p')
 eq "--help lists every command" "$(echo $cmds)" \
-    "migrate recall status check recover scan policy explain pin unpin reload metrics report provision"
+    "migrate recall status check recover scan policy explain pin unpin reload metrics report provision bench"
 for cmd in $cmds; do
 	out=$("$CTL" "$cmd" --help 2>&1); rc=$?
 	eq "$cmd --help exits 0" "$rc" 0
@@ -42,6 +42,12 @@ PMAN=${JTS_SRCDIR:-.}/man/jts-tier.policy.5
 for key in $(grep -o '!strcmp(key, "[a-z_]*")' "${JTS_SRCDIR:-.}/src/policy.c" |
     sed 's/.*"\(.*\)".*/\1/' | sort -u); do
 	contains "jts-tier.policy.5 documents $key" "$(cat "$PMAN")" "It Cm $key"
+done
+# Every configuration key the parser knows is in jts-tier.conf(5).
+CMAN=${JTS_SRCDIR:-.}/man/jts-tier.conf.5
+for key in $(sed -n 's/^	{ "[a-z]*",	*"\([a-z_]*\)",	*k_.*/\1/p' \
+    "${JTS_SRCDIR:-.}/src/conf.c" | sort -u); do
+	contains "jts-tier.conf.5 documents $key" "$(cat "$CMAN")" "It Cm $key"
 done
 # Every manifest key the parser knows is in jts-tier.manifest(5).
 MMAN=${JTS_SRCDIR:-.}/man/jts-tier.manifest.5

@@ -30,17 +30,18 @@ complete_words() {
 	printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
 }
 eq "commands" "$(complete_words jts-tierctl '')" \
-    "check explain metrics migrate pin policy provision recall recover reload report scan status unpin "
+    "bench check explain metrics migrate pin policy provision recall recover reload report scan status unpin "
 eq "a prefix" "$(complete_words jts-tierctl re)" "recall recover reload report "
 eq "tier names after --to" "$(complete_words jts-tierctl -c "$W/c.conf" migrate --to '')" \
     "cold-nas hot warm "
 eq "policy subcommands" "$(complete_words jts-tierctl -c "$W/c.conf" policy '')" "list run test "
+eq "bench: tier names" "$(complete_words jts-tierctl -c "$W/c.conf" bench '')" "cold-nas hot warm "
 eq "provision actions" "$(complete_words jts-tierctl provision '')" "apply plan rollback verify "
 eq "provision: no second action" "$(complete_words jts-tierctl provision plan '')" " "
 eq "policy names" "$(complete_words jts-tierctl -c "$W/c.conf" policy test '')" "kafka-old wal "
 eq "policy names, JTS_TIER_CONF" "$(JTS_TIER_CONF=$W/c.conf; complete_words jts-tierctl policy run w)" "wal "
 # Every option --help lists is offered.
-for cmd in migrate recall status check policy metrics report provision; do
+for cmd in migrate recall status check policy metrics report provision bench; do
 	offered=$(complete_words jts-tierctl "$cmd" -)
 	for opt in $("$CTL" "$cmd" --help | grep -o -- '--[a-z-]*' | sort -u); do
 		contains "$cmd completes $opt" "$offered" "$opt "

@@ -21,16 +21,18 @@ bad() {
 	done
 }
 
-printf '[tier hot]\nroot = /a\nfoo = 1\n' | bad 3 "unknown key 'foo'"
-printf '[tier hot]\nkind = tape\nroot = /a\n' | bad 2 "bad tier kind"
-printf '[tier hot]\nroot = /a\n[tier warm]\nroot = /a/b\n' | bad 3 "overlaps"
-printf '[tier hot]\nroot = /a\n[tier warm]\nroot = /a\n' | bad 3 "same root"
-printf '[tier hot]\nroot = /a\nroot = /b\n' | bad 3 "duplicate key"
-printf '[tier hot]\nroot = relative\n' | bad 2 "absolute"
-printf '[tier hot]\nroot = /a\nhigh_watermark = x\n' | bad 3 "bad high_watermark"
-printf '[nonsense]\n' | bad 1 "no [tier NAME] section"
-printf '[tier hot]\nroot = /a\n= oops\n' | bad 3 "syntax error"
-printf '[defaults]\nreserve = -5\n[tier hot]\nroot = /a\n' | bad 2 "bad size"
-printf '[tier cold]\nkind = nfs\nroot = /x\n' | bad 1 "needs url"
+bad 3 "unknown key 'foo'" < <(printf '[tier hot]\nroot = /a\nfoo = 1\n')
+bad 2 "bad tier kind" < <(printf '[tier hot]\nkind = tape\nroot = /a\n')
+bad 3 "overlaps" < <(printf '[tier hot]\nroot = /a\n[tier warm]\nroot = /a/b\n')
+bad 3 "same root" < <(printf '[tier hot]\nroot = /a\n[tier warm]\nroot = /a\n')
+bad 3 "duplicate key" < <(printf '[tier hot]\nroot = /a\nroot = /b\n')
+bad 2 "absolute" < <(printf '[tier hot]\nroot = relative\n')
+bad 3 "bad high_watermark" < <(printf '[tier hot]\nroot = /a\nhigh_watermark = x\n')
+bad 1 "no [tier NAME] section" < <(printf '[nonsense]\n')
+bad 3 "syntax error" < <(printf '[tier hot]\nroot = /a\n= oops\n')
+bad 2 "bad size" < <(printf '[defaults]\nreserve = -5\n[tier hot]\nroot = /a\n')
+bad 2 "bad bench target: lots" < <(printf '[bench]\niops = lots\n[tier hot]\nroot = /a\n')
+bad 2 "bad bench target: 0" < <(printf '[bench]\nmigrate_seconds = 0\n[tier hot]\nroot = /a\n')
+bad 1 "needs url" < <(printf '[tier cold]\nkind = nfs\nroot = /x\n')
 ok "nothing created at /x" [ ! -e /x ]
 finish
