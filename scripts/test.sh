@@ -2,7 +2,8 @@
 # Set up a fresh Debian machine and run the whole test suite:
 # install packages, build warning-clean, run every test, check the
 # distribution tarball, run every test again built with AddressSanitizer
-# and UndefinedBehaviorSanitizer, and print "N passed, N failed, N skipped".
+# and UndefinedBehaviorSanitizer, run the libFuzzer targets for a bounded
+# time, and print "N passed, N failed, N skipped".
 # Run as root: integration tests need loop devices, mounts and leases
 # (without root they are reported as skipped, never as passed).
 set -u
@@ -89,6 +90,23 @@ else
 fi
 cd "$top"
 rm -rf "$asan"
+
+# The parsers and the control protocol under libFuzzer (clang, ASan and
+# UBSan), a bounded run each from the corpus in tests/fuzz/corpus.
+fuzz=$(mktemp -d /tmp/jts-fuzz.XXXXXX)
+if tar -xzf jts-tier-*.tar.gz -C "$fuzz" && cd "$fuzz"/jts-tier-* &&
+    CC=clang ./configure -q --enable-fuzzing >/dev/null 2>&1 &&
+    make -j"$(nproc)" >/dev/null 2>&1; then
+	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-15}" > fuzz.out 2>&1
+	cat fuzz.out
+	pass=$((pass + $(grep -c '^PASS: ' fuzz.out)))
+	fail=$((fail + $(grep -c '^FAIL: ' fuzz.out)))
+else
+	echo "FAIL: fuzz build (CC=clang --enable-fuzzing)"
+	fail=$((fail + 1))
+fi
+cd "$top"
+rm -rf "$fuzz"
 
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -506,8 +506,10 @@ conf_validate(struct parse *ps)
 	return 0;
 }
 
-int
-conf_load(const char *path, struct conf *c, char *err, size_t errlen)
+/* Parse an open stream; path names it in messages. */
+static int
+conf_parse_fp(const char *path, FILE *fp, struct conf *c, char *err,
+    size_t errlen)
 {
 	struct parse ps;
 	int r;
@@ -524,15 +526,8 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 	c->bench_nfs_mbps = 100;
 	c->bench_migrate_s = 5;
 	ps.conf = c;
-	if ((ps.il.fp = fopen(path, "r")) == NULL) {
-		r = -errno;
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		    strerror(errno));
-		conf_free(c);
-		return r;
-	}
+	ps.il.fp = fp;
 	r = ini_parse_stream(ini_lines_reader, &ps, conf_handler, &ps);
-	fclose(ps.il.fp);
 	if (ps.il.err_line == 0 && r > 0) {
 		ps.il.err_line = r;
 		snprintf(ps.il.err, sizeof(ps.il.err),
@@ -558,6 +553,43 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 	if (c->socket == NULL)
 		c->socket = xstrdup(JTS_SOCKET_DEFAULT);
 	return 0;
+}
+
+int
+conf_load(const char *path, struct conf *c, char *err, size_t errlen)
+{
+	FILE *fp;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((fp = fopen(path, "r")) == NULL) {
+		r = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return r;
+	}
+	r = conf_parse_fp(path, fp, c, err, errlen);
+	fclose(fp);
+	return r;
+}
+
+int
+conf_parse(const char *path, const char *text, size_t len, struct conf *c,
+    char *err, size_t errlen)
+{
+	FILE *fp;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if (len == 0)
+		text = "\n", len = 1;	/* fmemopen wants a buffer */
+	if ((fp = fmemopen((void *)text, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -ENOMEM;
+	}
+	r = conf_parse_fp(path, fp, c, err, errlen);
+	fclose(fp);
+	return r;
 }
 
 void

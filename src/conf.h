@@ -78,6 +78,9 @@ int	ini_lines_fail(struct ini_lines *, const char *fmt, ...)
  * value and writes "file:line: reason" into err.
  */
 int	conf_load(const char *path, struct conf *, char *err, size_t errlen);
+/* The same, from a string (path names it in messages). */
+int	conf_parse(const char *path, const char *text, size_t len,
+	    struct conf *, char *err, size_t errlen);
 void	conf_free(struct conf *);
 struct tier_conf *conf_tier(struct conf *, const char *name);
 int	conf_tier_index(const struct conf *, const char *name);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +126,137 @@ ctl_buf_free(struct ctl_buf *cb)
 {
 	free(cb->b);
 	memset(cb, 0, sizeof(*cb));
+}
+
+/* A string field: NULL if absent; -1 (err set) if not a clean string. */
+static int
+req_string(json_object *req, const char *key, const char **out, char *err,
+    size_t errlen)
+{
+	json_object *v;
+	const char *s;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(req, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string)) {
+		snprintf(err, errlen, "%s: not a string", key);
+		return -1;
+	}
+	s = json_object_get_string(v);
+	/* A NUL inside would cut the path short: another file. */
+	if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+		snprintf(err, errlen, "%s: contains a NUL byte", key);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+static int
+req_flag(json_object *req, const char *key, bool *out, char *err,
+    size_t errlen)
+{
+	json_object *v;
+
+	*out = false;
+	if (!json_object_object_get_ex(req, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean)) {
+		snprintf(err, errlen, "%s: not true or false", key);
+		return -1;
+	}
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+int
+ctl_req_parse(json_object *req, struct ctl_req *r, char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		[CTL_STATUS] = "status", [CTL_MIGRATE] = "migrate",
+		[CTL_RECALL] = "recall", [CTL_PIN] = "pin",
+		[CTL_UNPIN] = "unpin", [CTL_RELOAD] = "reload",
+		[CTL_RUN] = "run", [CTL_SCAN] = "scan",
+	};
+	json_object *v, *p;
+	const char *cmd;
+	size_t i, n;
+
+	memset(r, 0, sizeof(*r));
+	if (!json_object_is_type(req, json_type_object)) {
+		snprintf(err, errlen, "a request is a JSON object");
+		return -1;
+	}
+	if (!json_object_object_get_ex(req, "v", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) != CTL_VERSION) {
+		snprintf(err, errlen, "protocol version %" PRId64 " not spoken "
+		    "here (this daemon: %d)", v != NULL &&
+		    json_object_is_type(v, json_type_int) ?
+		    json_object_get_int64(v) : 0, CTL_VERSION);
+		return -1;
+	}
+	if (req_string(req, "cmd", &cmd, err, errlen) != 0)
+		return -1;
+	if (cmd == NULL) {
+		snprintf(err, errlen, "no cmd in request");
+		return -1;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(cmd, names[i]) == 0)
+			break;
+	if (i == sizeof(names) / sizeof(names[0])) {
+		snprintf(err, errlen, "unknown request '%.64s'", cmd);
+		return -1;
+	}
+	r->cmd = (enum ctl_cmd)i;
+	r->name = names[i];
+	if (req_string(req, "to", &r->to, err, errlen) != 0 ||
+	    req_string(req, "path", &r->path, err, errlen) != 0 ||
+	    req_string(req, "policy", &r->policy, err, errlen) != 0 ||
+	    req_flag(req, "dry_run", &r->dry_run, err, errlen) != 0 ||
+	    req_flag(req, "remove_source", &r->remove_source, err,
+	    errlen) != 0)
+		return -1;
+	switch (r->cmd) {
+	case CTL_MIGRATE:
+	case CTL_RECALL:
+		if (!json_object_object_get_ex(req, "paths", &p) ||
+		    !json_object_is_type(p, json_type_array) ||
+		    (n = json_object_array_length(p)) == 0) {
+			snprintf(err, errlen, "%s: no paths", cmd);
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			v = json_object_array_get_idx(p, i);
+			if (!json_object_is_type(v, json_type_string) ||
+			    json_object_get_string_len(v) == 0 ||
+			    strlen(json_object_get_string(v)) !=
+			    (size_t)json_object_get_string_len(v)) {
+				snprintf(err, errlen, "%s: path %zu is not a "
+				    "non-empty string without NUL bytes", cmd,
+				    i + 1);
+				return -1;
+			}
+		}
+		r->paths = p;
+		break;
+	case CTL_PIN:
+	case CTL_UNPIN:
+		if (r->path == NULL || *r->path == '\0') {
+			snprintf(err, errlen, "%s: no path", cmd);
+			return -1;
+		}
+		break;
+	case CTL_RUN:
+		if (r->policy == NULL || *r->policy == '\0') {
+			snprintf(err, errlen, "run: no policy");
+			return -1;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
 }

@@ -9,6 +9,7 @@
 #define JTS_CTL_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,5 +32,29 @@ struct ctl_buf {
  */
 int	ctl_take(struct ctl_buf *, json_object **out);
 void	ctl_buf_free(struct ctl_buf *);
+
+enum ctl_cmd {
+	CTL_STATUS, CTL_MIGRATE, CTL_RECALL, CTL_PIN, CTL_UNPIN, CTL_RELOAD,
+	CTL_RUN, CTL_SCAN,
+};
+
+/* A request, checked; its strings point into the JSON object. */
+struct ctl_req {
+	enum ctl_cmd	 cmd;
+	const char	*name;		/* "migrate", ... */
+	json_object	*paths;		/* migrate, recall: strings */
+	const char	*to;		/* migrate, recall: a tier, or NULL */
+	const char	*path;		/* pin, unpin */
+	const char	*policy;	/* run */
+	bool		 dry_run, remove_source;
+};
+
+/*
+ * Check a request: the protocol version, a known cmd, the fields it needs
+ * and their types (strings without NUL bytes, booleans, a non-empty array
+ * of paths).  0, or -1 with err saying what is wrong.
+ */
+int	ctl_req_parse(json_object *req, struct ctl_req *, char *err,
+	    size_t errlen);
 
 #endif

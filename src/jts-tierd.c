@@ -839,25 +839,17 @@ status_json(void)
 static void
 handle(struct conn *c, json_object *req)
 {
-	const char *cmd = jts_json_str(req, "cmd");
-	json_object *v;
+	struct ctl_req rq;
+	const char *cmd;
 	struct job *j;
+	char err[256];
 
-	if (!json_object_object_get_ex(req, "v", &v) ||
-	    json_object_get_int(v) != CTL_VERSION) {
-		char *e = xasprintf("protocol version %d not spoken here "
-		    "(this daemon: %d)", v ? json_object_get_int(v) : 0,
-		    CTL_VERSION);
-
-		send_result(c, EXIT_USAGE_D, NULL, e);
-		free(e);
+	if (ctl_req_parse(req, &rq, err, sizeof(err)) != 0) {
+		send_result(c, EXIT_USAGE_D, NULL, err);
 		goto out;
 	}
-	if (cmd == NULL) {
-		send_result(c, EXIT_USAGE_D, NULL, "no cmd in request");
-		goto out;
-	}
-	if (strcmp(cmd, "status") == 0) {
+	cmd = rq.name;
+	if (rq.cmd == CTL_STATUS) {
 		json_object *r = json_object_new_object();
 
 		json_object_object_add(r, "type",
@@ -865,16 +857,6 @@ handle(struct conn *c, json_object *req)
 		json_object_object_add(r, "exit", json_object_new_int(0));
 		json_object_object_add(r, "daemon", status_json());
 		conn_send(c, r);
-		goto out;
-	}
-	if (strcmp(cmd, "migrate") && strcmp(cmd, "recall") &&
-	    strcmp(cmd, "pin") && strcmp(cmd, "unpin") &&
-	    strcmp(cmd, "reload") && strcmp(cmd, "run") &&
-	    strcmp(cmd, "scan")) {
-		char *e = xasprintf("unknown request '%s'", cmd);
-
-		send_result(c, EXIT_USAGE_D, NULL, e);
-		free(e);
 		goto out;
 	}
 	if (c->uid != 0) {
@@ -908,11 +890,11 @@ handle(struct conn *c, json_object *req)
 		queue_scan(c);
 		goto out;
 	}
-	if (strcmp(cmd, "run") == 0) {
-		const char *name = jts_json_str(req, "policy");
+	if (rq.cmd == CTL_RUN) {
+		const char *name = rq.policy;
 
-		if (name == NULL || policy_find(&D.ps, name) == NULL) {
-			char *e = xasprintf("no policy %s", name ? name : "");
+		if (policy_find(&D.ps, name) == NULL) {
+			char *e = xasprintf("no policy %s", name);
 
 			send_result(c, EXIT_USAGE_D, NULL, e);
 			free(e);

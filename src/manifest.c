@@ -700,6 +700,8 @@ manifest_parse(const char *path, const char *text, size_t len,
 	m->hot_tune.read_ahead_kb = -1;
 	m->warm_tune.read_ahead_kb = -1;
 	mp.m = m;
+	if (len == 0)
+		text = "\n", len = 1;	/* fmemopen wants a buffer */
 	if ((fp = fmemopen((void *)text, len, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		manifest_free(m);

@@ -249,6 +249,12 @@ r = call(struct.pack(">I", 5) + b"nope!")
 print(r.get("exit"), r.get("error"))
 r = call(msg({"v": 1, "cmd": "format-disk"}))
 print(r.get("exit"), r.get("error"))
+r = call(msg({"v": 1, "cmd": "migrate", "paths": ["/tmp/a\u0000/../etc"]}))
+print(r.get("exit"), r.get("error"))
+r = call(msg({"v": 1, "cmd": "pin", "path": "a\u0000b"}))
+print(r.get("exit"), r.get("error"))
+r = call(msg({"v": 1, "cmd": "recall", "paths": [7]}))
+print(r.get("exit"), r.get("error"))
 r = call(struct.pack(">I", 0x7fffffff))
 print(r.get("exit"), r.get("error"))
 PY
@@ -256,6 +262,12 @@ PY
 contains "another protocol version is refused" "$proto" "2 protocol version 99 not spoken here (this daemon: 1)"
 contains "a malformed message is refused" "$proto" "2 malformed message"
 contains "an unknown request is refused" "$proto" "2 unknown request 'format-disk'"
+contains "a path with a NUL byte is refused" "$proto" \
+    "2 migrate: path 1 is not a non-empty string without NUL bytes"
+contains "a pin path with a NUL byte is refused" "$proto" \
+    "2 path: contains a NUL byte"
+contains "a path that is not a string is refused" "$proto" \
+    "2 recall: path 1 is not a non-empty string without NUL bytes"
 eq "the daemon still answers" "$("$CTL" status >/dev/null 2>&1; echo $?)" 0
 
 # One engine at a time.
