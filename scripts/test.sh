@@ -97,7 +97,7 @@ fuzz=$(mktemp -d /tmp/jts-fuzz.XXXXXX)
 if tar -xzf jts-tier-*.tar.gz -C "$fuzz" && cd "$fuzz"/jts-tier-* &&
     CC=clang ./configure -q --enable-fuzzing >/dev/null 2>&1 &&
     make -j"$(nproc)" >/dev/null 2>&1; then
-	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-15}" > fuzz.out 2>&1
+	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-10}" > fuzz.out 2>&1
 	cat fuzz.out
 	pass=$((pass + $(grep -c '^PASS: ' fuzz.out)))
 	fail=$((fail + $(grep -c '^FAIL: ' fuzz.out)))

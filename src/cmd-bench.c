@@ -353,6 +353,7 @@ nfs_rw(struct bench *b, const struct tier_conf *tc)
 	if (nfst_connect(&t, tc->url, tc->timeout, NULL) != 0) {
 		fail_result(w, xstrdup(t.err));
 		fail_result(rd, xstrdup("no connection"));
+		nfst_close(&t);
 		return;
 	}
 	if (nfst_avail(&t, &avail, NULL) == 0 && avail < b->size +

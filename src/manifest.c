@@ -308,6 +308,21 @@ k_source(struct mparse *mp, const char *v)
 	return set_str(mp, &mp->m->cold_source, v);
 }
 
+static int
+k_timeout(struct mparse *mp, const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno != 0 || n < 1 || n > 3600)
+		return fail(mp, "bad timeout '%s' (seconds, 1 to 3600)",
+		    jts_quote(v));
+	mp->m->cold_timeout = (int)n;
+	return 1;
+}
+
 typedef int (*mkeyfn)(struct mparse *, const char *);
 static const struct {
 	const char	*section;
@@ -345,6 +360,7 @@ static const struct {
 	{ "cold",	"mount",	k_mount },
 	{ "cold",	"source",	k_source },
 	{ "cold",	"options",	k_options },
+	{ "cold",	"timeout",	k_timeout },
 };
 
 /* A section may appear once: its keys are not spread over the file. */
@@ -736,6 +752,8 @@ manifest_parse(const char *path, const char *text, size_t len,
 		manifest_free(m);
 		return -EINVAL;
 	}
+	if (m->cold_timeout == 0)
+		m->cold_timeout = 30;
 	if (m->cold_mount != NULL && m->cold_options == NULL)
 		m->cold_options = xstrdup("nfsvers=3,hard,noatime,_netdev");
 	if (m->cold_mount != NULL && m->cold_source == NULL) {

@@ -69,6 +69,7 @@ struct manifest {
 	char		*cold_mount;	/* where the host mounts it, or NULL */
 	char		*cold_source;	/* fstab source; from the URL if NULL */
 	char		*cold_options;
+	int		 cold_timeout;	/* seconds without an answer */
 	int		 cold_line;
 };
 

@@ -1884,11 +1884,12 @@ journal_read(struct prov *p, json_object ***recs, int *n, char **err)
 static int
 journal_write(struct prov *p, json_object **recs, int n)
 {
-	char *buf = xstrdup(""), *t;
+	char *buf, *t;
 	int i, r;
 
 	if (n == 0)
 		return unlink(p->journal) == 0 || errno == ENOENT ? 0 : -errno;
+	buf = xstrdup("");
 	for (i = 0; i < n; i++) {
 		t = xasprintf("%s%s\n", buf, json_object_to_json_string_ext(
 		    recs[i], JSON_C_TO_STRING_PLAIN |
@@ -2896,7 +2897,7 @@ verify_tune(struct vrep *v, const char *tier, const char *dev,
 
 /* The NAS: mount the export with libnfs, write, COMMIT, read back. */
 static void
-verify_nas(struct vrep *v, const char *url)
+verify_nas(struct vrep *v, const char *url, int timeout)
 {
 	struct nfs_tier t;
 	struct nfsfh *fh = NULL;
@@ -2911,8 +2912,9 @@ verify_nas(struct vrep *v, const char *url)
 
 	memset(&t, 0, sizeof(t));
 	memset(&co, 0, sizeof(co));
-	if (nfst_connect(&t, url, 30, NULL) != 0) {
+	if (nfst_connect(&t, url, timeout, NULL) != 0) {
 		vline(v, V_CRITICAL, "cold", "%s", t.err);
+		nfst_close(&t);
 		free(rel);
 		return;
 	}
@@ -3025,7 +3027,7 @@ prov_verify(const struct manifest *m, const struct prov_opts *o)
 		verify_tune(&v, "warm", m->warm.device, &m->warm_tune);
 	}
 	if (m->has_cold) {
-		verify_nas(&v, m->cold_url);
+		verify_nas(&v, m->cold_url, m->cold_timeout);
 		if (m->cold_mount != NULL) {
 			struct mnt *mv;
 			int n = mounts_load(&mv);

@@ -54,7 +54,8 @@ struct nfs_ident {
 
 /*
  * Mount url (nfs://server/export[/path][?args]).  loop may be NULL (a
- * private loop).  Returns 0, or -errno with err set ("URL: cause").
+ * private loop).  Returns 0, or -errno with err set ("URL: cause");
+ * either way nfst_close frees what it holds.
  */
 int	nfst_connect(struct nfs_tier *, const char *url, int timeout_s,
 	    struct ev_loop *loop);

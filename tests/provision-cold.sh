@@ -11,7 +11,7 @@ W=$(mktemp -d)
 mkdir -p "$W/export/jts"
 start_nas "$W/export"
 M=$W/cold.manifest
-printf '[cold]\nurl = %s\n' "${NAS_URL/\?/\/jts?}" > "$M"
+printf '[cold]\nurl = %s\ntimeout = 5\n' "${NAS_URL/\?/\/jts?}" > "$M"
 
 out=$(timeout 120 "$CTL" provision verify -m "$M" --root "$W" 2>&1); rc=$?
 eq "verify with the NAS up exits 0" "$rc" 0
@@ -23,8 +23,11 @@ eq "no probe left on the export" "$(find "$W/export" -mindepth 1 | tr '\n' ' ')"
 
 # The NAS stops answering: CRITICAL, within the timeout.
 kill -STOP "$NAS_PID"
+t0=$(date +%s)
 out=$(timeout 120 "$CTL" provision verify -m "$M" --root "$W" 2>&1); rc=$?
+t1=$(date +%s)
 kill -CONT "$NAS_PID"
+ok "it gave up after the manifest's timeout, not the default" [ $((t1 - t0)) -lt 25 ]
 eq "verify with the NAS stopped exits 2" "$rc" 2
 contains "it names the URL" "$out" "CRITICAL  cold  nfs://127.0.0.1$W/export/jts"
 # A directory the export lacks.

@@ -154,10 +154,10 @@ mkdir -p "$W/mnt"
 mount "$DEV" "$W/mnt"
 refused "a mounted device" "$DEV is mounted on $W/mnt (ext4): unmount it first"
 umount "$W/mnt"
-wipefs -a -q "$DEV" 2>/dev/null
+wipefs -a -q "$DEV" >/dev/null 2>&1
 echo 'label: dos' | sfdisk -q "$DEV" >/dev/null 2>&1
 refused "a partition table" "$DEV carries a dos partition table"
-wipefs -a -q "$DEV" 2>/dev/null
+wipefs -a -q "$DEV" >/dev/null 2>&1
 pvcreate -q "$DEV" >/dev/null 2>&1 && {
 	refused "an LVM physical volume" "$DEV is an LVM physical volume"
 	pvremove -q -y "$DEV" >/dev/null 2>&1
