@@ -356,6 +356,7 @@ nfs_rw(struct bench *b, const struct tier_conf *tc)
 		nfst_close(&t);
 		return;
 	}
+	nfst_set_inflight(&t, tc->inflight);
 	if (nfst_avail(&t, &avail, NULL) == 0 && avail < b->size +
 	    b->conf->reserve) {
 		skip_result(w, xasprintf("%s: not enough free space (use "

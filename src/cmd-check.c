@@ -128,6 +128,8 @@ check_nfs(struct check *ck, int t)
 			problem(ck, ST_UNKNOWN, "unreachable", tr->tc->url,
 			    "tier %s: %s; its files are not checked",
 			    tr->tc->name, tr->nt->err);
+		else
+			nfst_set_inflight(tr->nt, tr->tc->inflight);
 	}
 	return tr->nt != NULL && !tr->nt->broken ? tr->nt : NULL;
 }

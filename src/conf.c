@@ -180,6 +180,21 @@ k_timeout(struct parse *ps, const char *v)
 }
 
 static int
+k_inflight(struct parse *ps, const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 16)
+		return fail(ps, "bad inflight: %s%s", v,
+		    " (requests in flight per file, 1 to 16)");
+	ps->cur->inflight = (int)n;
+	return 1;
+}
+
+static int
 k_mountpoint(struct parse *ps, const char *v)
 {
 	if (v[0] != '/')
@@ -327,6 +342,7 @@ static const struct {
 	{ "tier",	"url",			k_url },
 	{ "tier",	"mountpoint",		k_mountpoint },
 	{ "tier",	"timeout",		k_timeout },
+	{ "tier",	"inflight",		k_inflight },
 	{ "tier",	"high_watermark",	k_high },
 	{ "tier",	"low_watermark",	k_low },
 };
@@ -462,10 +478,10 @@ conf_validate(struct parse *ps)
 				return -1;
 			}
 			if (t->url != NULL || t->mountpoint != NULL ||
-			    t->timeout != 0) {
+			    t->timeout != 0 || t->inflight != 0) {
 				snprintf(ps->il.err, sizeof(ps->il.err),
-				    "tier %s: url, mountpoint and timeout are "
-				    "for kind nfs only", t->name);
+				    "tier %s: url, mountpoint, timeout and "
+				    "inflight are for kind nfs only", t->name);
 				return -1;
 			}
 		}

@@ -30,6 +30,7 @@ struct tier_conf {
 	char		*url;		/* nfs only */
 	char		*mountpoint;	/* where hosts see an nfs tier */
 	int		 timeout;	/* nfs: seconds without an answer */
+	int		 inflight;	/* nfs: requests in flight per file */
 	int		 high;		/* watermarks, percent used */
 	int		 low;
 	int		 line;		/* where the section starts */

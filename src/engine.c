@@ -260,6 +260,7 @@ engine_nfs(struct engine *e, int t)
 			jts_err("tier %s: %s", tr->tc->name, tr->nt->err);
 			return NULL;
 		}
+		nfst_set_inflight(tr->nt, tr->tc->inflight);
 	}
 	return tr->nt->broken ? NULL : tr->nt;
 }

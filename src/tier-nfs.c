@@ -28,7 +28,7 @@
 
 #include "tier-nfs.h"
 
-#define NSLOTS		16		/* requests in flight per file */
+#define NSLOTS		16		/* most requests in flight per file */
 #define CHUNK_MAX	(1u << 20)
 
 /*
@@ -313,6 +313,7 @@ nfst_connect(struct nfs_tier *t, const char *url, int timeout_s,
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	t->url = xstrdup(url);
 	t->timeout_s = timeout_s > 0 ? timeout_s : NFST_TIMEOUT_DEFAULT;
+	t->inflight = NFST_INFLIGHT_DEFAULT;
 	t->fd = -1;
 	t->loop = loop;
 	if (t->loop == NULL) {
@@ -409,6 +410,13 @@ fail:
 	}
 	t->broken = true;
 	return r < 0 ? r : -EIO;
+}
+
+void
+nfst_set_inflight(struct nfs_tier *t, int n)
+{
+	if (n >= 1 && n <= NSLOTS)
+		t->inflight = n;
 }
 
 void
@@ -927,14 +935,15 @@ xfer_init(struct xfer *x, struct nfs_tier *t, struct nfsfh *fh, size_t chunk)
 	x->fh = fh;
 	if (nt_usable(t) != 0)
 		return -EIO;
-	if (posix_memalign((void **)&x->arena, 4096, chunk * NSLOTS) != 0)
+	if (posix_memalign((void **)&x->arena, 4096, chunk *
+	    (size_t)t->inflight) != 0)
 		return -ENOMEM;
 	if ((x->xs = XXH3_createState()) == NULL) {
 		free(x->arena);
 		return -ENOMEM;
 	}
 	XXH3_128bits_reset(x->xs);
-	for (i = 0; i < NSLOTS; i++) {
+	for (i = 0; i < t->inflight; i++) {
 		x->s[i].x = x;
 		x->s[i].buf = x->arena + (size_t)i * chunk;
 	}
@@ -1098,7 +1107,7 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 		}
 		/* A slot: wait for answers while all are in flight. */
 		while (s == NULL && r == 0) {
-			for (i = 0; i < NSLOTS; i++)
+			for (i = 0; i < t->inflight; i++)
 				if (!x.s[i].busy) {
 					s = &x.s[i];
 					break;
@@ -1183,7 +1192,7 @@ all_zero(const unsigned char *p, size_t n)
 /*
  * Without waiting: take the chunks answered, in order (hash them, write
  * them to dst), and ask for more, up to limit.  Chunk k lives in slot
- * k % NSLOTS.  Returns 0 or -errno.
+ * k % inflight.  Returns 0 or -errno.
  */
 static int
 reader_pump(struct nfst_reader *rd)
@@ -1198,9 +1207,9 @@ reader_pump(struct nfst_reader *rd)
 			return x->err;
 		if (x->t->nfs == NULL)
 			return -EIO;
-		while (rd->issued - rd->consumed < NSLOTS &&
+		while (rd->issued - rd->consumed < (uint64_t)x->t->inflight &&
 		    rd->next < rd->limit) {
-			s = &x->s[rd->issued % NSLOTS];
+			s = &x->s[rd->issued % (uint64_t)x->t->inflight];
 			s->off = rd->next;
 			s->len = (uint32_t)(rd->limit - rd->next < chunk ?
 			    rd->limit - rd->next : chunk);
@@ -1213,7 +1222,7 @@ reader_pump(struct nfst_reader *rd)
 		}
 		if (rd->consumed == rd->issued)
 			return 0;
-		s = &x->s[rd->consumed % NSLOTS];
+		s = &x->s[rd->consumed % (uint64_t)x->t->inflight];
 		if (!s->ready)
 			return 0;
 		XXH3_128bits_update(x->xs, s->buf, s->len);

@@ -10,6 +10,7 @@
 #include "util.h"
 
 #define NFST_TIMEOUT_DEFAULT	60	/* seconds without an answer */
+#define NFST_INFLIGHT_DEFAULT	4	/* READs or WRITEs per file */
 
 struct ev_loop;
 struct nfs_context;
@@ -32,6 +33,7 @@ struct nfs_tier {
 	void		*io, *tick;	/* ev_io, ev_timer */
 	int		 fd, events;
 	int		 timeout_s;
+	int		 inflight;	/* READs or WRITEs per file, <= 16 */
 	char		*base;		/* beneath the mounted export */
 	char		*last_dir;	/* nfst_mkdirs' last, known to exist */
 	uint64_t	 rmax, wmax;
@@ -59,6 +61,8 @@ struct nfs_ident {
  */
 int	nfst_connect(struct nfs_tier *, const char *url, int timeout_s,
 	    struct ev_loop *loop);
+/* How many READs or WRITEs of one file are in flight (1 to 16). */
+void	nfst_set_inflight(struct nfs_tier *, int n);
 void	nfst_close(struct nfs_tier *);
 
 /* Path operations, rel beneath the tier; 0 or -errno. */

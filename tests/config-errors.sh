@@ -32,6 +32,8 @@ bad 1 "no [tier NAME] section" < <(printf '[nonsense]\n')
 bad 3 "syntax error" < <(printf '[tier hot]\nroot = /a\n= oops\n')
 bad 2 "bad size" < <(printf '[defaults]\nreserve = -5\n[tier hot]\nroot = /a\n')
 bad 2 "bad bench target: lots" < <(printf '[bench]\niops = lots\n[tier hot]\nroot = /a\n')
+bad 3 "bad inflight: 99" < <(printf '[tier cold]\nkind = nfs\ninflight = 99\nurl = nfs://h/e\n')
+bad 1 "inflight are for kind nfs only" < <(printf '[tier hot]\nroot = /a\ninflight = 2\n')
 bad 2 "bad bench target: 0" < <(printf '[bench]\nmigrate_seconds = 0\n[tier hot]\nroot = /a\n')
 bad 1 "needs url" < <(printf '[tier cold]\nkind = nfs\nroot = /x\n')
 ok "nothing created at /x" [ ! -e /x ]
