@@ -81,7 +81,52 @@ struct prov {
 	int		 nsteps;
 	json_object	**jrecs;	/* the journal when the run began */
 	int		 njrecs;
+	bool		 journal_skip;	/* this step's undo is in it already */
+	json_object	*jdir;		/* journal directories made, to record */
 };
+
+static int	journal_append(struct prov *, json_object *);
+
+/*
+ * Write-ahead: the step's record, with everything its undo needs, goes
+ * to the journal (synced) before the step changes anything, so a crash
+ * anywhere leaves a journal that rollback can act on.  Every undo copes
+ * with a step that never ran.
+ */
+static int
+intent(struct prov *p, json_object *rec, char **err)
+{
+	json_object *d;
+	int r;
+
+	if (p->jdir != NULL && json_object_array_length(p->jdir) > 0) {
+		/* Rollback removes the journal's directory last. */
+		d = json_object_new_object();
+		json_object_object_add(d, "kind",
+		    json_object_new_string("journal-dir"));
+		json_object_object_add(d, "what", json_object_new_string(
+		    "mkdir -p (the journal's directory)"));
+		json_object_object_add(d, "made", json_object_get(p->jdir));
+		r = journal_append(p, d);
+		json_object_put(d);
+		if (r != 0) {
+			*err = xasprintf("%s: cannot journal: %s", p->journal,
+			    strerror(-r));
+			return -1;
+		}
+		json_object_put(p->jdir);
+		p->jdir = NULL;
+	}
+	if (p->journal_skip)
+		return 0;
+	if ((r = journal_append(p, rec)) != 0) {
+		*err = xasprintf("%s: cannot journal the step: %s; nothing was "
+		    "done", p->journal, strerror(-r));
+		return -1;
+	}
+	jts_fault_point("provision-journaled");
+	return 0;
+}
 
 /* ---- small helpers ------------------------------------------------- */
 
@@ -1497,6 +1542,19 @@ do_cmd(struct prov *p, struct step *s, json_object *rec, char **err)
 	const char *hint;
 	int r;
 
+	json_object_object_add(rec, "undo", jstr_array(s->undo));
+	json_object_object_add(rec, "guard", json_object_new_int(s->guard));
+	if (s->dev != NULL)
+		json_object_object_add(rec, "dev",
+		    json_object_new_string(s->dev));
+	if (s->fstype != NULL)
+		json_object_object_add(rec, "fstype",
+		    json_object_new_string(s->fstype));
+	if (s->path != NULL)
+		json_object_object_add(rec, "path",
+		    json_object_new_string(s->path));
+	if (intent(p, rec, err) != 0)
+		return -1;
 	r = prov_run(s->argv, &out);
 	if (r != 0) {
 		t = tail_lines(out, 4);
@@ -1512,39 +1570,24 @@ do_cmd(struct prov *p, struct step *s, json_object *rec, char **err)
 		return -1;
 	}
 	free(out);
-	json_object_object_add(rec, "undo", jstr_array(s->undo));
-	json_object_object_add(rec, "guard", json_object_new_int(s->guard));
-	if (s->dev != NULL)
-		json_object_object_add(rec, "dev",
-		    json_object_new_string(s->dev));
-	if (s->fstype != NULL)
-		json_object_object_add(rec, "fstype",
-		    json_object_new_string(s->fstype));
-	if (s->path != NULL)
-		json_object_object_add(rec, "path",
-		    json_object_new_string(s->path));
 	return 0;
 }
 
-/* mkdir -p path, naming each directory made in made. */
+/* The directories mkdir -p dir would make, outermost first, into made. */
 static int
-mkdirs(const char *dir, json_object *made, char **err)
+missing_dirs(const char *dir, json_object *made, char **err)
 {
 	char *path = xstrdup(dir), *c, save;
 	struct stat st;
+	bool gone = false;
 
 	for (c = path + 1;; c++) {
 		if (*c != '/' && *c != '\0')
 			continue;
 		save = *c;
 		*c = '\0';
-		if (lstat(path, &st) != 0) {
-			if (mkdir(path, 0755) != 0) {
-				*err = xasprintf("mkdir %s: %s",
-				    jts_quote(path), strerror(errno));
-				free(path);
-				return -1;
-			}
+		if (gone || lstat(path, &st) != 0) {
+			gone = true;
 			json_object_array_add(made,
 			    json_object_new_string(path));
 		} else if (!S_ISDIR(st.st_mode)) {
@@ -1562,12 +1605,40 @@ mkdirs(const char *dir, json_object *made, char **err)
 }
 
 static int
+make_dirs(json_object *made, char **err)
+{
+	const char *d;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(made); i++) {
+		d = json_object_get_string(json_object_array_get_idx(made, i));
+		if (mkdir(d, 0755) != 0 && errno != EEXIST) {
+			*err = xasprintf("mkdir %s: %s", jts_quote(d),
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* mkdir -p path, naming each directory made in made. */
+static int
+mkdirs(const char *dir, json_object *made, char **err)
+{
+	if (missing_dirs(dir, made, err) != 0)
+		return -1;
+	return make_dirs(made, err);
+}
+
+static int
 do_mkdir(struct prov *p, struct step *s, json_object *rec, char **err)
 {
 	json_object *made = json_object_new_array();
 
 	json_object_object_add(rec, "made", made);
-	return mkdirs(s->path, made, err);
+	if (missing_dirs(s->path, made, err) != 0 || intent(p, rec, err) != 0)
+		return -1;
+	return make_dirs(made, err);
 }
 
 /* findmnt --verify on a candidate fstab; NULL if it passes. */
@@ -1591,6 +1662,7 @@ static int
 do_file(struct prov *p, struct step *s, json_object *rec, char **err)
 {
 	char *want = NULL, *cur = NULL, *bak = NULL, *cand, *why, *old;
+	json_object *made;
 	char hex[33];
 	int r;
 
@@ -1628,20 +1700,6 @@ do_file(struct prov *p, struct step *s, json_object *rec, char **err)
 			free(why);
 			goto fail;
 		}
-	} else {
-		char *dir = xstrdup(s->path);
-		json_object *made = json_object_new_array();
-		*strrchr(dir, '/') = '\0';
-		json_object_object_add(rec, "made", made);
-		r = mkdirs(dir, made, err);
-		free(dir);
-		if (r != 0)
-			goto fail;
-	}
-	if ((r = write_atomic(s->path, want, strlen(want), 0644)) != 0) {
-		*err = xasprintf("%s: cannot write: %s", s->path,
-		    strerror(-r));
-		goto fail;
 	}
 	hash_hex(want, strlen(want), hex);
 	json_object_object_add(rec, "path", json_object_new_string(s->path));
@@ -1650,6 +1708,30 @@ do_file(struct prov *p, struct step *s, json_object *rec, char **err)
 	json_object_object_add(rec, "hash", json_object_new_string(hex));
 	json_object_object_add(rec, "block", s->block ?
 	    json_object_new_string(s->block) : NULL);
+	made = json_object_new_array();
+	json_object_object_add(rec, "made", made);
+	if (s->block == NULL) {
+		char *dir = xstrdup(s->path);
+		*strrchr(dir, '/') = '\0';
+		r = missing_dirs(dir, made, err);
+		free(dir);
+		if (r != 0)
+			goto fail;
+	}
+	if (intent(p, rec, err) != 0)
+		goto fail;
+	/* From here the journal holds the backup: it stays. */
+	free(bak);
+	bak = NULL;
+	if (make_dirs(made, err) != 0)
+		return -1;
+	if ((r = write_atomic(s->path, want, strlen(want), 0644)) != 0) {
+		*err = xasprintf("%s: cannot write: %s", s->path,
+		    strerror(-r));
+		free(want);
+		free(cur);
+		return -1;
+	}
 	free(bak);
 	free(want);
 	free(cur);
@@ -1677,6 +1759,15 @@ do_owner(struct prov *p, struct step *s, json_object *rec, char **err)
 			close(fd);
 		return -1;
 	}
+	json_object_object_add(rec, "path", json_object_new_string(s->path));
+	json_object_object_add(rec, "uid", json_object_new_int64(st.st_uid));
+	json_object_object_add(rec, "gid", json_object_new_int64(st.st_gid));
+	json_object_object_add(rec, "mode",
+	    json_object_new_int(st.st_mode & 07777));
+	if (intent(p, rec, err) != 0) {
+		close(fd);
+		return -1;
+	}
 	if ((s->set_owner && fchown(fd, s->uid, s->gid) != 0) ||
 	    (s->set_mode && fchmod(fd, s->mode) != 0)) {
 		*err = xasprintf("%s: %s: %s", jts_quote(s->path),
@@ -1688,11 +1779,6 @@ do_owner(struct prov *p, struct step *s, json_object *rec, char **err)
 		return -1;
 	}
 	close(fd);
-	json_object_object_add(rec, "path", json_object_new_string(s->path));
-	json_object_object_add(rec, "uid", json_object_new_int64(st.st_uid));
-	json_object_object_add(rec, "gid", json_object_new_int64(st.st_gid));
-	json_object_object_add(rec, "mode",
-	    json_object_new_int(st.st_mode & 07777));
 	return 0;
 }
 
@@ -1701,6 +1787,9 @@ do_subvol(struct prov *p, struct step *s, json_object *rec, char **err)
 {
 	enum btrfs_util_error e;
 
+	json_object_object_add(rec, "path", json_object_new_string(s->path));
+	if (intent(p, rec, err) != 0)
+		return -1;
 	if ((e = btrfs_util_create_subvolume(s->path, 0, NULL, NULL)) !=
 	    BTRFS_UTIL_OK) {
 		*err = xasprintf("%s: cannot create the subvolume: %s (%s)",
@@ -1708,7 +1797,6 @@ do_subvol(struct prov *p, struct step *s, json_object *rec, char **err)
 		    strerror(errno));
 		return -1;
 	}
-	json_object_object_add(rec, "path", json_object_new_string(s->path));
 	return 0;
 }
 
@@ -1737,15 +1825,16 @@ do_sysfs(struct prov *p, struct step *s, json_object *rec, char **err)
 		*err = xasprintf("%s: %s", s->path, strerror(errno));
 		return -1;
 	}
-	if ((r = sysfs_write(s->path, s->value)) != 0) {
-		*err = xasprintf("echo %s > %s: %s", s->value, s->path,
-		    strerror(-r));
-		free(old);
-		return -1;
-	}
 	json_object_object_add(rec, "path", json_object_new_string(s->path));
 	json_object_object_add(rec, "old", json_object_new_string(old));
 	free(old);
+	if (intent(p, rec, err) != 0)
+		return -1;
+	if ((r = sysfs_write(s->path, s->value)) != 0) {
+		*err = xasprintf("echo %s > %s: %s", s->value, s->path,
+		    strerror(-r));
+		return -1;
+	}
 	return 0;
 }
 
@@ -2103,6 +2192,20 @@ undo_file(struct prov *p, json_object *rec, char **err)
 	cur = read_file(path, &len);
 	if (cur != NULL)
 		hash_hex(cur, len, hex);
+	if (bak != NULL)
+		old = read_file(bak, &blen);
+	if ((cur == NULL && bak == NULL) || (cur != NULL && old != NULL &&
+	    len == blen && memcmp(cur, old, len) == 0 &&
+	    strcmp(hex, hash) != 0)) {
+		/* Journalled, then stopped before it was written. */
+		free(cur);
+		free(old);
+		if (bak != NULL)
+			unlink(bak);
+		return undo_mkdir(p, rec, err) == 0 ? 1 : -1;
+	}
+	free(old);
+	old = NULL;
 	if (cur != NULL && strcmp(hex, hash) == 0) {
 		/* Unchanged since apply: back to what it was, byte for byte. */
 		if (bak == NULL)
@@ -2390,37 +2493,6 @@ prov_apply(const struct manifest *m, const struct prov_opts *o)
 			r = 1;
 			break;
 		}
-		if (made != NULL && json_object_array_length(made) > 0) {
-			/* Rollback removes the journal's directory last. */
-			rec = json_object_new_object();
-			json_object_object_add(rec, "kind",
-			    json_object_new_string("journal-dir"));
-			json_object_object_add(rec, "what",
-			    json_object_new_string("mkdir -p (the journal's "
-			    "directory)"));
-			json_object_object_add(rec, "made",
-			    json_object_get(made));
-			r = journal_append(&p, rec);
-			json_object_put(rec);
-			if (r != 0) {
-				jts_err("%s: %s", p.journal, strerror(-r));
-				r = 1;
-				break;
-			}
-		}
-		json_object_put(made);
-		made = NULL;
-		rec = json_object_new_object();
-		jts_fault_point("provision-step");
-		if (step_do(&p, s, rec, &err) != 0) {
-			step_print(&p, i, "[FAILED]", err);
-			jts_err("step %d (%s) failed: %s", i + 1, s->what, err);
-			free(err);
-			err = NULL;
-			json_object_put(rec);
-			r = 1;
-			break;
-		}
 		/*
 		 * Done again (undone by hand since): the first record's undo
 		 * goes back to the state before apply, and keeps its place
@@ -2431,25 +2503,28 @@ prov_apply(const struct manifest *m, const struct prov_opts *o)
 			if (jts_json_str(old[k], "what") != NULL &&
 			    strcmp(jts_json_str(old[k], "what"), s->what) == 0)
 				break;
-		if (s->kind != ST_FILE && k < nold) {
+		p.journal_skip = s->kind != ST_FILE && k < nold;
+		p.jdir = made;
+		made = NULL;
+		rec = json_object_new_object();
+		jts_fault_point("provision-step");
+		r = step_do(&p, s, rec, &err);
+		made = p.jdir;		/* still there if nothing was journalled */
+		p.jdir = NULL;
+		if (r != 0) {
+			step_print(&p, i, "[FAILED]", err);
+			jts_err("step %d (%s) failed: %s", i + 1, s->what, err);
+			free(err);
+			err = NULL;
 			json_object_put(rec);
-			did++;
-			step_print(&p, i, "[ok]", "(done again: its undo is "
-			    "already in the journal)");
-			r = 0;
-			continue;
-		}
-		if ((r = journal_append(&p, rec)) != 0) {
-			json_object_put(rec);
-			jts_err("%s: cannot journal step %d (%s): %s; it is "
-			    "done but rollback will not undo it", p.journal,
-			    i + 1, s->what, strerror(-r));
 			r = 1;
 			break;
 		}
+		jts_fault_point("provision-done");
 		json_object_put(rec);
 		did++;
-		step_print(&p, i, "[ok]", NULL);
+		step_print(&p, i, "[ok]", p.journal_skip ? "(done again: its "
+		    "undo is already in the journal)" : NULL);
 		r = 0;
 	}
 	for (k = 0; k < nold; k++)

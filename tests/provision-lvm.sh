@@ -63,9 +63,11 @@ else
 	ok "the PV was made" pvs "$PV" >/dev/null 2>&1
 	ok "the VG was made" vgs "$VG" >/dev/null 2>&1
 	ok "nothing past lvcreate was done" test ! -e "$R/var/lib/postgresql"
-	eq "journal: the PV and VG steps" \
+	# Journalled before it ran: the PV, the VG, and the lvcreate that
+	# failed (whose undo will find nothing).
+	eq "journal: the PV, VG and attempted LV steps" \
 	    "$(jq -r 'select(.kind == "cmd") | .undo[0]' "$R/var/lib/jts-tier/provision.journal" | tr '\n' ' ')" \
-	    "pvremove vgremove "
+	    "pvremove vgremove lvremove "
 	out=$("$CTL" "${P[@]}" verify 2>&1); rc=$?
 	eq "verify: missing LVs are critical" "$rc" 2
 	contains "verify names the missing LV" "$out" "CRITICAL  hot   logical volume $VG/lv_postgres"
@@ -73,6 +75,9 @@ else
 fi
 out=$("$CTL" "${P[@]}" rollback 2>&1); rc=$?
 eq "rollback exits 0" "$rc" 0
+grep -qw device-mapper /proc/misc ||
+    contains "rollback: the failed lvcreate had nothing to undo" "$out" \
+	"[gone]     lvcreate"
 vgs "$VG" >/dev/null 2>&1; eq "rollback removed the VG" "$?" 5
 pvs "$PV" >/dev/null 2>&1; ok "rollback removed the PV" test $? -ne 0
 blkid -p "$PV" >/dev/null 2>&1; eq "the device is blank again" "$?" 2
