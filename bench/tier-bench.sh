@@ -125,23 +125,18 @@ for run in 1 2 3; do
 	rm -f "$B/hot/nas-src" "$B/warm/cp-ref"
 done
 
-m() { median "$@" | xargs printf "$FMT"; }
+# row LABEL FORMAT "OURS..." "THEIRS...": medians and their ratio.
+row() {
+	local j=$3 r=$4 mj mr
+	mj=$(median $j)
+	mr=$(median $r)
+	printf '%-44s %12s %12s %7s\n' "$1" "$(printf "$2" "$mj")" \
+	    "$(printf "$2" "$mr")" "$(ratio "$mj" "$mr")"
+}
 echo "tier-bench: size $SIZE, random reads for $TIME s; medians of 3 runs"
 printf '%-44s %12s %12s %7s\n' measure jts-tierctl reference ratio
-FMT='%.0f'
-printf '%-44s %12s %12s %7s\n' "hot: 4 KiB random reads, IOPS (fio)" \
-    "$(m "${J_IOPS[@]}")" "$(m "${F_IOPS[@]}")" \
-    "$(ratio "$(median "${J_IOPS[@]}")" "$(median "${F_IOPS[@]}")")"
-printf '%-44s %12s %12s %7s\n' "warm: sequential write + fsync, MB/s (fio)" \
-    "$(m "${J_WR[@]}")" "$(m "${F_WR[@]}")" \
-    "$(ratio "$(median "${J_WR[@]}")" "$(median "${F_WR[@]}")")"
-printf '%-44s %12s %12s %7s\n' "cold: write, MB/s (nfs-cp, no COMMIT)" \
-    "$(m "${J_NW[@]}")" "$(m "${C_NW[@]}")" \
-    "$(ratio "$(median "${J_NW[@]}")" "$(median "${C_NW[@]}")")"
-printf '%-44s %12s %12s %7s\n' "cold: read, MB/s (nfs-cat)" \
-    "$(m "${J_NR[@]}")" "$(m "${C_NR[@]}")" \
-    "$(ratio "$(median "${J_NR[@]}")" "$(median "${C_NR[@]}")")"
-FMT='%.2f'
-printf '%-44s %12s %12s %7s\n' "hot -> warm, s (cp + sync, no verify)" \
-    "$(m "${J_MIG[@]}")" "$(m "${C_CP[@]}")" \
-    "$(ratio "$(median "${J_MIG[@]}")" "$(median "${C_CP[@]}")")"
+row "hot: 4 KiB random reads, IOPS (fio)" %.0f "${J_IOPS[*]}" "${F_IOPS[*]}"
+row "warm: sequential write + fsync, MB/s (fio)" %.0f "${J_WR[*]}" "${F_WR[*]}"
+row "cold: write, MB/s (nfs-cp, no COMMIT)" %.0f "${J_NW[*]}" "${C_NW[*]}"
+row "cold: read, MB/s (nfs-cat)" %.0f "${J_NR[*]}" "${C_NR[*]}"
+row "hot -> warm, s (cp + sync, no verify)" %.2f "${J_MIG[*]}" "${C_CP[*]}"

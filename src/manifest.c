@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf.h"
 #include "manifest.h"
@@ -771,45 +772,23 @@ int
 manifest_load(const char *path, struct manifest *m, char *err,
     size_t errlen)
 {
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-	FILE *fp;
+	struct stat st;
+	char *buf;
+	size_t len;
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	if ((fp = fopen(path, "r")) == NULL) {
+	if (stat(path, &st) == 0 && st.st_size > (16 << 20)) {
+		snprintf(err, errlen, "%s: larger than 16 MiB: not a manifest",
+		    path);
+		return -EFBIG;
+	}
+	if ((buf = jts_read_file(path, &len)) == NULL) {
 		r = -errno;
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
 		return r;
 	}
-	for (;;) {
-		if (len + 4096 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			if (cap > (16u << 20)) {
-				fclose(fp);
-				free(buf);
-				snprintf(err, errlen, "%s: larger than 16 MiB: "
-				    "not a manifest", path);
-				return -EFBIG;
-			}
-			buf = xrealloc(buf, cap);
-		}
-		n = fread(buf + len, 1, cap - len - 1, fp);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		r = -errno;
-		snprintf(err, errlen, "%s: cannot read: %s", path,
-		    strerror(errno));
-		fclose(fp);
-		free(buf);
-		return r;
-	}
-	fclose(fp);
-	buf[len] = '\0';
 	r = manifest_parse(path, buf, len, m, err, errlen);
 	free(buf);
 	return r;

@@ -326,42 +326,6 @@ rooted(const struct prov *p, const char *path)
 	return xasprintf("%s%s", p->root, path);
 }
 
-static char *
-read_file(const char *path, size_t *lenp)
-{
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	ssize_t n;
-	int fd, e;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return NULL;
-	for (;;) {
-		if (len + 4096 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			buf = xrealloc(buf, cap);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			e = errno;
-			close(fd);
-			free(buf);
-			errno = e;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	if (lenp != NULL)
-		*lenp = len;
-	return buf;
-}
-
 /* Write path atomically: temp beside it, fsync, rename, fsync the dir.
  * mode/owner from like if it exists. */
 static int
@@ -1342,7 +1306,7 @@ file_check(struct prov *p, struct step *s, char **want, char **cur)
 	bool known = true;
 
 	*want = *cur = NULL;
-	if ((*cur = read_file(s->path, NULL)) == NULL) {
+	if ((*cur = jts_read_file(s->path, NULL)) == NULL) {
 		if (s->block != NULL || errno != ENOENT) {
 			refuse(s, xasprintf("%s: %s", s->path,
 			    strerror(errno)));
@@ -1370,20 +1334,42 @@ file_check(struct prov *p, struct step *s, char **want, char **cur)
 	return S_TODO;
 }
 
-/* The value a sysfs attribute holds: the bracketed one of a list. */
+/* The value in a sysfs attribute's text: the bracketed one of a list. */
+static char *
+sysfs_pick(const char *text)
+{
+	const char *b = strchr(text, '['), *e;
+
+	if (b != NULL && (e = strchr(b, ']')) != NULL)
+		return xasprintf("%.*s", (int)(e - b - 1), b + 1);
+	return xasprintf("%.*s", (int)strcspn(text, "\n"), text);
+}
+
+/* The value a sysfs attribute holds. */
 static char *
 sysfs_value(const char *path)
 {
-	char *buf = read_file(path, NULL), *b, *e;
+	char *buf = jts_read_file(path, NULL), *v;
 
 	if (buf == NULL)
 		return NULL;
-	if ((b = strchr(buf, '[')) != NULL && (e = strchr(b, ']')) != NULL) {
-		*e = '\0';
-		memmove(buf, b + 1, strlen(b + 1) + 1);
-	}
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
+	v = sysfs_pick(buf);
+	free(buf);
+	return v;
+}
+
+/* Whether word is one of the blank-separated words of list ([x] too). */
+static bool
+word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || strchr(" [", p[-1]) != NULL) &&
+		    strchr(" ]", p[n]) != NULL)
+			return true;
+	return false;
 }
 
 static int
@@ -1456,35 +1442,24 @@ step_check(struct prov *p, struct step *s)
 			r = S_REFUSED;
 			break;
 		}
-		if ((v = sysfs_value(s->path)) == NULL) {
+		/* One read: the value, and for a scheduler its choices. */
+		if ((list = jts_read_file(s->path, NULL)) == NULL) {
 			refuse(s, xasprintf("%s: %s", s->path,
 			    strerror(errno)));
 			r = S_REFUSED;
 			break;
 		}
+		list[strcspn(list, "\n")] = '\0';
+		v = sysfs_pick(list);
 		r = strcmp(v, s->value) == 0 ? S_DONE : S_TODO;
 		free(v);
-		if (r == S_TODO && strstr(s->path, "/scheduler") != NULL) {
-			list = read_file(s->path, NULL);
-			if (list != NULL) {
-				char *w, *save = NULL;
-				bool offered = false;
-				for (w = strtok_r(list, " []\n", &save); w;
-				    w = strtok_r(NULL, " []\n", &save))
-					offered = offered || !strcmp(w,
-					    s->value);
-				free(list);
-				list = read_file(s->path, NULL);
-				if (!offered) {
-					list[strcspn(list, "\n")] = '\0';
-					refuse(s, xasprintf("I/O scheduler %s is "
-					    "not offered for %s (offered: %s)",
-					    s->value, s->dev, list));
-					r = S_REFUSED;
-				}
-				free(list);
-			}
+		if (r == S_TODO && strstr(s->path, "/scheduler") != NULL &&
+		    !word_in(list, s->value)) {
+			refuse(s, xasprintf("I/O scheduler %s is not offered "
+			    "for %s (offered: %s)", s->value, s->dev, list));
+			r = S_REFUSED;
 		}
+		free(list);
 		break;
 	default:
 		r = S_REFUSED;
@@ -1501,7 +1476,7 @@ step_check(struct prov *p, struct step *s)
 static bool
 have_device_mapper(void)
 {
-	char *misc = read_file("/proc/misc", NULL);
+	char *misc = jts_read_file("/proc/misc", NULL);
 	bool r = misc == NULL || strstr(misc, " device-mapper\n") != NULL;
 
 	free(misc);
@@ -1939,7 +1914,7 @@ journal_append(struct prov *p, json_object *rec)
 static int
 journal_read(struct prov *p, json_object ***recs, int *n, char **err)
 {
-	char *text = read_file(p->journal, NULL), *line, *save = NULL;
+	char *text = jts_read_file(p->journal, NULL), *line, *save = NULL;
 	json_object *o;
 	int lineno = 0;
 
@@ -2189,11 +2164,11 @@ undo_file(struct prov *p, json_object *rec, char **err)
 		*err = xstrdup("journal record without path or hash");
 		return -1;
 	}
-	cur = read_file(path, &len);
+	cur = jts_read_file(path, &len);
 	if (cur != NULL)
 		hash_hex(cur, len, hex);
 	if (bak != NULL)
-		old = read_file(bak, &blen);
+		old = jts_read_file(bak, &blen);
 	if ((cur == NULL && bak == NULL) || (cur != NULL && old != NULL &&
 	    len == blen && memcmp(cur, old, len) == 0 &&
 	    strcmp(hex, hash) != 0)) {
@@ -2210,7 +2185,7 @@ undo_file(struct prov *p, json_object *rec, char **err)
 		/* Unchanged since apply: back to what it was, byte for byte. */
 		if (bak == NULL)
 			r = unlink(path) == 0 ? 0 : -errno;
-		else if ((old = read_file(bak, &blen)) == NULL)
+		else if ((old = jts_read_file(bak, &blen)) == NULL)
 			r = -errno;
 		else
 			r = write_atomic(path, old, blen, 0644);
@@ -2343,8 +2318,6 @@ static void
 prov_init(struct prov *p, const struct manifest *m,
     const struct prov_opts *o)
 {
-	char *err = NULL;
-
 	memset(p, 0, sizeof(*p));
 	p->m = m;
 	p->o = o;
@@ -2355,13 +2328,20 @@ prov_init(struct prov *p, const struct manifest *m,
 	p->journal = o->journal != NULL ? xstrdup(o->journal) :
 	    rooted(p, PROV_JOURNAL_DEFAULT);
 	p->udev = rooted(p, PROV_UDEV_RULES);
-	if (journal_read(p, &p->jrecs, &p->njrecs, &err) != 0) {
-		/* apply and rollback read it again and stop there */
-		free(err);
-		p->jrecs = NULL;
-		p->njrecs = 0;
-	}
 	prov_build(p);
+}
+
+/* Read the journal into p (the steps' checks consult it); -1 if damaged. */
+static int
+prov_journal(struct prov *p)
+{
+	char *err = NULL;
+
+	if (journal_read(p, &p->jrecs, &p->njrecs, &err) == 0)
+		return 0;
+	jts_err("%s", err);
+	free(err);
+	return -1;
 }
 
 static void
@@ -2414,6 +2394,10 @@ prov_plan(const struct manifest *m, const struct prov_opts *o)
 	int i, todo = 0, done = 0, refused = 0;
 
 	prov_init(&p, m, o);
+	if (prov_journal(&p) != 0) {
+		prov_free(&p);
+		return 1;
+	}
 	fprintf(p.out, "plan for %s (fstab %s, journal %s):\n", m->path,
 	    p.fstab, p.journal);
 	for (i = 0; i < p.nsteps; i++) {
@@ -2441,24 +2425,11 @@ int
 prov_apply(const struct manifest *m, const struct prov_opts *o)
 {
 	struct prov p;
-	json_object *rec, *made, **old = NULL;
+	json_object *rec, *made;
 	char *err = NULL;
-	int i, k, nold = 0, lfd, r = 0, refused = 0, did = 0, had = 0;
+	int i, k, lfd, r = 0, refused = 0, did = 0, had = 0;
 
 	prov_init(&p, m, o);
-	/* Every refusal first, before anything is changed. */
-	for (i = 0; i < p.nsteps; i++)
-		if (step_check(&p, &p.steps[i]) == S_REFUSED) {
-			refused++;
-			jts_err("step %d (%s): refused: %s", i + 1,
-			    p.steps[i].what, p.steps[i].why);
-		}
-	if (refused > 0) {
-		jts_err("%d step%s refused: nothing was changed", refused,
-		    refused == 1 ? "" : "s");
-		prov_free(&p);
-		return 1;
-	}
 	made = json_object_new_array();
 	if ((lfd = journal_lock(&p, made, &err)) < 0) {
 		jts_err("%s", err);
@@ -2467,10 +2438,25 @@ prov_apply(const struct manifest *m, const struct prov_opts *o)
 		prov_free(&p);
 		return 1;
 	}
-	if (journal_read(&p, &old, &nold, &err) != 0) {
-		jts_err("%s", err);
+	/* Then every refusal, before anything is changed. */
+	if (prov_journal(&p) != 0)
+		refused = -1;
+	for (i = 0; refused >= 0 && i < p.nsteps; i++)
+		if (step_check(&p, &p.steps[i]) == S_REFUSED) {
+			refused++;
+			jts_err("step %d (%s): refused: %s", i + 1,
+			    p.steps[i].what, p.steps[i].why);
+		}
+	if (refused != 0) {
+		if (refused > 0)
+			jts_err("%d step%s refused: nothing was changed",
+			    refused, refused == 1 ? "" : "s");
+		/* Nothing journalled: take back the journal's directory. */
+		rec = json_object_new_object();
+		json_object_object_add(rec, "made", made);
+		(void)undo_mkdir(&p, rec, &err);
 		free(err);
-		json_object_put(made);
+		json_object_put(rec);
 		close(lfd);
 		prov_free(&p);
 		return 1;
@@ -2499,11 +2485,12 @@ prov_apply(const struct manifest *m, const struct prov_opts *o)
 		 * in the order.  A file's record is its own: it chains the
 		 * backups.
 		 */
-		for (k = 0; s->kind != ST_FILE && k < nold; k++)
-			if (jts_json_str(old[k], "what") != NULL &&
-			    strcmp(jts_json_str(old[k], "what"), s->what) == 0)
+		for (k = 0; s->kind != ST_FILE && k < p.njrecs; k++)
+			if (jts_json_str(p.jrecs[k], "what") != NULL &&
+			    strcmp(jts_json_str(p.jrecs[k], "what"), s->what) ==
+			    0)
 				break;
-		p.journal_skip = s->kind != ST_FILE && k < nold;
+		p.journal_skip = s->kind != ST_FILE && k < p.njrecs;
 		p.jdir = made;
 		made = NULL;
 		rec = json_object_new_object();
@@ -2527,9 +2514,6 @@ prov_apply(const struct manifest *m, const struct prov_opts *o)
 		    "undo is already in the journal)" : NULL);
 		r = 0;
 	}
-	for (k = 0; k < nold; k++)
-		json_object_put(old[k]);
-	free(old);
 	if (r == 0 && did == 0)
 		fprintf(p.out, "nothing to do: all %d steps were already "
 		    "done\n", had);
@@ -2911,7 +2895,7 @@ out:
 static void
 verify_fstab(struct prov *p, struct vrep *v, const char *tier)
 {
-	char *cur = read_file(p->fstab, NULL), *lines, *blk;
+	char *cur = jts_read_file(p->fstab, NULL), *lines, *blk;
 	size_t s, e;
 	bool known;
 

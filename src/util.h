@@ -29,6 +29,11 @@ void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * A whole file, NUL-terminated, its length in *lenp (may be NULL); NULL
+ * with errno set if it cannot be read.
+ */
+char	*jts_read_file(const char *path, size_t *lenp);
 /* Write all n bytes (retrying short writes); 0 or -errno. */
 int	jts_write_all(int fd, const void *p, size_t n);
 
