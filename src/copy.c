@@ -100,6 +100,8 @@ copier_wait(struct copier *cp)
 {
 	int rc;
 
+	if (cp->broken)
+		return cp->broken;
 	if (cp->loop == NULL)
 		return io_uring_submit_and_wait(&cp->ring, 1);
 	if ((rc = io_uring_submit(&cp->ring)) < 0)
@@ -107,6 +109,33 @@ copier_wait(struct copier *cp)
 	if (io_uring_cq_ready(&cp->ring) == 0)
 		ev_run(cp->loop, EVRUN_ONCE);
 	return io_uring_cq_ready(&cp->ring) > 0 ? 0 : -EINTR;
+}
+
+/*
+ * After an error, with n requests queued or in flight: submit them and
+ * reap their n completions, so that none is taken later for another
+ * copy's, and none still writes into a buffer the next copy uses.  A ring
+ * that keeps refusing to submit is marked broken: every later copy fails
+ * at once instead of waiting for completions that never come.
+ */
+static void
+copier_drain(struct copier *cp, int n)
+{
+	struct io_uring_cqe *cqe;
+	int fails = 0, rc;
+
+	while (n > 0 && !cp->broken) {
+		rc = io_uring_submit_and_wait(&cp->ring, 1);
+		if (rc < 0 && rc != -EINTR) {
+			if (++fails >= 3)
+				cp->broken = rc;
+			continue;
+		}
+		while (n > 0 && io_uring_peek_cqe(&cp->ring, &cqe) == 0) {
+			io_uring_cqe_seen(&cp->ring, cqe);
+			n--;
+		}
+	}
 }
 
 int
@@ -176,15 +205,32 @@ copy_hash_zeros(XXH3_state_t *xs, uint64_t n)
 	}
 }
 
+static void
+maybe_free(struct cslot *s)
+{
+	if (s->state == CS_READ && s->hashed && s->written)
+		s->state = CS_FREE;
+}
+
+/*
+ * A submission queue entry, or NULL (r->err set) if the queue is full and
+ * cannot be submitted.  At most one request per slot is in flight and the
+ * queue holds more than there are slots, so a full queue means the ring
+ * failed.
+ */
 static struct io_uring_sqe *
 get_sqe(struct run *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->cp->ring);
+	int rc;
 
 	if (sqe == NULL) {
-		io_uring_submit(&r->cp->ring);
+		if ((rc = io_uring_submit(&r->cp->ring)) < 0 && r->err == 0)
+			r->err = rc;
 		sqe = io_uring_get_sqe(&r->cp->ring);
 	}
+	if (sqe == NULL && r->err == 0)
+		r->err = -EBUSY;
 	return sqe;
 }
 
@@ -195,6 +241,11 @@ queue_read(struct run *r, struct cslot *s)
 	struct io_uring_sqe *sqe = get_sqe(r);
 	size_t len = s->want - s->got;
 	uint64_t off = s->off + s->got;
+
+	if (sqe == NULL) {
+		s->state = CS_FREE;
+		return;
+	}
 
 	if (r->src_direct)
 		len = ROUNDUP(len);
@@ -217,6 +268,13 @@ queue_write(struct run *r, struct cslot *s)
 	struct io_uring_sqe *sqe = get_sqe(r);
 	size_t len = s->wlen - s->wdone;
 
+	if (sqe == NULL) {
+		s->writing = false;
+		s->written = s->hashed = true;
+		maybe_free(s);
+		return;
+	}
+
 	if (r->o->short_io && len > ALIGN && !r->dst_direct)
 		len /= 2;
 	else if (r->o->short_io && len > ALIGN)
@@ -231,13 +289,6 @@ queue_write(struct run *r, struct cslot *s)
 	    ((uint64_t)(s - r->cp->slots) << 1) | 1);
 	s->writing = true;
 	r->inflight++;
-}
-
-static void
-maybe_free(struct cslot *s)
-{
-	if (s->state == CS_READ && s->hashed && s->written)
-		s->state = CS_FREE;
 }
 
 /* Hash every slot whose turn has come, in stream order. */
@@ -473,7 +524,8 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 		if (rc < 0 && rc != -EINTR) {
 			if (r.err == 0)
 				r.err = rc;
-			/* Nothing completes without a working ring. */
+			copier_drain(cp, r.inflight);
+			r.inflight = 0;
 			break;
 		}
 		seen = 0;
@@ -520,7 +572,12 @@ struct mslot {
 	bool		 direct;
 };
 
-static void
+/*
+ * Queue slot i's next read or write: 1, or 0 if the queue is full and
+ * cannot be submitted (the job fails with the ring's error, the slot is
+ * freed).
+ */
+static int
 many_queue(struct copier *cp, struct copy_job *jobs, struct mslot *ms,
     int i, const struct copy_opts *o)
 {
@@ -528,10 +585,16 @@ many_queue(struct copier *cp, struct copy_job *jobs, struct mslot *ms,
 	struct copy_job *j = &jobs[ms[i].job];
 	unsigned char *buf = cp->small + (size_t)i * COPY_SMALL_MAX;
 	size_t len = (size_t)j->size - ms[i].done;
+	int rc = 0;
 
 	if (sqe == NULL) {
-		io_uring_submit(&cp->ring);
+		rc = io_uring_submit(&cp->ring);
 		sqe = io_uring_get_sqe(&cp->ring);
+	}
+	if (sqe == NULL) {
+		j->err = rc < 0 ? rc : -EBUSY;
+		ms[i].job = -1;
+		return 0;
 	}
 	if (!ms[i].writing && ms[i].direct)
 		len = ROUNDUP(len);
@@ -551,6 +614,7 @@ many_queue(struct copier *cp, struct copy_job *jobs, struct mslot *ms,
 		io_uring_prep_read(sqe, j->src, buf + ms[i].done,
 		    (unsigned)len, ms[i].done);
 	io_uring_sqe_set_data64(sqe, (uint64_t)i);
+	return 1;
 }
 
 int
@@ -592,15 +656,16 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 			ms[i].writing = false;
 			ms[i].done = 0;
 			ms[i].direct = j->direct;
-			many_queue(cp, jobs, ms, i, o);
-			inflight++;
+			inflight += many_queue(cp, jobs, ms, i, o);
 			i++;
 		}
 		if (inflight == 0)
 			break;
 		rc = copier_wait(cp);
-		if (rc < 0 && rc != -EINTR)
+		if (rc < 0 && rc != -EINTR) {
+			copier_drain(cp, inflight);
 			return rc;
+		}
 		seen = 0;
 		io_uring_for_each_cqe(&cp->ring, head, cqe) {
 			struct copy_job *j;
@@ -619,8 +684,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 			j = &jobs[ms[i].job];
 			buf = cp->small + (size_t)i * COPY_SMALL_MAX;
 			if (res == -EINTR || res == -EAGAIN) {
-				many_queue(cp, jobs, ms, i, o);
-				inflight++;
+				inflight += many_queue(cp, jobs, ms, i, o);
 				continue;
 			}
 			if (res < 0 || (res == 0 && ms[i].done < j->size)) {
@@ -639,8 +703,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 					ms[i].job = -1;
 					continue;
 				}
-				many_queue(cp, jobs, ms, i, o);
-				inflight++;
+				inflight += many_queue(cp, jobs, ms, i, o);
 				continue;
 			}
 			if (!ms[i].writing) {
@@ -653,8 +716,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 				if (j->dst >= 0) {
 					ms[i].writing = true;
 					ms[i].done = 0;
-					many_queue(cp, jobs, ms, i, o);
-					inflight++;
+					inflight += many_queue(cp, jobs, ms, i, o);
 					continue;
 				}
 			}
@@ -687,8 +749,10 @@ copier_fsync_many(struct copier *cp, const int *fds, int n, int *err)
 			inflight++;
 		}
 		rc = copier_wait(cp);
-		if (rc < 0 && rc != -EINTR)
+		if (rc < 0 && rc != -EINTR) {
+			copier_drain(cp, inflight);
 			return rc;
+		}
 		seen = 0;
 		io_uring_for_each_cqe(&cp->ring, head, cqe) {
 			i = (int)io_uring_cqe_get_data64(cqe);

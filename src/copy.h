@@ -24,6 +24,7 @@ struct copier {
 	struct ev_loop	*loop;		/* completions arrive through it */
 	int		 efd;		/* the ring's eventfd, or -1 */
 	void		*eio;		/* ev_io on efd */
+	int		 broken;	/* -errno: the ring cannot submit */
 };
 
 /* One small file for copier_run_many. */

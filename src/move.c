@@ -1050,8 +1050,9 @@ unlink_tmp(struct engine *e, struct move_item *it)
 	}
 	dfd = engine_dir(e, it->dst, it->rel, false, -1);
 	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
-	if (dfd >= 0)
-		(void)unlinkat(dfd, tmp, 0);
+	/* One that cannot be removed now is left to recovery. */
+	if (dfd >= 0 && unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT)
+		it->tmp_left = true;
 }
 
 /* Step 5, first half: create the temporary file; fd, or -1 (item failed). */
@@ -1383,6 +1384,8 @@ phase_copy_nfs_out(struct batch *b, struct move_item *it, bool commit)
 	if (r != 0) {
 		item_fail(it, IT_FAILED, "cannot create temporary file on tier "
 		    "%s: %s", tier_name(e, it->dst), nfs_why(e, it->dst, r));
+		/* The server may have made it all the same (a lost answer). */
+		unlink_tmp(e, it);
 		item_close(it);
 		return -1;
 	}
@@ -1567,6 +1570,20 @@ nfs_src_same(struct engine *e, int t, const char *rel, const struct ident *pre,
 }
 
 /*
+ * Did a LINK that reported failure take effect all the same (the server's
+ * answer lost, its retry refused with EEXIST)?  Then both names are the
+ * same file.
+ */
+static bool
+linked_anyway(struct nfs_tier *nt, const char *tmp, const char *name)
+{
+	struct nfs_ident a, b;
+
+	return nfst_lstat(nt, tmp, &a) == 0 && nfst_lstat(nt, name, &b) == 0 &&
+	    S_ISREG(a.mode) && a.ino == b.ino;
+}
+
+/*
  * Step 7 on an nfs tier, for the batch: each source unchanged?  Then LINK
  * each temporary to its name (which fails if the name exists: nothing is
  * ever replaced), many in flight, then drop the temporaries.
@@ -1603,8 +1620,11 @@ phase_rename_nfs(struct batch *b)
 		for (i = 0; i < n; i++)
 			err[i] = -EIO;
 	for (i = 0; i < n; i++) {
-		if (err[i] == 0)
+		if (err[i] == 0 || (nt != NULL &&
+		    linked_anyway(nt, tmp[i], name[i]))) {
+			err[i] = 0;
 			continue;
+		}
 		item_fail(v[i], IT_FAILED, "cannot put it in place on tier %s: "
 		    "%s", tier_name(e, v[i]->dst), err[i] == -EEXIST ?
 		    "a file of that name appeared" :
@@ -1724,11 +1744,40 @@ phase_rename(struct batch *b, struct move_item *it)
 		    "a file of that name appeared" : strerror(errno));
 		goto undo;
 	}
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		it->copy_ino = st.st_ino;
 	jts_fault_point("rename");
 	return;
 undo:
 	unlink_tmp(e, it);
 	item_close(it);
+}
+
+/*
+ * Take back a copy renamed into place on a local tier whose directory
+ * could not then be synced: the source was never touched, so the move is
+ * undone rather than left not known durable.  0, or -1 if the copy stays
+ * where it is (then both are kept).
+ */
+static int
+unrename(struct engine *e, struct move_item *it)
+{
+	const char *base = rel_base(it->rel);
+	struct stat st;
+	char tmp[64];
+	int dfd = engine_dir(e, it->dst, it->rel, false, -1);
+
+	if (dfd < 0 || it->copy_ino == 0 ||
+	    fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_ino != it->copy_ino)
+		return -1;
+	tmpname(tmp, sizeof(tmp), it->jid, "tmp");
+	/* A recall swapped the copy with the home symlink: swap back. */
+	if (renameat2(dfd, base, dfd, tmp, it->dst_is_stub ?
+	    RENAME_EXCHANGE : RENAME_NOREPLACE) != 0)
+		return -1;
+	unlink_tmp(e, it);
+	return 0;
 }
 
 /* Make the stub on tier t point at target, if it is a stub; idempotent. */
@@ -2035,7 +2084,14 @@ finish_item(struct engine *e, int src, int dst, int home, const char *rel,
 	    engine_dir(e, dst, rel, false, -1) : -1;
 	if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(st.st_mode)) {
-		(void)unlinkat(dfd, tmp, 0);
+		if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
+			/* Left open: recovery removes it and finishes. */
+			snprintf(why, len, "cannot remove the old symbolic "
+			    "link %s on tier %s: %s", tmp, tier_name(e, dst),
+			    strerror(errno));
+			free(target);
+			return -1;
+		}
 		(void)dir_sync(ds, dfd);
 	}
 	if (engine_is_nfs(e, dst) && ds == NULL) {
@@ -2393,16 +2449,27 @@ run_batch(struct batch *b)
 			if (r < 0 || dir_sync(&dd, r) != 0)
 				bad = true;
 		}
-		if (dirs_flush(&dd) != 0 || bad) {
-			/* Not known durable: keep every source as it is. */
+		if ((r = dirs_flush(&dd)) != 0 || bad) {
+			/*
+			 * Not known durable: undo the renames, the sources
+			 * untouched; a copy that cannot be taken back stays
+			 * beside its source.
+			 */
 			for (i = 0; i < b->n; i++) {
 				it = b->it[i];
 				if (!pending(it))
 					continue;
-				item_fail(it, IT_CONFLICT, "cannot sync its "
-				    "directory on tier %s; the source and the "
-				    "copy are both kept",
-				    tier_name(e, it->dst));
+				if (unrename(e, it) == 0)
+					item_fail(it, IT_FAILED, "cannot sync "
+					    "its directory on tier %s (%s); "
+					    "the copy was taken back, the "
+					    "source kept", tier_name(e, it->dst),
+					    strerror(r < 0 ? -r : EIO));
+				else
+					item_fail(it, IT_CONFLICT, "cannot sync "
+					    "its directory on tier %s; the "
+					    "source and the copy are both kept",
+					    tier_name(e, it->dst));
 				item_close(it);
 			}
 		}
@@ -2854,6 +2921,22 @@ recover_row(struct engine *e, struct cat_journal *j)
 	}
 }
 
+/* Is conflict row j a committed move: the catalog has its copy? */
+static bool
+committed_conflict(struct engine *e, struct cat_journal *j)
+{
+	struct cat_file f;
+	bool yes;
+
+	memset(&f, 0, sizeof(f));
+	if (!j->has_hash || catalog_file_get(&e->cat, j->path, &f) != 1)
+		return false;
+	yes = strcmp(f.tier, j->dst) == 0 && f.has_hash &&
+	    memcmp(f.hash, j->hash, JTS_HASH_LEN) == 0;
+	cat_file_free(&f);
+	return yes;
+}
+
 int
 move_recover(struct engine *e)
 {
@@ -2865,8 +2948,19 @@ move_recover(struct engine *e)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (rows[i].state == JS_CONFLICT) {
-			left++;
-			continue;
+			/*
+			 * A copy committed whose source could not be released
+			 * (open elsewhere, a failed rename or unlink): tried
+			 * again like any committed move, which releases the
+			 * source only if it is still unchanged and nobody has
+			 * it open.  Conflicts before the commit stay for the
+			 * operator.
+			 */
+			if (!committed_conflict(e, &rows[i])) {
+				left++;
+				continue;
+			}
+			rows[i].state = JS_COMMITTED;
 		}
 		if (recover_row(e, &rows[i]) != 0)
 			left++;

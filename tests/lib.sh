@@ -237,3 +237,22 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2])); b = f.read(1)
     f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
 }
+
+# catalog_view PREFIX WHAT: the catalog passes integrity_check and has no
+# open journal row (two checks named WHAT); CAT_TIER[name] is then the
+# tier the catalog gives each file beneath PREFIX/ (bash).
+catalog_view() {
+	local f t c
+	declare -gA CAT_TIER
+	CAT_TIER=()
+	{
+		read -r c
+		eq "$2: integrity" "$c" ok
+		read -r c
+		eq "$2: journal settled" "$c" 0
+		while IFS='|' read -r f t; do CAT_TIER[$f]=$t; done
+	} < <(sqlite3 "$CAT" "pragma integrity_check;
+	    select count(*) from journal where state not in ('done','aborted');
+	    select substr(cast(path as text), length('$1/') + 1), tier
+	    from files where substr(path, 1, length('$1/')) = cast('$1/' as blob)")
+}

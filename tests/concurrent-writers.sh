@@ -1,0 +1,122 @@
+#!/bin/bash
+# concurrent-writers.sh - the source is in use while it would move: an
+# append loop, an mmap writer, an idle descriptor open for writing, a
+# truncate, and an editor's rename over the file, each started before the
+# move and again during its copy (held open with a pause).  Each time the
+# move is refused or aborted and the newest content stays at its path, a
+# regular file, with nothing left on warm and check OK.
+. "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_cmd python3
+setup_tiers 1G 1G
+H=$W/hot/cw
+mkdir -p "$H"
+
+# settled NAME FILE: the file stayed, whole as its writer left it.
+settled() {
+	local f=$H/$2
+	ok "$1: a regular file at its path" [ -f "$f" ] && [ ! -L "$f" ]
+	eq "$1: the newest content" "$(xxh128sum < "$f" | cut -d' ' -f1)" \
+	    "$(cut -d' ' -f1 < "$W/newest")"
+	eq "$1: no copy on warm" "$(find "$W/warm" -type f | wc -l)" 0
+	eq "$1: no temporary" "$(find "$W/hot" "$W/warm" -name '.jts-tier-*' |
+	    wc -l)" 0
+	"$CTL" check >/dev/null 2>&1
+	eq "$1: check OK" "$?" 0
+}
+
+# writer KIND FILE: start what uses FILE in the background (pid in WPID);
+# stop_writer ends it and records the file's final hash in $W/newest.
+writer() {
+	local f=$H/$2
+	case $1 in
+	append)
+		# Opens, appends a numbered line, closes; again and again.
+		( i=0; while [ ! -e "$W/stop" ]; do
+			i=$((i + 1)); echo "line $i" >> "$f"; sleep 0.01
+		done ) &
+		;;
+	mmap)
+		# Holds the file mapped shared and changes it in place.
+		python3 - "$f" "$W/stop" <<'PY' &
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, os.fstat(fd).st_size)
+i = 0
+while not os.path.exists(sys.argv[2]):
+    m[i % len(m)] = (m[i % len(m)] + 1) % 256
+    i += 4099
+    time.sleep(0.005)
+m.flush()
+m.close()
+os.close(fd)
+PY
+		;;
+	idle)
+		# Open for writing, doing nothing.
+		( exec 8>>"$f"; while [ ! -e "$W/stop" ]; do sleep 0.05; done ) &
+		;;
+	truncate)
+		# truncate(2) on the path: waits for a lease to be given up.
+		python3 -c 'import os, sys; os.truncate(sys.argv[1], 5000)' \
+		    "$f" &
+		;;
+	rename)
+		# An editor writes a new version beside it and renames it over.
+		( head -c 3000000 /dev/urandom > "$f.new" && mv "$f.new" "$f" ) &
+		;;
+	esac
+	WPID=$!
+}
+stop_writer() {
+	touch "$W/stop"
+	wait "$WPID" 2>/dev/null
+	rm -f "$W/stop"
+	xxh128sum < "$H/$1" > "$W/newest"
+}
+
+for kind in append mmap idle truncate rename; do
+	for when in before during; do
+		f=$kind-$when
+		head -c 3000000 /dev/urandom > "$H/$f"
+		if [ $when = before ]; then
+			writer $kind $f
+			# A one-off change is over before the move starts.
+			case $kind in
+			truncate|rename) wait "$WPID" ;;
+			*) sleep 0.3 ;;
+			esac
+			JTS_TIER_PAUSE=copy:1500 "$CTL" migrate "$H/$f" \
+			    >"$W/out" 2>&1
+			rc=$?
+		else
+			JTS_TIER_PAUSE=copy:1500 "$CTL" migrate "$H/$f" \
+			    >"$W/out" 2>&1 &
+			mpid=$!
+			sleep 0.5
+			writer $kind $f
+			wait $mpid
+			rc=$?
+		fi
+		stop_writer $f
+		case $kind-$when in
+		truncate-before|rename-before)
+			# Done and over before the move: the new file moves.
+			eq "$f: moved (exit $rc)" "$rc" 0
+			[ "$rc" = 0 ] || sed 's/^/    /' "$W/out"
+			ok "$f: a link at its path" [ -L "$H/$f" ]
+			eq "$f: the moved content is the newest" \
+			    "$(xxh128sum < "$H/$f" | cut -d' ' -f1)" \
+			    "$(cut -d' ' -f1 < "$W/newest")"
+			"$CTL" recall -q "$H/$f" >/dev/null 2>&1
+			;;
+		*)
+			eq "$f: not moved (exit 1)" "$rc" 1
+			contains "$f: says why" "$(cat "$W/out")" "$f"
+			settled "$f" "$f"
+			;;
+		esac
+		rm -f "$H/$f"
+		"$CTL" scan >/dev/null 2>&1
+	done
+done
+finish
