@@ -43,7 +43,10 @@ show_results() {
 	done
 }
 
-make -k check >/dev/null 2>&1
+# Two tests at a time: most wait on disks, syncs and timers, not on the
+# CPU (JTS_TEST_JOBS to change it).
+JOBS=${JTS_TEST_JOBS:-2}
+make -k -j"$JOBS" check >/dev/null 2>&1
 show_results
 
 # count FIELD LOG
@@ -81,7 +84,7 @@ if tar -xzf jts-tier-*.tar.gz -C "$asan" && cd "$asan"/jts-tier-* &&
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    make -k check >/dev/null 2>&1
+	    make -k -j"$JOBS" check >/dev/null 2>&1
 	show_results asan/
 	tally test-suite.log
 else
