@@ -22,7 +22,8 @@ client_connect(struct cmd_ctx *ctx)
 	sa.sun_family = AF_UNIX;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctx->conf.socket);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		jts_err("socket: %s", strerror(errno));
+		jts_err("cannot open a socket to reach the daemon at %s: %s",
+		    ctx->conf.socket, strerror(errno));
 		return -2;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {

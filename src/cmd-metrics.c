@@ -215,7 +215,8 @@ cmd_metrics_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		/* The collector must never read half a file. */
 		tmp = xasprintf("%s.%d.tmp", out, (int)getpid());
 		if ((fp = fopen(tmp, "w")) == NULL) {
-			jts_err("%s: %s", tmp, strerror(errno));
+			jts_err("%s: cannot write the metrics: %s", tmp,
+			    strerror(errno));
 			r = EXIT_FAILED;
 			goto done;
 		}
@@ -224,7 +225,8 @@ cmd_metrics_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if (out != NULL) {
 		if (fflush(fp) != 0 || fsync(fileno(fp)) != 0 ||
 		    fclose(fp) != 0 || rename(tmp, out) != 0) {
-			jts_err("%s: %s", out, strerror(errno));
+			jts_err("%s: cannot write the metrics: %s", out,
+			    strerror(errno));
 			(void)unlink(tmp);
 			r = EXIT_FAILED;
 		}

@@ -180,7 +180,7 @@ write_svg(const char *path, const struct conf *c, struct tiersum *ts)
 			if (ts[t].bytes[i] > max)
 				max = ts[t].bytes[i];
 	if ((fp = fopen(tmp, "w")) == NULL) {
-		jts_err("%s: %s", tmp, strerror(errno));
+		jts_err("%s: cannot write the chart: %s", tmp, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -229,7 +229,8 @@ write_svg(const char *path, const struct conf *c, struct tiersum *ts)
 	}
 	fprintf(fp, "</svg>\n");
 	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		jts_err("%s: %s", path, strerror(errno));
+		jts_err("%s: cannot write the chart: %s", path,
+		    strerror(errno));
 		(void)unlink(tmp);
 		free(tmp);
 		return -1;

@@ -319,7 +319,8 @@ engine_lock(struct engine *e, char *err, size_t errlen)
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(e->lockfd, 0) == 0 &&
 	    pwrite(e->lockfd, buf, (size_t)n, 0) != n)
-		jts_warn("%s: cannot record pid", e->lockpath);
+		jts_warn("%s: cannot record the engine's pid: %s",
+		    e->lockpath, strerror(errno));
 	return 0;
 }
 

@@ -115,7 +115,7 @@ cmd_find(const char *name)
 	if (hits > 1)
 		jts_err("ambiguous command: %s, could be: %s", name, list);
 	else
-		jts_err("unknown command: %s", name);
+		jts_err("unknown command: %s (see 'jts-tierctl --help')", name);
 	return NULL;
 }
 

@@ -447,7 +447,8 @@ plan_recall(struct engine *e, struct move_plan *p, const char *rel, int to)
 		    "(length(path) > ?2 AND substr(path, 1, ?2 + 1) = "
 		    "CAST(?1 || '/' AS BLOB))) ORDER BY path LIMIT ?4", -1, &st,
 		    NULL) != SQLITE_OK) {
-			jts_err("catalog: %s", sqlite3_errmsg(e->cat.db));
+			jts_err("catalog %s: %s", e->cat.path,
+			    sqlite3_errmsg(e->cat.db));
 			free(last);
 			return -EIO;
 		}
