@@ -72,6 +72,9 @@ for dir in migrate recall; do
 			    [ "$rc" = 137 -o "$rc" = 0 ]
 			"$CTL" recover >/dev/null 2>&1
 			eq "$dir $p:$n: recover exits 0" "$?" 0
+			# Twice is harmless.
+			"$CTL" recover >/dev/null 2>&1
+			eq "$dir $p:$n: recover again exits 0" "$?" 0
 			verify $rel "$m" "$dir $p:$n"
 			# The next run finishes the work.
 			"$CTL" $dir -q "$W/hot/$rel" >/dev/null 2>&1
