@@ -186,6 +186,7 @@ check_file(struct check *ck, const char *rel, const char *tier,
 	struct stat st;
 	ssize_t n;
 	int fd, r;
+	bool changed;
 
 	ck->files++;
 	if (t < 0 || h < 0) {
@@ -202,20 +203,30 @@ check_file(struct check *ck, const char *rel, const char *tier,
 	path = data_path(ck, t, rel);
 	fd = tier_openat(&ck->tiers[t], -1, rel, O_PATH, 0);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		problem(ck, ST_CRITICAL, "missing", path, "catalog says the "
-		    "data is here on tier %s, but %s", tier, fd < 0 ?
-		    strerror(-fd) : "it is not a regular file");
+		if (t == h)
+			/* Never moved away: renamed or removed by its owner. */
+			problem(ck, ST_WARNING, "gone", path, "no longer at "
+			    "its home path on tier %s (%s): renamed or removed "
+			    "outside jts-tier; 'jts-tierctl scan' updates the "
+			    "catalog", tier, fd < 0 ? strerror(-fd) :
+			    "not a regular file");
+		else
+			problem(ck, ST_CRITICAL, "missing", path, "catalog says "
+			    "the data is here on tier %s, but %s", tier,
+			    fd < 0 ? strerror(-fd) : "it is not a regular file");
 		if (fd >= 0)
 			close(fd);
 		free(path);
 		return;
 	}
 	close(fd);
-	if (st.st_size != size || jts_ts_ns(&st.st_mtim) != mtime_ns)
+	changed = st.st_size != size || jts_ts_ns(&st.st_mtim) != mtime_ns;
+	/* At home, a file changes as its owner writes it: no problem. */
+	if (changed && t != h)
 		problem(ck, ST_WARNING, "changed", path, "size or mtime differ "
 		    "from the catalog (size %jd, catalog %jd): written since "
 		    "it was moved", (intmax_t)st.st_size, (intmax_t)size);
-	else if (ck->verify && hashlen == JTS_HASH_LEN) {
+	else if (!changed && ck->verify && hashlen == JTS_HASH_LEN) {
 		fd = tier_openat(&ck->tiers[t], -1, rel, O_RDONLY | O_DIRECT,
 		    0);
 		if (fd == -EINVAL)

@@ -897,9 +897,28 @@ dest:
 			return;
 		goto lease;
 	}
-	/* The destination directory, made like the source's if missing. */
-	dfd = engine_dir(e, it->dst, it->rel, true,
-	    engine_is_nfs(e, it->src) ? -1 : it->src);
+	/*
+	 * The destination directory, made like the source's if missing; but
+	 * not a home directory a link led from to the data: if that is gone,
+	 * its owner renamed or removed it since, and a recall must not start
+	 * a second tree under the old name.
+	 */
+	{
+		char *lt = it->dst == it->home ?
+		    engine_link_target(e, it->src, it->rel) : NULL;
+		bool mk = lt == NULL;
+
+		free(lt);
+		dfd = engine_dir(e, it->dst, it->rel, mk,
+		    engine_is_nfs(e, it->src) ? -1 : it->src);
+		if (dfd == -ENOENT && !mk) {
+			item_fail(it, IT_FAILED, "its home directory on tier "
+			    "%s is gone (renamed or removed since the move); "
+			    "the data stays on tier %s", tier_name(e, it->dst),
+			    tier_name(e, it->src));
+			return;
+		}
+	}
 	if (dfd < 0) {
 		item_fail(it, IT_FAILED, "cannot make its directory on tier "
 		    "%s: %s", tier_name(e, it->dst), resolve_why(-dfd));

@@ -13,32 +13,38 @@ mkdir -p "$H"
 
 # settled NAME FILE: the file stayed, whole as its writer left it.
 settled() {
-	local f=$H/$2
+	local f=$H/$2 c
 	ok "$1: a regular file at its path" [ -f "$f" ] && [ ! -L "$f" ]
 	eq "$1: the newest content" "$(xxh128sum < "$f" | cut -d' ' -f1)" \
 	    "$(cut -d' ' -f1 < "$W/newest")"
-	eq "$1: no copy on warm" "$(find "$W/warm" -type f | wc -l)" 0
+	ok "$1: no copy on warm" [ ! -e "$W/warm/cw/$2" ]
 	eq "$1: no temporary" "$(find "$W/hot" "$W/warm" -name '.jts-tier-*' |
 	    wc -l)" 0
-	"$CTL" check >/dev/null 2>&1
-	eq "$1: check OK" "$?" 0
+	"$CTL" check >"$W/check.out" 2>&1
+	c=$?
+	eq "$1: check OK" "$c" 0
+	[ "$c" = 0 ] || sed 's/^/    /' "$W/check.out"
 }
 
 # writer KIND FILE: start what uses FILE in the background (pid in WPID);
-# stop_writer ends it and records the file's final hash in $W/newest.
+# it waits for $W/go first, so it can be started ahead and set off at
+# the right moment.  stop_writer ends it and records the file's final
+# hash in $W/newest.
 writer() {
 	local f=$H/$2
 	case $1 in
 	append)
 		# Opens, appends a numbered line, closes; again and again.
-		( i=0; while [ ! -e "$W/stop" ]; do
+		( gate; i=0; while [ ! -e "$W/stop" ]; do
 			i=$((i + 1)); echo "line $i" >> "$f"; sleep 0.01
 		done ) &
 		;;
 	mmap)
 		# Holds the file mapped shared and changes it in place.
-		python3 - "$f" "$W/stop" <<'PY' &
+		python3 - "$f" "$W/stop" "$W/go" <<'PY' &
 import mmap, os, sys, time
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.005)
 fd = os.open(sys.argv[1], os.O_RDWR)
 m = mmap.mmap(fd, os.fstat(fd).st_size)
 i = 0
@@ -53,33 +59,47 @@ PY
 		;;
 	idle)
 		# Open for writing, doing nothing.
-		( exec 8>>"$f"; while [ ! -e "$W/stop" ]; do sleep 0.05; done ) &
+		( gate; exec 8>>"$f"; while [ ! -e "$W/stop" ]; do sleep 0.05; done ) &
 		;;
 	truncate)
 		# truncate(2) on the path: waits for a lease to be given up.
-		python3 -c 'import os, sys; os.truncate(sys.argv[1], 5000)' \
-		    "$f" &
+		( gate; python3 -c 'import os, sys; os.truncate(sys.argv[1], 5000)' \
+		    "$f" ) &
 		;;
 	rename)
 		# An editor writes a new version beside it and renames it over.
-		( head -c 3000000 /dev/urandom > "$f.new" && mv "$f.new" "$f" ) &
+		( gate; head -c 3000000 /dev/urandom > "$f.new" && mv "$f.new" "$f" ) &
 		;;
 	esac
 	WPID=$!
 }
+gate() {
+	while [ ! -e "$W/go" ]; do sleep 0.005; done
+}
 stop_writer() {
 	touch "$W/stop"
 	wait "$WPID" 2>/dev/null
-	rm -f "$W/stop"
+	rm -f "$W/stop" "$W/go"
 	xxh128sum < "$H/$1" > "$W/newest"
+}
+# leased PID: until process PID holds a write lease (the move has the
+# source and is copying it); 1 if it never does within 20 s.
+leased() {
+	for _ in $(seq 1 2000); do
+		grep -q "LEASE.*WRITE $1 " /proc/locks && return 0
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.01
+	done
+	return 1
 }
 
 for kind in append mmap idle truncate rename; do
 	for when in before during; do
 		f=$kind-$when
 		head -c 3000000 /dev/urandom > "$H/$f"
+		writer $kind $f
 		if [ $when = before ]; then
-			writer $kind $f
+			touch "$W/go"
 			# A one-off change is over before the move starts.
 			case $kind in
 			truncate|rename) wait "$WPID" ;;
@@ -89,11 +109,13 @@ for kind in append mmap idle truncate rename; do
 			    >"$W/out" 2>&1
 			rc=$?
 		else
-			JTS_TIER_PAUSE=copy:1500 "$CTL" migrate "$H/$f" \
+			JTS_TIER_PAUSE=copy:3000 "$CTL" migrate "$H/$f" \
 			    >"$W/out" 2>&1 &
 			mpid=$!
-			sleep 0.5
-			writer $kind $f
+			leased $mpid
+			ok "$f: the move held the source when the writer began" \
+			    [ $? = 0 ]
+			touch "$W/go"
 			wait $mpid
 			rc=$?
 		fi
@@ -115,7 +137,7 @@ for kind in append mmap idle truncate rename; do
 			settled "$f" "$f"
 			;;
 		esac
-		rm -f "$H/$f"
+		rm -f "$H/$f" "$W/warm/cw/$f"
 		"$CTL" scan >/dev/null 2>&1
 	done
 done

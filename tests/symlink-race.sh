@@ -71,14 +71,23 @@ bad=0
 for f in $FILES; do
 	p=$R/d1/d2/$f
 	if [ -L "$p" ]; then
-		[ "$(readlink "$p")" = "$W/warm/race/d1/d2/$f" ] ||
-		    { echo "  $f: link to $(readlink "$p")"; bad=$((bad + 1)); }
+		# Moved while its directory was renamed: its copy has the
+		# name it had then.
+		case $(readlink "$p") in
+		"$W/warm/race/d1/d2/$f"|"$W/warm/race/d1.real/d2/$f") ;;
+		*) echo "  $f: link to $(readlink "$p")"; bad=$((bad + 1)) ;;
+		esac
 	elif [ -e "$W/warm/race/d1/d2/$f" ]; then
 		echo "  $f: on both tiers"; bad=$((bad + 1))
 	fi
 done
 eq "each file once, links only into warm" "$bad" 0
-eq "every file whole" "$(cd "$R/d1/d2" && xxh128sum $FILES)" "$want"
+[ "$bad" = 0 ] || (cd "$W" && find hot/race warm/race -printf '    %y %p %l\n' |
+    sed "s/$(printf 'x%.0s' 1)//")
+eq "every file whole" "$(cd "$R/d1/d2" && xxh128sum $FILES 2>/dev/null)" "$want"
+[ "$(cd "$R/d1/d2" && xxh128sum $FILES 2>/dev/null)" = "$want" ] ||
+    (cd "$W" && find hot/race warm/race -printf '    %y %p %l\n';
+    sqlite3 "$CAT" "select cast(path as text), tier from files")
 n=0
 for h in $(find "$W/warm" -type f -exec xxh128sum {} + 2>/dev/null | cut -d' ' -f1); do
 	printf '%s\n' "$outside_hashes" | grep -qx "$h" && n=$((n + 1))
@@ -86,8 +95,12 @@ done
 eq "no outside data on warm" "$n" 0
 eq "no temporaries" "$(find "$W/hot" "$W/warm" "$W/outside" -name '.jts-tier-*' |
     wc -l)" 0
-"$CTL" check >/dev/null 2>&1
-eq "check OK" "$?" 0
+# The renames were the owner's: a scan brings the catalog up to date.
+"$CTL" scan >/dev/null 2>&1
+"$CTL" check >"$W/check.out" 2>&1
+rc=$?
+eq "check OK after a scan" "$rc" 0
+[ "$rc" = 0 ] || sed 's/^/    /' "$W/check.out"
 # With the loop stopped, the work can be finished.
 "$CTL" migrate -q "$R" >/dev/null 2>&1
 eq "migrate after the race exits 0" "$?" 0
