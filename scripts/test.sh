@@ -43,9 +43,9 @@ show_results() {
 	done
 }
 
-# Two tests at a time: most wait on disks, syncs and timers, not on the
-# CPU (JTS_TEST_JOBS to change it).
-JOBS=${JTS_TEST_JOBS:-2}
+# Three tests at a time: most wait on disks, syncs and timers rather than
+# the CPU (JTS_TEST_JOBS to change it).
+JOBS=${JTS_TEST_JOBS:-3}
 make -k -j"$JOBS" check >/dev/null 2>&1
 show_results
 
@@ -64,21 +64,33 @@ tally() {	# LOG: add its results to the totals
 pass=0 fail=0 skip=0
 tally test-suite.log
 
-# The distribution tarball builds and passes its unit tests.
-if make distcheck TESTS="tests/unit-conf tests/unit-catalog tests/unit-copy tests/unit-util" \
-    >distcheck.log 2>&1; then
-	echo "PASS: distcheck"
-	pass=$((pass + 1))
-else
-	echo "FAIL: distcheck"
-	tail -30 distcheck.log | sed 's/^/    /'
-	fail=$((fail + 1))
-fi
-
-# The whole suite again, built with AddressSanitizer and UBSan from the
-# distribution tarball (a clean tree, the files a user gets).
+# The rest works from the distribution tarball (the files a user gets):
+# the sanitizer pass in the foreground; beside it, make distcheck and the
+# libFuzzer pass, which mostly want the CPU the tests leave idle.
 asan=$(mktemp -d /tmp/jts-asan.XXXXXX)
-if tar -xzf jts-tier-*.tar.gz -C "$asan" && cd "$asan"/jts-tier-* &&
+fuzz=$(mktemp -d /tmp/jts-fuzz.XXXXXX)
+make dist >/dev/null 2>&1 &&
+    tar -xzf jts-tier-*.tar.gz -C "$asan" &&
+    tar -xzf jts-tier-*.tar.gz -C "$fuzz" || echo "make dist failed"
+
+# The distribution tarball builds and passes its unit tests.
+make distcheck TESTS="tests/unit-conf tests/unit-catalog tests/unit-copy tests/unit-util" \
+    >distcheck.log 2>&1 &
+distcheck_pid=$!
+
+# The parsers and the control protocol under libFuzzer (clang, ASan and
+# UBSan), a bounded run each from the corpus in tests/fuzz/corpus.
+(if cd "$fuzz"/jts-tier-* &&
+    CC=clang ./configure -q --enable-fuzzing >/dev/null 2>&1 &&
+    make -j"$(nproc)" >/dev/null 2>&1; then
+	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-10}" > "$fuzz/fuzz.out" 2>&1
+else
+	echo "FAIL: fuzz build (CC=clang --enable-fuzzing)" > "$fuzz/fuzz.out"
+fi) &
+fuzz_pid=$!
+
+# The whole suite again, built with AddressSanitizer and UBSan.
+if cd "$asan"/jts-tier-* &&
     ./configure -q --enable-sanitizers >/dev/null &&
     make -j"$(nproc)" >/dev/null 2>&1; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
@@ -94,21 +106,19 @@ fi
 cd "$top"
 rm -rf "$asan"
 
-# The parsers and the control protocol under libFuzzer (clang, ASan and
-# UBSan), a bounded run each from the corpus in tests/fuzz/corpus.
-fuzz=$(mktemp -d /tmp/jts-fuzz.XXXXXX)
-if tar -xzf jts-tier-*.tar.gz -C "$fuzz" && cd "$fuzz"/jts-tier-* &&
-    CC=clang ./configure -q --enable-fuzzing >/dev/null 2>&1 &&
-    make -j"$(nproc)" >/dev/null 2>&1; then
-	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-10}" > fuzz.out 2>&1
-	cat fuzz.out
-	pass=$((pass + $(grep -c '^PASS: ' fuzz.out)))
-	fail=$((fail + $(grep -c '^FAIL: ' fuzz.out)))
+if wait "$distcheck_pid"; then
+	echo "PASS: distcheck"
+	pass=$((pass + 1))
 else
-	echo "FAIL: fuzz build (CC=clang --enable-fuzzing)"
+	echo "FAIL: distcheck"
+	tail -30 distcheck.log | sed 's/^/    /'
 	fail=$((fail + 1))
 fi
-cd "$top"
+
+wait "$fuzz_pid"
+cat "$fuzz/fuzz.out"
+pass=$((pass + $(grep -c '^PASS: ' "$fuzz/fuzz.out")))
+fail=$((fail + $(grep -c '^FAIL: ' "$fuzz/fuzz.out")))
 rm -rf "$fuzz"
 
 echo "$pass passed, $fail failed, $skip skipped"
