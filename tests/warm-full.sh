@@ -1,8 +1,10 @@
 #!/bin/bash
 # warm-full.sh - the btrfs warm tier fills up for real: another writer
-# takes the space while a large copy is under way.  The move stops with
-# an error naming the file and the cause; the source stays whole at home;
-# nothing of it on warm, no temporary, check OK; with room again it moves.
+# takes the space while a large copy is under way (data ENOSPC), and many
+# small files meet a warm tier whose metadata is full while df still shows
+# free space (small files live in btrfs metadata).  The move stops with an
+# error naming the file and the cause; every file whole, once, through its
+# path; nothing left on warm, no temporary, check OK.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
 setup_tiers 1G 256M
 H=$W/hot/full
@@ -46,4 +48,70 @@ ok "moved whole" whole big "$big"
 rm -f "$H/big"
 "$CTL" scan >/dev/null 2>&1
 
+# Metadata full, data free.  Data chunks take all the device (a filler
+# written to ENOSPC), then most of the filler goes: its space is free in
+# the data chunks, none is left for more metadata.  Junk small files then
+# fill the metadata; the last 200 are removed to leave a little room.
+head -c 400M /dev/urandom > "$W/warm/filler" 2>/dev/null
+sync
+truncate -s $(( $(stat -c %s "$W/warm/filler") - (64 << 20) )) "$W/warm/filler"
+sync
+python3 - "$W/warm/junk" <<'PY'
+import os, sys
+d = sys.argv[1]
+os.makedirs(d)
+n = 0
+try:
+    while True:
+        with open("%s/j%d" % (d, n), "wb") as f:
+            f.write(os.urandom(1500))
+        n += 1
+except OSError:
+    pass
+for i in range(max(0, n - 200), n + 1):
+    try:
+        os.unlink("%s/j%d" % (d, i))
+    except OSError:
+        pass
+print("junk files that filled the metadata:", n)
+PY
+sync
+echo "warm before: $(df -k --output=avail "$W/warm" | tail -1) KiB free by df"
+python3 - "$H/many" <<'PY'
+import os, sys
+for d in range(4):
+    os.makedirs("%s/d%d" % (sys.argv[1], d))
+    for f in range(300):
+        with open("%s/d%d/f%d" % (sys.argv[1], d, f), "wb") as fh:
+            fh.write(os.urandom(1500))
+PY
+sums() {
+	(cd "$H/many" && find . \( -type f -o -type l \) -print0 | sort -z |
+	    xargs -0 xxh128sum 2>/dev/null)
+}
+want=$(sums)
+"$CTL" migrate -q "$H/many" > "$W/out" 2>&1
+rc=$?
+nospc=$(grep -c 'No space left' "$W/out")
+moved=$(find "$H/many" -type l | wc -l)
+echo "metadata full: exit $rc, $nospc failed for want of space, $moved of 1200 moved"
+sed -n '1,3p' "$W/out" | sed 's/^/    /'
+eq "metadata full: exit 1" "$rc" 1
+ok "metadata full: the copies ran out of space ($nospc)" [ "$nospc" -gt 0 ]
+eq "metadata full: every file whole through its path" "$(sums)" "$want"
+bad=0
+while IFS= read -r -d '' f; do
+	rel=${f#"$W/hot/"}
+	if [ -L "$f" ]; then
+		[ "$(readlink "$f")" = "$W/warm/$rel" ] || bad=$((bad + 1))
+	elif [ -e "$W/warm/$rel" ]; then
+		bad=$((bad + 1))
+	fi
+done < <(find "$H/many" \( -type f -o -type l \) -print0)
+eq "metadata full: each file once" "$bad" 0
+ok "metadata full: no temporary" no_temps
+"$CTL" check >"$W/check.out" 2>&1
+rc=$?
+eq "metadata full: check OK" "$rc" 0
+[ "$rc" = 0 ] || sed 's/^/    /' "$W/check.out" | head -5
 finish
