@@ -2906,6 +2906,19 @@ recover_row(struct engine *e, struct cat_journal *j)
 		return catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
 		    "interrupted; undone by recovery");
 	case JS_COMMITTED:
+		/*
+		 * Release a source only for a copy that is there and whole:
+		 * an operator settling a conflict may have removed it.
+		 */
+		if (!j->has_hash ||
+		    !copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
+			snprintf(why, sizeof(why), "the copy on tier %s is "
+			    "missing or differs from the one verified; the "
+			    "source on tier %s is kept", j->dst, j->src);
+			jts_warn("%s: %s", jts_quote(j->path), why);
+			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
+			    NULL, why);
+		}
 		pre.ino = (ino_t)j->pre_ino;
 		pre.size = j->pre_size;
 		pre.mtime_ns = j->pre_mtime_ns;

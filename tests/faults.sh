@@ -229,4 +229,19 @@ else
 	wait $pid
 	ok "open during release: the swap was seen" false
 fi
+# Killed after the commit, then the copy is removed (an operator settling
+# things by hand): recovery must not release the source for a copy that
+# is not there.
+echo keep > "$H/gone-copy"
+JTS_TIER_FAULT=committed "$CTL" migrate -q "$H/gone-copy" >/dev/null 2>&1
+eq "copy removed after the commit: killed there" "$?" 137
+rm -f "$W/warm/f/gone-copy"
+"$CTL" recover > "$W/out" 2>&1
+contains "copy removed after the commit: recovery says so" "$(cat "$W/out")" \
+    "the copy on tier warm is missing or differs"
+ok "copy removed after the commit: the source stays a file" \
+    [ -f "$H/gone-copy" ] && [ ! -L "$H/gone-copy" ]
+eq "copy removed after the commit: its content" "$(cat "$H/gone-copy")" keep
+"$CTL" check > "$W/out" 2>&1
+eq "copy removed after the commit: check is CRITICAL" "$?" 2
 finish
