@@ -33,7 +33,9 @@ show_results() {
 		trs=${log%.log}.trs
 		[ -f "$trs" ] || continue
 		res=$(sed -n 's/^:test-result: //p' "$trs")
-		echo "$res: ${1:-}$(basename "${log%.log}")"
+		# How long it took, as the test said at its end.
+		took=$(grep -a -o 'checks [a-z]* ([0-9]* s)$' "$log" | grep -o '[0-9]* s')
+		echo "$res: ${1:-}$(basename "${log%.log}")${took:+ ($took)}"
 		if [ "$res" = FAIL ] || [ "$res" = ERROR ]; then
 			sed 's/^/    /' "$log" | tail -40
 		fi
@@ -42,6 +44,38 @@ show_results() {
 		fi
 	done
 }
+
+# The rest works from the distribution tarball (the files a user gets).
+# While the tests run, the sanitizer build is made beside them, and make
+# distcheck and the libFuzzer pass run: they want the CPU the tests leave
+# idle.  Then the whole suite again with the sanitizers.
+asan=$(mktemp -d /tmp/jts-asan.XXXXXX)
+fuzz=$(mktemp -d /tmp/jts-fuzz.XXXXXX)
+make dist >/dev/null 2>&1 &&
+    tar -xzf jts-tier-*.tar.gz -C "$asan" &&
+    tar -xzf jts-tier-*.tar.gz -C "$fuzz" || echo "make dist failed"
+
+(cd "$asan"/jts-tier-* && ./configure -q --enable-sanitizers >/dev/null &&
+    make -j"$(nproc)" >/dev/null 2>&1 &&
+    make -j"$(nproc)" check TESTS= >/dev/null 2>&1) &
+asan_build=$!
+
+# The distribution tarball builds and passes its unit tests.
+make distcheck TESTS="tests/unit-conf tests/unit-catalog tests/unit-copy tests/unit-util" \
+    >distcheck.log 2>&1 &
+distcheck_pid=$!
+
+# The parsers and the control protocol under libFuzzer (clang, ASan and
+# UBSan), a bounded run each from the corpus in tests/fuzz/corpus.
+(if cd "$fuzz"/jts-tier-* &&
+    CC=clang ./configure -q --enable-fuzzing >/dev/null 2>&1 &&
+    make -j"$(nproc)" >/dev/null 2>&1; then
+	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-10}" 2>&1 |
+	    grep -v -E '^  (CC|CCLD|AR|GEN) ' > "$fuzz/fuzz.out"
+else
+	echo "FAIL: fuzz build (CC=clang --enable-fuzzing)" > "$fuzz/fuzz.out"
+fi) &
+fuzz_pid=$!
 
 # Three tests at a time: most wait on disks, syncs and timers rather than
 # the CPU (JTS_TEST_JOBS to change it).
@@ -64,35 +98,8 @@ tally() {	# LOG: add its results to the totals
 pass=0 fail=0 skip=0
 tally test-suite.log
 
-# The rest works from the distribution tarball (the files a user gets):
-# the sanitizer pass in the foreground; beside it, make distcheck and the
-# libFuzzer pass, which mostly want the CPU the tests leave idle.
-asan=$(mktemp -d /tmp/jts-asan.XXXXXX)
-fuzz=$(mktemp -d /tmp/jts-fuzz.XXXXXX)
-make dist >/dev/null 2>&1 &&
-    tar -xzf jts-tier-*.tar.gz -C "$asan" &&
-    tar -xzf jts-tier-*.tar.gz -C "$fuzz" || echo "make dist failed"
-
-# The distribution tarball builds and passes its unit tests.
-make distcheck TESTS="tests/unit-conf tests/unit-catalog tests/unit-copy tests/unit-util" \
-    >distcheck.log 2>&1 &
-distcheck_pid=$!
-
-# The parsers and the control protocol under libFuzzer (clang, ASan and
-# UBSan), a bounded run each from the corpus in tests/fuzz/corpus.
-(if cd "$fuzz"/jts-tier-* &&
-    CC=clang ./configure -q --enable-fuzzing >/dev/null 2>&1 &&
-    make -j"$(nproc)" >/dev/null 2>&1; then
-	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-10}" > "$fuzz/fuzz.out" 2>&1
-else
-	echo "FAIL: fuzz build (CC=clang --enable-fuzzing)" > "$fuzz/fuzz.out"
-fi) &
-fuzz_pid=$!
-
 # The whole suite again, built with AddressSanitizer and UBSan.
-if cd "$asan"/jts-tier-* &&
-    ./configure -q --enable-sanitizers >/dev/null &&
-    make -j"$(nproc)" >/dev/null 2>&1; then
+if wait "$asan_build" && cd "$asan"/jts-tier-*; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -87,10 +87,10 @@ finish() {
 		exit 1
 	fi
 	if [ "$T_FAILS" -ne 0 ]; then
-		echo "$T_NAME: $T_FAILS of $T_CHECKS checks failed"
+		echo "$T_NAME: $T_FAILS of $T_CHECKS checks failed (${SECONDS} s)"
 		exit 1
 	fi
-	echo "$T_NAME: all $T_CHECKS checks passed"
+	echo "$T_NAME: all $T_CHECKS checks passed (${SECONDS} s)"
 	exit 0
 }
 
