@@ -70,7 +70,7 @@ distcheck_pid=$!
 (if cd "$fuzz"/jts-tier-* &&
     CC=clang ./configure -q --enable-fuzzing >/dev/null 2>&1 &&
     make -j"$(nproc)" >/dev/null 2>&1; then
-	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-10}" 2>&1 |
+	make -s fuzz FUZZ_TIME="${JTS_FUZZ_TIME:-20}" 2>&1 |
 	    grep -v -E '^  (CC|CCLD|AR|GEN) ' > "$fuzz/fuzz.out"
 else
 	echo "FAIL: fuzz build (CC=clang --enable-fuzzing)" > "$fuzz/fuzz.out"

@@ -110,10 +110,14 @@ verify() {
 	eq "$3: each file once, where the catalog says" "$bad" 0
 	eq "$3: no temporaries" "$(find "$W/hot" "$W/warm" $NAS_DIR \
 	    -name '.jts-tier*' | wc -l)" 0
-	"$CTL" check >"$W/check.out" 2>&1
-	c=$?
-	[ "$c" = 0 ] || sed 's/^/    /' "$W/check.out"
-	eq "$3: check OK" "$c" 0
+	# jts-tierctl's own view too, every 4th run (the rest above is
+	# judged with other tools).
+	if [ $((runs % 4)) = 0 ]; then
+		"$CTL" check >"$W/check.out" 2>&1
+		c=$?
+		[ "$c" = 0 ] || sed 's/^/    /' "$W/check.out"
+		eq "$3: check OK" "$c" 0
+	fi
 }
 
 # prepare REL DIR: the tree, moved to where DIR starts from.
@@ -148,7 +152,8 @@ forget() {
 if [ "${JTS_TEST_LONG:-0}" = 1 ]; then
 	STRIDE=1 OFFSET=1
 else
-	STRIDE=${JTS_SWEEP_STRIDE:-4}
+	# (The NAS answers slowly: half as many calls there.)
+	STRIDE=${JTS_SWEEP_STRIDE:-$([ -n "$NAS_DIR" ] && echo 8 || echo 4)}
 	OFFSET=${JTS_SWEEP_OFFSET:-$((RANDOM % STRIDE + 1))}
 fi
 echo "fault sweep: every call from $OFFSET in steps of $STRIDE${JTS_TEST_LONG:+, each kind}"
