@@ -213,24 +213,34 @@ maybe_free(struct cslot *s)
 }
 
 /*
- * A submission queue entry, or NULL (r->err set) if the queue is full and
+ * A submission queue entry, or NULL (*err set) if the queue is full and
  * cannot be submitted.  At most one request per slot is in flight and the
  * queue holds more than there are slots, so a full queue means the ring
- * failed.
+ * failed.  get_sqe: the same for a copy, its first error kept.
  */
+static struct io_uring_sqe *
+ring_sqe(struct copier *cp, int *err)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&cp->ring);
+	int rc = 0;
+
+	if (sqe == NULL) {
+		rc = io_uring_submit(&cp->ring);
+		sqe = io_uring_get_sqe(&cp->ring);
+	}
+	if (sqe == NULL)
+		*err = rc < 0 ? rc : -EBUSY;
+	return sqe;
+}
+
 static struct io_uring_sqe *
 get_sqe(struct run *r)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->cp->ring);
-	int rc;
+	int err;
+	struct io_uring_sqe *sqe = ring_sqe(r->cp, &err);
 
-	if (sqe == NULL) {
-		if ((rc = io_uring_submit(&r->cp->ring)) < 0 && r->err == 0)
-			r->err = rc;
-		sqe = io_uring_get_sqe(&r->cp->ring);
-	}
 	if (sqe == NULL && r->err == 0)
-		r->err = -EBUSY;
+		r->err = err;
 	return sqe;
 }
 
@@ -581,18 +591,12 @@ static int
 many_queue(struct copier *cp, struct copy_job *jobs, struct mslot *ms,
     int i, const struct copy_opts *o)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&cp->ring);
 	struct copy_job *j = &jobs[ms[i].job];
+	struct io_uring_sqe *sqe = ring_sqe(cp, &j->err);
 	unsigned char *buf = cp->small + (size_t)i * COPY_SMALL_MAX;
 	size_t len = (size_t)j->size - ms[i].done;
-	int rc = 0;
 
 	if (sqe == NULL) {
-		rc = io_uring_submit(&cp->ring);
-		sqe = io_uring_get_sqe(&cp->ring);
-	}
-	if (sqe == NULL) {
-		j->err = rc < 0 ? rc : -EBUSY;
 		ms[i].job = -1;
 		return 0;
 	}

@@ -2804,6 +2804,7 @@ recover_row(struct engine *e, struct cat_journal *j)
 	struct ident pre;
 	struct stat st;
 	int dfd, lfd, r;
+	bool copy_ok = false;	/* hashed whole above */
 	enum leave_mode leave = strcmp(j->leave, "remove") == 0 ?
 	    LEAVE_REMOVE : LEAVE_SYMLINK;
 
@@ -2869,6 +2870,7 @@ recover_row(struct engine *e, struct cat_journal *j)
 			return -1;
 		}
 		j->state = JS_COMMITTED;
+		copy_ok = true;
 	}
 	switch (j->state) {
 	case JS_PLANNED:
@@ -2910,8 +2912,8 @@ recover_row(struct engine *e, struct cat_journal *j)
 		 * Release a source only for a copy that is there and whole:
 		 * an operator settling a conflict may have removed it.
 		 */
-		if (!j->has_hash ||
-		    !copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
+		if (!copy_ok && (!j->has_hash ||
+		    !copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
 			snprintf(why, sizeof(why), "the copy on tier %s is "
 			    "missing or differs from the one verified; the "
 			    "source on tier %s is kept", j->dst, j->src);
