@@ -666,8 +666,11 @@ cmd_bench_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	for (j = optind; j < argc; j++)
 		if (conf_tier_index(&ctx->conf, argv[j]) < 0) {
-			jts_err("%s: no such tier in %s", jts_quote(argv[j]),
-			    ctx->conf.path);
+			char tl[256];
+
+			jts_err("%s: no such tier in %s (tiers: %s)",
+			    jts_quote(argv[j]), ctx->conf.path,
+			    conf_tier_list(&ctx->conf, false, tl, sizeof(tl)));
 			return EXIT_USAGE;
 		}
 	memset(&sa, 0, sizeof(sa));

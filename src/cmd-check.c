@@ -291,6 +291,47 @@ stray(struct check *ck, int t, const char *rel)
 	cat_file_free(&f);
 }
 
+/*
+ * What a leftover temporary (".jts-tier-ID.what") is to the journal, and
+ * so what the operator can do about it, into msg.
+ */
+static void
+temporary_why(struct check *ck, const char *name, char *msg, size_t len)
+{
+	const char *p = name + strlen(JTS_TMP_PREFIX);
+	sqlite3_stmt *st = NULL;
+	char *end, *path = NULL;
+	int64_t id;
+	int state = -1;
+
+	id = strtoll(p, &end, 10);
+	if (end != p && *end == '.' && ck->cat->db != NULL &&
+	    sqlite3_prepare_v2(ck->cat->db,
+	    "SELECT state, path FROM journal WHERE id = ?", -1, &st, NULL)
+	    == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			state = jstate_parse((const char *)
+			    sqlite3_column_text(st, 0));
+			path = strndup(sqlite3_column_blob(st, 1),
+			    (size_t)sqlite3_column_bytes(st, 1));
+		}
+	}
+	sqlite3_finalize(st);
+	if (state == JS_CONFLICT)
+		snprintf(msg, len, "kept by the conflict on %s (its line "
+		    "says why): remove it if it is not wanted, then run "
+		    "'jts-tierctl recover'", jts_quote(path ? path : "?"));
+	else if (state >= 0 && state != JS_DONE && state != JS_ABORTED)
+		snprintf(msg, len, "left over by the interrupted move of %s; "
+		    "'jts-tierctl recover' finishes or undoes it",
+		    jts_quote(path ? path : "?"));
+	else
+		snprintf(msg, len, "no unfinished move needs it; look at it "
+		    "and remove it by hand");
+	free(path);
+}
+
 /* Leftover temporaries, stray copies and dangling links beneath a root. */
 static void
 walk_tier(struct check *ck, int t, int dfd, const char *rel, int depth)
@@ -318,10 +359,12 @@ walk_tier(struct check *ck, int t, int dfd, const char *rel, int depth)
 		if (strncmp(de->d_name, JTS_TMP_PREFIX,
 		    strlen(JTS_TMP_PREFIX)) == 0) {
 			path = data_path(ck, t, child);
+			if (ck->engine_idle)
+				temporary_why(ck, de->d_name, buf,
+				    sizeof(buf));
 			problem(ck, ck->engine_idle ? ST_WARNING : ST_OK,
-			    "temporary", path, "%s", ck->engine_idle ?
-			    "left over by an interrupted move; 'jts-tierctl "
-			    "recover' removes it" : "a move is in progress");
+			    "temporary", path, "%s", ck->engine_idle ? buf :
+			    "a move is in progress");
 			free(path);
 		} else if (S_ISDIR(st.st_mode)) {
 			fd = openat(dirfd(d), de->d_name, O_RDONLY |
@@ -371,8 +414,12 @@ check_journal(struct check *ck, struct catalog *cat)
 	for (i = 0; i < n; i++) {
 		if (rows[i].state == JS_CONFLICT)
 			problem(ck, ST_WARNING, "conflict", rows[i].path,
-			    "move %s -> %s kept both copies: %s", rows[i].src,
-			    rows[i].dst, rows[i].error ? rows[i].error : "?");
+			    "move %s -> %s kept both copies: %s; to settle "
+			    "it, remove the one not wanted (the copy on tier "
+			    "%s or the source on tier %s) and run "
+			    "'jts-tierctl recover'", rows[i].src, rows[i].dst,
+			    rows[i].error ? rows[i].error : "?", rows[i].dst,
+			    rows[i].src);
 		else if (ck->engine_idle)
 			problem(ck, ST_WARNING, "interrupted", rows[i].path,
 			    "move %s -> %s stopped in state %s; 'jts-tierctl "
@@ -421,7 +468,7 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	sqlite3_stmt *st;
 	char err[1024], *lockpath;
 	bool json = false;
-	int ch, i, fd, lfd;
+	int ch, i, fd, lfd, r;
 
 	memset(&ck, 0, sizeof(ck));
 	while ((ch = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
@@ -475,9 +522,9 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    ctx->conf.tiers[i].root, "tier %s: %s",
 			    ctx->conf.tiers[i].name, strerror(errno));
 	}
-	if (ck.verify && copier_init(&ck.cp, 8, 1u << 20) != 0) {
+	if (ck.verify && (r = copier_init(&ck.cp, 8, 1u << 20)) != 0) {
 		problem(&ck, ST_UNKNOWN, "io_uring", "-", "cannot set up "
-		    "io_uring for --verify");
+		    "io_uring for --verify: %s", copier_init_why(r));
 		ck.verify = false;
 	}
 	if (sqlite3_prepare_v2(cat.db, "SELECT path, tier, home, size, "

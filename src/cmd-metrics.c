@@ -215,7 +215,7 @@ cmd_metrics_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		/* The collector must never read half a file. */
 		tmp = xasprintf("%s.%d.tmp", out, (int)getpid());
 		if ((fp = fopen(tmp, "w")) == NULL) {
-			jts_err("%s: cannot write the metrics: %s", tmp,
+			jts_err("%s: cannot write the metrics: %s", out,
 			    strerror(errno));
 			r = EXIT_FAILED;
 			goto done;

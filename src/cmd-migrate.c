@@ -40,7 +40,7 @@ static const char recall_options[] =
 
 /* Open the engine: configuration, lock, catalog; then recover. */
 static int
-open_engine(struct cmd_ctx *ctx, struct engine *e)
+open_engine_left(struct cmd_ctx *ctx, struct engine *e, int *leftp)
 {
 	char err[1024];
 	int left;
@@ -52,9 +52,11 @@ open_engine(struct cmd_ctx *ctx, struct engine *e)
 		return EXIT_FAILED;
 	}
 	left = move_recover(e);
-	if (left > 0)
+	if (leftp != NULL)
+		*leftp = left;
+	if (left > 0 && leftp == NULL)
 		jts_warn("%d interrupted move(s) need attention: see "
-		    "'jts-tierctl status'", left);
+		    "'jts-tierctl check'", left);
 	else if (left < 0) {
 		jts_err("catalog %s: cannot read the journal",
 		    ctx->conf.catalog);
@@ -62,6 +64,12 @@ open_engine(struct cmd_ctx *ctx, struct engine *e)
 		return EXIT_FAILED;
 	}
 	return EXIT_OK;
+}
+
+static int
+open_engine(struct cmd_ctx *ctx, struct engine *e)
+{
+	return open_engine_left(ctx, e, NULL);
 }
 
 struct flush {
@@ -223,7 +231,11 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	if ((r = open_engine(ctx, &e)) != EXIT_OK)
 		return r;
 	if (to != NULL && (toi = conf_tier_index(&ctx->conf, to)) < 0) {
-		jts_err("--to %s: no such tier in %s", to, ctx->conf.path);
+		char tl[256];
+
+		jts_err("--to %s: no such tier in %s (tiers: %s)", to,
+		    ctx->conf.path, conf_tier_list(&ctx->conf, false, tl,
+		    sizeof(tl)));
 		engine_close(&e);
 		return EXIT_USAGE;
 	}
@@ -266,7 +278,8 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	    "%" PRIu64 " failed%s\n", ce->name, st.done,
 	    jts_fmt_bytes(st.bytes, b, sizeof(b)), secs, st.skipped,
 	    st.failed + st.conflicts + (uint64_t)plan.errors,
-	    st.conflicts ? " (conflicts kept both copies)" : "");
+	    st.conflicts ? " (conflicts kept both copies: see 'jts-tierctl "
+	    "check')" : "");
 	if (st.interrupted) {
 		jts_err("interrupted: the moves in flight were finished or "
 		    "undone; nothing else was started");
@@ -294,17 +307,29 @@ static int
 cmd_recover_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct engine e;
-	int r;
+	json_object *req;
+	int r, left;
 
 	if (argc > 1) {
 		if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 			return cmd_help(&cmd_recover_entry, NULL);
 		return cmd_usage(&cmd_recover_entry);
 	}
-	if ((r = open_engine(ctx, &e)) != EXIT_OK)
+	if (cmd_load_conf(ctx) != 0)
+		return EXIT_USAGE;
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("recover"));
+	if ((r = client_call(ctx, req, NULL)) != CLIENT_NO_DAEMON)
+		return r;
+	if ((r = open_engine_left(ctx, &e, &left)) != EXIT_OK)
 		return r;
 	engine_close(&e);
-	printf("recover: journal replayed\n");
+	if (left > 0) {
+		printf("recover: %d move(s) still need attention: see "
+		    "'jts-tierctl check'\n", left);
+		return EXIT_FAILED;
+	}
+	printf("recover: nothing left unfinished\n");
 	return EXIT_OK;
 }
 

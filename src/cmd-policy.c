@@ -102,7 +102,8 @@ policy_list(struct cmd_ctx *ctx, bool json)
 		return r;
 	arr = json_object_new_array();
 	if (!json && ps.n == 0)
-		printf("no policies in %s\n", ps.dir);
+		printf("no policies in %s (examples to copy there: %s)\n",
+		    ps.dir, DATADIR "/jts-tier/policies");
 	for (i = 0; i < ps.n; i++) {
 		struct policy *p = &ps.p[i];
 
@@ -357,8 +358,11 @@ arg_rel(struct cmd_ctx *ctx, const char *arg, int *tier)
 	int t;
 
 	if (abs == NULL || (t = conf_locate(&ctx->conf, abs, &rel)) < 0) {
-		jts_err("%s: not beneath any tier of %s", jts_quote(arg),
-		    ctx->conf.path);
+		char tl[512];
+
+		jts_err("%s: not beneath any tier of %s (tiers: %s)",
+		    jts_quote(arg), ctx->conf.path,
+		    conf_tier_list(&ctx->conf, true, tl, sizeof(tl)));
 		free(abs);
 		return NULL;
 	}
@@ -393,7 +397,8 @@ cmd_explain_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return r;
 	policy_fill_local(&ctx->conf, fill);
 	if (ps.n == 0)
-		printf("no policies in %s\n", ps.dir);
+		printf("no policies in %s (examples to copy there: %s)\n",
+		    ps.dir, DATADIR "/jts-tier/policies");
 	r = EXIT_OK;
 	for (a = 1; a < argc; a++) {
 		if ((rel = arg_rel(ctx, argv[a], NULL)) == NULL) {
@@ -401,6 +406,9 @@ cmd_explain_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			continue;
 		}
 		printf("%s:\n", jts_quote(argv[a]));
+		if (ps.n == 0)
+			printf("  no policy would move it: none is "
+			    "configured\n");
 		for (i = 0; i < ps.n; i++) {
 			struct tier_fill pf[JTS_MAX_TIERS];
 			int m;
@@ -551,7 +559,9 @@ cmd_reload_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	json_object_object_add(req, "cmd", json_object_new_string("reload"));
 	r = client_call(ctx, req, NULL);
 	if (r == CLIENT_NO_DAEMON) {
-		jts_err("no daemon is running (socket %s)", ctx->conf.socket);
+		jts_err("no daemon is running (socket %s): nothing to reload; "
+		    "'systemctl start jts-tierd' starts it with the files as "
+		    "they are now", ctx->conf.socket);
 		return EXIT_FAILED;
 	}
 	return r;

@@ -180,7 +180,8 @@ write_svg(const char *path, const struct conf *c, struct tiersum *ts)
 			if (ts[t].bytes[i] > max)
 				max = ts[t].bytes[i];
 	if ((fp = fopen(tmp, "w")) == NULL) {
-		jts_err("%s: cannot write the chart: %s", tmp, strerror(errno));
+		jts_err("%s: cannot write the chart: %s", path,
+		    strerror(errno));
 		free(tmp);
 		return -1;
 	}

@@ -580,8 +580,10 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 	memset(c, 0, sizeof(*c));
 	if ((fp = fopen(path, "r")) == NULL) {
 		r = -errno;
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		    strerror(errno));
+		snprintf(err, errlen, "configuration %s: cannot open: %s%s",
+		    path, strerror(errno), r == -ENOENT ? " (start from "
+		    "jts-tier.conf.example, see jts-tier.conf(5), or name "
+		    "another file with -c)" : "");
 		return r;
 	}
 	r = conf_parse_fp(path, fp, c, err, errlen);
@@ -679,4 +681,32 @@ conf_kind_name(enum tier_kind k)
 		return "nfs";
 	}
 	return "?";
+}
+
+const char *
+conf_tier_list(const struct conf *c, bool where, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->ntiers && n < len; i++) {
+		const struct tier_conf *t = &c->tiers[i];
+		const char *w = t->mountpoint ? t->mountpoint :
+		    t->root ? t->root : t->url;
+		int k;
+
+		if (where)
+			k = snprintf(buf + n, len - n, "%s%s (%s)",
+			    i ? ", " : "", t->name, w ? w : "?");
+		else
+			k = snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+			    t->name);
+		if (k < 0)
+			break;
+		n += (size_t)k;
+	}
+	if (n >= len && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	return buf;
 }

@@ -86,6 +86,12 @@ void	conf_free(struct conf *);
 struct tier_conf *conf_tier(struct conf *, const char *name);
 int	conf_tier_index(const struct conf *, const char *name);
 const char *conf_kind_name(enum tier_kind);
+/*
+ * The configured tiers for a message, "hot, warm, cold", or with where
+ * each lives, "hot (/srv/hot), cold (nfs://nas/export)"; returns buf.
+ */
+const char *conf_tier_list(const struct conf *, bool where, char *buf,
+	    size_t len);
 /* The tier an absolute path lies on (root or nfs mountpoint) and the rest
  * of the path beneath it; -1 if on none. */
 int	conf_locate(const struct conf *, const char *abspath,

@@ -138,6 +138,26 @@ copier_drain(struct copier *cp, int n)
 	}
 }
 
+const char *
+copier_init_why(int err)
+{
+	switch (-err) {
+	case ENOSYS:
+		return "this kernel has no io_uring (5.6 or later is needed)";
+	case EPERM:
+	case EACCES:
+		return "io_uring is not allowed here (sysctl "
+		    "kernel.io_uring_disabled, or a seccomp filter)";
+	case ENOMEM:
+		return "not enough locked memory for its buffers (raise "
+		    "'ulimit -l', or LimitMEMLOCK= in the service unit)";
+	case EMFILE:
+	case ENFILE:
+		return "too many open files (raise 'ulimit -n')";
+	}
+	return strerror(-err);
+}
+
 int
 copier_init(struct copier *cp, int nbufs, size_t bufsz)
 {

@@ -67,6 +67,8 @@ int	copier_attach_loop(struct copier *, struct ev_loop *);
  */
 int	copier_wait(struct copier *);
 int	copier_init(struct copier *, int nbufs, size_t bufsz);
+/* Why copier_init failed with err (< 0), and what to do about it. */
+const char *copier_init_why(int err);
 void	copier_fini(struct copier *);
 
 /*

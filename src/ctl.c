@@ -178,6 +178,7 @@ ctl_req_parse(json_object *req, struct ctl_req *r, char *err, size_t errlen)
 		[CTL_RECALL] = "recall", [CTL_PIN] = "pin",
 		[CTL_UNPIN] = "unpin", [CTL_RELOAD] = "reload",
 		[CTL_RUN] = "run", [CTL_SCAN] = "scan",
+		[CTL_RECOVER] = "recover",
 	};
 	json_object *v, *p;
 	const char *cmd;

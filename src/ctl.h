@@ -35,7 +35,7 @@ void	ctl_buf_free(struct ctl_buf *);
 
 enum ctl_cmd {
 	CTL_STATUS, CTL_MIGRATE, CTL_RECALL, CTL_PIN, CTL_UNPIN, CTL_RELOAD,
-	CTL_RUN, CTL_SCAN,
+	CTL_RUN, CTL_SCAN, CTL_RECOVER,
 };
 
 /* A request, checked; its strings point into the JSON object. */

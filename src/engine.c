@@ -307,8 +307,8 @@ engine_lock(struct engine *e, char *err, size_t errlen)
 		buf[strcspn(buf, "\n")] = '\0';
 		if (saved == EWOULDBLOCK)
 			snprintf(err, errlen, "another jts-tier engine is "
-			    "running (pid %s, lock %s)", *buf ? buf : "?",
-			    e->lockpath);
+			    "running (pid %s, lock %s); try again when it "
+			    "has finished", *buf ? buf : "?", e->lockpath);
 		else
 			snprintf(err, errlen, "%s: cannot lock: %s",
 			    e->lockpath, strerror(saved));
@@ -392,7 +392,7 @@ engine_open_loop(struct engine *e, struct conf *c, struct ev_loop *loop,
 	if ((r = copier_init(&e->cp, 8, 4u << 20)) != 0 ||
 	    (r = copier_attach_loop(&e->cp, e->loop)) != 0) {
 		snprintf(err, errlen, "cannot set up io_uring: %s",
-		    strerror(-r));
+		    copier_init_why(r));
 		goto fail;
 	}
 	return 0;

@@ -81,9 +81,13 @@ usage(FILE *fp)
 
 	fprintf(fp, "usage: %s [-v] [-c config] command [args]\n\n"
 	    "commands:\n", JTS_PROG_CTL);
-	for (i = 0; cmd_table[i] != NULL; i++)
-		fprintf(fp, "  %-8s %s\n", cmd_table[i]->name,
-		    cmd_table[i]->usage);
+	for (i = 0; cmd_table[i] != NULL; i++) {
+		if (*cmd_table[i]->usage == '\0')
+			fprintf(fp, "  %s\n", cmd_table[i]->name);
+		else
+			fprintf(fp, "  %-8s %s\n", cmd_table[i]->name,
+			    cmd_table[i]->usage);
+	}
 	fprintf(fp, "\n'%s COMMAND --help' describes each command.\n"
 	    "Configuration: %s (-c to choose another).\n", JTS_PROG_CTL,
 	    JTS_CONF_DEFAULT);

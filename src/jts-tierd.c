@@ -47,6 +47,7 @@ enum job_kind {
 	JOB_POLICY,
 	JOB_REQUEST,
 	JOB_PIN,
+	JOB_RECOVER,
 };
 
 struct conn;
@@ -256,6 +257,17 @@ queue_policy(const char *name, enum policy_reason reason, struct conn *c)
 }
 
 static void
+queue_recover(struct conn *c)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = JOB_RECOVER;
+	j->conn = c;
+	c->job = j;
+	queue(j);
+}
+
+static void
 queue_scan(struct conn *c)
 {
 	struct job *j;
@@ -271,6 +283,32 @@ queue_scan(struct conn *c)
 }
 
 /* ---- steps ------------------------------------------------------------ */
+
+/* Finish or undo what the journal has open; settled conflicts closed. */
+static void
+step_recover(struct job *j)
+{
+	char *text;
+	int left;
+
+	(void)engine_nfs_reset(&D.e);
+	D.echo = j->conn;
+	left = move_recover(&D.e);
+	D.echo = NULL;
+	if (left < 0) {
+		text = xasprintf("catalog %s: cannot read the journal",
+		    D.conf.catalog);
+		send_result(j->conn, EXIT_FAILED_D, NULL, text);
+	} else if (left > 0) {
+		text = xasprintf("recover: %d move(s) still need attention: "
+		    "see 'jts-tierctl check'\n", left);
+		send_result(j->conn, EXIT_FAILED_D, text, NULL);
+	} else {
+		text = xstrdup("recover: nothing left unfinished\n");
+		send_result(j->conn, 0, text, NULL);
+	}
+	free(text);
+}
 
 /* Scan every local tier; each tier's figures logged (and sent back). */
 static void
@@ -577,7 +615,11 @@ step_request(struct job *j)
 	int toi = -1;
 
 	if (to != NULL && (toi = conf_tier_index(&D.conf, to)) < 0) {
-		t = xasprintf("--to %s: no such tier in %s", to, D.conf.path);
+		char tl[256];
+
+		t = xasprintf("--to %s: no such tier in %s (tiers: %s)", to,
+		    D.conf.path, conf_tier_list(&D.conf, false, tl,
+		    sizeof(tl)));
 		send_result(j->conn, EXIT_USAGE_D, NULL, t);
 		free(t);
 		return;
@@ -738,7 +780,8 @@ on_work(struct ev_loop *loop, ev_idle *w, int revents)
 	ev_idle_stop(loop, w);
 	D.busy = true;
 	D.cur = j;
-	if (j->kind != JOB_SCAN && j->kind != JOB_PIN)
+	if (j->kind != JOB_SCAN && j->kind != JOB_PIN &&
+	    j->kind != JOB_RECOVER)
 		before_moves();
 	switch (j->kind) {
 	case JOB_SCAN:
@@ -755,6 +798,10 @@ on_work(struct ev_loop *loop, ev_idle *w, int revents)
 		break;
 	case JOB_PIN:
 		step_pin(j);
+		break;
+	case JOB_RECOVER:
+		sd_notify(0, "STATUS=recovering");
+		step_recover(j);
 		break;
 	}
 	D.cur = NULL;
@@ -806,6 +853,7 @@ status_json(void)
 	for (j = D.q; j; j = j->next) {
 		json_object *x = json_object_new_object();
 		const char *k = j->kind == JOB_SCAN ? "scan" :
+		    j->kind == JOB_RECOVER ? "recover" :
 		    j->kind == JOB_POLICY ? "policy" :
 		    j->kind == JOB_PIN ? "pin" : jts_json_str(j->req, "cmd");
 
@@ -888,6 +936,10 @@ handle(struct conn *c, json_object *req)
 	}
 	if (strcmp(cmd, "scan") == 0) {
 		queue_scan(c);
+		goto out;
+	}
+	if (rq.cmd == CTL_RECOVER) {
+		queue_recover(c);
 		goto out;
 	}
 	if (rq.cmd == CTL_RUN) {

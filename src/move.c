@@ -298,7 +298,8 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 
 	r = catalog_file_get(&e->cat, rel, &f);
 	if (r < 0) {
-		item_fail(it, IT_FAILED, "catalog lookup failed");
+		item_fail(it, IT_FAILED, "catalog %s: lookup failed: %s",
+		    e->cat.path, catalog_errmsg(&e->cat));
 		return;
 	}
 	if (r > 0) {
@@ -506,8 +507,11 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 		return -errno;
 	}
 	if ((t = engine_locate(e, abs, &rel)) < 0) {
-		jts_err("%s: not beneath the root of any configured tier",
-		    jts_quote(path));
+		char tl[512];
+
+		jts_err("%s: not beneath the root of any configured tier "
+		    "(tiers: %s)", jts_quote(path),
+		    conf_tier_list(e->conf, true, tl, sizeof(tl)));
 		free(abs);
 		p->errors++;
 		return -ENOENT;
@@ -516,7 +520,8 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 		r = plan_recall(e, p, rel, to);
 		if (r == 0) {
 			jts_err("%s: not managed by jts-tier (nothing in the "
-			    "catalog at or beneath this path)",
+			    "catalog at or beneath this path); recall brings "
+			    "back what migrate or a policy moved",
 			    jts_quote(path));
 			p->errors++;
 		}
@@ -693,7 +698,8 @@ space_take(struct batch *b, struct move_item *it)
 		return 0;
 	if (b->avail < (uint64_t)it->pre.st_size + e->conf->reserve) {
 		item_fail(it, IT_FAILED, "not enough space on tier %s: needs %s "
-		    "plus a reserve of %s, %s free", tier_name(e, it->dst),
+		    "plus a reserve of %s, %s free; make room there or choose "
+		    "another tier with --to", tier_name(e, it->dst),
 		    jts_fmt_bytes((uint64_t)it->pre.st_size, x, sizeof(x)),
 		    jts_fmt_bytes(e->conf->reserve, y, sizeof(y)),
 		    jts_fmt_bytes(b->avail, z, sizeof(z)));
@@ -966,7 +972,9 @@ lease:
 	if (it->fd < 0)
 		return;		/* a source on nfs: no lease to take there */
 	if (it->fd >= MAX_FD) {
-		item_fail(it, IT_FAILED, "too many open files");
+		item_fail(it, IT_FAILED, "too many open files in this "
+		    "process (more than %d); move fewer files at a time",
+		    MAX_FD);
 		return;
 	}
 	lease_broken[it->fd] = 0;
@@ -2793,8 +2801,87 @@ copy_matches(struct engine *e, int t, const char *rel, int64_t size,
 	return r == 0 && memcmp(got, h, JTS_HASH_LEN) == 0;
 }
 
+/*
+ * What is at rel on tier t: 0 a regular file (st filled), -ENOENT
+ * nothing (its directory gone too), 1 something else, or another -errno
+ * when it cannot be told.
+ */
 static int
-recover_row(struct engine *e, struct cat_journal *j)
+what_is_at(struct engine *e, int t, const char *rel, struct stat *st)
+{
+	int dfd, r;
+
+	memset(st, 0, sizeof(*st));
+	if (engine_is_nfs(e, t)) {
+		struct nfs_tier *nt = engine_nfs(e, t);
+		struct nfs_ident id;
+
+		if (nt == NULL)
+			return -EIO;
+		if ((r = nfst_lstat(nt, rel, &id)) != 0)
+			return r;
+		st->st_mode = id.mode;
+		st->st_ino = id.ino;
+		st->st_size = (off_t)id.size;
+		st->st_uid = id.uid;
+		st->st_gid = id.gid;
+		st->st_mtim.tv_sec = id.mtime_ns / 1000000000;
+		st->st_mtim.tv_nsec = id.mtime_ns % 1000000000;
+		st->st_ctim.tv_sec = id.ctime_ns / 1000000000;
+		st->st_ctim.tv_nsec = id.ctime_ns % 1000000000;
+		return S_ISREG(id.mode) ? 0 : 1;
+	}
+	if ((dfd = engine_dir(e, t, rel, false, -1)) < 0)
+		return dfd;
+	if (fstatat(dfd, rel_base(rel), st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : 1;
+}
+
+/*
+ * The copy of a move is gone from tier dst and the source, the regular
+ * file st, is still on tier src: the source is the data again.  The
+ * catalog says so (with the hash when the source is the file that was
+ * hashed) and the row is closed.  Nothing on disk is touched.
+ */
+static int
+settle_to_source(struct engine *e, struct cat_journal *j, const struct stat *st,
+    const char *why)
+{
+	struct cat_file f;
+	struct ident pre;
+
+	pre.ino = (ino_t)j->pre_ino;
+	pre.size = j->pre_size;
+	pre.mtime_ns = j->pre_mtime_ns;
+	pre.ctime_ns = j->pre_ctime_ns;
+	memset(&f, 0, sizeof(f));
+	f.path = j->path;
+	snprintf(f.tier, sizeof(f.tier), "%s", j->src);
+	snprintf(f.home, sizeof(f.home), "%s", j->home);
+	f.size = st->st_size;
+	f.mtime_ns = jts_ts_ns(&st->st_mtim);
+	f.ctime_ns = jts_ts_ns(&st->st_ctim);
+	f.ino = (int64_t)st->st_ino;
+	f.mode = st->st_mode;
+	f.uid = st->st_uid;
+	f.gid = st->st_gid;
+	if (j->has_hash && ident_same(&pre, st)) {
+		f.has_hash = true;
+		memcpy(f.hash, j->hash, JTS_HASH_LEN);
+	}
+	if (catalog_begin(&e->cat) != 0 || catalog_file_put(&e->cat, &f) != 0 ||
+	    catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL, why) != 0 ||
+	    catalog_commit(&e->cat) != 0) {
+		catalog_rollback(&e->cat);
+		return -1;
+	}
+	jts_notice("%s: %s", jts_quote(j->path), why);
+	return 0;
+}
+
+static int
+recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 {
 	int src = conf_tier_index(e->conf, j->src);
 	int dst = conf_tier_index(e->conf, j->dst);
@@ -2826,8 +2913,8 @@ recover_row(struct engine *e, struct cat_journal *j)
 	}
 	dfd = engine_is_nfs(e, dst) ? -1 :
 	    engine_dir(e, dst, j->path, false, -1);
-	if (j->state == JS_VERIFIED && j->has_hash &&
-	    copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
+	if (j->state == JS_VERIFIED && j->has_hash && (copy_checked ||
+	    copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
 		/* Renamed into place before the commit was recorded. */
 		memset(&f, 0, sizeof(f));
 		f.path = j->path;
@@ -2912,8 +2999,16 @@ recover_row(struct engine *e, struct cat_journal *j)
 		 * Release a source only for a copy that is there and whole:
 		 * an operator settling a conflict may have removed it.
 		 */
-		if (!copy_ok && (!j->has_hash ||
+		if (!copy_ok && !copy_checked && (!j->has_hash ||
 		    !copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
+			if (what_is_at(e, dst, j->path, &st) == -ENOENT &&
+			    what_is_at(e, src, j->path, &st) == 0) {
+				snprintf(why, sizeof(why), "the copy on tier "
+				    "%s is gone; the source on tier %s was "
+				    "kept and is the data again", j->dst,
+				    j->src);
+				return settle_to_source(e, j, &st, why);
+			}
 			snprintf(why, sizeof(why), "the copy on tier %s is "
 			    "missing or differs from the one verified; the "
 			    "source on tier %s is kept", j->dst, j->src);
@@ -2972,16 +3067,60 @@ committed_conflict(struct engine *e, struct cat_journal *j)
 	return yes;
 }
 
+/*
+ * A conflict before the commit (the catalog still has the data on the
+ * source's tier) that the operator has settled by removing one side:
+ * the copy removed, the row is closed (2); the source removed and the
+ * copy whole, the move is finished as a verified one (1).  Otherwise it
+ * stays for the operator (-1).
+ */
+static int
+settle_conflict(struct engine *e, struct cat_journal *j)
+{
+	int src = conf_tier_index(e->conf, j->src);
+	int dst = conf_tier_index(e->conf, j->dst);
+	struct stat st;
+	char why[512];
+	int s, d;
+
+	if (src < 0 || dst < 0 || (engine_is_nfs(e, src) &&
+	    engine_nfs(e, src) == NULL) || (engine_is_nfs(e, dst) &&
+	    engine_nfs(e, dst) == NULL))
+		return -1;
+	s = what_is_at(e, src, j->path, &st);
+	d = what_is_at(e, dst, j->path, &st);
+	if (d == -ENOENT && s == 0) {
+		snprintf(why, sizeof(why), "conflict settled: the copy on tier "
+		    "%s was removed, the data stays on tier %s", j->dst,
+		    j->src);
+		if (catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
+		    why) != 0)
+			return -1;
+		jts_notice("%s: %s", jts_quote(j->path), why);
+		return 2;
+	}
+	if (s == -ENOENT && d == 0 && j->has_hash &&
+	    copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
+		jts_notice("%s: conflict settled: the source on tier %s was "
+		    "removed, the verified copy on tier %s is the data",
+		    jts_quote(j->path), j->src, j->dst);
+		return 1;
+	}
+	return -1;
+}
+
 int
 move_recover(struct engine *e)
 {
 	struct cat_journal *rows;
-	int n, i, left = 0;
+	int n, i, r, left = 0;
+	bool checked;
 
 	lease_setup();
 	if (catalog_journal_open_rows(&e->cat, &rows, &n) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
+		checked = false;
 		if (rows[i].state == JS_CONFLICT) {
 			/*
 			 * A copy committed whose source could not be released
@@ -2989,15 +3128,21 @@ move_recover(struct engine *e)
 			 * again like any committed move, which releases the
 			 * source only if it is still unchanged and nobody has
 			 * it open.  Conflicts before the commit stay for the
-			 * operator.
+			 * operator until one side is removed.
 			 */
-			if (!committed_conflict(e, &rows[i])) {
-				left++;
+			r = committed_conflict(e, &rows[i]) ? 0 :
+			    settle_conflict(e, &rows[i]);
+			if (r == 0)
+				rows[i].state = JS_COMMITTED;
+			else if (r == 1) {
+				rows[i].state = JS_VERIFIED;
+				checked = true;
+			} else {
+				left += r < 0;
 				continue;
 			}
-			rows[i].state = JS_COMMITTED;
 		}
-		if (recover_row(e, &rows[i]) != 0)
+		if (recover_row(e, &rows[i], checked) != 0)
 			left++;
 		cat_journal_free(&rows[i]);
 	}

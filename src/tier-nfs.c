@@ -294,6 +294,43 @@ nt_mount(struct nfs_tier *t, const char *server, const char *export)
 	return o.status;
 }
 
+/* What to look at when the NAS could not be reached: added to t->err. */
+static void
+nt_hint(struct nfs_tier *t, const char *server)
+{
+	static const struct {
+		const char *said, *hint;
+	} hints[] = {
+		{ "refused", "check that the NAS is up and that its NFS server "
+		    "and rpcbind answer" },
+		{ "timed out", "check that the NAS is up and reachable from "
+		    "this host" },
+		{ "unreachable", "check the network path to the NAS" },
+		{ "No route", "check the network path to the NAS" },
+		{ "PERM", "the NAS refused this host: check its export list" },
+		{ "ACCES", "the NAS refused this host: check its export list" },
+		{ "ermission denied", "the NAS refused this host: check its "
+		    "export list" },
+		{ "NOENT", "check the url's export path against the NAS's "
+		    "export list" },
+		{ "No such file", "check the url's export path against the "
+		    "NAS's export list" },
+	};
+	size_t i, n = strlen(t->err);
+
+	for (i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		if (strstr(t->err, hints[i].said) == NULL)
+			continue;
+		while (n > 0 && (t->err[n - 1] == '.' || t->err[n - 1] == ' '))
+			n--;
+		if (n + 4 < sizeof(t->err))
+			snprintf(t->err + n, sizeof(t->err) - n, "; %s%s%s",
+			    hints[i].hint, server ? " at " : "",
+			    server ? server : "");
+		return;
+	}
+}
+
 int
 nfst_connect(struct nfs_tier *t, const char *url, int timeout_s,
     struct ev_loop *loop)
@@ -401,6 +438,7 @@ nfst_connect(struct nfs_tier *t, const char *url, int timeout_s,
 	free(export);
 	return 0;
 fail:
+	nt_hint(t, u != NULL ? u->server : NULL);
 	if (u != NULL)
 		nfs_destroy_url(u);
 	free(export);

@@ -37,6 +37,7 @@ eq "jts-tierd: an operand exits 2" "$rc" 2
 out=$("$TIERD" -c /nonexistent/x.conf 2>&1); rc=$?
 eq "jts-tierd: missing config exits 2" "$rc" 2
 contains "jts-tierd: missing config named" "$out" "/nonexistent/x.conf: cannot open"
+contains "missing config: what to do" "$out" "name another file with -c"
 # Every policy key the parser knows is in jts-tier.policy(5).
 PMAN=${JTS_SRCDIR:-.}/man/jts-tier.policy.5
 for key in $(grep -o '!strcmp(key, "[a-z_]*")' "${JTS_SRCDIR:-.}/src/policy.c" |

@@ -38,6 +38,7 @@ out=$(timeout 120 "$CTL" migrate --to cold "$H/a" 2>&1); rc=$?
 ok "unreachable NAS: exit non-zero (and no hang)" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
 contains "names the URL" "$out" "nfs://127.0.0.1/nowhere"
 contains "and the cause" "$out" "refused"
+contains "and what to look at" "$out" "check that the NAS is up"
 eq "source untouched" "$(fileid "$H/a")" "$id_a"
 eq "nothing journaled" "$(sqlite3 "$CAT" "select count(*) from journal")" 0
 cp "$W/conf.good" "$CONF"

@@ -56,6 +56,8 @@ refuse "outside every tier" 1 "not beneath the root of any configured tier" \
     /etc/hostname
 refuse "dot-dot out of the tier" 1 "not beneath the root of any configured tier" \
     "$W/hot/../img/hot.img"
+contains "outside every tier: lists the tiers" \
+    "$("$CTL" migrate /etc/hostname 2>&1)" "(tiers: hot ($W/hot), warm ($W/warm))"
 
 echo warm-version > "$W/warm/r/exists"
 echo hot-version > "$H/exists"
@@ -70,11 +72,16 @@ if chattr +i "$H/immutable" 2>/dev/null; then
 fi
 
 refuse "unknown tier" 2 "--to nowhere: no such tier" "$H/plain" --to nowhere
+contains "unknown tier: lists the tiers" \
+    "$("$CTL" migrate --to nowhere "$H/plain" 2>&1)" "(tiers: hot, warm)"
 
 # Not enough space: a reserve larger than the warm tier.
 sed 's/^reserve = .*/reserve = 100G/' "$CONF" > "$W/big-reserve.conf"
 refuse "no space" 1 "not enough space on tier warm" "$H/plain" \
     -c "$W/big-reserve.conf"
+contains "no space: what to do" \
+    "$("$CTL" -c "$W/big-reserve.conf" migrate "$H/plain" 2>&1)" \
+    "make room there or choose another tier with --to"
 
 # A tier whose root is the same directory (a bind mount): onto itself.
 mkdir -p "$W/alias"
@@ -86,6 +93,14 @@ refuse "onto itself" 1 "is the source directory itself" "$H/plain" --to alias
 out=$("$CTL" recall "$H/plain" 2>&1); rc=$?
 eq "recall unmanaged: exit" "$rc" 1
 contains "recall unmanaged: reason" "$out" "not managed by jts-tier"
+
+# Without a daemon or a policy: what to do instead.
+out=$("$CTL" reload 2>&1); rc=$?
+eq "reload without a daemon: exit" "$rc" 1
+contains "reload without a daemon: what to do" "$out" "'systemctl start jts-tierd'"
+out=$("$CTL" explain "$H/plain" 2>&1); rc=$?
+eq "explain without policies: exit" "$rc" 0
+contains "explain without policies: says so" "$out" "no policy would move it: none is configured"
 
 eq "journal has nothing unfinished" \
     "$(sqlite3 "$CAT" "select count(*) from journal where state not in ('done','aborted')")" 0
