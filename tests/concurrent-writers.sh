@@ -28,25 +28,28 @@ settled() {
 
 # writer KIND FILE: start what uses FILE in the background (pid in WPID);
 # it waits for $W/go first, so it can be started ahead and set off at
-# the right moment.  stop_writer ends it and records the file's final
-# hash in $W/newest.
+# the right moment, and makes $W/ready once it has the file (open,
+# mapped, or written once).  stop_writer ends it and records the file's
+# final hash in $W/newest.
 writer() {
 	local f=$H/$2
 	case $1 in
 	append)
 		# Opens, appends a numbered line, closes; again and again.
 		( gate; i=0; while [ ! -e "$W/stop" ]; do
-			i=$((i + 1)); echo "line $i" >> "$f"; sleep 0.01
+			i=$((i + 1)); echo "line $i" >> "$f"; touch "$W/ready"
+			sleep 0.01
 		done ) &
 		;;
 	mmap)
 		# Holds the file mapped shared and changes it in place.
-		python3 - "$f" "$W/stop" "$W/go" <<'PY' &
+		python3 - "$f" "$W/stop" "$W/go" "$W/ready" <<'PY' &
 import mmap, os, sys, time
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.005)
 fd = os.open(sys.argv[1], os.O_RDWR)
 m = mmap.mmap(fd, os.fstat(fd).st_size)
+open(sys.argv[4], "w").close()
 i = 0
 while not os.path.exists(sys.argv[2]):
     m[i % len(m)] = (m[i % len(m)] + 1) % 256
@@ -59,7 +62,8 @@ PY
 		;;
 	idle)
 		# Open for writing, doing nothing.
-		( gate; exec 8>>"$f"; while [ ! -e "$W/stop" ]; do sleep 0.05; done ) &
+		( gate; exec 8>>"$f"; touch "$W/ready"
+		  while [ ! -e "$W/stop" ]; do sleep 0.05; done ) &
 		;;
 	truncate)
 		# truncate(2) on the path: waits for a lease to be given up.
@@ -79,7 +83,7 @@ gate() {
 stop_writer() {
 	touch "$W/stop"
 	wait "$WPID" 2>/dev/null
-	rm -f "$W/stop" "$W/go"
+	rm -f "$W/stop" "$W/go" "$W/ready"
 	xxh128sum < "$H/$1" > "$W/newest"
 }
 # leased PID: until process PID holds a write lease (the move has the
@@ -103,7 +107,11 @@ for kind in append mmap idle truncate rename; do
 			# A one-off change is over before the move starts.
 			case $kind in
 			truncate|rename) wait "$WPID" ;;
-			*) sleep 0.3 ;;
+			*)	for _ in $(seq 1 2000); do
+					[ -e "$W/ready" ] && break
+					sleep 0.01
+				done
+				ok "$f: the writer has the file" [ -e "$W/ready" ] ;;
 			esac
 			JTS_TIER_PAUSE=copy:1500 "$CTL" migrate "$H/$f" \
 			    >"$W/out" 2>&1
