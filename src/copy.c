@@ -161,6 +161,12 @@ copier_init_why(int err)
 int
 copier_init(struct copier *cp, int nbufs, size_t bufsz)
 {
+	return copier_init_small(cp, nbufs, bufsz, COPY_SMALL_SLOTS);
+}
+
+int
+copier_init_small(struct copier *cp, int nbufs, size_t bufsz, int nsmall)
+{
 	struct iovec iov[2];
 	void *mem, *small;
 	int r, i;
@@ -169,13 +175,15 @@ copier_init(struct copier *cp, int nbufs, size_t bufsz)
 	cp->efd = -1;
 	cp->nbufs = nbufs;
 	cp->bufsz = bufsz;
+	cp->nsmall = nsmall < 1 || nsmall > COPY_SMALL_SLOTS ?
+	    COPY_SMALL_SLOTS : nsmall;
 	if ((r = io_uring_queue_init(COPY_SMALL_SLOTS * 2, &cp->ring, 0)) < 0)
 		return r;
 	if (posix_memalign(&mem, ALIGN, (size_t)nbufs * bufsz) != 0) {
 		io_uring_queue_exit(&cp->ring);
 		return -ENOMEM;
 	}
-	if (posix_memalign(&small, ALIGN, (size_t)COPY_SMALL_SLOTS *
+	if (posix_memalign(&small, ALIGN, (size_t)cp->nsmall *
 	    COPY_SMALL_MAX) != 0) {
 		free(mem);
 		io_uring_queue_exit(&cp->ring);
@@ -186,7 +194,7 @@ copier_init(struct copier *cp, int nbufs, size_t bufsz)
 	iov[0].iov_base = mem;
 	iov[0].iov_len = (size_t)nbufs * bufsz;
 	iov[1].iov_base = small;
-	iov[1].iov_len = (size_t)COPY_SMALL_SLOTS * COPY_SMALL_MAX;
+	iov[1].iov_len = (size_t)cp->nsmall * COPY_SMALL_MAX;
 	cp->fixed = io_uring_register_buffers(&cp->ring, iov, 2) == 0;
 	cp->slots = xcalloc((size_t)nbufs, sizeof(*cp->slots));
 	for (i = 0; i < nbufs; i++)
@@ -657,7 +665,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 		ms[i].job = -1;
 	for (;;) {
 		/* Give each free slot the next job; empty files need none. */
-		for (i = 0; i < COPY_SMALL_SLOTS && next < n;) {
+		for (i = 0; i < cp->nsmall && next < n;) {
 			struct copy_job *j;
 
 			if (ms[i].job >= 0) {

@@ -18,7 +18,9 @@ struct copier {
 	int		 nbufs;
 	size_t		 bufsz;
 	unsigned char	*arena;
-	unsigned char	*small;		/* COPY_SMALL_SLOTS x COPY_SMALL_MAX */
+	unsigned char	*small;		/* nsmall x COPY_SMALL_MAX */
+	int		 nsmall;	/* small files in flight, at most
+					   COPY_SMALL_SLOTS */
 	bool		 fixed;		/* buffers registered with the ring */
 	struct cslot	*slots;
 	struct ev_loop	*loop;		/* completions arrive through it */
@@ -67,6 +69,9 @@ int	copier_attach_loop(struct copier *, struct ev_loop *);
  */
 int	copier_wait(struct copier *);
 int	copier_init(struct copier *, int nbufs, size_t bufsz);
+/* The same with nsmall small files in flight (a smaller arena). */
+int	copier_init_small(struct copier *, int nbufs, size_t bufsz,
+	    int nsmall);
 /* Why copier_init failed with err (< 0), and what to do about it. */
 const char *copier_init_why(int err);
 void	copier_fini(struct copier *);

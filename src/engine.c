@@ -401,6 +401,54 @@ fail:
 	return r;
 }
 
+int
+engine_open_worker(struct engine *w, struct engine *e, char *err,
+    size_t errlen)
+{
+	int i, r;
+
+	memset(w, 0, sizeof(*w));
+	w->conf = e->conf;
+	w->lockfd = -1;
+	w->short_io = e->short_io;
+	w->own_dev = e->own_dev;
+	w->own_ino = e->own_ino;
+	w->ntiers = e->ntiers;
+	for (i = 0; i < e->ntiers; i++) {
+		w->tiers[i] = e->tiers[i];
+		w->tiers[i].nt = NULL;
+	}
+	if ((r = catalog_open(e->conf->catalog, false, &w->cat, err,
+	    errlen)) != 0)
+		goto fail;
+	/*
+	 * Smaller arenas than the main engine's (their pages are pinned):
+	 * the two engines together stay within the memory of one and a half.
+	 */
+	if ((r = copier_init_small(&w->cp, 2, 1u << 20,
+	    COPY_SMALL_SLOTS / 2)) != 0) {
+		snprintf(err, errlen, "cannot set up io_uring: %s",
+		    copier_init_why(r));
+		goto fail;
+	}
+	return 0;
+fail:
+	engine_close_worker(w);
+	return r < 0 ? r : -EIO;
+}
+
+void
+engine_close_worker(struct engine *w)
+{
+	engine_dir_forget(w);
+	copier_fini(&w->cp);
+	if (w->cat.db)
+		catalog_close(&w->cat);
+	/* The tier roots are the main engine's. */
+	memset(w, 0, sizeof(*w));
+	w->lockfd = -1;
+}
+
 void
 engine_close(struct engine *e)
 {

@@ -56,6 +56,15 @@ int	engine_open(struct engine *, struct conf *, char *err, size_t errlen);
 int	engine_open_loop(struct engine *, struct conf *, struct ev_loop *,
 	    char *err, size_t errlen);
 void	engine_close(struct engine *);
+/*
+ * A second engine for a worker thread moving another batch beside e: the
+ * same configuration and tier roots (shared, still e's), its own catalog
+ * connection, copier and directory cache; no lock, no event loop, no nfs
+ * tier.  Close with engine_close_worker before e.
+ */
+int	engine_open_worker(struct engine *w, struct engine *e, char *err,
+	    size_t errlen);
+void	engine_close_worker(struct engine *w);
 
 /*
  * Open beneath a tier root with no symlink anywhere in the path.

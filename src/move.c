@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -640,6 +641,7 @@ struct batch {
 	struct progress		*pg;
 	bool			 avail_known;
 	uint64_t		 avail;		/* free on the destination */
+	uint64_t		 beside;	/* bytes of a batch run beside */
 };
 
 /* --- nfs tiers ----------------------------------------------------------- */
@@ -964,6 +966,8 @@ dest:
 	/* Free space: asked once a batch, then counted down. */
 	if (!b->avail_known && fstatvfs(dfd, &sv) == 0) {
 		b->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		/* What a batch moving beside this one may take. */
+		b->avail = b->avail > b->beside ? b->avail - b->beside : 0;
 		b->avail_known = true;
 	}
 	if (space_take(b, it) != 0)
@@ -2617,7 +2621,59 @@ struct move_runstate {
 	struct sigaction	 old_int, old_term;
 	int			 max_batch;
 	int64_t			 t0;
+	/* A second batch between local tiers moves beside the first. */
+	struct engine		 worker;
+	int			 worker_state;	/* 0 not yet, 1 open, -1 none */
 };
+
+/*
+ * Two batches between local tiers move at once, one in a worker thread
+ * with its own engine: the per-file system calls of one overlap the
+ * waits (sync, read-back) of the other.  Each batch keeps the whole
+ * protocol; only their order relative to each other is free.
+ */
+static bool
+batch_beside_ok(struct engine *e, struct move_item **v, int n)
+{
+	return n > 1 && !engine_is_nfs(e, v[0]->src) &&
+	    !engine_is_nfs(e, v[0]->dst);
+}
+
+static void *
+batch_thread(void *arg)
+{
+	sigset_t all;
+
+	/* Lease breaks and stop requests are taken by the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	run_batch(arg);
+	return NULL;
+}
+
+/* The next batch of p from *at: same tiers, bounded; returns its size. */
+static int
+batch_form(struct move_plan *p, int *at, struct move_item **v, int max,
+    uint64_t *bytesp)
+{
+	uint64_t bytes = 0;
+	int j, n = 0;
+
+	for (j = *at; j < p->n && n < max; j++) {
+		struct move_item *it = &p->items[j];
+
+		if (!pending(it))
+			continue;
+		if (n > 0 && (it->dst != v[0]->dst || it->src != v[0]->src ||
+		    bytes + it->psize > BATCH_BYTES))
+			break;
+		v[n++] = it;
+		bytes += it->psize;
+	}
+	*at = j;
+	*bytesp = bytes;
+	return n;
+}
 
 void
 move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
@@ -2630,6 +2686,10 @@ move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
 	st->run = rs;
 	rs->t0 = jts_mono_ns();
 	rs->max_batch = BATCH_FILES;
+	/* Test knob: small batches, so that small trees move in several. */
+	if (getenv("JTS_TIER_BATCH_FILES") != NULL &&
+	    atoi(getenv("JTS_TIER_BATCH_FILES")) > 0)
+		rs->max_batch = atoi(getenv("JTS_TIER_BATCH_FILES"));
 	lease_setup();
 	stop_requested = 0;
 	memset(&sa, 0, sizeof(sa));
@@ -2637,14 +2697,17 @@ move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &rs->old_int);
 	sigaction(SIGTERM, &sa, &rs->old_term);
-	/* A batch holds one descriptor per source (its lease): allow it. */
+	/*
+	 * A batch holds one descriptor per source (its lease), and two
+	 * batches may move at once: allow it.
+	 */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		    rl.rlim_cur < (rlim_t)BATCH_FILES + 512)
-			rs->max_batch = rl.rlim_cur > 768 ?
-			    (int)rl.rlim_cur - 512 : 256;
+		    rl.rlim_cur < 2 * (rlim_t)BATCH_FILES + 512)
+			rs->max_batch = rl.rlim_cur > 1024 ?
+			    (int)(rl.rlim_cur - 512) / 2 : 256;
 	}
 	rs->pg.on = o->progress;
 	rs->pg.start = rs->pg.last = rs->t0;
@@ -2655,14 +2718,18 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
     struct move_stats *st)
 {
 	struct move_runstate *rs = st->run;
-	struct move_item **v;
-	struct batch b;
-	uint64_t bytes;
+	struct move_item **v, **v2;
+	struct batch b, b2;
+	struct progress pg2;
+	pthread_t th;
+	uint64_t bytes, bytes2;
 	int64_t t0;
-	int i, j, n, failed = 0;
+	int i, j, n, n2, at, failed = 0;
+	char err[1024];
 
 	rs->pg.total += p->bytes;
 	v = xcalloc((size_t)(p->n ? p->n : 1), sizeof(*v));
+	v2 = xcalloc((size_t)(p->n ? p->n : 1), sizeof(*v2));
 	for (i = 0; i < p->n; i++)
 		if (pending(&p->items[i]))
 			rs->pg.nfiles++;
@@ -2672,22 +2739,16 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 	b.pg = &rs->pg;
 	b.it = v;
 	for (i = 0; i < p->n;) {
-		/* A batch: same source and destination, bounded size. */
-		n = 0;
-		bytes = 0;
-		for (j = i; j < p->n && n < rs->max_batch; j++) {
-			struct move_item *it = &p->items[j];
-
-			if (!pending(it))
-				continue;
-			if (n > 0 && (it->dst != v[0]->dst ||
-			    it->src != v[0]->src ||
-			    bytes + it->psize > BATCH_BYTES))
-				break;
-			v[n++] = it;
-			bytes += it->psize;
-		}
-		i = j;
+		/*
+		 * A batch: same source and destination, bounded size; the
+		 * last two share what is left, so that neither waits long
+		 * for the other.
+		 */
+		for (j = i, n = 0; j < p->n && n <= 2 * rs->max_batch; j++)
+			n += pending(&p->items[j]);
+		n = n > rs->max_batch && n <= 2 * rs->max_batch ?
+		    (n + 1) / 2 : rs->max_batch;
+		n = batch_form(p, &i, v, n, &bytes);
 		if (n == 0)
 			continue;
 		if (stop_requested) {
@@ -2696,15 +2757,66 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 				    "started");
 			continue;
 		}
+		/* And one beside it, when both are between local tiers. */
+		n2 = 0;
+		bytes2 = 0;
+		if (i < p->n && batch_beside_ok(e, v, n) &&
+		    rs->worker_state >= 0) {
+			at = i;
+			n2 = batch_form(p, &at, v2, rs->max_batch, &bytes2);
+			if (n2 > 0 && batch_beside_ok(e, v2, n2) &&
+			    rs->worker_state == 0) {
+				if (engine_open_worker(&rs->worker, e, err,
+				    sizeof(err)) == 0)
+					rs->worker_state = 1;
+				else {
+					jts_debug("one batch at a time: %s",
+					    err);
+					rs->worker_state = -1;
+				}
+			}
+			if (n2 > 0 && batch_beside_ok(e, v2, n2) &&
+			    rs->worker_state == 1)
+				i = at;
+			else
+				n2 = 0;
+		}
 		b.n = n;
 		b.avail_known = false;
+		b.beside = n2 > 0 ? bytes2 : 0;
+		if (n2 > 0) {
+			memset(&pg2, 0, sizeof(pg2));
+			memset(&b2, 0, sizeof(b2));
+			b2.e = &rs->worker;
+			b2.o = o;
+			b2.it = v2;
+			b2.n = n2;
+			b2.pg = &pg2;
+			b2.beside = bytes;
+			if (pthread_create(&th, NULL, batch_thread, &b2) != 0) {
+				/* Run after the first, then. */
+				b.beside = 0;
+				n2 = -n2;
+			}
+		}
 		t0 = jts_mono_ns();
 		run_batch(&b);
+		if (n2 < 0) {
+			n2 = -n2;
+			run_batch(&b2);
+		} else if (n2 > 0)
+			pthread_join(th, NULL);
 		t0 = jts_mono_ns() - t0;
-		for (j = 0; j < n; j++) {
-			v[j]->ns = t0;
-			if (v[j]->state == IT_DONE)
-				st->bytes += (uint64_t)v[j]->pre.st_size;
+		if (n2 > 0) {
+			rs->pg.done += pg2.done;
+			rs->pg.files += pg2.files;
+		}
+		for (j = 0; j < n + n2; j++) {
+			struct move_item *it = j < n ? v[j] : v2[j - n];
+
+			it->ns = t0;
+			if (it->state == IT_DONE)
+				st->bytes += (uint64_t)it->pre.st_size;
 		}
 	}
 	if (rs->pg.on)
@@ -2731,7 +2843,9 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 		}
 	}
 	free(v);
+	free(v2);
 	engine_dir_forget(e);
+	engine_dir_forget(&rs->worker);
 	move_plan_clear(p);
 	return failed ? -1 : 0;
 }
@@ -2745,6 +2859,8 @@ move_end(struct engine *e, struct move_stats *st)
 	if (rs == NULL)
 		return -1;
 	progress_draw(&rs->pg, true);
+	if (rs->worker_state == 1)
+		engine_close_worker(&rs->worker);
 	sigaction(SIGINT, &rs->old_int, NULL);
 	sigaction(SIGTERM, &rs->old_term, NULL);
 	st->interrupted = stop_requested != 0;

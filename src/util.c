@@ -163,8 +163,8 @@ xasprintf(const char *fmt, ...)
 const char *
 jts_quote(const char *path)
 {
-	static char bufs[4][1024];
-	static int next;
+	static __thread char bufs[4][1024];
+	static __thread int next;
 	char *out = bufs[next++ & 3];
 	size_t o = 0;
 	const unsigned char *p;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # crash-torture.sh - jts-tierctl killed (SIGKILL) at random times while a
 # mixed tree (0 bytes to 256 MiB: empty, tiny, small, a hole, large) moves
-# between hot and warm, one file or the whole tree at a time, in both
+# between hot and warm, one file or the whole tree at a time (every other
+# tree in batches of three files, two batches at once), in both
 # directions.  After every kill: recovery, then every file has its
 # original content, size and mode, once, where the catalog says (a file at
 # home or a link to warm); no temporary anywhere; the catalog passes
@@ -106,10 +107,13 @@ verify "before"
 for it in $(seq 1 "$ITER"); do
 	state
 	r=$((RANDOM % 8))
+	batch=0
 	if [ $r -lt 2 ]; then
 		target=$D bytes=0
 		for f in $FILES; do bytes=$((bytes + ${SIZE[$f]})); done
 		[ $((it % 2)) = 0 ] && op=recall || op=migrate
+		# Every other whole-tree move: batches of 3, two at a time.
+		[ $((it % 4)) -lt 2 ] && batch=3
 	else
 		if [ $r = 2 ]; then
 			f=big
@@ -126,14 +130,14 @@ for it in $(seq 1 "$ITER"); do
 	span=$((20 + bytes / 300000))
 	delay=$(( (RANDOM * 32768 + RANDOM) % span ))
 	before=$T_FAILS
-	"$CTL" $op -q "$target" >"$W/out" 2>&1 &
+	JTS_TIER_BATCH_FILES=$batch "$CTL" $op -q "$target" >"$W/out" 2>&1 &
 	pid=$!
 	sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
 	kill -9 $pid 2>/dev/null && killed=$((killed + 1)) ||
 	    finished=$((finished + 1))
 	wait $pid 2>/dev/null
 	rc=$?
-	ok "kill $it ($op ${target#"$D"}, ${delay} ms): killed or done (exit $rc)" \
+	ok "kill $it ($op ${target#"$D"}${batch/#3/ in batches of 3}, ${delay} ms): killed or done (exit $rc)" \
 	    [ $rc = 137 -o $rc = 0 ]
 	"$CTL" recover >"$W/rec.out" 2>&1
 	c=$?

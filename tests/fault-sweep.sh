@@ -10,7 +10,8 @@
 # file at home, or a link to warm, or only on the NAS); no temporary on
 # any tier; the catalog passes integrity_check and check says OK.
 #
-# Directions: hot->warm (migrate) and warm->hot (recall); with SWEEP_COLD=1
+# Directions: hot->warm (migrate), warm->hot (recall) and hot->warm in
+# batches of two files, two batches at once (pairs); with SWEEP_COLD=1
 # (tests/fault-sweep-cold.sh) warm->cold and cold->hot.
 # Quick mode (make check): every call N fails once, the kind of fault
 # turning with N (EIO, ENOSPC, kill, EIO, ...).  JTS_TEST_LONG=1 (make
@@ -28,7 +29,9 @@ if [ "${SWEEP_COLD:-0}" = 1 ]; then
 	DIRS="cold cold-recall"
 else
 	NAS_DIR=
-	DIRS="migrate recall"
+	# pairs: the tree migrated in batches of 2, two batches at once (a
+	# call of either thread may be the one that fails).
+	DIRS="migrate recall pairs"
 fi
 # A preloaded library ahead of the sanitizer runtime is expected here.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
@@ -135,6 +138,8 @@ op() {
 	shift 2
 	case $d in
 	migrate)	env "$@" "$CTL" migrate -q "$W/hot/$rel" ;;
+	pairs)		env "$@" JTS_TIER_BATCH_FILES=2 "$CTL" migrate -q \
+			    "$W/hot/$rel" ;;
 	recall|cold-recall) env "$@" "$CTL" recall -q "$W/hot/$rel" ;;
 	cold)		env "$@" "$CTL" migrate -q --to cold "$W/hot/$rel" ;;
 	esac
@@ -176,7 +181,10 @@ for d in $DIRS; do
 	    uniq -c | sort -rn | awk '{printf "%s %s, ", $2, $1}')"
 	forget $rel
 	nkill=0
-	for n in $(seq "$OFFSET" "$STRIDE" "$total"); do
+	# The pairs' calls come in no fixed order: half as many in quick mode.
+	step=$STRIDE
+	[ $d = pairs ] && [ "${JTS_TEST_LONG:-0}" != 1 ] && step=$((STRIDE * 2))
+	for n in $(seq "$OFFSET" "$step" "$total"); do
 		if [ "${JTS_TEST_LONG:-0}" = 1 ]; then
 			kinds=$KINDS
 		else

@@ -53,7 +53,7 @@ static int mode = -1;
 static long target;
 static long count;
 static int trace_fd = -1;
-static int in_hit;
+static __thread int in_hit;
 
 static void
 init(void)
@@ -106,21 +106,24 @@ say(const char *what, const char *name)
 static int
 hit(const char *name)
 {
+	long n;
+
 	if (mode < 0)
 		init();
 	if (in_hit)
 		return 0;
 	in_hit = 1;
-	count++;
+	/* Two batches may move at once, in two threads: one count. */
+	n = __atomic_add_fetch(&count, 1, __ATOMIC_SEQ_CST);
 	if (trace_fd >= 0) {
 		char buf[128];
-		int n = snprintf(buf, sizeof(buf), "%ld %s\n", count, name);
+		int k = snprintf(buf, sizeof(buf), "%ld %s\n", n, name);
 
-		if (n > 0)
-			(void)real_write(trace_fd, buf, (size_t)n);
+		if (k > 0)
+			(void)real_write(trace_fd, buf, (size_t)k);
 	}
 	in_hit = 0;
-	if (count != target || mode == M_NONE)
+	if (n != target || mode == M_NONE)
 		return 0;
 	switch (mode) {
 	case M_KILL:

@@ -125,6 +125,24 @@ contains "chunked recall summary" "$out" "$nfiles moved"
 eq "chunked: manifest after recall" "$(manifest "$H")" "$before"
 eq "chunked: warm empty again" "$(count_files "$W/warm/data")" 0
 
+# Moved in batches of 2 files, two batches at a time (as a tree of more
+# than a batch is): the same.
+out=$(JTS_TIER_BATCH_FILES=2 "$CTL" -v -v migrate "$H" 2>&1); rc=$?
+eq "two batches at a time: migrate exits 0" "$rc" 0
+contains "two batches at a time: summary" "$out" "$nfiles moved"
+ok "two batches at a time: batches were run" \
+    [ "$(printf '%s\n' "$out" | grep -c 'batch of 2: done')" -ge 4 ]
+eq "two batches at a time: no regular file left on hot" "$(count_files "$H")" 0
+eq "two batches at a time: manifest through home paths" "$(manifest "$H")" "$before"
+out=$(JTS_TIER_BATCH_FILES=2 "$CTL" recall "$H" 2>&1); rc=$?
+eq "two batches at a time: recall exits 0" "$rc" 0
+eq "two batches at a time: manifest after recall" "$(manifest "$H")" "$before"
+eq "two batches at a time: warm empty again" "$(count_files "$W/warm/data")" 0
+catalog_view data "two batches at a time"
+eq "two batches at a time: every file catalogued on hot" \
+    "$(sqlite3 "$CAT" "select group_concat(distinct tier) from files
+    where substr(path, 1, 5) = cast('data/' as blob)")" hot
+
 # Dry run changes nothing.
 out=$("$CTL" migrate --dry-run "$H/small.txt" 2>&1); rc=$?
 eq "dry run exits 0" "$rc" 0
