@@ -55,8 +55,8 @@ open_engine_left(struct cmd_ctx *ctx, struct engine *e, int *leftp)
 	if (leftp != NULL)
 		*leftp = left;
 	if (left > 0 && leftp == NULL)
-		jts_warn("%d interrupted move(s) need attention: see "
-		    "'jts-tierctl check'", left);
+		jts_warn("%d interrupted move(s) need attention: "
+		    "'jts-tierctl check' says what each needs", left);
 	else if (left < 0) {
 		jts_err("catalog %s: cannot read the journal",
 		    ctx->conf.catalog);

@@ -743,8 +743,8 @@ before_moves(void)
 		return;
 	left = move_recover(&D.e);
 	if (left > 0)
-		jts_warn("%d unfinished move(s) wait for their tier: see "
-		    "'jts-tierctl status'", left);
+		jts_warn("%d unfinished move(s) wait for their tier or the "
+		    "operator: 'jts-tierctl check' says what each needs", left);
 }
 
 static void reload(struct conn *);
@@ -1047,8 +1047,9 @@ listen_socket(void)
 
 	if (D.conf.socket_group != NULL &&
 	    (gr = getgrnam(D.conf.socket_group)) == NULL) {
-		jts_err("%s: [daemon] socket_group %s: no such group",
-		    D.conf.path, D.conf.socket_group);
+		jts_err("%s: [daemon] socket_group %s: no such group (create "
+		    "it, or name an existing one)", D.conf.path,
+		    D.conf.socket_group);
 		return -1;
 	}
 	dir = xstrdup(D.conf.socket);
@@ -1067,8 +1068,9 @@ listen_socket(void)
 	    chmod(D.conf.socket, 0660) != 0 ||
 	    (gr != NULL && chown(D.conf.socket, 0, gr->gr_gid) != 0) ||
 	    listen(D.lfd, 16) != 0) {
-		jts_err("control socket %s: %s", D.conf.socket,
-		    strerror(errno));
+		jts_err("cannot listen on the control socket %s: %s ([daemon] "
+		    "socket in %s chooses another path)", D.conf.socket,
+		    strerror(errno), D.conf.path);
 		return -1;
 	}
 	ev_io_init(&D.lio, on_accept, D.lfd, EV_READ);
@@ -1425,8 +1427,8 @@ main(int argc, char **argv)
 	}
 	left = move_recover(&D.e);
 	if (left > 0)
-		jts_warn("%d interrupted move(s) need attention: see "
-		    "'jts-tierctl status'", left);
+		jts_warn("%d interrupted move(s) need attention: "
+		    "'jts-tierctl check' says what each needs", left);
 	if (listen_socket() != 0) {
 		code = 1;
 		goto out;

@@ -2588,8 +2588,9 @@ prov_rollback(const struct manifest *m, const struct prov_opts *o)
 			fprintf(p.out, "%3d. %-10s %s\n%24s%s\n", i + 1,
 			    "[FAILED]", what ? what : "?", "", err);
 			jts_err("undo of step %d (%s) failed: %s; %d step%s "
-			    "left in the journal", i + 1, what ? what : "?",
-			    err, i + 1, i == 0 ? "" : "s");
+			    "left in the journal: remove the cause and run "
+			    "'provision rollback' again", i + 1,
+			    what ? what : "?", err, i + 1, i == 0 ? "" : "s");
 			free(err);
 			json_object_put(recs[i]);
 			break;

@@ -150,6 +150,8 @@ out=$("$CTL" "${P[@]}" rollback 2>&1); rc=$?
 eq "rollback over data exits 1" "$rc" 1
 contains "rollback names the subvolume and the data" "$out" \
     "subvolume $R/data/warm-storage/postgresql holds 1 entry (table)"
+contains "rollback over data: what to do" "$out" \
+    "remove the cause and run 'provision rollback' again"
 eq "the data is intact" "$(xxh128sum < "$R/data/warm-storage/postgresql/table")" "$h"
 ok "the journal keeps what is left" test -s "$J"
 rm "$R/data/warm-storage/postgresql/table"
