@@ -355,7 +355,10 @@ const struct cmd_entry cmd_recover_entry = {
 	.name = "recover",
 	.usage = "",
 	.summary = "Finish or undo every move that was interrupted (any "
-	    "command that moves data\ndoes this first).",
+	    "command that moves data\ndoes this first; sent to jts-tierd "
+	    "when it runs).  A conflict the operator\nsettled by removing "
+	    "the copy or the source is closed.  Exit 1 while moves\nstill "
+	    "need attention ('jts-tierctl check' says what each needs).",
 	.exec = cmd_recover_exec,
 };
 

@@ -33,15 +33,16 @@ static const struct cmd_entry *const cmd_table[] = {
 int
 cmd_usage(const struct cmd_entry *c)
 {
-	fprintf(stderr, "usage: %s %s %s\n", JTS_PROG_CTL, c->name, c->usage);
+	fprintf(stderr, "usage: %s %s%s%s\n", JTS_PROG_CTL, c->name,
+	    *c->usage ? " " : "", c->usage);
 	return EXIT_USAGE;
 }
 
 int
 cmd_help(const struct cmd_entry *c, const char *options)
 {
-	printf("usage: %s %s %s\n\n%s\n", JTS_PROG_CTL, c->name, c->usage,
-	    c->summary);
+	printf("usage: %s %s%s%s\n\n%s\n", JTS_PROG_CTL, c->name,
+	    *c->usage ? " " : "", c->usage, c->summary);
 	if (options != NULL)
 		printf("\n%s", options);
 	return EXIT_OK;
