@@ -295,9 +295,18 @@ engine_lock(struct engine *e, char *err, size_t errlen)
 	e->lockfd = open(e->lockpath, O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (e->lockfd < 0) {
-		snprintf(err, errlen, "%s: cannot open lock file: %s",
-		    e->lockpath, strerror(errno));
-		return -errno;
+		int saved = errno;
+		char hint[512] = "";
+
+		if (saved == EACCES || saved == EPERM || saved == EROFS)
+			snprintf(hint, sizeof(hint), " (moving data needs "
+			    "root, and a writable catalog directory)");
+		else if (saved == ENOENT || saved == ENOTDIR)
+			snprintf(hint, sizeof(hint), " (check [catalog] path "
+			    "in %s)", e->conf->path);
+		snprintf(err, errlen, "%s: cannot open lock file: %s%s",
+		    e->lockpath, strerror(saved), hint);
+		return -saved;
 	}
 	if (flock(e->lockfd, LOCK_EX | LOCK_NB) != 0) {
 		int saved = errno;

@@ -94,6 +94,16 @@ out=$("$CTL" recall "$H/plain" 2>&1); rc=$?
 eq "recall unmanaged: exit" "$rc" 1
 contains "recall unmanaged: reason" "$out" "not managed by jts-tier"
 
+# Not root: the engine's lock beside the catalog cannot be taken.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	chmod 755 "$W"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$CTL" migrate "$H/plain" 2>&1); rc=$?
+	eq "not root: exit 1" "$rc" 1
+	contains "not root: what to do" "$out" "moving data needs root"
+	ok "not root: nothing moved" [ -f "$H/plain" ] && [ ! -L "$H/plain" ]
+fi
+
 # Without a daemon or a policy: what to do instead.
 out=$("$CTL" reload 2>&1); rc=$?
 eq "reload without a daemon: exit" "$rc" 1
