@@ -152,7 +152,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	json_object *root = NULL, *tiers = NULL, *moves = NULL, *o, *dmn;
 	char a[32], b[32], c[32];
 	bool json = false;
-	int ch, i, nrows = 0;
+	int ch, i, nrows = 0, conflicts = 0;
 	int64_t detached[JTS_MAX_TIERS];
 
 	while ((ch = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
@@ -273,11 +273,13 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			json_object_object_add(o, "error", j->error ?
 			    json_object_new_string(j->error) : NULL);
 			json_object_array_add(moves, o);
-		} else
+		} else {
 			printf("move %" PRId64 " %s: %s -> %s: %s%s%s\n", j->id,
 			    jts_quote(j->path), j->src, j->dst,
 			    jstate_name(j->state), j->error ? ": " : "",
 			    j->error ? j->error : "");
+			conflicts += j->state == JS_CONFLICT;
+		}
 		cat_journal_free(j);
 	}
 	free(rows);
@@ -288,6 +290,10 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	} else {
 		if (nrows == 0)
 			printf("no moves in flight or needing attention\n");
+		else if (conflicts > 0)
+			printf("%d conflict%s: 'jts-tierctl check' says how to "
+			    "settle each\n", conflicts, conflicts == 1 ? "" :
+			    "s");
 		print_daemon(dmn);
 		if (dmn != NULL)
 			json_object_put(dmn);

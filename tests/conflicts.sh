@@ -46,6 +46,10 @@ eq "both kept: check warns" "$rc" 1
 contains "both kept: check names it" "$out" "WARNING: conflict: c/both"
 contains "both kept: check says how to settle it" "$out" \
     "remove the one not wanted (the copy on tier warm or the source on tier hot) and run 'jts-tierctl recover'"
+out=$("$CTL" status 2>&1)
+contains "both kept: status lists it" "$out" "c/both: hot -> warm: conflict"
+contains "both kept: status points to check" "$out" \
+    "1 conflict: 'jts-tierctl check' says how to settle each"
 eq "both kept: source untouched" "$(xxh128sum < "$H/both")" "$h"
 eq "both kept: copy whole" "$(xxh128sum < "$W/warm/c/both")" "$h"
 
