@@ -159,6 +159,8 @@ if [ "${JTS_TEST_LONG:-0}" = 1 ]; then
 else
 	# (The NAS answers slowly: half as many calls there.)
 	STRIDE=${JTS_SWEEP_STRIDE:-$([ -n "$NAS_DIR" ] && echo 8 || echo 4)}
+	# JTS_SWEEP_SHARE=K: every K times the stride (a second pass).
+	STRIDE=$((STRIDE * ${JTS_SWEEP_SHARE:-1}))
 	OFFSET=${JTS_SWEEP_OFFSET:-$((RANDOM % STRIDE + 1))}
 fi
 echo "fault sweep: every call from $OFFSET in steps of $STRIDE${JTS_TEST_LONG:+, each kind}"
