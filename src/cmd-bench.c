@@ -484,7 +484,7 @@ migrations(struct bench *b, const int *ti, int n)
 		skip_result(r, xasprintf("%s", err));
 		return;
 	}
-	if (move_recover(&e) < 0)
+	if (move_recover(&e, false) < 0)
 		jts_warn("catalog %s: cannot read the journal",
 		    b->conf->catalog);
 	if ((why = no_room(b, b->conf->tiers[ti[0]].root, b->size)) != NULL) {

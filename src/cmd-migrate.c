@@ -51,7 +51,7 @@ open_engine_left(struct cmd_ctx *ctx, struct engine *e, int *leftp)
 		jts_err("%s", err);
 		return EXIT_FAILED;
 	}
-	left = move_recover(e);
+	left = move_recover(e, leftp != NULL);
 	if (leftp != NULL)
 		*leftp = left;
 	if (left > 0 && leftp == NULL)

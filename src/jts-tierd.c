@@ -293,7 +293,7 @@ step_recover(struct job *j)
 
 	(void)engine_nfs_reset(&D.e);
 	D.echo = j->conn;
-	left = move_recover(&D.e);
+	left = move_recover(&D.e, true);
 	D.echo = NULL;
 	if (left < 0) {
 		text = xasprintf("catalog %s: cannot read the journal",
@@ -711,6 +711,7 @@ step_pin(struct job *j)
 	send_result(j->conn, 0, NULL, NULL);
 }
 
+/* Moves left unfinished, not counting conflicts (the operator's). */
 static int
 open_journal_rows(void)
 {
@@ -718,7 +719,8 @@ open_journal_rows(void)
 	int n = 0;
 
 	if (sqlite3_prepare_v2(D.e.cat.db, "SELECT count(*) FROM journal "
-	    "WHERE state NOT IN ('done', 'aborted')", -1, &st, NULL)
+	    "WHERE state NOT IN ('done', 'aborted', 'conflict')", -1, &st,
+	    NULL)
 	    != SQLITE_OK)
 		return 0;
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -739,12 +741,13 @@ before_moves(void)
 
 	if (engine_nfs_reset(&D.e) > 0)
 		jts_notice("reconnecting to the NAS that stopped answering");
+	/* Conflicts wait for the operator: not looked at before each step. */
 	if (open_journal_rows() == 0)
 		return;
-	left = move_recover(&D.e);
-	if (left > 0)
-		jts_warn("%d unfinished move(s) wait for their tier or the "
-		    "operator: 'jts-tierctl check' says what each needs", left);
+	(void)move_recover(&D.e, false);
+	if ((left = open_journal_rows()) > 0)
+		jts_warn("%d unfinished move(s) wait for their tier: "
+		    "'jts-tierctl check' says what each needs", left);
 }
 
 static void reload(struct conn *);
@@ -1425,7 +1428,7 @@ main(int argc, char **argv)
 		code = 2;
 		goto out;
 	}
-	left = move_recover(&D.e);
+	left = move_recover(&D.e, true);
 	if (left > 0)
 		jts_warn("%d interrupted move(s) need attention: "
 		    "'jts-tierctl check' says what each needs", left);

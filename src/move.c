@@ -3226,7 +3226,7 @@ settle_conflict(struct engine *e, struct cat_journal *j)
 }
 
 int
-move_recover(struct engine *e)
+move_recover(struct engine *e, bool conflicts)
 {
 	struct cat_journal *rows;
 	int n, i, r, left = 0;
@@ -3237,6 +3237,10 @@ move_recover(struct engine *e)
 		return -1;
 	for (i = 0; i < n; i++) {
 		checked = false;
+		if (rows[i].state == JS_CONFLICT && !conflicts) {
+			left++;
+			continue;
+		}
 		if (rows[i].state == JS_CONFLICT) {
 			/*
 			 * A copy committed whose source could not be released

@@ -99,7 +99,12 @@ int	move_run(struct engine *, struct move_plan *, const struct move_opts *,
 /* Forget the items of plan (keeping its settings and error count). */
 void	move_plan_clear(struct move_plan *);
 
-/* Finish or undo every unfinished journal row; returns rows left open. */
-int	move_recover(struct engine *);
+/*
+ * Finish or undo every unfinished journal row; returns rows left open.
+ * Conflicts are looked at only with conflicts set (an operator's
+ * 'recover', a daemon's start): retrying one may hash its copy, which
+ * must not happen before every move.
+ */
+int	move_recover(struct engine *, bool conflicts);
 
 #endif

@@ -53,8 +53,15 @@ contains "both kept: status points to check" "$out" \
 eq "both kept: source untouched" "$(xxh128sum < "$H/both")" "$h"
 eq "both kept: copy whole" "$(xxh128sum < "$W/warm/c/both")" "$h"
 
-# 2. The copy removed: the source is the data, the row closed.
+# 2. The copy removed: the source is the data, the row closed -- by
+# recover, not by the next move of another file (which only reminds).
 rm "$W/warm/c/both"
+echo other > "$H/other"
+out=$("$CTL" migrate "$H/other" 2>&1); rc=$?
+eq "another move: exit 0" "$rc" 0
+contains "another move: reminds of the conflict" "$out" \
+    "1 interrupted move(s) need attention"
+eq "another move: the conflict is left to recover" "$(row both)" "conflict|hot"
 out=$("$CTL" recover 2>&1); rc=$?
 eq "copy removed: recover exits 0" "$rc" 0
 contains "copy removed: recover says so" "$out" "nothing left unfinished"
