@@ -81,6 +81,31 @@ tmpname(char *buf, size_t len, int64_t id, const char *what)
 	snprintf(buf, len, JTS_TMP_PREFIX "%" PRId64 ".%s", id, what);
 }
 
+/* An I/O error in words, with where to look when that is known. */
+static const char *
+io_why(int err)
+{
+	static __thread char buf[256];
+	const char *hint = NULL;
+
+	switch (err) {
+	case EIO:
+		hint = "the kernel log (dmesg) names the device";
+		break;
+	case ENOSPC:
+	case EDQUOT:
+		hint = "make room on the tier, or choose another with --to";
+		break;
+	case EROFS:
+		hint = "the tier is mounted read-only, perhaps after an error: "
+		    "see dmesg";
+		break;
+	}
+	snprintf(buf, sizeof(buf), "%s%s%s%s", strerror(err), hint ? " (" :
+	    "", hint ? hint : "", hint ? ")" : "");
+	return buf;
+}
+
 /* Why resolving a path beneath a tier root failed, in words. */
 static const char *
 resolve_why(int err)
@@ -1156,7 +1181,7 @@ copy_judge(struct batch *b, struct move_item *it, int r, const char *dst_why)
 		it->in_use = true;
 	} else if (r < 0) {
 		item_fail(it, IT_FAILED, "copy to tier %s failed: %s",
-		    tier_name(e, it->dst), dst_why ? dst_why : strerror(-r));
+		    tier_name(e, it->dst), dst_why ? dst_why : io_why(-r));
 	}
 	return r;
 }
@@ -1180,7 +1205,7 @@ copy_done(struct batch *b, struct move_item *it, int wfd, int r,
 	    (errno = -jts_fault_errno("fsync")) != 0)) {
 		/* The copy is lost: never retry an fsync, start over later. */
 		item_fail(it, IT_FAILED, "fsync on tier %s failed: %s",
-		    tier_name(e, it->dst), strerror(errno));
+		    tier_name(e, it->dst), io_why(errno));
 		r = -1;
 	}
 	close(wfd);
@@ -1292,7 +1317,7 @@ verify_done(struct batch *b, struct move_item *it, int r,
 
 	if (r != 0) {
 		item_fail(it, IT_FAILED, "reading the copy back on tier %s "
-		    "failed: %s", tier_name(e, it->dst), strerror(-r));
+		    "failed: %s", tier_name(e, it->dst), io_why(-r));
 	} else if (memcmp(h, it->hash, JTS_HASH_LEN) != 0) {
 		jts_hash_hex(it->hash, x);
 		jts_hash_hex(h, y);
@@ -2402,7 +2427,7 @@ run_batch(struct batch *b)
 		    (errno = -jts_fault_errno("fsync")) != 0) {
 			snprintf(why, sizeof(why), "syncing tier %s failed: "
 			    "%s; copies removed", tier_name(e, b->it[0]->dst),
-			    strerror(errno));
+			    io_why(errno));
 			batch_abandon(e, b, why);
 		}
 	}

@@ -29,6 +29,12 @@ for f in "write:28:ENOSPC:No space left on device" \
 	out=$(JTS_TIER_FAIL=$point:$errno "$CTL" migrate "$H/large" 2>&1); rc=$?
 	eq "$name (large): exit 1" "$rc" 1
 	contains "$name (large): cause" "$out" "$text"
+	case $errno in
+	5)	contains "$name (large): where to look" "$out" \
+		    "the kernel log (dmesg) names the device" ;;
+	28)	contains "$name (large): what to do" "$out" \
+		    "make room on the tier, or choose another with --to" ;;
+	esac
 	contains "$name (large): names the file" "$out" "$H/large:"
 	intact "$name (large)" "$H/large" "$hl"
 done
