@@ -114,6 +114,15 @@ client_pin(struct cmd_ctx *ctx, const char *rel, bool pin)
 	return client_call(ctx, req, NULL);
 }
 
+int
+client_simple(struct cmd_ctx *ctx, const char *cmd)
+{
+	json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	return client_call(ctx, req, NULL);
+}
+
 json_object *
 client_daemon_status(struct cmd_ctx *ctx)
 {

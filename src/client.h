@@ -17,6 +17,8 @@
  */
 int	client_call(struct cmd_ctx *, json_object *req, json_object **result);
 int	client_pin(struct cmd_ctx *, const char *rel, bool pin);
+/* A request with nothing but its name (scan, reload, recover). */
+int	client_simple(struct cmd_ctx *, const char *cmd);
 /* The daemon's view (its jobs, counters), or NULL if none answers. */
 json_object *client_daemon_status(struct cmd_ctx *);
 

@@ -38,12 +38,15 @@ static const char recall_options[] =
     "  -v, --verbose        one line per file moved\n"
     "  -h, --help           this help\n";
 
-/* Open the engine: configuration, lock, catalog; then recover. */
+/*
+ * Open the engine (configuration, lock, catalog) and recover, conflicts
+ * too if asked; *left: the moves still open.
+ */
 static int
-open_engine_left(struct cmd_ctx *ctx, struct engine *e, int *leftp)
+open_engine_recover(struct cmd_ctx *ctx, struct engine *e, bool conflicts,
+    int *left)
 {
 	char err[1024];
-	int left;
 
 	if (ctx->conf.path == NULL && cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
@@ -51,13 +54,7 @@ open_engine_left(struct cmd_ctx *ctx, struct engine *e, int *leftp)
 		jts_err("%s", err);
 		return EXIT_FAILED;
 	}
-	left = move_recover(e, leftp != NULL);
-	if (leftp != NULL)
-		*leftp = left;
-	if (left > 0 && leftp == NULL)
-		jts_warn("%d interrupted move(s) need attention: "
-		    "'jts-tierctl check' says what each needs", left);
-	else if (left < 0) {
+	if ((*left = move_recover(e, conflicts)) < 0) {
 		jts_err("catalog %s: cannot read the journal",
 		    ctx->conf.catalog);
 		engine_close(e);
@@ -66,10 +63,17 @@ open_engine_left(struct cmd_ctx *ctx, struct engine *e, int *leftp)
 	return EXIT_OK;
 }
 
+/* The same before a command's own work: what is left is only noted. */
 static int
 open_engine(struct cmd_ctx *ctx, struct engine *e)
 {
-	return open_engine_left(ctx, e, NULL);
+	int left, r;
+
+	if ((r = open_engine_recover(ctx, e, false, &left)) == EXIT_OK &&
+	    left > 0)
+		jts_warn("%d interrupted move(s) need attention: "
+		    "'jts-tierctl check' says what each needs", left);
+	return r;
 }
 
 struct flush {
@@ -307,7 +311,6 @@ static int
 cmd_recover_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct engine e;
-	json_object *req;
 	int r, left;
 
 	if (argc > 1) {
@@ -317,11 +320,9 @@ cmd_recover_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
-	req = json_object_new_object();
-	json_object_object_add(req, "cmd", json_object_new_string("recover"));
-	if ((r = client_call(ctx, req, NULL)) != CLIENT_NO_DAEMON)
+	if ((r = client_simple(ctx, "recover")) != CLIENT_NO_DAEMON)
 		return r;
-	if ((r = open_engine_left(ctx, &e, &left)) != EXIT_OK)
+	if ((r = open_engine_recover(ctx, &e, true, &left)) != EXIT_OK)
 		return r;
 	engine_close(&e);
 	if (left > 0) {
@@ -374,7 +375,6 @@ cmd_scan_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct scan_stats st;
 	struct engine e;
-	json_object *req;
 	char err[1024], *line;
 	int r, t;
 
@@ -384,9 +384,7 @@ cmd_scan_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_usage(&cmd_scan_entry);
 	if (cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
-	req = json_object_new_object();
-	json_object_object_add(req, "cmd", json_object_new_string("scan"));
-	if ((r = client_call(ctx, req, NULL)) != CLIENT_NO_DAEMON)
+	if ((r = client_simple(ctx, "scan")) != CLIENT_NO_DAEMON)
 		return r;
 	if ((r = open_engine(ctx, &e)) != EXIT_OK)
 		return r;

@@ -546,7 +546,6 @@ const struct cmd_entry cmd_unpin_entry = {
 static int
 cmd_reload_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	json_object *req;
 	int r;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
@@ -555,10 +554,7 @@ cmd_reload_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_usage(&cmd_reload_entry);
 	if (cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
-	req = json_object_new_object();
-	json_object_object_add(req, "cmd", json_object_new_string("reload"));
-	r = client_call(ctx, req, NULL);
-	if (r == CLIENT_NO_DAEMON) {
+	if ((r = client_simple(ctx, "reload")) == CLIENT_NO_DAEMON) {
 		jts_err("no daemon is running (socket %s): nothing to reload; "
 		    "'systemctl start jts-tierd' starts it with the files as "
 		    "they are now", ctx->conf.socket);

@@ -265,6 +265,16 @@ ident_same(const struct ident *id, const struct stat *st)
 	    jts_ts_ns(&st->st_ctim) == id->ctime_ns;
 }
 
+/* The source's identity as the journal row j recorded it. */
+static void
+ident_of_journal(struct ident *id, const struct cat_journal *j)
+{
+	id->ino = (ino_t)j->pre_ino;
+	id->size = j->pre_size;
+	id->mtime_ns = j->pre_mtime_ns;
+	id->ctime_ns = j->pre_ctime_ns;
+}
+
 static void
 ident_of(struct ident *id, const struct stat *st)
 {
@@ -2664,6 +2674,21 @@ batch_beside_ok(struct engine *e, struct move_item **v, int n)
 	    !engine_is_nfs(e, v[0]->dst);
 }
 
+/* The worker's engine, opened on first use; false if it cannot be. */
+static bool
+worker_ready(struct move_runstate *rs, struct engine *e)
+{
+	char err[1024];
+
+	if (rs->worker_state == 0) {
+		rs->worker_state = engine_open_worker(&rs->worker, e, err,
+		    sizeof(err)) == 0 ? 1 : -1;
+		if (rs->worker_state < 0)
+			jts_debug("one batch at a time: %s", err);
+	}
+	return rs->worker_state == 1;
+}
+
 static void *
 batch_thread(void *arg)
 {
@@ -2750,7 +2775,7 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 	uint64_t bytes, bytes2;
 	int64_t t0;
 	int i, j, n, n2, at, failed = 0;
-	char err[1024];
+	bool threaded;
 
 	rs->pg.total += p->bytes;
 	v = xcalloc((size_t)(p->n ? p->n : 1), sizeof(*v));
@@ -2785,30 +2810,18 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 		/* And one beside it, when both are between local tiers. */
 		n2 = 0;
 		bytes2 = 0;
-		if (i < p->n && batch_beside_ok(e, v, n) &&
-		    rs->worker_state >= 0) {
+		if (i < p->n && batch_beside_ok(e, v, n)) {
 			at = i;
 			n2 = batch_form(p, &at, v2, rs->max_batch, &bytes2);
-			if (n2 > 0 && batch_beside_ok(e, v2, n2) &&
-			    rs->worker_state == 0) {
-				if (engine_open_worker(&rs->worker, e, err,
-				    sizeof(err)) == 0)
-					rs->worker_state = 1;
-				else {
-					jts_debug("one batch at a time: %s",
-					    err);
-					rs->worker_state = -1;
-				}
-			}
-			if (n2 > 0 && batch_beside_ok(e, v2, n2) &&
-			    rs->worker_state == 1)
+			if (batch_beside_ok(e, v2, n2) && worker_ready(rs, e))
 				i = at;
 			else
 				n2 = 0;
 		}
 		b.n = n;
 		b.avail_known = false;
-		b.beside = n2 > 0 ? bytes2 : 0;
+		b.beside = bytes2;
+		threaded = false;
 		if (n2 > 0) {
 			memset(&pg2, 0, sizeof(pg2));
 			memset(&b2, 0, sizeof(b2));
@@ -2818,19 +2831,17 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 			b2.n = n2;
 			b2.pg = &pg2;
 			b2.beside = bytes;
-			if (pthread_create(&th, NULL, batch_thread, &b2) != 0) {
-				/* Run after the first, then. */
-				b.beside = 0;
-				n2 = -n2;
-			}
+			threaded = pthread_create(&th, NULL, batch_thread,
+			    &b2) == 0;
+			if (!threaded)
+				b.beside = 0;	/* b2 runs after b */
 		}
 		t0 = jts_mono_ns();
 		run_batch(&b);
-		if (n2 < 0) {
-			n2 = -n2;
-			run_batch(&b2);
-		} else if (n2 > 0)
+		if (threaded)
 			pthread_join(th, NULL);
+		else if (n2 > 0)
+			run_batch(&b2);	/* no thread: after the first */
 		t0 = jts_mono_ns() - t0;
 		if (n2 > 0) {
 			rs->pg.done += pg2.done;
@@ -2961,15 +2972,7 @@ what_is_at(struct engine *e, int t, const char *rel, struct stat *st)
 			return -EIO;
 		if ((r = nfst_lstat(nt, rel, &id)) != 0)
 			return r;
-		st->st_mode = id.mode;
-		st->st_ino = id.ino;
-		st->st_size = (off_t)id.size;
-		st->st_uid = id.uid;
-		st->st_gid = id.gid;
-		st->st_mtim.tv_sec = id.mtime_ns / 1000000000;
-		st->st_mtim.tv_nsec = id.mtime_ns % 1000000000;
-		st->st_ctim.tv_sec = id.ctime_ns / 1000000000;
-		st->st_ctim.tv_nsec = id.ctime_ns % 1000000000;
+		pre_of_nfs(st, &id);
 		return S_ISREG(id.mode) ? 0 : 1;
 	}
 	if ((dfd = engine_dir(e, t, rel, false, -1)) < 0)
@@ -2992,10 +2995,7 @@ settle_to_source(struct engine *e, struct cat_journal *j, const struct stat *st,
 	struct cat_file f;
 	struct ident pre;
 
-	pre.ino = (ino_t)j->pre_ino;
-	pre.size = j->pre_size;
-	pre.mtime_ns = j->pre_mtime_ns;
-	pre.ctime_ns = j->pre_ctime_ns;
+	ident_of_journal(&pre, j);
 	memset(&f, 0, sizeof(f));
 	f.path = j->path;
 	snprintf(f.tier, sizeof(f.tier), "%s", j->src);
@@ -3157,10 +3157,7 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
 			    NULL, why);
 		}
-		pre.ino = (ino_t)j->pre_ino;
-		pre.size = j->pre_size;
-		pre.mtime_ns = j->pre_mtime_ns;
-		pre.ctime_ns = j->pre_ctime_ns;
+		ident_of_journal(&pre, j);
 		/* Nobody may hold the source open while it is released. */
 		lfd = engine_is_nfs(e, src) ? -1 : tier_openat(&e->tiers[src],
 		    -1, j->path, O_RDONLY | O_NONBLOCK, 0);
