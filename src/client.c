@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -38,6 +39,16 @@ client_connect(struct cmd_ctx *ctx)
 		return -2;
 	}
 	return fd;
+}
+
+/* Print what the daemon sent, its controls escaped for the terminal. */
+static void
+say(FILE *fp, const char *pre, const char *text, const char *post)
+{
+	char *t = jts_text_safe(text ? text : "");
+
+	fprintf(fp, "%s%s%s", pre, t, post);
+	free(t);
 }
 
 int
@@ -79,18 +90,23 @@ client_call(struct cmd_ctx *ctx, json_object *req, json_object **result)
 			bool is_err = json_object_object_get_ex(m, "error", &v);
 
 			if (is_err)
-				fprintf(stderr, "%s: %s\n", JTS_PROG_CTL,
-				    json_object_get_string(v));
+				say(stderr, JTS_PROG_CTL ": ",
+				    json_object_get_string(v), "\n");
 			else if (json_object_object_get_ex(m, "text", &v))
-				printf("%s\n", json_object_get_string(v));
+				say(stdout, "", json_object_get_string(v),
+				    "\n");
 			fflush(stdout);
 			json_object_put(m);
 			continue;
 		}
-		if (json_object_object_get_ex(m, "error", &v))
-			jts_err("%s", json_object_get_string(v));
+		if (json_object_object_get_ex(m, "error", &v)) {
+			char *t = jts_text_safe(json_object_get_string(v));
+
+			jts_err("%s", t);
+			free(t);
+		}
 		if (json_object_object_get_ex(m, "text", &v))
-			printf("%s", json_object_get_string(v));
+			say(stdout, "", json_object_get_string(v), "");
 		code = json_object_object_get_ex(m, "exit", &v) ?
 		    json_object_get_int(v) : EXIT_FAILED;
 		if (result)

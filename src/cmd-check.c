@@ -227,15 +227,25 @@ check_file(struct check *ck, const char *rel, const char *tier,
 		    "from the catalog (size %jd, catalog %jd): written since "
 		    "it was moved", (intmax_t)st.st_size, (intmax_t)size);
 	else if (!changed && ck->verify && hashlen == JTS_HASH_LEN) {
-		fd = tier_openat(&ck->tiers[t], -1, rel, O_RDONLY | O_DIRECT,
-		    0);
-		if (fd == -EINVAL)
-			fd = tier_openat(&ck->tiers[t], -1, rel, O_RDONLY, 0);
-		r = fd < 0 ? fd : copier_run(&ck->cp, fd, -1,
-		    (uint64_t)size, got, NULL);
+		/* The type is judged on the descriptor read from. */
+		fd = tier_open_read(&ck->tiers[t], rel, &st);
+		if (fd == -EBUSY)
+			jts_info("%s: in use by a move; verified next time",
+			    jts_quote(path));
+		else if (fd == -EFTYPE_NOTREG)
+			problem(ck, ST_CRITICAL, "missing", path, "catalog "
+			    "says the data is here on tier %s, but it is not a "
+			    "regular file", tier);
+		else {
+			r = fd < 0 ? fd : st.st_size != size ? -ESTALE :
+			    copier_run(&ck->cp, fd, -1, (uint64_t)size, got,
+			    NULL);
+			judge_readback(ck, path, r, r == -ESTALE ? "it changed "
+			    "while it was being checked" : NULL, got, hash,
+			    size);
+		}
 		if (fd >= 0)
 			close(fd);
-		judge_readback(ck, path, r, NULL, got, hash, size);
 	}
 	free(path);
 home:
@@ -343,7 +353,7 @@ walk_tier(struct check *ck, int t, int dfd, const char *rel, int depth)
 	DIR *d;
 	int fd;
 
-	if (depth > 256 || (d = fdopendir(dfd)) == NULL) {
+	if (depth > JTS_MAX_DEPTH || (d = fdopendir(dfd)) == NULL) {
 		close(dfd);
 		return;
 	}
@@ -438,18 +448,15 @@ static void
 record_result(struct cmd_ctx *ctx, const struct check *ck)
 {
 	char *path = xasprintf("%s.check", ctx->conf.catalog);
-	char *tmp = xasprintf("%s.tmp", path);
-	FILE *fp = fopen(tmp, "w");
+	struct jts_outfile of;
 
-	if (fp != NULL) {
-		fprintf(fp, "status=%d time=%" PRId64 " files=%" PRId64
+	if (jts_outfile_open(&of, path, 0644) == 0) {
+		fprintf(of.fp, "status=%d time=%" PRId64 " files=%" PRId64
 		    " problems=%" PRId64 " verified=%d\n", ck->status,
 		    jts_now_ns() / 1000000000, ck->files, ck->problems,
 		    ck->verify ? 1 : 0);
-		if (fclose(fp) != 0 || rename(tmp, path) != 0)
-			(void)unlink(tmp);
+		(void)jts_outfile_commit(&of);
 	}
-	free(tmp);
 	free(path);
 }
 

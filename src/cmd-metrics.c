@@ -186,9 +186,9 @@ cmd_metrics_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	const char *out = NULL;
 	struct catalog cat;
 	json_object *dmn;
-	char *tmp = NULL;
+	struct jts_outfile of;
 	FILE *fp = stdout;
-	int ch, r = EXIT_OK;
+	int ch, r = EXIT_OK, e;
 
 	while ((ch = getopt_long(argc, argv, "o:c:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -212,27 +212,25 @@ cmd_metrics_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return EXIT_FAILED;
 	dmn = client_daemon_status(ctx);
 	if (out != NULL) {
-		/* The collector must never read half a file. */
-		tmp = xasprintf("%s.%d.tmp", out, (int)getpid());
-		if ((fp = fopen(tmp, "w")) == NULL) {
-			jts_err("%s: cannot write the metrics: %s", out,
-			    strerror(errno));
+		/*
+		 * The collector must never read half a file, and its
+		 * directory may be its service user's: a new file of our own.
+		 */
+		if ((e = jts_outfile_open(&of, out, 0644)) != 0) {
+			jts_err("%s: cannot write the metrics: %s", jts_quote(out),
+			    strerror(-e));
 			r = EXIT_FAILED;
 			goto done;
 		}
+		fp = of.fp;
 	}
 	write_metrics(fp, ctx, cat.db, dmn);
-	if (out != NULL) {
-		if (fflush(fp) != 0 || fsync(fileno(fp)) != 0 ||
-		    fclose(fp) != 0 || rename(tmp, out) != 0) {
-			jts_err("%s: cannot write the metrics: %s", out,
-			    strerror(errno));
-			(void)unlink(tmp);
-			r = EXIT_FAILED;
-		}
+	if (out != NULL && (e = jts_outfile_commit(&of)) != 0) {
+		jts_err("%s: cannot write the metrics: %s", jts_quote(out),
+		    strerror(-e));
+		r = EXIT_FAILED;
 	}
 done:
-	free(tmp);
 	if (dmn != NULL)
 		json_object_put(dmn);
 	if (cat.db != NULL)

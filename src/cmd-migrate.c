@@ -137,7 +137,7 @@ flush_plan(struct move_plan *p, void *arg)
 /* Hand a migrate or recall to the daemon; CLIENT_NO_DAEMON if none. */
 static int
 daemon_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, int argc,
-    char **argv, const char *to, bool dry, bool rmsrc)
+    char **argv, const char *to, bool dry, bool rmsrc, bool quiet)
 {
 	json_object *req = json_object_new_object(), *paths;
 	int i;
@@ -162,6 +162,9 @@ daemon_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, int argc,
 	json_object_object_add(req, "dry_run", json_object_new_boolean(dry));
 	json_object_object_add(req, "remove_source",
 	    json_object_new_boolean(rmsrc));
+	if (quiet)
+		json_object_object_add(req, "quiet",
+		    json_object_new_boolean(true));
 	return client_call(ctx, req, NULL);
 }
 
@@ -226,10 +229,16 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	}
 	if (optind >= argc)
 		return cmd_usage(ce);
+	for (i = optind; i < argc; i++)
+		if (*argv[i] == '\0') {
+			jts_err("%s: an empty path names no file (. is the "
+			    "current directory)", ce->name);
+			return EXIT_USAGE;
+		}
 	if (cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
 	/* A running daemon holds the engine: it does the work. */
-	r = daemon_move(ctx, ce, argc, argv, to, dry, rmsrc);
+	r = daemon_move(ctx, ce, argc, argv, to, dry, rmsrc, mo.quiet);
 	if (r != CLIENT_NO_DAEMON)
 		return r;
 	if ((r = open_engine(ctx, &e)) != EXIT_OK)

@@ -39,6 +39,7 @@ policy_open(struct cmd_ctx *ctx, struct policy_set *ps, struct catalog *cat,
 
 	if (cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
+	policy_set_limits(ctx->conf.policy_timeout, NULL);
 	if (policy_load_dir(ctx->conf.policies, &ctx->conf, ps, err,
 	    sizeof(err)) != 0) {
 		jts_err("%s", err);

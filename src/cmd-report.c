@@ -170,21 +170,22 @@ write_svg(const char *path, const struct conf *c, struct tiersum *ts)
 {
 	const int w = 760, h = 420, left = 80, bottom = 60, top = 50;
 	const int plot_w = w - left - 20, plot_h = h - top - bottom;
-	char *tmp = xasprintf("%s.%d.tmp", path, (int)getpid()), b[32];
+	struct jts_outfile of;
+	char b[32];
 	int64_t max = 0;
-	int i, t, slot;
+	int i, t, slot, e;
 	FILE *fp;
 
 	for (t = 0; t < c->ntiers; t++)
 		for (i = 0; i < NBUCKET; i++)
 			if (ts[t].bytes[i] > max)
 				max = ts[t].bytes[i];
-	if ((fp = fopen(tmp, "w")) == NULL) {
-		jts_err("%s: cannot write the chart: %s", path,
-		    strerror(errno));
-		free(tmp);
+	if ((e = jts_outfile_open(&of, path, 0644)) != 0) {
+		jts_err("%s: cannot write the chart: %s", jts_quote(path),
+		    strerror(-e));
 		return -1;
 	}
+	fp = of.fp;
 	fprintf(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 	    "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
@@ -229,14 +230,11 @@ write_svg(const char *path, const struct conf *c, struct tiersum *ts)
 		fprintf(fp, "</text>\n");
 	}
 	fprintf(fp, "</svg>\n");
-	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		jts_err("%s: cannot write the chart: %s", path,
-		    strerror(errno));
-		(void)unlink(tmp);
-		free(tmp);
+	if ((e = jts_outfile_commit(&of)) != 0) {
+		jts_err("%s: cannot write the chart: %s", jts_quote(path),
+		    strerror(-e));
 		return -1;
 	}
-	free(tmp);
 	return 0;
 }
 

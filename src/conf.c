@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf.h"
 #include "util.h"
@@ -268,6 +270,16 @@ k_scan_interval(struct parse *ps, const char *v)
 }
 
 static int
+k_policy_timeout(struct parse *ps, const char *v)
+{
+	if (jts_parse_duration(v, &ps->conf->policy_timeout) != 0 ||
+	    ps->conf->policy_timeout < 1 || ps->conf->policy_timeout > 86400)
+		return fail(ps, "bad policy_timeout: %s%s", v,
+		    " (from 1s to 1d, e.g. 60s)");
+	return 1;
+}
+
+static int
 k_fanotify(struct parse *ps, const char *v)
 {
 	if (strcmp(v, "yes") == 0)
@@ -332,6 +344,7 @@ static const struct {
 	{ "daemon",	"socket",		k_socket },
 	{ "daemon",	"socket_group",		k_socket_group },
 	{ "daemon",	"scan_interval",	k_scan_interval },
+	{ "daemon",	"policy_timeout",	k_policy_timeout },
 	{ "daemon",	"fanotify",		k_fanotify },
 	{ "bench",	"iops",			k_bench_iops },
 	{ "bench",	"write_mbps",		k_bench_write },
@@ -435,6 +448,42 @@ roots_overlap(const char *a, const char *b)
 	return jts_path_beneath(a, b) != NULL || jts_path_beneath(b, a) != NULL;
 }
 
+/*
+ * Whether directory a, as it is on disk, is directory b or beneath it:
+ * every directory on a's real path (symlinks resolved) is compared with b
+ * by device and inode, so a link or a bind mount does not hide it.
+ * False when either does not exist (yet).
+ */
+static bool
+dir_within(const char *a, const char *b)
+{
+	struct stat sb, sx;
+	char *ra, *p;
+	bool in = false;
+
+	if (stat(b, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+	    (ra = realpath(a, NULL)) == NULL)
+		return false;
+	for (p = ra; p != NULL && !in; p = strchr(p + 1, '/')) {
+		char c = *p;
+
+		if (p == ra) {
+			in = stat("/", &sx) == 0 && sx.st_dev == sb.st_dev &&
+			    sx.st_ino == sb.st_ino;
+			continue;
+		}
+		*p = '\0';
+		in = stat(ra, &sx) == 0 && sx.st_dev == sb.st_dev &&
+		    sx.st_ino == sb.st_ino;
+		*p = c;
+	}
+	if (!in)
+		in = stat(ra, &sx) == 0 && sx.st_dev == sb.st_dev &&
+		    sx.st_ino == sb.st_ino;
+	free(ra);
+	return in;
+}
+
 /* Checks that need the whole file: each error names the tier's line. */
 static int
 conf_validate(struct parse *ps)
@@ -503,11 +552,14 @@ conf_validate(struct parse *ps)
 				    t->name, u->name, u->line);
 				return -1;
 			}
-			if (roots_overlap(ra, rb)) {
+			if (roots_overlap(ra, rb) || dir_within(ra, rb) ||
+			    dir_within(rb, ra)) {
 				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: root %s overlaps tier %s's root "
-				    "%s (line %d)", t->name, jts_quote(ra),
-				    u->name, jts_quote(rb), u->line);
+				    "%s (line %d)%s", t->name, jts_quote(ra),
+				    u->name, jts_quote(rb), u->line,
+				    roots_overlap(ra, rb) ? "" : " as they are "
+				    "on disk (through a symlink or a mount)");
 				return -1;
 			}
 		}
@@ -536,6 +588,7 @@ conf_parse_fp(const char *path, FILE *fp, struct conf *c, char *err,
 	c->reserve = 256ULL << 20;
 	c->leave = LEAVE_SYMLINK;
 	c->scan_interval = 6 * 3600;
+	c->policy_timeout = 60;
 	c->fanotify = true;
 	c->bench_iops = 50000;
 	c->bench_write_mbps = 200;

@@ -46,6 +46,7 @@ struct conf {
 	char		*socket;	/* [daemon] control socket */
 	char		*socket_group;	/* may read through the socket */
 	int64_t		 scan_interval;	/* seconds between rescans; 0 off */
+	int64_t		 policy_timeout; /* s a policy's selection may take */
 	bool		 fanotify;	/* track reads and writes live */
 	/* [bench] targets, the storage plan's by default */
 	double		 bench_iops;	/* first tier, 4 KiB random reads */

@@ -31,26 +31,40 @@ read_all(int fd, void *p, size_t n)
 	return 0;
 }
 
-int
-ctl_send(int fd, json_object *o)
+unsigned char *
+ctl_frame(json_object *o, size_t *lenp)
 {
 	const char *s;
-	unsigned char hdr[4];
+	unsigned char *f;
 	size_t n;
-	int r;
 
 	json_object_object_add(o, "v", json_object_new_int(CTL_VERSION));
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	n = strlen(s);
 	if (n > CTL_MAX_MSG)
+		return NULL;
+	f = xmalloc(n + 4);
+	f[0] = (unsigned char)(n >> 24);
+	f[1] = (unsigned char)(n >> 16);
+	f[2] = (unsigned char)(n >> 8);
+	f[3] = (unsigned char)n;
+	memcpy(f + 4, s, n);
+	*lenp = n + 4;
+	return f;
+}
+
+int
+ctl_send(int fd, json_object *o)
+{
+	unsigned char *f;
+	size_t n;
+	int r;
+
+	if ((f = ctl_frame(o, &n)) == NULL)
 		return -EMSGSIZE;
-	hdr[0] = (unsigned char)(n >> 24);
-	hdr[1] = (unsigned char)(n >> 16);
-	hdr[2] = (unsigned char)(n >> 8);
-	hdr[3] = (unsigned char)n;
-	if ((r = jts_write_all(fd, hdr, 4)) != 0)
-		return r;
-	return jts_write_all(fd, s, n);
+	r = jts_write_all(fd, f, n);
+	free(f);
+	return r;
 }
 
 static json_object *
@@ -60,7 +74,9 @@ parse(const unsigned char *p, size_t n)
 	json_object *o;
 
 	o = json_tokener_parse_ex(tok, (const char *)p, (int)n);
+	/* One object and nothing after it: trailing bytes are refused. */
 	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != n ||
 	    !json_object_is_type(o, json_type_object))) {
 		json_object_put(o);
 		o = NULL;
@@ -218,7 +234,8 @@ ctl_req_parse(json_object *req, struct ctl_req *r, char *err, size_t errlen)
 	    req_string(req, "policy", &r->policy, err, errlen) != 0 ||
 	    req_flag(req, "dry_run", &r->dry_run, err, errlen) != 0 ||
 	    req_flag(req, "remove_source", &r->remove_source, err,
-	    errlen) != 0)
+	    errlen) != 0 ||
+	    req_flag(req, "quiet", &r->quiet, err, errlen) != 0)
 		return -1;
 	switch (r->cmd) {
 	case CTL_MIGRATE:

@@ -16,6 +16,8 @@
 #define CTL_VERSION	1
 #define CTL_MAX_MSG	(1u << 20)
 
+/* o as one frame (it gains "v"); NULL if too long.  Free it. */
+unsigned char *ctl_frame(json_object *o, size_t *lenp);
 /* Send o on a blocking fd; 0 or -errno. */
 int	ctl_send(int fd, json_object *o);
 /* Receive one message from a blocking fd; NULL with err set. */
@@ -47,6 +49,7 @@ struct ctl_req {
 	const char	*path;		/* pin, unpin */
 	const char	*policy;	/* run */
 	bool		 dry_run, remove_source;
+	bool		 quiet;		/* migrate, recall: no line per file */
 };
 
 /*

@@ -31,11 +31,35 @@ tier_openat(struct tier *t, int dirfd, const char *rel, int flags,
 	how.resolve = RESOLVE_FLAGS;
 	if (*rel == '\0')
 		rel = ".";
+	/* EAGAIN: a path lookup raced a rename; O_NONBLOCK: a lease. */
 	do {
 		fd = (int)syscall(SYS_openat2, dirfd < 0 ? t->rootfd : dirfd,
 		    rel, &how, sizeof(how));
-	} while (fd < 0 && errno == EAGAIN);
+	} while (fd < 0 && errno == EAGAIN && !(flags & O_NONBLOCK));
 	return fd < 0 ? -errno : fd;
+}
+
+int
+tier_open_read(struct tier *t, const char *rel, struct stat *st)
+{
+	int fd, fl;
+
+	/*
+	 * Without O_NONBLOCK the open of a FIFO waits for a writer, and one
+	 * of a leased file for the lease's holder.
+	 */
+	fd = tier_openat(t, -1, rel, O_RDONLY | O_NONBLOCK | O_DIRECT, 0);
+	if (fd == -EINVAL)
+		fd = tier_openat(t, -1, rel, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return fd == -EWOULDBLOCK ? -EBUSY : fd;
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+	    (fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		close(fd);
+		return -EFTYPE_NOTREG;
+	}
+	return fd;
 }
 
 const char *

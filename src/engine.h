@@ -74,6 +74,14 @@ int	tier_openat(struct tier *, int dirfd, const char *rel, int flags,
 	    mode_t mode);
 /* Open the parent directory of rel beneath t (O_PATH); fd or -errno. */
 int	tier_open_parent(struct tier *, const char *rel);
+/*
+ * Open rel on t to read its data (O_DIRECT where the file system allows):
+ * a descriptor of a regular file, its status in *st; -EBUSY if a lease
+ * holds it (a move in progress), -EFTYPE_NOTREG if it is not a regular
+ * file (a FIFO, a device: never waited on), or another -errno.
+ */
+#define EFTYPE_NOTREG	EBADFD
+int	tier_open_read(struct tier *, const char *rel, struct stat *st);
 /* The parent directory of rel on tier t (an O_PATH fd owned by the cache). */
 int	engine_dir(struct engine *, int t, const char *rel, bool create,
 	    int model_tier);

@@ -16,6 +16,8 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,16 +72,33 @@ struct job {
 	json_object	*req;
 };
 
+/*
+ * A client.  Everything sent to it goes through its output buffer,
+ * written as the socket takes it: the daemon never waits on a client.
+ * A client that does not read loses progress lines (counted and said),
+ * never its result, and is not read from until it catches up.
+ */
 struct conn {
 	int		 fd;
-	ev_io		 io;
+	ev_io		 io, wio;
 	struct ctl_buf	 in;
+	unsigned char	*out;		/* frames not yet written */
+	size_t		 outn, outoff, outcap;
+	uint64_t	 dropped;	/* progress lines not sent */
+	ev_tstamp	 last;		/* last request or byte written */
 	uid_t		 uid;
 	pid_t		 pid;
 	struct conn	*next;
 	struct job	*job;		/* a request in the queue */
-	bool		 dead;
+	bool		 dead;		/* write failed: close when idle */
+	bool		 paused;	/* not read: its output is backed up */
 };
+
+#define CONN_MAX	128		/* connections at once */
+#define CONN_MAX_USER	64		/* of them not root's */
+#define CONN_IN_USER	(64u << 10)	/* a request of a non-root client */
+#define CONN_OUT_SOFT	(256u << 10)	/* more pending: progress dropped */
+#define CONN_IDLE_USER	30.0		/* s a non-root client may idle */
 
 struct daemon {
 	struct ev_loop	*loop;
@@ -93,6 +112,11 @@ struct daemon {
 	ev_signal	 sig_term, sig_int, sig_hup;
 	ev_io		 lio;
 	int		 lfd;
+	ev_timer	 accept_again;	/* after EMFILE: accept later */
+	ev_timer	 conn_sweep;	/* idle and stuck clients */
+	int		 nconns, nconns_user;
+	pthread_mutex_t	 out_lock;	/* output: a worker logs too */
+	pthread_t	 main_thread;
 	ev_timer	 fill, rescan, watchdog;
 	ev_idle		 work;
 	ev_timer	 wake;		/* bandwidth pause */
@@ -141,8 +165,10 @@ conn_close(struct conn *c)
 	struct conn **pp;
 
 	ev_io_stop(D.loop, &c->io);
+	ev_io_stop(D.loop, &c->wio);
 	close(c->fd);
 	ctl_buf_free(&c->in);
+	free(c->out);
 	if (c->job != NULL)
 		c->job->conn = NULL;
 	if (D.echo == c)
@@ -152,43 +178,147 @@ conn_close(struct conn *c)
 			*pp = c->next;
 			break;
 		}
+	D.nconns--;
+	if (c->uid != 0)
+		D.nconns_user--;
 	free(c);
+}
+
+/* Write what the socket takes now; out_lock held. */
+static void
+conn_flush_locked(struct conn *c)
+{
+	ssize_t n;
+
+	while (!c->dead && c->outoff < c->outn) {
+		n = send(c->fd, c->out + c->outoff, c->outn - c->outoff,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			c->dead = true;
+			break;
+		}
+		c->outoff += (size_t)n;
+		c->last = ev_now(D.loop);
+	}
+	if (c->outoff == c->outn)
+		c->outoff = c->outn = 0;
+}
+
+static void
+conn_append_locked(struct conn *c, const unsigned char *f, size_t n)
+{
+	if (c->outoff > 0 && c->outoff == c->outn)
+		c->outoff = c->outn = 0;
+	if (c->outn + n > c->outcap) {
+		if (c->outoff > 0) {
+			memmove(c->out, c->out + c->outoff, c->outn -
+			    c->outoff);
+			c->outn -= c->outoff;
+			c->outoff = 0;
+		}
+		if (c->outn + n > c->outcap) {
+			c->outcap = (c->outn + n) * 2;
+			c->out = xrealloc(c->out, c->outcap);
+		}
+	}
+	memcpy(c->out + c->outn, f, n);
+	c->outn += n;
+}
+
+/* Queue o for c (progress may be dropped, answers never) and write. */
+static void
+conn_send_kind(struct conn *c, json_object *o, bool progress)
+{
+	unsigned char *f;
+	size_t n;
+
+	if (c == NULL || c->dead) {
+		json_object_put(o);
+		return;
+	}
+	pthread_mutex_lock(&D.out_lock);
+	if (progress && c->outn - c->outoff > CONN_OUT_SOFT) {
+		c->dropped++;
+		goto out;
+	}
+	if (c->dropped > 0) {
+		json_object *d = json_object_new_object();
+		char *t = xasprintf("(%" PRIu64 " progress line(s) not shown: "
+		    "this client read too slowly; the daemon's log has them)",
+		    c->dropped);
+
+		json_object_object_add(d, "type",
+		    json_object_new_string("progress"));
+		json_object_object_add(d, "text", json_object_new_string(t));
+		free(t);
+		if ((f = ctl_frame(d, &n)) != NULL) {
+			conn_append_locked(c, f, n);
+			free(f);
+		}
+		json_object_put(d);
+		c->dropped = 0;
+	}
+	if ((f = ctl_frame(o, &n)) != NULL) {
+		conn_append_locked(c, f, n);
+		free(f);
+	}
+	conn_flush_locked(c);
+out:
+	pthread_mutex_unlock(&D.out_lock);
+	json_object_put(o);
+	/* The rest is written as the socket drains (main thread only). */
+	if (!c->dead && c->outn > c->outoff && pthread_equal(pthread_self(),
+	    D.main_thread))
+		ev_io_start(D.loop, &c->wio);
 }
 
 static void
 conn_send(struct conn *c, json_object *o)
 {
-	if (c != NULL && !c->dead && ctl_send(c->fd, o) != 0)
-		c->dead = true;
-	json_object_put(o);
+	conn_send_kind(c, o, false);
+}
+
+/* A text field, valid UTF-8 and harmless on a terminal. */
+static void
+add_text(json_object *o, const char *key, const char *text)
+{
+	char *t = jts_text_safe(text);
+
+	json_object_object_add(o, key, json_object_new_string(t));
+	free(t);
 }
 
 static void
 send_progress(struct conn *c, const char *key, const char *text)
 {
-	json_object *o = json_object_new_object();
+	json_object *o;
 
+	if (c == NULL || c->dead)
+		return;
+	o = json_object_new_object();
 	json_object_object_add(o, "type", json_object_new_string("progress"));
-	json_object_object_add(o, key, json_object_new_string(text));
-	conn_send(c, o);
+	add_text(o, key, text);
+	conn_send_kind(c, o, true);
 }
 
 static void
 send_result(struct conn *c, int code, const char *text, const char *error)
 {
-	json_object *o = json_object_new_object();
+	json_object *o;
 
-	if (c == NULL) {
-		json_object_put(o);
+	if (c == NULL)
 		return;
-	}
+	o = json_object_new_object();
 	json_object_object_add(o, "type", json_object_new_string("result"));
 	json_object_object_add(o, "exit", json_object_new_int(code));
 	if (text != NULL)
-		json_object_object_add(o, "text", json_object_new_string(text));
+		add_text(o, "text", text);
 	if (error != NULL)
-		json_object_object_add(o, "error",
-		    json_object_new_string(error));
+		add_text(o, "error", error);
 	conn_send(c, o);
 }
 
@@ -233,8 +363,12 @@ scan_queued(void)
 static void
 job_free(struct job *j)
 {
-	if (j->conn)
+	if (j->conn) {
 		j->conn->job = NULL;
+		/* Its client went away during the job: nothing more to say. */
+		if (j->conn->dead)
+			conn_close(j->conn);
+	}
 	policy_sel_free(&j->sel);
 	free(j->policy);
 	if (j->req)
@@ -338,6 +472,15 @@ step_scan(struct job *j)
 	send_result(j->conn, failed ? EXIT_FAILED_D : 0, NULL, NULL);
 }
 
+static bool
+req_bool(json_object *req, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(req, key, &v) &&
+	    json_object_get_boolean(v);
+}
+
 /* One line per move, in the log; the requester sees the same. */
 static void
 report_move(struct engine *e, const struct move_item *it, const char *where,
@@ -352,12 +495,13 @@ report_move(struct engine *e, const struct move_item *it, const char *where,
 	char *line;
 
 	line = xasprintf("move path=%s from=%s to=%s bytes=%jd time=%.3fs "
-	    "result=%s%s%s", jts_quote(where),
+	    "result=%s%s%s", jts_quote_field(where),
 	    it->src >= 0 ? e->conf->tiers[it->src].name : "-",
 	    it->dst >= 0 ? e->conf->tiers[it->dst].name : "-",
 	    (intmax_t)(it->state == IT_DONE ? it->pre.st_size :
 	    (off_t)it->psize), (double)it->ns / 1e9, res,
-	    it->why ? " reason=" : "", it->why ? it->why : "");
+	    it->why ? " reason=" : "", it->why ? jts_quote_field(it->why) :
+	    "");
 	if (it->state == IT_DONE) {
 		D.moves_done++;
 		D.bytes_moved += (uint64_t)it->pre.st_size;
@@ -372,7 +516,9 @@ report_move(struct engine *e, const struct move_item *it, const char *where,
 	/* Warnings reach the requester through the log hook (D.echo). */
 	if (it->state == IT_DONE || skip) {
 		jts_notice("%s", line);
-		if (j->conn != NULL)
+		/* --quiet: the result says how many; failures still show. */
+		if (j->conn != NULL && !(j->req != NULL &&
+		    req_bool(j->req, "quiet")))
 			send_progress(j->conn, "text", line);
 	} else
 		jts_warn("%s", line);
@@ -550,14 +696,6 @@ end:
 	return true;
 }
 
-static bool
-req_bool(json_object *req, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(req, key, &v) &&
-	    json_object_get_boolean(v);
-}
 
 struct req_run {
 	struct job	*j;
@@ -971,22 +1109,55 @@ out:
 	json_object_put(req);
 }
 
+/* Answer the whole requests read so far, while c's output keeps up. */
+static void
+conn_serve(struct conn *c)
+{
+	json_object *req;
+	int r = 0;
+
+	while (!c->dead && c->outn - c->outoff <= CONN_OUT_SOFT &&
+	    (r = ctl_take(&c->in, &req)) == 1) {
+		c->last = ev_now(D.loop);
+		handle(c, req);
+	}
+	if (r < 0 && !c->dead) {
+		send_result(c, EXIT_USAGE_D, NULL, "malformed message");
+		pthread_mutex_lock(&D.out_lock);
+		conn_flush_locked(c);
+		pthread_mutex_unlock(&D.out_lock);
+		c->dead = true;
+	}
+	if (c->dead && c->job == NULL) {
+		conn_close(c);
+		return;
+	}
+	/* Output backed up: read no more requests until it drains. */
+	c->paused = c->outn - c->outoff > CONN_OUT_SOFT || c->dead;
+	if (c->paused)
+		ev_io_stop(D.loop, &c->io);
+	else
+		ev_io_start(D.loop, &c->io);
+}
+
 static void
 on_conn(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *c = w->data;
-	json_object *req;
+	size_t max = c->uid == 0 ? CTL_MAX_MSG + 4 : CONN_IN_USER;
 	ssize_t n;
-	int r;
 
 	(void)loop;
 	(void)revents;
-	if (c->in.cap - c->in.n < 65536) {
-		c->in.cap = c->in.cap ? c->in.cap * 2 : 65536;
-		if (c->in.cap > CTL_MAX_MSG + 65536) {
+	if (c->in.cap - c->in.n < 4096) {
+		if (c->in.cap >= max) {
+			/* A frame longer than this client may send. */
 			conn_close(c);
 			return;
 		}
+		c->in.cap = c->in.cap ? c->in.cap * 2 : 8192;
+		if (c->in.cap > max)
+			c->in.cap = max;
 		c->in.b = xrealloc(c->in.b, c->in.cap);
 	}
 	n = read(c->fd, c->in.b + c->in.n, c->in.cap - c->in.n);
@@ -997,48 +1168,164 @@ on_conn(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	c->in.n += (size_t)n;
-	while ((r = ctl_take(&c->in, &req)) == 1) {
-		/* Answers are written blocking: they are small. */
-		(void)fcntl(c->fd, F_SETFL, 0);
-		handle(c, req);
-		(void)fcntl(c->fd, F_SETFL, O_NONBLOCK);
-		if (c->dead) {
-			conn_close(c);
-			return;
-		}
+	conn_serve(c);
+}
+
+static void
+on_conn_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)revents;
+	pthread_mutex_lock(&D.out_lock);
+	conn_flush_locked(c);
+	pthread_mutex_unlock(&D.out_lock);
+	if (c->outn == c->outoff || c->dead)
+		ev_io_stop(loop, w);
+	if (c->dead && c->job == NULL) {
+		conn_close(c);
+		return;
 	}
-	if (r < 0) {
-		send_result(c, EXIT_USAGE_D, NULL, "malformed message");
+	if (c->paused && c->outn - c->outoff <= CONN_OUT_SOFT / 2)
+		conn_serve(c);
+}
+
+/*
+ * Close clients that are not root's and hold a slot for nothing: idle
+ * without a request, or not reading what they asked for.  Root's own
+ * clients (a long migrate, a suspended jts-tierctl) are never timed out.
+ */
+static void
+on_conn_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c, *next;
+
+	(void)w;
+	(void)revents;
+	for (c = D.conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->uid == 0 || c->job != NULL ||
+		    ev_now(loop) - c->last < CONN_IDLE_USER)
+			continue;
+		jts_debug("client pid %d uid %u: idle or not reading for %.0f "
+		    "s: closed", (int)c->pid, (unsigned)c->uid,
+		    CONN_IDLE_USER);
 		conn_close(c);
 	}
 }
 
 static void
+on_accept_again(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_io_start(loop, &D.lio);
+}
+
+/* Tell a client it cannot be served now, as far as the socket takes it. */
+static void
+refuse(int fd, const char *why)
+{
+	json_object *o = json_object_new_object();
+	unsigned char *f;
+	size_t n;
+
+	json_object_object_add(o, "type", json_object_new_string("result"));
+	json_object_object_add(o, "exit", json_object_new_int(EXIT_FAILED_D));
+	json_object_object_add(o, "error", json_object_new_string(why));
+	if ((f = ctl_frame(o, &n)) != NULL) {
+		(void)send(fd, f, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(f);
+	}
+	json_object_put(o);
+	close(fd);
+}
+
+static void
 on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
+	static ev_tstamp said;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 	struct conn *c;
 	int fd;
 
-	(void)w;
 	(void)revents;
 	fd = accept4(D.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* The connection stays queued: try in a second. */
+			if (ev_now(loop) - said > 60) {
+				jts_warn("control socket: cannot accept a "
+				    "client: %s; trying again each second",
+				    strerror(errno));
+				said = ev_now(loop);
+			}
+			ev_io_stop(loop, w);
+			ev_timer_set(&D.accept_again, 1, 0);
+			ev_timer_start(loop, &D.accept_again);
+		}
 		return;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
 		close(fd);
+		return;
+	}
+	if (D.nconns >= CONN_MAX || (cr.uid != 0 &&
+	    D.nconns_user >= CONN_MAX_USER)) {
+		refuse(fd, "the daemon has too many clients; try again later");
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->uid = cr.uid;
 	c->pid = cr.pid;
+	c->last = ev_now(loop);
 	ev_io_init(&c->io, on_conn, fd, EV_READ);
 	c->io.data = c;
+	ev_io_init(&c->wio, on_conn_write, fd, EV_WRITE);
+	c->wio.data = c;
 	ev_io_start(loop, &c->io);
 	c->next = D.conns;
 	D.conns = c;
+	D.nconns++;
+	if (c->uid != 0)
+		D.nconns_user++;
+}
+
+/*
+ * While a long statement runs (a policy's selection), answer clients
+ * without running the loop: only the socket, whose callbacks queue work
+ * and read state, never the catalog.
+ */
+static void
+serve_clients_now(void)
+{
+	struct pollfd pf[CONN_MAX + 1];
+	struct conn *c, *next;
+	int n = 0, i;
+
+	if (!pthread_equal(pthread_self(), D.main_thread) || D.lfd <= 0)
+		return;
+	pf[n].fd = D.lfd;
+	pf[n++].events = ev_is_active(&D.lio) ? POLLIN : 0;
+	for (c = D.conns; c != NULL && n < CONN_MAX + 1; c = c->next) {
+		pf[n].fd = c->fd;
+		pf[n++].events = (c->paused ? 0 : POLLIN) |
+		    (c->outn > c->outoff ? POLLOUT : 0);
+	}
+	if (poll(pf, (nfds_t)n, 0) <= 0)
+		return;
+	for (i = 1, c = D.conns; c != NULL && i < n; c = next, i++) {
+		next = c->next;
+		if (pf[i].revents & POLLOUT)
+			on_conn_write(D.loop, &c->wio, EV_WRITE);
+		else if (pf[i].revents & (POLLIN | POLLHUP | POLLERR))
+			on_conn(D.loop, &c->io, EV_READ);
+	}
+	if (pf[0].revents & POLLIN)
+		on_accept(D.loop, &D.lio, EV_READ);
 }
 
 static int
@@ -1297,6 +1584,8 @@ reload(struct conn *c)
 	D.conf.scan_interval = nc.scan_interval;
 	D.conf.leave = nc.leave;
 	D.conf.reserve = nc.reserve;
+	D.conf.policy_timeout = nc.policy_timeout;
+	policy_set_limits(D.conf.policy_timeout, serve_clients_now);
 	for (i = 0; i < nc.ntiers; i++) {
 		D.conf.tiers[i].high = nc.tiers[i].high;
 		D.conf.tiers[i].low = nc.tiers[i].low;
@@ -1372,6 +1661,8 @@ main(int argc, char **argv)
 
 	jts_progname = JTS_PROG_D;
 	memset(&D, 0, sizeof(D));
+	D.main_thread = pthread_self();
+	pthread_mutex_init(&D.out_lock, NULL);
 	D.conf_path = getenv("JTS_TIER_CONF");
 	if (D.conf_path == NULL)
 		D.conf_path = JTS_CONF_DEFAULT;
@@ -1416,6 +1707,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	D.loop = EV_DEFAULT;
+	policy_set_limits(D.conf.policy_timeout, serve_clients_now);
 	if (engine_open_loop(&D.e, &D.conf, D.loop, err, sizeof(err)) != 0) {
 		jts_err("%s", err);
 		code = 1;
@@ -1444,6 +1736,9 @@ main(int argc, char **argv)
 	ev_signal_start(D.loop, &D.sig_int);
 	ev_signal_start(D.loop, &D.sig_hup);
 	signal(SIGPIPE, SIG_IGN);
+	ev_timer_init(&D.accept_again, on_accept_again, 1, 0);
+	ev_timer_init(&D.conn_sweep, on_conn_sweep, 5, 5);
+	ev_timer_start(D.loop, &D.conn_sweep);
 	ev_idle_init(&D.work, on_work);
 	ev_timer_init(&D.wake, on_wake, 1, 0);
 	if ((s = getenv("JTS_TIER_FILL_CHECK")) != NULL && atof(s) > 0)
@@ -1484,8 +1779,13 @@ out:
 		    "was done");
 		job_free(j);
 	}
-	while (D.conns)
+	/* The last answers, as far as each socket takes them now. */
+	while (D.conns) {
+		pthread_mutex_lock(&D.out_lock);
+		conn_flush_locked(D.conns);
+		pthread_mutex_unlock(&D.out_lock);
 		conn_close(D.conns);
+	}
 	if (D.lfd > 0) {
 		close(D.lfd);
 		(void)unlink(D.conf.socket);

@@ -426,7 +426,7 @@ plan_walk(struct engine *e, struct move_plan *p, int t, const char *rel,
 	char *child;
 	int fd;
 
-	if (depth > 256) {
+	if (depth > JTS_MAX_DEPTH) {
 		jts_err("%s: directories nested too deep", jts_quote(rel));
 		p->errors++;
 		return;
@@ -2939,12 +2939,9 @@ copy_matches(struct engine *e, int t, const char *rel, int64_t size,
 		(void)nfst_close_fh(nt, fh);
 		return r == 0 && memcmp(got, h, JTS_HASH_LEN) == 0;
 	}
-	fd = tier_openat(&e->tiers[t], -1, rel, O_RDONLY | O_DIRECT, 0);
-	if (fd == -EINVAL)
-		fd = tier_openat(&e->tiers[t], -1, rel, O_RDONLY, 0);
-	if (fd < 0)
+	if ((fd = tier_open_read(&e->tiers[t], rel, &st)) < 0)
 		return false;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != size) {
+	if (st.st_size != size) {
 		close(fd);
 		return false;
 	}

@@ -881,14 +881,89 @@ blocks_of(int64_t size)
 	return ((uint64_t)size + 4095) & ~(uint64_t)4095;
 }
 
+/* How long a selection may take, and what to do while it runs. */
+static int64_t eval_limit_ns = 60 * 1000000000LL;
+static void (*eval_tick)(void);
+
+void
+policy_set_limits(int64_t seconds, void (*tick)(void))
+{
+	eval_limit_ns = seconds * 1000000000LL;
+	eval_tick = tick;
+}
+
+struct eval_guard {
+	int64_t		 deadline, next_tick;
+	bool		 timed_out;
+};
+
+/* SQLite calls this every few thousand steps of a policy's statement. */
+static int
+eval_progress(void *arg)
+{
+	struct eval_guard *g = arg;
+	int64_t now = jts_mono_ns();
+
+	if (now > g->deadline) {
+		g->timed_out = true;
+		return 1;	/* SQLITE_INTERRUPT */
+	}
+	if (eval_tick != NULL && now >= g->next_tick) {
+		g->next_tick = now + 20000000;	/* 20 ms */
+		eval_tick();
+	}
+	return 0;
+}
+
+/*
+ * Bound a policy's statement on db: its time (and a turn for the
+ * daemon's clients while it runs), and the length of what it makes.
+ */
+static int
+eval_begin(sqlite3 *db, struct eval_guard *g)
+{
+	g->deadline = jts_mono_ns() + eval_limit_ns;
+	g->next_tick = 0;
+	g->timed_out = false;
+	sqlite3_progress_handler(db, 4000, eval_progress, g);
+	return sqlite3_limit(db, SQLITE_LIMIT_LENGTH, POLICY_MAX_VALUE);
+}
+
+static void
+eval_end(sqlite3 *db, int old_length)
+{
+	sqlite3_progress_handler(db, 0, NULL, NULL);
+	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, old_length);
+}
+
+/* Why a policy's statement failed, into err. */
+static void
+eval_error(const struct policy *p, sqlite3 *db, const struct eval_guard *g,
+    int r, char *err, size_t errlen)
+{
+	if (g->timed_out)
+		snprintf(err, errlen, "%s: the selection took longer than "
+		    "%.0f s ([daemon] policy_timeout) and was stopped: make "
+		    "its condition or order cheaper", p->file,
+		    (double)eval_limit_ns / 1e9);
+	else if (r == SQLITE_TOOBIG)
+		snprintf(err, errlen, "%s: policy query failed: a value it "
+		    "makes is over %d bytes (a policy's values are limited)",
+		    p->file, POLICY_MAX_VALUE);
+	else
+		snprintf(err, errlen, "%s: policy query failed: %s", p->file,
+		    sqlite3_errmsg(db));
+}
+
 int
 policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
     enum policy_reason reason, const struct tier_fill *fill,
     struct policy_sel *out, char *err, size_t errlen)
 {
 	struct tier_fill *src, *dst;
+	struct eval_guard g;
 	sqlite3_stmt *st = p->sel;
-	int r;
+	int r, old_length;
 
 	memset(out, 0, sizeof(*out));
 	out->reason = reason;
@@ -910,6 +985,7 @@ policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
 	    now_ns);
 	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":from"),
 	    p->from_name, -1, SQLITE_STATIC);
+	old_length = eval_begin(db, &g);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *rel = sqlite3_column_blob(st, 0);
 		int n = sqlite3_column_bytes(st, 0);
@@ -957,12 +1033,13 @@ policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
 		if (dst->known)
 			dst->used += blocks_of(size);
 	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		eval_error(p, db, &g, r, err, errlen);
 	sqlite3_reset(st);
+	eval_end(db, old_length);
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		snprintf(err, errlen, "%s: policy query failed: %s", p->file,
-		    sqlite3_errmsg(db));
 		policy_sel_free(out);
-		return -EIO;
+		return g.timed_out ? -ETIMEDOUT : -EIO;
 	}
 	return 0;
 }
@@ -987,8 +1064,9 @@ policy_explain(struct policy *p, sqlite3 *db, const struct conf *c,
 	sqlite3_stmt *st = p->one;
 	const char *pin, *ex;
 	char b1[32], b2[32], b3[32];
+	struct eval_guard g;
 	int64_t res, age, idle, size;
-	int r, ret = 0;
+	int r, ret = 0, old_length;
 
 	if (st == NULL || pins_load(db) != 0) {
 		snprintf(why, whylen, "policy not compiled");
@@ -999,14 +1077,16 @@ policy_explain(struct policy *p, sqlite3 *db, const struct conf *c,
 	    now_ns);
 	sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":path"), rel,
 	    (int)strlen(rel), SQLITE_STATIC);
+	old_length = eval_begin(db, &g);
 	r = sqlite3_step(st);
+	eval_end(db, old_length);
 	if (r == SQLITE_DONE) {
 		snprintf(why, whylen, "not in the catalog (the daemon's next "
 		    "scan adds it)");
 		goto out;
 	}
 	if (r != SQLITE_ROW) {
-		snprintf(why, whylen, "catalog: %s", sqlite3_errmsg(db));
+		eval_error(p, db, &g, r, why, whylen);
 		ret = -EIO;
 		goto out;
 	}

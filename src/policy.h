@@ -115,4 +115,12 @@ int	policy_explain(struct policy *, sqlite3 *db, const struct conf *,
 
 const char *policy_reason_name(enum policy_reason);
 
+/* The longest string or blob a policy's statement may make. */
+#define POLICY_MAX_VALUE	(1 << 20)
+/*
+ * Bound every selection to seconds; tick (may be NULL) is called every
+ * 20 ms or so while one runs (the daemon answers its clients there).
+ */
+void	policy_set_limits(int64_t seconds, void (*tick)(void));
+
 #endif

@@ -326,49 +326,29 @@ rooted(const struct prov *p, const char *path)
 	return xasprintf("%s%s", p->root, path);
 }
 
-/* Write path atomically: temp beside it, fsync, rename, fsync the dir.
- * mode/owner from like if it exists. */
+/* Write path atomically: a new file beside it (jts_outfile: no planted
+ * name or link is followed), fsync, rename, fsync the dir; mode and owner
+ * those of path if it exists. */
 static int
 write_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
-	char *tmp = xasprintf("%s.jts-tier.new", path), *dir, *s;
+	struct jts_outfile of;
 	struct stat st;
-	int fd, dfd, r = 0;
+	int r;
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, mode)) < 0) {
-		r = -errno;
-		free(tmp);
+	if ((r = jts_outfile_open(&of, path, mode)) != 0)
+		return r;
+	if (fstatat(of.dfd, of.base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		(void)fchown(fileno(of.fp), st.st_uid, st.st_gid);
+		(void)fchmod(fileno(of.fp), st.st_mode & 07777);
+	}
+	if (len > 0 && fwrite(data, 1, len, of.fp) != len) {
+		r = -(errno ? errno : EIO);
+		jts_outfile_abort(&of);
 		return r;
 	}
-	if (stat(path, &st) == 0) {
-		(void)fchown(fd, st.st_uid, st.st_gid);
-		(void)fchmod(fd, st.st_mode & 07777);
-	}
-	r = jts_write_all(fd, data, len);
-	if (r == 0 && fsync(fd) != 0)
-		r = -errno;
-	if (close(fd) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) != 0)
-		r = -errno;
-	if (r != 0) {
-		unlink(tmp);
-		free(tmp);
-		return r;
-	}
-	free(tmp);
-	dir = xstrdup(path);
-	if ((s = strrchr(dir, '/')) != NULL) {
-		*s = '\0';
-		if ((dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
-	free(dir);
-	return 0;
+	return jts_outfile_commit(&of);
 }
 
 static void
@@ -1897,8 +1877,8 @@ journal_append(struct prov *p, json_object *rec)
 	size_t len = strlen(buf);
 	int fd, r = 0;
 
-	if ((fd = open(p->journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600)) < 0) {
+	if ((fd = open(p->journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) < 0) {
 		free(buf);
 		return -errno;
 	}

@@ -369,7 +369,8 @@ stat_many(struct scan *s, int dfd, const char *names, struct ent *v,
  * directory's path (len bytes) and grows beneath it.
  */
 static void
-walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
+walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len,
+    int depth)
 {
 	struct ent *v = NULL;
 	struct dirent *de;
@@ -378,6 +379,19 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
 	size_t n = 0, cap = 0, nb = 0, nbcap = 0, i;
 	DIR *d;
 
+	/*
+	 * A tier user can nest directories without end: the walk recurses,
+	 * so it stops at a depth (each level holds a frame and a descriptor).
+	 */
+	if (depth > JTS_MAX_DEPTH) {
+		close(dfd);
+		if (s->st->too_deep++ == 0)
+			jts_warn("%s/%s: directories nested more than %d deep: "
+			    "not scanned beneath (the first such place on tier "
+			    "%s)", s->e->conf->tiers[s->t].root, jts_quote(*rel),
+			    JTS_MAX_DEPTH, s->tier);
+		return;
+	}
 	if ((d = fdopendir(dfd)) == NULL) {
 		close(dfd);
 		s->st->errors++;
@@ -460,7 +474,7 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len)
 			    sb.st_ino == s->e->own_ino)
 				close(fd);	/* the catalog's own directory */
 			else
-				walk(s, fd, rel, relcap, at + k);
+				walk(s, fd, rel, relcap, at + k, depth + 1);
 		} else
 			merge_file(s, *rel, at + k, &v[i].st);
 		(*rel)[len] = '\0';
@@ -656,7 +670,7 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 		char *rel = xmalloc(relcap);
 
 		rel[0] = '\0';
-		walk(&s, fd, &rel, &relcap, 0);
+		walk(&s, fd, &rel, &relcap, 0, 0);
 		free(rel);
 	} else
 		close(fd);
@@ -700,7 +714,8 @@ scan_line(const char *tier, const struct scan_stats *st)
 {
 	return xasprintf("scan tier=%s files=%" PRIu64 " added=%" PRIu64
 	    " changed=%" PRIu64 " removed=%" PRIu64 " renamed=%" PRIu64
-	    " unreadable=%" PRIu64 " time=%.2fs", tier, st->files, st->added,
-	    st->changed, st->removed, st->renamed, st->errors,
+	    " unreadable=%" PRIu64 "%s%.0" PRIu64 " time=%.2fs", tier,
+	    st->files, st->added, st->changed, st->removed, st->renamed,
+	    st->errors, st->too_deep ? " too_deep=" : "", st->too_deep,
 	    (double)st->ns / 1e9);
 }

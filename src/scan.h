@@ -12,6 +12,7 @@ struct scan_stats {
 	uint64_t	 added, changed, removed, renamed;
 	uint64_t	 conflicts;	/* path catalogued on another tier */
 	uint64_t	 errors;	/* entries that could not be read */
+	uint64_t	 too_deep;	/* directories beyond JTS_MAX_DEPTH */
 	int64_t		 ns;
 };
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,6 +160,112 @@ xasprintf(const char *fmt, ...)
 	return p;
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, c = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, c = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are not UTF-8. */
+	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
+	    (n == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* The code point of the valid n-byte UTF-8 sequence at s. */
+static uint32_t
+utf8_cp(const unsigned char *s, size_t n)
+{
+	static const unsigned char lead[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	uint32_t c = s[0] & lead[n];
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		c = c << 6 | (s[i] & 0x3f);
+	return c;
+}
+
+/*
+ * Characters a terminal or a log reader must not get as they are: C1
+ * controls (U+0080-U+009F, a CSI among them), and the marks and overrides
+ * that reorder or hide text (bidi embeddings and isolates, line and
+ * paragraph separators, the byte order mark).
+ */
+static bool
+hidden_cp(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200b ||
+	    c == 0x200e || c == 0x200f || (c >= 0x2028 && c <= 0x202e) ||
+	    (c >= 0x2066 && c <= 0x2069) || c == 0xfeff;
+}
+
+/*
+ * Escape path into out (size bytes): C0 and C1 controls, DEL, hidden
+ * characters, invalid UTF-8 bytes and backslash become escapes; a field
+ * (for key=value lines) is put in double quotes if it is empty or holds a
+ * blank, a quote or '=', so a name cannot forge another field.
+ */
+static void
+quote_into(char *out, size_t size, const char *path, bool field)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	bool q = false;
+	size_t o = 0, k;
+
+	if (field) {
+		q = *p == '\0' || strpbrk(path, " \"=") != NULL;
+		if (q)
+			out[o++] = '"';
+	}
+	for (; *p && o + 10 < size; p += k) {
+		k = utf8_seq(p);
+		if (k == 0) {
+			o += (size_t)snprintf(out + o, 5, "\\%03o", *p);
+			k = 1;
+		} else if (k > 1 && hidden_cp(utf8_cp(p, k)))
+			o += (size_t)snprintf(out + o, 7, "\\u%04x",
+			    (unsigned)utf8_cp(p, k));
+		else if (*p == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else if (*p == '\t') {
+			out[o++] = '\\';
+			out[o++] = 't';
+		} else if (*p == '\\' || (q && *p == '"')) {
+			out[o++] = '\\';
+			out[o++] = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t)snprintf(out + o, 5, "\\%03o", *p);
+		} else {
+			memcpy(out + o, p, k);
+			o += k;
+		}
+	}
+	if (*p)
+		out[o++] = '~';
+	if (q)
+		out[o++] = '"';
+	out[o] = '\0';
+}
+
 /* Quote a path for a message; returns one of four rotating static buffers. */
 const char *
 jts_quote(const char *path)
@@ -166,29 +273,47 @@ jts_quote(const char *path)
 	static __thread char bufs[4][1024];
 	static __thread int next;
 	char *out = bufs[next++ & 3];
-	size_t o = 0;
-	const unsigned char *p;
 
 	if (path == NULL)
 		return "(null)";
-	for (p = (const unsigned char *)path; *p && o + 5 < sizeof(bufs[0]);
-	    p++) {
-		if (*p == '\n') {
-			out[o++] = '\\';
-			out[o++] = 'n';
-		} else if (*p == '\t') {
-			out[o++] = '\\';
-			out[o++] = 't';
-		} else if (*p == '\\') {
-			out[o++] = '\\';
-			out[o++] = '\\';
-		} else if (*p < 0x20 || *p == 0x7f) {
+	quote_into(out, sizeof(bufs[0]), path, false);
+	return out;
+}
+
+const char *
+jts_quote_field(const char *s)
+{
+	static __thread char bufs[4][1024];
+	static __thread int next;
+	char *out = bufs[next++ & 3];
+
+	if (s == NULL)
+		return "-";
+	quote_into(out, sizeof(bufs[0]), s, true);
+	return out;
+}
+
+char *
+jts_text_safe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), o = 0, k;
+	char *out = xmalloc(n * 6 + 1);
+
+	for (; *p; p += k) {
+		k = utf8_seq(p);
+		if (k == 0) {
 			o += (size_t)snprintf(out + o, 5, "\\%03o", *p);
-		} else
-			out[o++] = (char)*p;
+			k = 1;
+		} else if ((k > 1 && hidden_cp(utf8_cp(p, k))) ||
+		    (*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
+			o += (size_t)snprintf(out + o, 7, "\\u%04x",
+			    (unsigned)utf8_cp(p, k));
+		} else {
+			memcpy(out + o, p, k);
+			o += k;
+		}
 	}
-	if (*p)
-		out[o++] = '~';
 	out[o] = '\0';
 	return out;
 }
@@ -200,6 +325,12 @@ jts_path_abs(const char *path)
 	char *cwd = NULL, *full, *out;
 	size_t o = 0, n;
 	const char *p, *q;
+
+	/* As open(2): an empty path names nothing (not the directory). */
+	if (*path == '\0') {
+		errno = ENOENT;
+		return NULL;
+	}
 
 	if (path[0] != '/') {
 		if ((cwd = getcwd(NULL, 0)) == NULL)
@@ -528,36 +659,6 @@ jts_pause_point(const char *name)
 		;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	size_t n, i;
-	uint32_t c;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, c = s[0] & 0x1f;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, c = s[0] & 0x0f;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF are not UTF-8. */
-	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
-	    (n == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return n;
-}
-
 void
 jts_json_add_path(json_object *o, const char *key, const char *path)
 {
@@ -665,4 +766,105 @@ jts_read_file(const char *path, size_t *lenp)
 	if (lenp != NULL)
 		*lenp = len;
 	return buf;
+}
+
+int
+jts_outfile_open(struct jts_outfile *of, const char *path, mode_t mode)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	uint32_t rnd;
+	int fd = -1, i, r;
+
+	memset(of, 0, sizeof(*of));
+	of->dfd = -1;
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		oom();
+	of->base = xstrdup(slash ? slash + 1 : path);
+	if (*of->base == '\0' || strcmp(of->base, ".") == 0 ||
+	    strcmp(of->base, "..") == 0) {
+		r = -EISDIR;
+		goto fail;
+	}
+	of->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	dir = NULL;
+	if (of->dfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (i = 0; i < 64 && fd < 0; i++) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint32_t)jts_mono_ns() ^ (uint32_t)getpid();
+		free(of->tmp);
+		of->tmp = xasprintf(".%.200s.%08x.tmp", of->base, rnd);
+		fd = openat(of->dfd, of->tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			r = -errno;
+			free(of->tmp);
+			of->tmp = NULL;
+			goto fail;
+		}
+	}
+	if (fd < 0) {
+		r = -EEXIST;
+		free(of->tmp);
+		of->tmp = NULL;
+		goto fail;
+	}
+	if (fchmod(fd, mode) != 0 || (of->fp = fdopen(fd, "w")) == NULL) {
+		r = -errno;
+		close(fd);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(dir);
+	jts_outfile_abort(of);
+	return r;
+}
+
+int
+jts_outfile_commit(struct jts_outfile *of)
+{
+	int r = 0;
+
+	if (fflush(of->fp) != 0 || ferror(of->fp))
+		r = -(errno ? errno : EIO);
+	else if (fsync(fileno(of->fp)) != 0)
+		r = -errno;
+	if (fclose(of->fp) != 0 && r == 0)
+		r = -errno;
+	of->fp = NULL;
+	if (r == 0 && renameat(of->dfd, of->tmp, of->dfd, of->base) != 0)
+		r = -errno;
+	if (r == 0) {
+		free(of->tmp);
+		of->tmp = NULL;
+		(void)fsync(of->dfd);
+	}
+	jts_outfile_abort(of);
+	return r;
+}
+
+void
+jts_outfile_abort(struct jts_outfile *of)
+{
+	if (of->fp != NULL)
+		fclose(of->fp);
+	if (of->tmp != NULL && of->dfd >= 0)
+		(void)unlinkat(of->dfd, of->tmp, 0);
+	if (of->dfd >= 0)
+		close(of->dfd);
+	free(of->tmp);
+	free(of->base);
+	memset(of, 0, sizeof(*of));
+	of->dfd = -1;
 }

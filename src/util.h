@@ -9,6 +9,9 @@
 
 #define JTS_PROG_CTL	"jts-tierctl"
 
+/* How deep the walks of a tree go (scan, check, migrate of a directory). */
+#define JTS_MAX_DEPTH	256
+
 /* Prefix of every temporary name the engine creates on a tier. */
 #define JTS_TMP_PREFIX	".jts-tier-"
 
@@ -37,8 +40,39 @@ char	*jts_read_file(const char *path, size_t *lenp);
 /* Write all n bytes (retrying short writes); 0 or -errno. */
 int	jts_write_all(int fd, const void *p, size_t n);
 
-/* Render a path for a message: control characters become \n, \t, \ooo. */
+/*
+ * Render a path for a message: control characters become \n, \t, \ooo,
+ * invalid UTF-8 bytes \ooo, C1 controls and bidi or invisible marks \uXXXX.
+ */
 const char *jts_quote(const char *path);
+/* The same for a key=value log field, in double quotes where it holds a
+ * blank, a quote or '=' (or is empty), so no name forges a field. */
+const char *jts_quote_field(const char *s);
+/*
+ * A copy of text (a message of several lines) that is valid UTF-8 and safe
+ * on a terminal: newlines and tabs kept, other controls, hidden characters
+ * and invalid bytes escaped.  Free it.
+ */
+char	*jts_text_safe(const char *s);
+
+/*
+ * An output file that root writes where others may write too (a textfile
+ * collector's directory): written under a new random name beside path,
+ * created O_EXCL|O_NOFOLLOW in the directory opened once, so no planted
+ * link or name is followed; commit makes it durable and renames it over
+ * path, abort removes it.  0 or -errno; errors name nothing (the caller
+ * names path).
+ */
+#include <stdio.h>
+struct jts_outfile {
+	FILE	*fp;
+	int	 dfd;
+	char	*tmp;		/* its name in the directory */
+	char	*base;		/* path's last component */
+};
+int	jts_outfile_open(struct jts_outfile *, const char *path, mode_t mode);
+int	jts_outfile_commit(struct jts_outfile *);
+void	jts_outfile_abort(struct jts_outfile *);
 
 /* Lexically normalise an absolute path (no symlinks are followed). */
 char	*jts_path_abs(const char *path);

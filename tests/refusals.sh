@@ -83,11 +83,26 @@ contains "no space: what to do" \
     "$("$CTL" -c "$W/big-reserve.conf" migrate "$H/plain" 2>&1)" \
     "make room there or choose another tier with --to"
 
-# A tier whose root is the same directory (a bind mount): onto itself.
+# A tier whose root is another's as it is on disk - the same directory
+# through a bind mount, a symlink to it, a symlink into it - is refused
+# when the configuration is read, before anything can move onto itself.
+cp "$CONF" "$W/conf.orig"
 mkdir -p "$W/alias"
 mount --bind "$W/hot" "$W/alias" && MOUNTS="$W/alias $MOUNTS"
-printf '\n[tier alias]\nkind = posix\nroot = %s\n' "$W/alias" >> "$CONF"
-refuse "onto itself" 1 "is the source directory itself" "$H/plain" --to alias
+ln -s "$W/hot" "$W/hotlink"
+mkdir -p "$W/hot/inner"
+ln -s "$W/hot/inner" "$W/innerlink"
+for a in alias hotlink innerlink; do
+	cp "$W/conf.orig" "$CONF"
+	printf '\n[tier alias]\nkind = posix\nroot = %s\n' "$W/$a" >> "$CONF"
+	out=$("$CTL" migrate --to alias "$H/plain" 2>&1); rc=$?
+	eq "root $a: configuration refused (exit 2)" "$rc" 2
+	contains "root $a: says which roots overlap" "$out" \
+	    "tier alias: root $W/$a overlaps tier hot's root $W/hot (line 12) as they are on disk"
+	ok "root $a: nothing moved" test -f "$H/plain" -a ! -L "$H/plain"
+done
+cp "$W/conf.orig" "$CONF"
+rmdir "$W/hot/inner"
 
 # Recall of a path jts-tier never moved.
 out=$("$CTL" recall "$H/plain" 2>&1); rc=$?
