@@ -1550,6 +1550,8 @@ reload(struct conn *c)
 	int i;
 
 	sd_notify(0, "RELOADING=1");
+	/* A set that fails to load is left as it was: freed only if set. */
+	memset(&ps, 0, sizeof(ps));
 	if (conf_load(D.conf_path, &nc, err, sizeof(err)) != 0) {
 		jts_err("reload: %s; the previous configuration stays in "
 		    "force", err);
