@@ -266,31 +266,29 @@ quote_into(char *out, size_t size, const char *path, bool field)
 	out[o] = '\0';
 }
 
-/* Quote a path for a message; returns one of four rotating static buffers. */
-const char *
-jts_quote(const char *path)
+/* quote_into on one of four rotating static buffers (per thread). */
+static const char *
+quote_rotating(const char *s, bool field)
 {
 	static __thread char bufs[4][1024];
 	static __thread int next;
 	char *out = bufs[next++ & 3];
 
-	if (path == NULL)
-		return "(null)";
-	quote_into(out, sizeof(bufs[0]), path, false);
+	quote_into(out, sizeof(bufs[0]), s, field);
 	return out;
+}
+
+/* Quote a path for a message; returns one of four rotating static buffers. */
+const char *
+jts_quote(const char *path)
+{
+	return path == NULL ? "(null)" : quote_rotating(path, false);
 }
 
 const char *
 jts_quote_field(const char *s)
 {
-	static __thread char bufs[4][1024];
-	static __thread int next;
-	char *out = bufs[next++ & 3];
-
-	if (s == NULL)
-		return "-";
-	quote_into(out, sizeof(bufs[0]), s, true);
-	return out;
+	return s == NULL ? "-" : quote_rotating(s, true);
 }
 
 char *

@@ -47,6 +47,26 @@ main(void)
 	CHECK(jts_parse_size("20000000T", &v) == -ERANGE);
 
 	CHECK_STR(jts_quote("a\nb\tc\001"), "a\\nb\\tc\\001");
+	/* C1 controls, bidi overrides and invalid bytes are escaped too. */
+	CHECK_STR(jts_quote("x\xc2\x9b" "31m"), "x\\u009b31m");
+	CHECK_STR(jts_quote("a\xe2\x80\xae" "b"), "a\\u202eb");
+	CHECK_STR(jts_quote("r\xff\xfe"), "r\\377\\376");
+	CHECK_STR(jts_quote("caf\xc3\xa9"), "caf\xc3\xa9");
+	CHECK_STR(jts_quote("a b=c"), "a b=c");
+	/* A field: quoted when a blank, '=' or a quote could forge one. */
+	CHECK_STR(jts_quote_field("plain"), "plain");
+	CHECK_STR(jts_quote_field("x result=failed"),
+	    "\"x result=failed\"");
+	CHECK_STR(jts_quote_field("q\"uote"), "\"q\\\"uote\"");
+	CHECK_STR(jts_quote_field(""), "\"\"");
+	{
+		char *t = jts_text_safe("ok\nline\t\033[2J\xc2\x9b\xff");
+
+		CHECK_STR(t, "ok\nline\t\\u001b[2J\\u009b\\377");
+		free(t);
+	}
+	errno = 0;
+	CHECK(jts_path_abs("") == NULL && errno == ENOENT);
 	CHECK_STR(jts_fmt_bytes(1536, buf, sizeof(buf)), "1.5 KiB");
 	CHECK_STR(jts_fmt_bytes(12, buf, sizeof(buf)), "12 B");
 	{
