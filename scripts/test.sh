@@ -16,7 +16,7 @@ fi
 
 build() {
 	autoreconf -fi >/dev/null 2>&1 &&
-	./configure -q --enable-werror &&
+	./configure -q --enable-werror --enable-test-hooks &&
 	make -j"$(nproc)" >/dev/null
 }
 if ! build; then
@@ -55,7 +55,7 @@ make dist >/dev/null 2>&1 &&
     tar -xzf jts-tier-*.tar.gz -C "$asan" &&
     tar -xzf jts-tier-*.tar.gz -C "$fuzz" || echo "make dist failed"
 
-(cd "$asan"/jts-tier-* && ./configure -q --enable-sanitizers >/dev/null &&
+(cd "$asan"/jts-tier-* && ./configure -q --enable-sanitizers --enable-test-hooks >/dev/null &&
     make -j"$(nproc)" >/dev/null 2>&1 &&
     make -j"$(nproc)" check TESTS= >/dev/null 2>&1) &
 asan_build=$!

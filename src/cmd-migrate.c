@@ -89,7 +89,7 @@ struct flush {
 static int
 plan_chunk(void)
 {
-	const char *s = getenv("JTS_TIER_PLAN_CHUNK");
+	const char *s = jts_test_knob("JTS_TIER_PLAN_CHUNK");
 	int n = s ? atoi(s) : 0;
 
 	return n > 0 ? n : 16384;

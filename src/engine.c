@@ -383,7 +383,7 @@ engine_open_loop(struct engine *e, struct conf *c, struct ev_loop *loop,
 	}
 	e->conf = c;
 	e->lockfd = -1;
-	e->short_io = getenv("JTS_TIER_SHORT_IO") != NULL;
+	e->short_io = jts_test_knob("JTS_TIER_SHORT_IO") != NULL;
 	for (i = 0; i < c->ntiers; i++) {
 		t = &e->tiers[i];
 		t->tc = &c->tiers[i];

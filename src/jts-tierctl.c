@@ -155,7 +155,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		case 'V':
-			printf("%s %s\n", JTS_PROG_CTL, PACKAGE_VERSION);
+			printf("%s %s%s\n", JTS_PROG_CTL, PACKAGE_VERSION, JTS_BUILD_NOTE);
 			return EXIT_OK;
 		default:
 			usage(stderr);

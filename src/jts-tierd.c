@@ -1299,15 +1299,13 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
  * without running the loop: only the socket, whose callbacks queue work
  * and read state, never the catalog.
  */
-static void
-serve_clients_now(void)
+static bool
+serve_clients_once(void)
 {
 	struct pollfd pf[CONN_MAX + 1];
 	struct conn *c, *next;
 	int n = 0, i;
 
-	if (!pthread_equal(pthread_self(), D.main_thread) || D.lfd <= 0)
-		return;
 	pf[n].fd = D.lfd;
 	pf[n++].events = ev_is_active(&D.lio) ? POLLIN : 0;
 	for (c = D.conns; c != NULL && n < CONN_MAX + 1; c = c->next) {
@@ -1316,7 +1314,7 @@ serve_clients_now(void)
 		    (c->outn > c->outoff ? POLLOUT : 0);
 	}
 	if (poll(pf, (nfds_t)n, 0) <= 0)
-		return;
+		return false;
 	for (i = 1, c = D.conns; c != NULL && i < n; c = next, i++) {
 		next = c->next;
 		if (pf[i].revents & POLLOUT)
@@ -1326,6 +1324,19 @@ serve_clients_now(void)
 	}
 	if (pf[0].revents & POLLIN)
 		on_accept(D.loop, &D.lio, EV_READ);
+	return true;
+}
+
+static void
+serve_clients_now(void)
+{
+	int round;
+
+	if (!pthread_equal(pthread_self(), D.main_thread) || D.lfd <= 0)
+		return;
+	/* A few rounds: a client accepted in one is read in the next. */
+	for (round = 0; round < 4 && serve_clients_once(); round++)
+		;
 }
 
 static int
@@ -1680,7 +1691,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("%s %s\n", JTS_PROG_D, PACKAGE_VERSION);
+			printf("%s %s%s\n", JTS_PROG_D, PACKAGE_VERSION, JTS_BUILD_NOTE);
 			return 0;
 		default:
 			usage(stderr);
@@ -1743,10 +1754,10 @@ main(int argc, char **argv)
 	ev_timer_start(D.loop, &D.conn_sweep);
 	ev_idle_init(&D.work, on_work);
 	ev_timer_init(&D.wake, on_wake, 1, 0);
-	if ((s = getenv("JTS_TIER_FILL_CHECK")) != NULL && atof(s) > 0)
+	if ((s = jts_test_knob("JTS_TIER_FILL_CHECK")) != NULL && atof(s) > 0)
 		fill_every = atof(s);
 	fill_cooldown = fill_every * 2 > 60 ? fill_every * 2 : 60;
-	if ((s = getenv("JTS_TIER_FILL_COOLDOWN")) != NULL && atof(s) >= 0)
+	if ((s = jts_test_knob("JTS_TIER_FILL_COOLDOWN")) != NULL && atof(s) >= 0)
 		fill_cooldown = atof(s);
 	ev_timer_init(&D.fill, on_fill, fill_every, fill_every);
 	ev_timer_start(D.loop, &D.fill);

@@ -2737,9 +2737,9 @@ move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
 	rs->t0 = jts_mono_ns();
 	rs->max_batch = BATCH_FILES;
 	/* Test knob: small batches, so that small trees move in several. */
-	if (getenv("JTS_TIER_BATCH_FILES") != NULL &&
-	    atoi(getenv("JTS_TIER_BATCH_FILES")) > 0)
-		rs->max_batch = atoi(getenv("JTS_TIER_BATCH_FILES"));
+	if (jts_test_knob("JTS_TIER_BATCH_FILES") != NULL &&
+	    atoi(jts_test_knob("JTS_TIER_BATCH_FILES")) > 0)
+		rs->max_batch = atoi(jts_test_knob("JTS_TIER_BATCH_FILES"));
 	lease_setup();
 	stop_requested = 0;
 	memset(&sa, 0, sizeof(sa));

@@ -1063,7 +1063,7 @@ eval_begin(sqlite3 *db, struct eval_guard *g)
 	g->deadline = jts_mono_ns() + eval_limit_ns;
 	g->next_tick = 0;
 	g->timed_out = false;
-	sqlite3_progress_handler(db, 1000, eval_progress, g);
+	sqlite3_progress_handler(db, 100, eval_progress, g);
 	return sqlite3_limit(db, SQLITE_LIMIT_LENGTH, POLICY_MAX_VALUE);
 }
 

@@ -663,7 +663,7 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	    NULL, NULL);
 	if (catalog_begin(&e->cat) != 0)
 		sc_fail(&s, "begin");
-	s.ring_ok = getenv("JTS_TIER_SCAN_SYNC") == NULL &&
+	s.ring_ok = jts_test_knob("JTS_TIER_SCAN_SYNC") == NULL &&
 	    io_uring_queue_init(STATX_QD * 2, &s.ring, 0) == 0;
 	if (!s.failed) {
 		size_t relcap = 4096;

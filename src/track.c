@@ -465,7 +465,7 @@ track_start(struct engine *e, struct ev_loop *loop, const bool *busy,
 	t->busy = busy;
 	t->lost = lost;
 	t->max = TRACK_MAX;
-	if ((s = getenv("JTS_TIER_TRACK_MAX")) != NULL && atoi(s) > 0)
+	if ((s = jts_test_knob("JTS_TIER_TRACK_MAX")) != NULL && atoi(s) > 0)
 		t->max = (size_t)atoi(s);
 	t->self = getpid();
 	t->fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
@@ -518,7 +518,7 @@ track_start(struct engine *e, struct ev_loop *loop, const bool *busy,
 	ev_io_init(&t->io, on_events, t->fd, EV_READ);
 	t->io.data = t;
 	ev_io_start(loop, &t->io);
-	if ((s = getenv("JTS_TIER_TRACK_FLUSH")) != NULL && atof(s) > 0)
+	if ((s = jts_test_knob("JTS_TIER_TRACK_FLUSH")) != NULL && atof(s) > 0)
 		every = atof(s);
 	ev_timer_init(&t->flush, on_flush, every, every);
 	t->flush.data = t;

@@ -570,7 +570,7 @@ jts_fault_point(const char *name)
 	long want = 1;
 
 	if (!init) {
-		spec = getenv("JTS_TIER_FAULT");
+		spec = jts_test_knob("JTS_TIER_FAULT");
 		init = 1;
 	}
 	if (spec == NULL || *spec == '\0')
@@ -616,9 +616,11 @@ jts_fault_errno(const char *name)
 	char *end;
 
 	if (!init) {
-		spec = getenv("JTS_TIER_FAIL");
+		spec = jts_test_knob("JTS_TIER_FAIL");
 		/* The test suite's system call sweep (tests/faultshim.c). */
+#ifdef JTS_TEST_HOOKS
 		*(void **)&sweep = dlsym(RTLD_DEFAULT, "jts_sweep_hit");
+#endif
 		init = 1;
 	}
 	if (sweep != NULL && strcmp(name, "corrupt") != 0 &&
@@ -643,7 +645,7 @@ jts_fault_errno(const char *name)
 void
 jts_pause_point(const char *name)
 {
-	const char *spec = getenv("JTS_TIER_PAUSE");
+	const char *spec = jts_test_knob("JTS_TIER_PAUSE");
 	size_t n = strlen(name);
 	struct timespec ts;
 	long ms;
@@ -866,3 +868,11 @@ jts_outfile_abort(struct jts_outfile *of)
 	memset(of, 0, sizeof(*of));
 	of->dfd = -1;
 }
+
+#ifdef JTS_TEST_HOOKS
+const char *
+jts_test_knob(const char *name)
+{
+	return getenv(name);
+}
+#endif

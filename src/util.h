@@ -103,6 +103,25 @@ int64_t	jts_ts_ns(const struct timespec *);
 int64_t	jts_mono_ns(void);
 
 /*
+ * A test knob (JTS_TIER_BATCH_FILES, JTS_TIER_PLAN_CHUNK, ...): its value
+ * in the environment in a build made with configure --enable-test-hooks,
+ * NULL in every other build, so a default daemon has no such hooks.
+ */
+/* "" or " (test hooks)", for --version. */
+#ifdef JTS_TEST_HOOKS
+const char *jts_test_knob(const char *name);
+#define JTS_BUILD_NOTE	" (test hooks)"
+#else
+static inline const char *
+jts_test_knob(const char *name)
+{
+	(void)name;
+	return NULL;
+}
+#define JTS_BUILD_NOTE	""
+#endif
+
+/*
  * Fault points for the test suite: JTS_TIER_FAULT=name[:N] kills the process
  * with SIGKILL the Nth time the named point is reached (default the first).
  */

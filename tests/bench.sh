@@ -77,5 +77,6 @@ fio --name=randread --directory="$W/hot" --size=64M --rw=randread --bs=4k \
 theirs=$(jq '.jobs[0].read.iops' "$W/fio.json")
 rm -f "$W"/hot/randread.*
 printf '    hot random reads: jts-tierctl %.0f IOPS, fio %.0f IOPS\n' "$ours" "$theirs"
-ok "both measured" [ "${ours%.*}" -gt 0 ] && [ "${theirs%.*}" -gt 0 ]
+ok "ours measured" [ "${ours%.*}" -gt 0 ]
+ok "fio measured" [ "${theirs%.*}" -gt 0 ]
 finish

@@ -6,6 +6,7 @@
 # NAS.  Each time: the source is intact, the CLI returns, temporaries are
 # cleaned when the NAS is back, and the next run finishes the work.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 . "${JTS_SRCDIR:-.}/tests/lib-nfs.sh"
 need_cmd timeout
 setup_tiers 1G 1G
@@ -35,7 +36,7 @@ id_a=$(fileid "$H/a")
 cp "$CONF" "$W/conf.good"
 sed -i "s|^url = .*|url = nfs://127.0.0.1/nowhere?nfsport=9\&mountport=9|" "$CONF"
 out=$(timeout 120 "$CTL" migrate --to cold "$H/a" 2>&1); rc=$?
-ok "unreachable NAS: exit non-zero (and no hang)" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+failed_in_time "unreachable NAS: exit non-zero (and no hang)" "$rc"
 contains "names the URL" "$out" "nfs://127.0.0.1/nowhere"
 contains "and the cause" "$out" "refused"
 contains "and what to look at" "$out" "check that the NAS is up"
@@ -53,10 +54,10 @@ sleep 1
 kill -STOP "$NAS_PID"
 wait "$cli"; rc=$?
 out=$(cat "$W/out")
-ok "stopped NAS: exit non-zero within the timeout (no hang)" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+failed_in_time "stopped NAS: exit non-zero within the timeout (no hang)" "$rc"
 contains "says the server did not answer" "$out" "did not answer for 5 s"
 eq "source intact" "$(fileid "$H/big")" "$id_big"
-ok "source still a regular file" [ -f "$H/big" ] && [ ! -L "$H/big" ]
+regular "source still a regular file" "$H/big"
 eq "the move stays open for recovery" "$(open_rows)" 1
 kill -CONT "$NAS_PID"
 out=$("$CTL" recover 2>&1); rc=$?
@@ -75,7 +76,7 @@ cli=$!
 sleep 1
 nas_kill
 wait "$cli"; rc=$?
-ok "killed NAS: exit non-zero, no hang" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+failed_in_time "killed NAS: exit non-zero, no hang" "$rc"
 contains "says the connection was lost" "$(cat "$W/out")" "big"
 eq "source intact" "$(fileid "$H/big")" "$id_big"
 ok "NAS restarted" nas_up
@@ -93,7 +94,7 @@ sleep 1.5
 nas_kill
 nas_up
 wait "$cli"; rc=$?
-ok "restart before COMMIT: exit non-zero" [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]
+failed_in_time "restart before COMMIT: exit non-zero" "$rc"
 eq "source intact" "$(fileid "$H/big")" "$id_big"
 eq "catalog: not on cold" "$(tier_of big)" hot
 out=$("$CTL" migrate --to cold "$H/big" 2>&1); rc=$?
@@ -108,7 +109,7 @@ head -c 300M /dev/urandom > "$H/huge"
 out=$("$CTL" migrate --to cold "$H/huge" 2>&1); rc=$?
 ok "too big for the export: refused" [ "$rc" -ne 0 ]
 contains "not enough space" "$out" "not enough space on tier cold"
-ok "huge untouched" [ -f "$H/huge" ] && [ ! -L "$H/huge" ]
+regular "huge untouched" "$H/huge"
 rm -f "$H/huge"
 head -c 40M /dev/urandom > "$H/mid"
 id_mid=$(fileid "$H/mid")
@@ -121,7 +122,7 @@ wait "$cli"; rc=$?
 ok "export filled: exit non-zero" [ "$rc" -ne 0 ]
 contains "says the export is full" "$(cat "$W/out")" "No space left on device"
 eq "source intact" "$(fileid "$H/mid")" "$id_mid"
-ok "source still a regular file" [ -f "$H/mid" ] && [ ! -L "$H/mid" ]
+regular "source still a regular file" "$H/mid"
 ok "temporary removed" no_temps
 eq "no move left open" "$(open_rows)" 0
 rm -f "$NAS_DIR/filler"
@@ -209,10 +210,10 @@ for op in migrate recall; do
 		t=$(tier_of "$f")
 		if [ "$t" = cold ]; then
 			got=$(xxh128sum < "$NAS_DIR/data/$f" | cut -d' ' -f1)
-			ok "$op killed at $point: home holds no data" [ ! -f "$H/$f" ] || [ -L "$H/$f" ]
+			no_data "$op killed at $point: home holds no data" "$H/$f"
 		else
 			got=$(xxh128sum < "$H/$f" | cut -d' ' -f1)
-			ok "$op killed at $point: a regular file at home" [ -f "$H/$f" ] && [ ! -L "$H/$f" ]
+			regular "$op killed at $point: a regular file at home" "$H/$f"
 			ok "$op killed at $point: none on the NAS" [ ! -e "$NAS_DIR/data/$f" ]
 		fi
 		eq "$op killed at $point: the one copy is whole ($t)" "$got" "$want"

@@ -6,6 +6,7 @@
 # move is refused or aborted and the newest content stays at its path, a
 # regular file, with nothing left on warm and check OK.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 need_cmd python3
 setup_tiers 1G 1G
 H=$W/hot/cw
@@ -14,7 +15,7 @@ mkdir -p "$H"
 # settled NAME FILE: the file stayed, whole as its writer left it.
 settled() {
 	local f=$H/$2 c
-	ok "$1: a regular file at its path" [ -f "$f" ] && [ ! -L "$f" ]
+	regular "$1: a regular file at its path" "$f"
 	eq "$1: the newest content" "$(xxh128sum < "$f" | cut -d' ' -f1)" \
 	    "$(cut -d' ' -f1 < "$W/newest")"
 	ok "$1: no copy on warm" [ ! -e "$W/warm/cw/$2" ]
@@ -29,22 +30,26 @@ settled() {
 # writer KIND FILE: start what uses FILE in the background (pid in WPID);
 # it waits for $W/go first, so it can be started ahead and set off at
 # the right moment, and makes $W/ready once it has the file (open,
-# mapped, or written once).  stop_writer ends it and records the file's
-# final hash in $W/newest.
+# mapped, or written once).  Each writer keeps in $W/expect what it has
+# made the file hold, from what it wrote, never from the file itself;
+# stop_writer ends it and records that content's hash in $W/newest.
 writer() {
 	local f=$H/$2
+	cp "$f" "$W/expect"
 	case $1 in
 	append)
 		# Opens, appends a numbered line, closes; again and again.
 		( gate; i=0; while [ ! -e "$W/stop" ]; do
-			i=$((i + 1)); echo "line $i" >> "$f"; touch "$W/ready"
+			i=$((i + 1)); echo "line $i" >> "$f"
+			echo "line $i" >> "$W/expect"; touch "$W/ready"
 			sleep 0.01
 		done ) &
 		;;
 	mmap)
 		# Holds the file mapped shared and changes it in place.
-		python3 - "$f" "$W/stop" "$W/go" "$W/ready" <<'PY' &
+		python3 - "$f" "$W/stop" "$W/go" "$W/ready" "$W/expect" <<'PY' &
 import mmap, os, sys, time
+shadow = bytearray(open(sys.argv[5], "rb").read())
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.005)
 fd = os.open(sys.argv[1], os.O_RDWR)
@@ -52,12 +57,15 @@ m = mmap.mmap(fd, os.fstat(fd).st_size)
 open(sys.argv[4], "w").close()
 i = 0
 while not os.path.exists(sys.argv[2]):
-    m[i % len(m)] = (m[i % len(m)] + 1) % 256
+    k = i % len(shadow)
+    shadow[k] = (shadow[k] + 1) % 256
+    m[k] = shadow[k]
     i += 4099
     time.sleep(0.005)
 m.flush()
 m.close()
 os.close(fd)
+open(sys.argv[5], "wb").write(shadow)
 PY
 		;;
 	idle)
@@ -67,12 +75,14 @@ PY
 		;;
 	truncate)
 		# truncate(2) on the path: waits for a lease to be given up.
+		head -c 5000 "$f" > "$W/expect"
 		( gate; python3 -c 'import os, sys; os.truncate(sys.argv[1], 5000)' \
 		    "$f" ) &
 		;;
 	rename)
 		# An editor writes a new version beside it and renames it over.
-		( gate; head -c 3000000 /dev/urandom > "$f.new" && mv "$f.new" "$f" ) &
+		head -c 3000000 /dev/urandom > "$W/expect"
+		( gate; cp "$W/expect" "$f.new" && mv "$f.new" "$f" ) &
 		;;
 	esac
 	WPID=$!
@@ -84,7 +94,7 @@ stop_writer() {
 	touch "$W/stop"
 	wait "$WPID" 2>/dev/null
 	rm -f "$W/stop" "$W/go" "$W/ready"
-	xxh128sum < "$H/$1" > "$W/newest"
+	xxh128sum < "$W/expect" > "$W/newest"
 }
 # leased PID: until process PID holds a write lease (the move has the
 # source and is copying it); 1 if it never does within 20 s.

@@ -10,6 +10,7 @@
 # (JTS_TIER_FAULT=renamed) and recording the row as the conflict path
 # does.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 setup_tiers 512M 512M
 
 H=$W/hot/c
@@ -66,7 +67,7 @@ out=$("$CTL" recover 2>&1); rc=$?
 eq "copy removed: recover exits 0" "$rc" 0
 contains "copy removed: recover says so" "$out" "nothing left unfinished"
 eq "copy removed: row closed, catalog on hot" "$(row both)" "aborted|hot"
-ok "copy removed: source still a regular file" [ -f "$H/both" ] && [ ! -L "$H/both" ]
+regular "copy removed: source still a regular file" "$H/both"
 eq "copy removed: source content" "$(xxh128sum < "$H/both")" "$h"
 out=$("$CTL" check 2>&1); rc=$?
 eq "copy removed: check OK" "$rc" 0

@@ -7,6 +7,7 @@
 # every later item's steps too: fault-sweep.sh; at random times:
 # crash-torture.sh.)
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 setup_tiers 1G 1G
 
 POINTS="journaled copy synced verify verified rename renamed committed release released"

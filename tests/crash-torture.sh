@@ -12,6 +12,7 @@
 # (make check-long); JTS_TORTURE_ITER overrides.  The random seed is
 # printed; JTS_TORTURE_SEED repeats a run.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 setup_tiers 1G 1G
 if [ "${JTS_TEST_LONG:-0}" = 1 ]; then
 	ITER=${JTS_TORTURE_ITER:-2000}

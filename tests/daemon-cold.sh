@@ -19,8 +19,7 @@ mkdir -p "$W/policies" "$H/arch" "$H/keep"
 for i in 1 2 3 4 5 6; do head -c $((i * 70000)) /dev/urandom > "$H/arch/s$i"; done
 head -c $((400 << 20)) /dev/urandom > "$H/arch/big"
 head -c 1000 /dev/urandom > "$H/keep/k"
-( cd "$H" && for f in arch/* keep/k; do
-	printf '%s %s\n' "$(xxh128sum < "$f" | cut -d' ' -f1)" "$f"; done ) > "$W/manifest"
+(cd "$H" && hash_manifest . arch/* keep/k) > "$W/manifest"
 "$CTL" migrate -q "$H/arch" "$H/keep" > /dev/null
 eq "setup: everything on warm first" \
     "$(sqlite3 "$CAT" "SELECT count(*) FROM files WHERE tier='warm'")" 8
@@ -47,7 +46,7 @@ ok "status answered during the transfer, with its progress ($answered times)" te
 wait_log "policy to-nas run=schedule moved=7" 120
 eq "the catalog has the policy's files on cold" \
     "$(sqlite3 "$CAT" "SELECT count(*) FROM files WHERE tier='cold' AND home='hot' AND length(hash)=16")" 7
-bad=$(while read -r h f; do
+bad=$(while IFS=' ' read -r -d '' h f; do
 	case "$f" in arch/*) p=$W/export/$f ;; *) p=$W/warm/$f ;; esac
 	[ "$(xxh128sum < "$p" | cut -d' ' -f1)" = "$h" ] || echo "$f"
 done < "$W/manifest")
@@ -55,7 +54,7 @@ eq "every file intact where the catalog says (export checked directly)" "$bad" "
 NASQ=${NAS_URL#*\?}
 eq "nfs-cat reads a file back through NFS" \
     "$(nfs-cat "nfs://127.0.0.1$NAS_DIR/arch/s3?$NASQ" | xxh128sum | cut -d' ' -f1)" \
-    "$(grep ' arch/s3$' "$W/manifest" | cut -d' ' -f1)"
+    "$(tr '\0' '\n' < "$W/manifest" | grep ' arch/s3$' | cut -d' ' -f1)"
 eq "the home path links into the NAS's mountpoint" "$(readlink "$H/arch/big")" /mnt/nas/arch/big
 ok "the warm copy is gone" test ! -e "$W/warm/arch/big"
 ok "keep/ stayed on warm" test -f "$W/warm/keep/k"

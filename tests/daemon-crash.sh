@@ -5,6 +5,7 @@
 # work; nothing is lost, no file is present twice, no temporary is left.
 # Judged with xxh128sum, readlink, find and sqlite3.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 setup_tiers 1G 1G
 [ -x "$TIERD" ] || skip "jts-tierd not built"
 H=$W/hot
@@ -14,9 +15,7 @@ for i in $(seq 1 60); do
 	head -c $(( (i % 5) * 90000 )) /dev/urandom > "$H/arch/b/g$i"
 done
 touch -d '90 days ago' "$H"/arch/*/*
-( cd "$H" && find . -type f -printf '%P\n' | sort | while read -r f; do
-	printf '%s %s\n' "$(xxh128sum < "$f" | cut -d' ' -f1)" "$f"; done ) \
-	> "$W/manifest"
+hash_manifest "$H" > "$W/manifest"
 cat > "$W/policies/arch.policy" <<'P'
 [policy]
 from = hot
@@ -29,7 +28,7 @@ P
 # judge: every file once at its place, intact; no temporaries; catalog ok.
 judge() {
 	bad=0
-	while read -r h f; do
+	while IFS=' ' read -r -d '' h f; do
 		p=$H/$f
 		if [ -L "$p" ]; then
 			t=$(readlink "$p")
@@ -72,8 +71,7 @@ ok "the kill came mid-run ($n1 < $n2 < 120 on warm)" test "$n2" -lt 120
 mkdir -p "$H/more"
 for i in $(seq 1 40); do head -c 200000 /dev/urandom > "$H/more/m$i"; done
 touch -d '90 days ago' "$H"/more/*
-( cd "$H" && for f in more/*; do
-	printf '%s %s\n' "$(xxh128sum < "$f" | cut -d' ' -f1)" "$f"; done ) >> "$W/manifest"
+(cd "$H" && hash_manifest . more/*) >> "$W/manifest"
 cat > "$W/policies/more.policy" <<'P'
 [policy]
 from = hot

@@ -7,6 +7,7 @@
 # mounted beneath the hot tier's root (fill_path): scans and tracking
 # cross into it.  Judged with df and sqlite3.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 need_cmd python3 df
 setup_tiers 512M 1G
 [ -x "$TIERD" ] || skip "jts-tierd not built"

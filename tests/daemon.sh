@@ -7,6 +7,7 @@
 # SIGTERM stops it cleanly.  Judged with stat, readlink, xxh128sum and
 # sqlite3.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 need_cmd python3
 setup_tiers 512M 512M
 [ -x "$TIERD" ] || skip "jts-tierd not built"
@@ -28,9 +29,7 @@ for i in 1 2 3 4 5; do
 	head -c 20000 /dev/urandom > "$H/ch/parts/p$i"
 	touch -d "$((60 - i)) days ago" "$H/ch/parts/p$i"
 done
-( cd "$H" && find . -type f -printf '%P\n' | sort | while read -r f; do
-	printf '%s %s\n' "$(xxh128sum < "$f" | cut -d' ' -f1)" "$f"; done ) \
-	> "$W/manifest"
+hash_manifest "$H" > "$W/manifest"
 
 # A daemon with no policies yet: it scans and tracks.
 start_daemon JTS_TIER_TRACK_FLUSH=0.3 || exit 1
@@ -116,7 +115,7 @@ for f in w06 pinned keep/k1 readme busy w07.partial; do
 done
 ok "live database file untouched" test -f "$H/pg/base/live" -a ! -L "$H/pg/base/live"
 # Every byte is where the catalog says, intact.
-( cd "$H" && while read -r h f; do
+( cd "$H" && while IFS=' ' read -r -d '' h f; do
 	[ "$(xxh128sum < "$f" | cut -d' ' -f1)" = "$h" ] || echo "BAD $f"; done \
 	< "$W/manifest" ) > "$W/bad"
 eq "every file's content is intact through its path" "$(cat "$W/bad")" ""

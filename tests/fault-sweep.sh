@@ -17,6 +17,7 @@
 # turning with N (EIO, ENOSPC, kill, EIO, ...).  JTS_TEST_LONG=1 (make
 # check-long): every call N with each of the three.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 SHIM=${JTS_FAULTSHIM:-$(dirname "$CTL")/tests/faultshim.so}
 [ -f "$SHIM" ] || skip "the fault shim $SHIM is not built (make check builds it)"
 setup_tiers 1G 1G

@@ -5,6 +5,7 @@
 # copy.  Each aborts cleanly: clear error naming the file, exit 1, source
 # intact, no temporary, check OK.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 setup_tiers 2G 2G
 
 H=$W/hot/f
@@ -12,7 +13,7 @@ mkdir -p "$H"
 
 # intact NAME FILE HASH: the source is still the same regular file.
 intact() {
-	ok "$1: source still a regular file" [ -f "$2" ] && [ ! -L "$2" ]
+	regular "$1: source still a regular file" "$2"
 	eq "$1: source content" "$(xxh128sum < "$2")" "$3"
 	eq "$1: no temporary left" \
 	    "$(find "$W/hot" "$W/warm" -name '.jts-tier-*' | wc -l)" 0
@@ -246,8 +247,8 @@ rm -f "$W/warm/f/gone-copy"
 "$CTL" recover > "$W/out" 2>&1
 contains "copy removed after the commit: recovery says so" "$(cat "$W/out")" \
     "the copy on tier warm is gone; the source on tier hot was kept"
-ok "copy removed after the commit: the source stays a file" \
-    [ -f "$H/gone-copy" ] && [ ! -L "$H/gone-copy" ]
+regular "copy removed after the commit: the source stays a file" \
+    "$H/gone-copy"
 eq "copy removed after the commit: its content" "$(cat "$H/gone-copy")" keep
 eq "copy removed after the commit: the catalog has it on hot" \
     "$(sqlite3 "$CAT" "select tier from files where path = cast('f/gone-copy' as blob)")" hot

@@ -174,8 +174,7 @@ for p in range(int(sys.argv[2]) - 50, int(sys.argv[2]) + 2000):
 "$CTL" metrics -o "$W/textfile/jts-tier.prom" >"$W/out" 2>&1
 eq "metrics -o: exit" "$?" 0
 victim_intact "metrics -o"
-ok "metrics -o: a regular file replaced the planted link" \
-    test -f "$W/textfile/jts-tier.prom" -a ! -L "$W/textfile/jts-tier.prom"
+regular "metrics -o: a regular file replaced the planted link" "$W/textfile/jts-tier.prom"
 eq "metrics -o: the file is root's, mode 0644" \
     "$(stat -c '%U %a' "$W/textfile/jts-tier.prom")" "root 644"
 contains "metrics -o: holds the metrics" "$(cat "$W/textfile/jts-tier.prom")" \
@@ -183,8 +182,7 @@ contains "metrics -o: holds the metrics" "$(cat "$W/textfile/jts-tier.prom")" \
 "$CTL" report --svg "$W/textfile/ages.svg" >"$W/out" 2>&1
 eq "report --svg: exit" "$?" 0
 victim_intact "report --svg"
-ok "report --svg: a regular file replaced the planted link" \
-    test -f "$W/textfile/ages.svg" -a ! -L "$W/textfile/ages.svg"
+regular "report --svg: a regular file replaced the planted link" "$W/textfile/ages.svg"
 contains "report --svg: holds the chart" "$(head -c 300 "$W/textfile/ages.svg")" "<svg"
 eq "no temporaries left in the directory" \
     "$(find "$W/textfile" -name '.*.tmp' | wc -l)" 0
@@ -192,7 +190,7 @@ eq "no temporaries left in the directory" \
 ln -s "$W/victim" "$CAT.check.tmp"
 "$CTL" check >/dev/null 2>&1
 victim_intact "check's state file"
-ok "check's state file: a regular file" test -f "$CAT.check" -a ! -L "$CAT.check"
+regular "check's state file: a regular file" "$CAT.check"
 contains "check's state file: holds the result" "$(cat "$CAT.check")" "status=0"
 rm -f "$CAT.check.tmp"
 # An unwritable output directory: an error naming the file, no crash.
@@ -416,7 +414,7 @@ client slow "$SOCK" "{\"cmd\":\"recall\",\"paths\":[\"$U\"]}" 0 > "$W/json.out" 
 eq "progress JSON is valid UTF-8 (strict decode)" \
     "$(tail -1 "$W/json.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"])')" 0
 for n in "$forged" "$c1" "$bidi" "$raw"; do
-	ok "names: $(printf '%q' "$n") back at home" test -f "$U/$n" -a ! -L "$U/$n"
+	regular "names: $(printf '%q' "$n") back at home" "$U/$n"
 done
 
 # 9. An empty path, and trailing bytes after a frame's JSON.

@@ -27,6 +27,13 @@ need_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root (loop devices, mounts, leases)"
 }
 
+# need_hooks: the programs were built with configure --enable-test-hooks
+# (fault points, pauses, knobs); a default build has none, so skip.
+need_hooks() {
+	"$CTL" --version 2>/dev/null | grep -q '(test hooks)' ||
+		skip "needs a build with configure --enable-test-hooks (its fault points and knobs)"
+}
+
 need_cmd() {
 	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 || skip "needs $c"
@@ -49,17 +56,23 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# ok DESCRIPTION COMMAND...: one assertion.
+# Every assertion counts once and returns its result (0 or 1).  One
+# assertion is one command: in 'ok D [ A ] && [ B ]' the shell runs B
+# outside ok and drops its result; tests/lib-selftest.sh refuses that
+# shape in every test.  For two conditions, use two assertions or one of
+# the helpers below.
+
+# ok DESCRIPTION COMMAND...: one assertion, that COMMAND succeeds.
 ok() {
 	desc=$1
 	shift
 	T_CHECKS=$((T_CHECKS + 1))
 	if "$@"; then
-		:
-	else
-		echo "FAIL: $desc"
-		T_FAILS=$((T_FAILS + 1))
+		return 0
 	fi
+	echo "FAIL: $desc"
+	T_FAILS=$((T_FAILS + 1))
+	return 1
 }
 
 # eq DESCRIPTION GOT WANT
@@ -68,18 +81,37 @@ eq() {
 	if [ "$2" != "$3" ]; then
 		echo "FAIL: $1: got [$2], want [$3]"
 		T_FAILS=$((T_FAILS + 1))
+		return 1
 	fi
+	return 0
 }
 
 # contains DESCRIPTION HAYSTACK NEEDLE
 contains() {
 	T_CHECKS=$((T_CHECKS + 1))
 	case "$2" in
-	*"$3"*) ;;
-	*)	echo "FAIL: $1: [$3] not in:"; printf '%s\n' "$2" | sed 's/^/    /'
-		T_FAILS=$((T_FAILS + 1)) ;;
+	*"$3"*) return 0 ;;
 	esac
+	echo "FAIL: $1: [$3] not in:"; printf '%s\n' "$2" | sed 's/^/    /'
+	T_FAILS=$((T_FAILS + 1))
+	return 1
 }
+
+_is_regular() { [ -f "$1" ] && [ ! -L "$1" ]; }
+_is_absent() { [ ! -e "$1" ] && [ ! -L "$1" ]; }
+_no_data() { [ ! -f "$1" ] || [ -L "$1" ]; }
+_is_dir() { [ -d "$1" ] && [ ! -L "$1" ]; }
+_failed_in_time() { [ "$1" -ne 0 ] && [ "$1" -ne 124 ]; }
+# regular DESCRIPTION PATH: a regular file, not a symbolic link.
+regular() { ok "$1" _is_regular "$2"; }
+# absent DESCRIPTION PATH: nothing at all, not even a dangling link.
+absent() { ok "$1" _is_absent "$2"; }
+# no_data DESCRIPTION PATH: no regular file (nothing, or a link).
+no_data() { ok "$1" _no_data "$2"; }
+# a_dir DESCRIPTION PATH: a directory, not a symbolic link to one.
+a_dir() { ok "$1" _is_dir "$2"; }
+# failed_in_time DESCRIPTION RC: exit non-zero, and not timeout's 124.
+failed_in_time() { ok "$1 (exit $2)" _failed_in_time "$2"; }
 
 finish() {
 	if [ "$T_CHECKS" -eq 0 ]; then
@@ -157,20 +189,34 @@ CONF
 
 # Print "hash mode uid:gid mtime_ns size" of a file, with independent tools.
 fileid() {
-	h=$(xxh128sum "$1" | cut -d' ' -f1)
+	h=$(xxh128sum < "$1" | cut -d' ' -f1)
 	s=$(stat -L -c '%a %u:%g %.9Y %s' "$1")
 	echo "$h $s"
 }
 
-# manifest DIR: one line per regular file beneath DIR, relative, sorted,
-# with fileid and xattrs (getfattr) and ACLs (getfacl).
+# manifest DIR: one line per regular file beneath DIR (through links),
+# relative, sorted, its name shell-quoted (%q: a newline in a name keeps
+# its record one line), with fileid and xattrs (getfattr) and ACLs
+# (getfacl).  Names are read NUL-separated: no name is skipped.
 manifest() {
-	(cd "$1" && find . -type f -o -type l | LC_ALL=C sort | while IFS= read -r f; do
+	(cd "$1" && find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z |
+	    while IFS= read -r -d '' f; do
 		[ -f "$f" ] || continue
-		printf '%s|%s|%s|%s\n' "$f" "$(fileid "$f")" \
+		printf '%q|%s|%s|%s\n' "$f" "$(fileid "$f")" \
 		    "$(getfattr -d -m - --absolute-names "$f" 2>/dev/null |
 		    grep -v '^#' | grep -v '^security\.' | sort | tr '\n' ' ')" \
 		    "$(getfacl -cp "$f" 2>/dev/null | tr '\n' ' ')"
+	done)
+}
+
+# hash_manifest DIR [NAME...]: "HASH NAME" records, NUL-terminated, of
+# the regular files beneath DIR (or of the NAMEs in it), sorted; read
+# them back with: while IFS=' ' read -r -d '' h f; do ...; done < FILE
+hash_manifest() {
+	(cd "$1" && shift && if [ $# -gt 0 ]; then printf '%s\0' "$@"; else
+	    find . -type f -printf '%P\0'; fi | LC_ALL=C sort -z |
+	    while IFS= read -r -d '' f; do
+		printf '%s %s\0' "$(xxh128sum < "$f" | cut -d' ' -f1)" "$f"
 	done)
 }
 

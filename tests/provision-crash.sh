@@ -4,6 +4,7 @@
 # time after finishing with a second apply) leaves the device blank, fstab
 # byte-identical and nothing made beneath the root.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 need_root
 need_cmd mkfs.btrfs findmnt blkid btrfs
 W=$(mktemp -d)

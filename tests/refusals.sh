@@ -99,7 +99,7 @@ for a in alias hotlink innerlink; do
 	eq "root $a: configuration refused (exit 2)" "$rc" 2
 	contains "root $a: says which roots overlap" "$out" \
 	    "tier alias: root $W/$a overlaps tier hot's root $W/hot (line 12) as they are on disk"
-	ok "root $a: nothing moved" test -f "$H/plain" -a ! -L "$H/plain"
+	regular "root $a: nothing moved" "$H/plain"
 done
 cp "$W/conf.orig" "$CONF"
 rmdir "$W/hot/inner"
@@ -116,7 +116,7 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	    "$CTL" migrate "$H/plain" 2>&1); rc=$?
 	eq "not root: exit 1" "$rc" 1
 	contains "not root: what to do" "$out" "moving data needs root"
-	ok "not root: nothing moved" [ -f "$H/plain" ] && [ ! -L "$H/plain" ]
+	regular "not root: nothing moved" "$H/plain"
 fi
 
 # Without a daemon or a policy: what to do instead.

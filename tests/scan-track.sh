@@ -5,6 +5,7 @@
 # hashed; live tracking (fanotify) does the same while it runs.  Judged
 # with stat and sqlite3.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 setup_tiers 512M 512M
 [ -x "$TIERD" ] || skip "jts-tierd not built"
 H=$W/hot

@@ -62,7 +62,7 @@ swaps=$(cat "$W/swaps")
 echo "swaps: $swaps; exit codes:$rcs"
 ok "the swapper ran ($swaps swaps)" [ "${swaps:-0}" -gt 100 ]
 ok "every run exited 0 or 1" [ -z "$(echo $rcs | tr ' ' '\n' | grep -v '^[01]$')" ]
-ok "d1 is a directory again" [ -d "$R/d1" ] && [ ! -L "$R/d1" ]
+a_dir "d1 is a directory again" "$R/d1"
 
 eq "the sentinel tree is untouched" "$(sentinel)" "$before"
 "$CTL" recover >/dev/null 2>&1

@@ -6,6 +6,7 @@
 # error naming the file and the cause; every file whole, once, through its
 # path; nothing left on warm, no temporary, check OK.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
+need_hooks
 setup_tiers 1G 256M
 H=$W/hot/full
 mkdir -p "$H"
@@ -34,7 +35,7 @@ eq "filled mid-copy: exit 1" "$rc" 1
 contains "filled mid-copy: names the file" "$out" "$H/big"
 contains "filled mid-copy: says why" "$out" "No space left on device"
 ok "filled mid-copy: the source is whole at home" whole big "$big"
-ok "filled mid-copy: a regular file at home" [ -f "$H/big" ] && [ ! -L "$H/big" ]
+regular "filled mid-copy: a regular file at home" "$H/big"
 ok "filled mid-copy: nothing of it on warm" [ ! -e "$W/warm/full/big" ]
 ok "filled mid-copy: no temporary" no_temps
 "$CTL" check >/dev/null 2>&1
