@@ -474,3 +474,109 @@ cat_journal_free(struct cat_journal *j)
 	free(j->error);
 	j->path = j->tmp = j->error = NULL;
 }
+
+int
+catalog_journal_unsettled(struct catalog *c)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM journal WHERE "
+	    "state NOT IN ('done', 'aborted', 'conflict')", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+void
+catalog_read_begin(struct catalog *c)
+{
+	(void)sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+}
+
+void
+catalog_read_end(struct catalog *c)
+{
+	(void)sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int64_t
+catalog_run_start(struct catalog *c, const char *policy, const char *reason,
+    int64_t now_ns)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+
+	if (sqlite3_prepare_v2(c->db, "INSERT INTO policy_runs (policy, "
+	    "reason, started_ns) VALUES (?, ?, ?)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, policy, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ns);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(c->db);
+	sqlite3_finalize(st);
+	return id;
+}
+
+void
+catalog_run_end(struct catalog *c, int64_t id, int64_t ended_ns,
+    uint64_t files, uint64_t bytes, uint64_t failed)
+{
+	sqlite3_stmt *st;
+
+	if (id == 0 || sqlite3_prepare_v2(c->db, "UPDATE policy_runs SET "
+	    "ended_ns = ?, files = ?, bytes = ?, failed = ? WHERE id = ?", -1,
+	    &st, NULL) != SQLITE_OK)
+		return;
+	if (ended_ns != 0)
+		sqlite3_bind_int64(st, 1, ended_ns);
+	sqlite3_bind_int64(st, 2, (int64_t)files);
+	sqlite3_bind_int64(st, 3, (int64_t)bytes);
+	sqlite3_bind_int64(st, 4, (int64_t)failed);
+	sqlite3_bind_int64(st, 5, id);
+	(void)sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+int64_t
+catalog_run_last(struct catalog *c, const char *policy)
+{
+	sqlite3_stmt *st;
+	int64_t t = 0;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT started_ns, ended_ns FROM "
+	    "policy_runs WHERE policy = ? AND reason <> 'request' "
+	    "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, policy, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 1) != SQLITE_NULL)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
+}
+
+int
+catalog_pin_set(struct catalog *c, const char *path, bool pin, int64_t now_ns)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (sqlite3_prepare_v2(c->db, pin ? "INSERT OR IGNORE INTO pins "
+	    "(path, pinned_ns) VALUES (?, ?)" : "DELETE FROM pins WHERE "
+	    "path = ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
+	if (pin)
+		sqlite3_bind_int64(st, 2, now_ns);
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(c->db) > 0 ? 1 : 0;
+}

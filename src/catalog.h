@@ -79,6 +79,29 @@ int	catalog_journal_open_rows(struct catalog *, struct cat_journal **,
 	    int *n);
 void	cat_journal_free(struct cat_journal *);
 
+/* Moves left unfinished, not counting conflicts (the operator's). */
+int	catalog_journal_unsettled(struct catalog *);
+
+/*
+ * A read transaction (deferred BEGIN) around a walk that reads many rows:
+ * one lock, not one per statement.  Ends with catalog_read_end.
+ */
+void	catalog_read_begin(struct catalog *);
+void	catalog_read_end(struct catalog *);
+
+/* A policy run: its row's id (0 if it could not be written). */
+int64_t	catalog_run_start(struct catalog *, const char *policy,
+	    const char *reason, int64_t now_ns);
+/* Its figures; ended_ns 0 leaves it unfinished (runs again at start). */
+void	catalog_run_end(struct catalog *, int64_t id, int64_t ended_ns,
+	    uint64_t files, uint64_t bytes, uint64_t failed);
+/* When the last finished scheduled or fill run started; 0 if none. */
+int64_t	catalog_run_last(struct catalog *, const char *policy);
+
+/* Pin (or unpin) a path: 1 changed, 0 already so, <0 error. */
+int	catalog_pin_set(struct catalog *, const char *path, bool pin,
+	    int64_t now_ns);
+
 const char *jstate_name(enum jstate);
 int	jstate_parse(const char *);
 

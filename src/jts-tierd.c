@@ -70,6 +70,7 @@ struct job {
 	ev_tstamp	 resume_at;	/* bandwidth cap: not before */
 	/* JOB_REQUEST, JOB_PIN */
 	json_object	*req;
+	struct ctl_req	 rq;		/* req, parsed; strings point into it */
 };
 
 /*
@@ -472,14 +473,6 @@ step_scan(struct job *j)
 	send_result(j->conn, failed ? EXIT_FAILED_D : 0, NULL, NULL);
 }
 
-static bool
-req_bool(json_object *req, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(req, key, &v) &&
-	    json_object_get_boolean(v);
-}
 
 /* One line per move, in the log; the requester sees the same. */
 static void
@@ -517,8 +510,7 @@ report_move(struct engine *e, const struct move_item *it, const char *where,
 	if (it->state == IT_DONE || skip) {
 		jts_notice("%s", line);
 		/* --quiet: the result says how many; failures still show. */
-		if (j->conn != NULL && !(j->req != NULL &&
-		    req_bool(j->req, "quiet")))
+		if (j->conn != NULL && !j->rq.quiet)
 			send_progress(j->conn, "text", line);
 	} else
 		jts_warn("%s", line);
@@ -551,37 +543,17 @@ run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave)
 static void
 policy_run_row(struct job *j, bool end)
 {
-	sqlite3_stmt *st;
-
-	if (!end) {
-		if (sqlite3_prepare_v2(D.e.cat.db, "INSERT INTO policy_runs "
-		    "(policy, reason, started_ns) VALUES (?, ?, ?)", -1, &st,
-		    NULL) != SQLITE_OK)
-			return;
-		sqlite3_bind_text(st, 1, j->policy, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, policy_reason_name(j->reason), -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, jts_now_ns());
-		if (sqlite3_step(st) == SQLITE_DONE)
-			j->run_id = sqlite3_last_insert_rowid(D.e.cat.db);
-	} else {
+	if (!end)
+		j->run_id = catalog_run_start(&D.e.cat, j->policy,
+		    policy_reason_name(j->reason), jts_now_ns());
+	else
 		/*
 		 * A run cut short by a stop keeps no end: the next start sees
 		 * it unfinished and runs the policy again.
 		 */
-		if (j->run_id == 0 || sqlite3_prepare_v2(D.e.cat.db, "UPDATE "
-		    "policy_runs SET ended_ns = ?, files = ?, bytes = ?, "
-		    "failed = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-			return;
-		if (j->at == j->sel.n && !D.stopping)
-			sqlite3_bind_int64(st, 1, jts_now_ns());
-		sqlite3_bind_int64(st, 2, (int64_t)j->moved);
-		sqlite3_bind_int64(st, 3, (int64_t)j->bytes);
-		sqlite3_bind_int64(st, 4, (int64_t)j->failed);
-		sqlite3_bind_int64(st, 5, j->run_id);
-		(void)sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+		catalog_run_end(&D.e.cat, j->run_id, j->at == j->sel.n &&
+		    !D.stopping ? jts_now_ns() : 0, j->moved, j->bytes,
+		    j->failed);
 }
 
 static void
@@ -712,7 +684,7 @@ req_flush(struct move_plan *p, void *arg)
 	struct req_run *rr = arg;
 	int i;
 
-	(void)sqlite3_exec(D.e.cat.db, "COMMIT", NULL, NULL, NULL);
+	catalog_read_end(&D.e.cat);
 	if (rr->dry) {
 		for (i = 0; i < p->n; i++) {
 			struct move_item *it = &p->items[i];
@@ -736,18 +708,18 @@ req_flush(struct move_plan *p, void *arg)
 		move_plan_clear(p);
 	} else
 		(void)move_chunk(&D.e, p, &rr->mo, &rr->st);
-	(void)sqlite3_exec(D.e.cat.db, "BEGIN", NULL, NULL, NULL);
+	catalog_read_begin(&D.e.cat);
 }
 
 /* migrate or recall asked by jts-tierctl: the same engine, here. */
 static void
 step_request(struct job *j)
 {
-	const char *cmd = jts_json_str(j->req, "cmd"), *to = jts_json_str(j->req, "to");
-	enum move_op op = strcmp(cmd, "recall") == 0 ? OP_RECALL : OP_MIGRATE;
+	const char *cmd = j->rq.name, *to = j->rq.to;
+	enum move_op op = j->rq.cmd == CTL_RECALL ? OP_RECALL : OP_MIGRATE;
+	json_object *paths = j->rq.paths, *v;
 	struct move_plan plan;
 	struct req_run rr;
-	json_object *paths, *v;
 	char b[32], *t;
 	size_t i, n;
 	int toi = -1;
@@ -762,16 +734,11 @@ step_request(struct job *j)
 		free(t);
 		return;
 	}
-	if (!json_object_object_get_ex(j->req, "paths", &paths) ||
-	    !json_object_is_type(paths, json_type_array)) {
-		send_result(j->conn, EXIT_USAGE_D, NULL, "no paths");
-		return;
-	}
 	memset(&plan, 0, sizeof(plan));
 	memset(&rr, 0, sizeof(rr));
 	rr.j = j;
-	rr.dry = req_bool(j->req, "dry_run");
-	rr.mo.leave = req_bool(j->req, "remove_source") ? LEAVE_REMOVE :
+	rr.dry = j->rq.dry_run;
+	rr.mo.leave = j->rq.remove_source ? LEAVE_REMOVE :
 	    D.conf.leave;
 	rr.mo.quiet = true;
 	rr.mo.report = report_move;
@@ -784,7 +751,7 @@ step_request(struct job *j)
 	if (!rr.dry)
 		move_begin(&D.e, &rr.mo, &rr.st);
 	n = json_object_array_length(paths);
-	(void)sqlite3_exec(D.e.cat.db, "BEGIN", NULL, NULL, NULL);
+	catalog_read_begin(&D.e.cat);
 	for (i = 0; i < n; i++) {
 		v = json_object_array_get_idx(paths, i);
 		if (json_object_is_type(v, json_type_string))
@@ -792,7 +759,7 @@ step_request(struct job *j)
 			    op, toi);
 	}
 	req_flush(&plan, &rr);
-	(void)sqlite3_exec(D.e.cat.db, "COMMIT", NULL, NULL, NULL);
+	catalog_read_end(&D.e.cat);
 	if (rr.dry)
 		t = xasprintf("%" PRIu64 " file(s), %s would move\n",
 		    rr.planned, jts_fmt_bytes(rr.planned_bytes, b,
@@ -818,54 +785,20 @@ step_request(struct job *j)
 static void
 step_pin(struct job *j)
 {
-	const char *cmd = jts_json_str(j->req, "cmd"), *path = jts_json_str(j->req,
-	    "path");
-	bool pin = strcmp(cmd, "pin") == 0;
-	sqlite3_stmt *st;
+	bool pin = j->rq.cmd == CTL_PIN;
 	int r;
 
-	if (path == NULL || *path == '\0') {
-		send_result(j->conn, EXIT_USAGE_D, NULL, "no path");
+	r = catalog_pin_set(&D.e.cat, j->rq.path, pin, jts_now_ns());
+	if (r < 0) {
+		send_result(j->conn, 1, NULL, catalog_errmsg(&D.e.cat));
 		return;
 	}
-	r = sqlite3_prepare_v2(D.e.cat.db, pin ? "INSERT OR IGNORE INTO pins "
-	    "(path, pinned_ns) VALUES (?, ?)" : "DELETE FROM pins WHERE "
-	    "path = ?", -1, &st, NULL);
-	if (r == SQLITE_OK) {
-		sqlite3_bind_blob(st, 1, path, (int)strlen(path),
-		    SQLITE_STATIC);
-		if (pin)
-			sqlite3_bind_int64(st, 2, jts_now_ns());
-		r = sqlite3_step(st);
-		sqlite3_finalize(st);
-	}
-	if (r != SQLITE_DONE) {
-		send_result(j->conn, 1, NULL, sqlite3_errmsg(D.e.cat.db));
-		return;
-	}
-	jts_notice("%s path=%s", cmd, jts_quote(path));
-	if (!pin && sqlite3_changes(D.e.cat.db) == 0)
+	jts_notice("%s path=%s", j->rq.name, jts_quote_field(j->rq.path));
+	if (!pin && r == 0)
 		send_progress(j->conn, "error", "it was not pinned");
 	send_result(j->conn, 0, NULL, NULL);
 }
 
-/* Moves left unfinished, not counting conflicts (the operator's). */
-static int
-open_journal_rows(void)
-{
-	sqlite3_stmt *st;
-	int n = 0;
-
-	if (sqlite3_prepare_v2(D.e.cat.db, "SELECT count(*) FROM journal "
-	    "WHERE state NOT IN ('done', 'aborted', 'conflict')", -1, &st,
-	    NULL)
-	    != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
 
 /*
  * Before a step that moves data: a NAS connection that broke is tried
@@ -880,10 +813,10 @@ before_moves(void)
 	if (engine_nfs_reset(&D.e) > 0)
 		jts_notice("reconnecting to the NAS that stopped answering");
 	/* Conflicts wait for the operator: not looked at before each step. */
-	if (open_journal_rows() == 0)
+	if (catalog_journal_unsettled(&D.e.cat) == 0)
 		return;
 	(void)move_recover(&D.e, false);
-	if ((left = open_journal_rows()) > 0)
+	if ((left = catalog_journal_unsettled(&D.e.cat)) > 0)
 		jts_warn("%d unfinished move(s) wait for their tier: "
 		    "'jts-tierctl check' says what each needs", left);
 }
@@ -934,7 +867,7 @@ on_work(struct ev_loop *loop, ev_idle *w, int revents)
 		done = step_policy(j);
 		break;
 	case JOB_REQUEST:
-		sd_notifyf(0, "STATUS=%s", jts_json_str(j->req, "cmd"));
+		sd_notifyf(0, "STATUS=%s", j->rq.name);
 		step_request(j);
 		break;
 	case JOB_PIN:
@@ -996,7 +929,7 @@ status_json(void)
 		const char *k = j->kind == JOB_SCAN ? "scan" :
 		    j->kind == JOB_RECOVER ? "recover" :
 		    j->kind == JOB_POLICY ? "policy" :
-		    j->kind == JOB_PIN ? "pin" : jts_json_str(j->req, "cmd");
+		    j->rq.name;
 
 		json_object_object_add(x, "kind", json_object_new_string(k));
 		if (j->policy) {
@@ -1025,87 +958,122 @@ status_json(void)
 	return o;
 }
 
+/* ---- requests: one handler per command ---------------------------- */
+
+static void
+req_status(struct conn *c, const struct ctl_req *rq, json_object *req)
+{
+	json_object *r = json_object_new_object();
+
+	(void)rq;
+	(void)req;
+	json_object_object_add(r, "type", json_object_new_string("result"));
+	json_object_object_add(r, "exit", json_object_new_int(0));
+	json_object_object_add(r, "daemon", status_json());
+	conn_send(c, r);
+}
+
+static void
+req_reload(struct conn *c, const struct ctl_req *rq, json_object *req)
+{
+	(void)rq;
+	(void)req;
+	if (D.busy) {
+		/* Inside a step (waiting on the NAS): after it. */
+		D.reload_asked = true;
+		send_result(c, 0, "reload: after the step in progress\n", NULL);
+	} else
+		reload(c);
+}
+
+static void
+req_scan(struct conn *c, const struct ctl_req *rq, json_object *req)
+{
+	(void)rq;
+	(void)req;
+	queue_scan(c);
+}
+
+static void
+req_recover(struct conn *c, const struct ctl_req *rq, json_object *req)
+{
+	(void)rq;
+	(void)req;
+	queue_recover(c);
+}
+
+static void
+req_run(struct conn *c, const struct ctl_req *rq, json_object *req)
+{
+	(void)req;
+	if (policy_find(&D.ps, rq->policy) == NULL) {
+		char *e = xasprintf("no policy %s", rq->policy);
+
+		send_result(c, EXIT_USAGE_D, NULL, e);
+		free(e);
+	} else if (policy_queued(rq->policy))
+		send_result(c, EXIT_FAILED_D, NULL, "a run of this policy is "
+		    "already queued");
+	else
+		queue_policy(rq->policy, RUN_REQUEST, c);
+}
+
+/* migrate, recall, pin, unpin: a job of the queue, answered when done. */
+static void
+req_job(struct conn *c, const struct ctl_req *rq, json_object *req)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = rq->cmd == CTL_PIN || rq->cmd == CTL_UNPIN ? JOB_PIN :
+	    JOB_REQUEST;
+	/* rq's strings point into req, which the job keeps. */
+	j->req = json_object_get(req);
+	j->rq = *rq;
+	j->conn = c;
+	c->job = j;
+	queue(j);
+}
+
+static const struct {
+	void	(*fn)(struct conn *, const struct ctl_req *, json_object *);
+	bool	  root;		/* changes data or settings */
+	bool	  queued;	/* one at a time on a connection */
+} requests[] = {
+	[CTL_STATUS] =	{ req_status,	false,	false },
+	[CTL_MIGRATE] =	{ req_job,	true,	true },
+	[CTL_RECALL] =	{ req_job,	true,	true },
+	[CTL_PIN] =	{ req_job,	true,	true },
+	[CTL_UNPIN] =	{ req_job,	true,	true },
+	[CTL_RELOAD] =	{ req_reload,	true,	true },
+	[CTL_RUN] =	{ req_run,	true,	true },
+	[CTL_SCAN] =	{ req_scan,	true,	true },
+	[CTL_RECOVER] =	{ req_recover,	true,	true },
+};
+
 static void
 handle(struct conn *c, json_object *req)
 {
 	struct ctl_req rq;
-	const char *cmd;
-	struct job *j;
 	char err[256];
 
-	if (ctl_req_parse(req, &rq, err, sizeof(err)) != 0) {
+	if (ctl_req_parse(req, &rq, err, sizeof(err)) != 0)
 		send_result(c, EXIT_USAGE_D, NULL, err);
-		goto out;
-	}
-	cmd = rq.name;
-	if (rq.cmd == CTL_STATUS) {
-		json_object *r = json_object_new_object();
-
-		json_object_object_add(r, "type",
-		    json_object_new_string("result"));
-		json_object_object_add(r, "exit", json_object_new_int(0));
-		json_object_object_add(r, "daemon", status_json());
-		conn_send(c, r);
-		goto out;
-	}
-	if (c->uid != 0) {
+	else if (rq.cmd >= sizeof(requests) / sizeof(requests[0]) ||
+	    requests[rq.cmd].fn == NULL)
+		send_result(c, EXIT_USAGE_D, NULL, "request not served here");
+	else if (requests[rq.cmd].root && c->uid != 0) {
 		char *e = xasprintf("%s changes data or settings: root only "
-		    "(you are uid %u)", cmd, (unsigned)c->uid);
+		    "(you are uid %u)", rq.name, (unsigned)c->uid);
 
 		send_result(c, EXIT_FAILED_D, NULL, e);
 		free(e);
-		goto out;
-	}
-	if (D.stopping) {
+	} else if (requests[rq.cmd].root && D.stopping)
 		send_result(c, EXIT_FAILED_D, NULL, "the daemon is stopping");
-		goto out;
-	}
-	if (c->job != NULL) {
+	else if (requests[rq.cmd].queued && c->job != NULL)
 		send_result(c, EXIT_USAGE_D, NULL, "one request at a time on "
 		    "a connection");
-		goto out;
-	}
-	if (strcmp(cmd, "reload") == 0) {
-		if (D.busy) {
-			/* Inside a step (waiting on the NAS): after it. */
-			D.reload_asked = true;
-			send_result(c, 0, "reload: after the step in "
-			    "progress\n", NULL);
-		} else
-			reload(c);
-		goto out;
-	}
-	if (strcmp(cmd, "scan") == 0) {
-		queue_scan(c);
-		goto out;
-	}
-	if (rq.cmd == CTL_RECOVER) {
-		queue_recover(c);
-		goto out;
-	}
-	if (rq.cmd == CTL_RUN) {
-		const char *name = rq.policy;
-
-		if (policy_find(&D.ps, name) == NULL) {
-			char *e = xasprintf("no policy %s", name);
-
-			send_result(c, EXIT_USAGE_D, NULL, e);
-			free(e);
-		} else if (policy_queued(name))
-			send_result(c, EXIT_FAILED_D, NULL, "a run of this "
-			    "policy is already queued");
-		else
-			queue_policy(name, RUN_REQUEST, c);
-		goto out;
-	}
-	j = xcalloc(1, sizeof(*j));
-	j->kind = strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0 ?
-	    JOB_PIN : JOB_REQUEST;
-	j->req = json_object_get(req);
-	j->conn = c;
-	c->job = j;
-	queue(j);
-out:
+	else
+		requests[rq.cmd].fn(c, &rq, req);
 	json_object_put(req);
 }
 
@@ -1396,23 +1364,6 @@ on_policy_timer(struct ev_loop *loop, ev_timer *w, int revents)
  * When policy name's last scheduled or fill run started; 0 if it never
  * ran, or if that run never finished (the daemon died in it): due now.
  */
-static int64_t
-last_run_ns(const char *name)
-{
-	sqlite3_stmt *st;
-	int64_t t = 0;
-
-	if (sqlite3_prepare_v2(D.e.cat.db, "SELECT started_ns, ended_ns FROM "
-	    "policy_runs WHERE policy = ? AND reason <> 'request' "
-	    "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 1) != SQLITE_NULL)
-		t = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return t;
-}
 
 static void
 disarm_policies(void)
@@ -1446,7 +1397,7 @@ arm_policies(void)
 		D.ptimer[i].data = xstrdup(p->name);
 		if (!p->enabled || p->schedule_s == 0)
 			continue;
-		last = last_run_ns(p->name);
+		last = catalog_run_last(&D.e.cat, p->name);
 		first = last == 0 ? 0.5 : every - (double)(jts_now_ns() -
 		    last) / 1e9;
 		if (first < 0.5)
