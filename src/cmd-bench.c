@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -21,6 +20,7 @@
 #include "engine.h"
 #include "move.h"
 #include "tier-nfs.h"
+#include "tier.h"
 #include "util.h"
 
 static const char bench_options[] =
@@ -156,21 +156,24 @@ write_random(int fd, uint64_t size, uint64_t *seed)
 	return r;
 }
 
-/* Whether dir has room for size bytes and the configured reserve. */
+/* Whether the tier has room for size bytes and the configured reserve. */
 static char *
-no_room(struct bench *b, const char *dir, uint64_t size)
+no_room(struct bench *b, const struct tier_conf *tc, uint64_t size)
 {
-	struct statvfs sv;
-	uint64_t avail;
+	struct tier_space sp;
+	struct tier t;
 	char x[32], y[32];
+	int r;
 
-	if (statvfs(dir, &sv) != 0)
-		return xasprintf("%s: %s", dir, strerror(errno));
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	if (avail < size + b->conf->reserve)
+	tier_init(&t, b->conf, (int)(tc - b->conf->tiers));
+	r = tier_space(&t, &sp);
+	tier_fini(&t);
+	if (r != 0)
+		return xasprintf("%s: %s", tc->root, strerror(-r));
+	if (sp.avail < size + b->conf->reserve)
 		return xasprintf("%s has %s free, needs %s and the reserve "
-		    "(use --size)", dir, jts_fmt_bytes(avail, x, sizeof(x)),
-		    jts_fmt_bytes(size, y, sizeof(y)));
+		    "(use --size)", tc->root, jts_fmt_bytes(sp.avail, x,
+		    sizeof(x)), jts_fmt_bytes(size, y, sizeof(y)));
 	return NULL;
 }
 
@@ -190,7 +193,7 @@ bench_file(struct bench *b, const struct tier_conf *tc, struct result *r)
 	char *why;
 	int fd;
 
-	if ((why = no_room(b, tc->root, b->size)) != NULL) {
+	if ((why = no_room(b, tc, b->size)) != NULL) {
 		skip_result(r, why);
 		return -1;
 	}
@@ -487,7 +490,7 @@ migrations(struct bench *b, const int *ti, int n)
 	if (move_recover(&e, false) < 0)
 		jts_warn("catalog %s: cannot read the journal",
 		    b->conf->catalog);
-	if ((why = no_room(b, b->conf->tiers[ti[0]].root, b->size)) != NULL) {
+	if ((why = no_room(b, &b->conf->tiers[ti[0]], b->size)) != NULL) {
 		r = add_result(b, b->conf->tiers[ti[0]].name,
 		    "migrate_seconds", "s", b->conf->bench_migrate_s, false);
 		r->what = xstrdup("migrate");

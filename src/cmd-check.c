@@ -518,8 +518,7 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	ck.engine_idle = lfd < 0 || flock(lfd, LOCK_SH | LOCK_NB) == 0;
 	free(lockpath);
 	for (i = 0; i < ctx->conf.ntiers; i++) {
-		ck.tiers[i].tc = &ctx->conf.tiers[i];
-		ck.tiers[i].rootfd = -1;
+		tier_init(&ck.tiers[i], &ctx->conf, i);
 		if (ctx->conf.tiers[i].root == NULL)
 			continue;
 		ck.tiers[i].rootfd = open(ctx->conf.tiers[i].root,

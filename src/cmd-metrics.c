@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "catalog.h"
 #include "client.h"
 #include "cmd.h"
+#include "tier.h"
 #include "util.h"
 
 static const char metrics_options[] =
@@ -67,6 +67,8 @@ static void
 write_metrics(FILE *fp, struct cmd_ctx *ctx, sqlite3 *db, json_object *dmn)
 {
 	struct conf *c = &ctx->conf;
+	struct tier_space sp[JTS_MAX_TIERS];
+	bool known[JTS_MAX_TIERS];
 	char *path;
 	FILE *cf;
 	int i, st = -1, verified = 0;
@@ -89,29 +91,31 @@ write_metrics(FILE *fp, struct cmd_ctx *ctx, sqlite3 *db, json_object *dmn)
 		    "coalesce(sum(size), 0) FROM files WHERE tier = ?",
 		    c->tiers[i].name));
 	}
-	help(fp, "jts_tier_size_bytes", "gauge", "Size of a local tier's file "
-	    "system (used plus available, as df counts).");
+	/* One measure for every kind of tier: the NAS's through FSSTAT. */
 	for (i = 0; i < c->ntiers; i++) {
-		struct statvfs sv;
+		struct tier tr;
 
-		if (c->tiers[i].root == NULL || statvfs(c->tiers[i].root, &sv))
+		tier_init(&tr, c, i);
+		known[i] = tier_space(&tr, &sp[i]) == 0 && sp[i].size > 0;
+		tier_fini(&tr);
+	}
+	help(fp, "jts_tier_size_bytes", "gauge", "Size of a tier (used plus "
+	    "available, as df counts).");
+	for (i = 0; i < c->ntiers; i++) {
+		if (!known[i])
 			continue;
 		fputs("jts_tier_size_bytes{tier=\"", fp);
 		label(fp, c->tiers[i].name);
-		fprintf(fp, "\"} %" PRIu64 "\n", (uint64_t)(sv.f_blocks -
-		    sv.f_bfree + sv.f_bavail) * sv.f_frsize);
+		fprintf(fp, "\"} %" PRIu64 "\n", sp[i].size);
 	}
-	help(fp, "jts_tier_free_bytes", "gauge", "Space available on a local "
-	    "tier's file system.");
+	help(fp, "jts_tier_free_bytes", "gauge", "Space available on a "
+	    "tier.");
 	for (i = 0; i < c->ntiers; i++) {
-		struct statvfs sv;
-
-		if (c->tiers[i].root == NULL || statvfs(c->tiers[i].root, &sv))
+		if (!known[i])
 			continue;
 		fputs("jts_tier_free_bytes{tier=\"", fp);
 		label(fp, c->tiers[i].name);
-		fprintf(fp, "\"} %" PRIu64 "\n", (uint64_t)sv.f_bavail *
-		    sv.f_frsize);
+		fprintf(fp, "\"} %" PRIu64 "\n", sp[i].avail);
 	}
 	help(fp, "jts_tier_high_watermark_ratio", "gauge", "A tier's high "
 	    "watermark.");

@@ -13,6 +13,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "policy.h"
+#include "tier.h"
 #include "util.h"
 
 static const char policy_options[] =
@@ -31,6 +32,20 @@ static const char policy_options[] =
     "  -h, --help           this help\n";
 
 /* Load configuration and policies, and open the catalog to read. */
+/* Every tier's fill level now (an nfs tier's through FSSTAT). */
+static void
+fill_now(struct cmd_ctx *ctx, struct tier_fill *fill)
+{
+	struct tier t[JTS_MAX_TIERS];
+	int i;
+
+	for (i = 0; i < ctx->conf.ntiers; i++)
+		tier_init(&t[i], &ctx->conf, i);
+	policy_fill(t, ctx->conf.ntiers, fill);
+	for (i = 0; i < ctx->conf.ntiers; i++)
+		tier_fini(&t[i]);
+}
+
 static int
 policy_open(struct cmd_ctx *ctx, struct policy_set *ps, struct catalog *cat,
     bool need_catalog)
@@ -246,7 +261,7 @@ policy_test(struct cmd_ctx *ctx, const char *name, bool json, bool fill)
 		r = EXIT_USAGE;
 		goto out;
 	}
-	policy_fill_local(&ctx->conf, before);
+	fill_now(ctx, before);
 	policy_fill_apply(p, &ctx->conf, before);
 	if (policy_select(p, cat.db, jts_now_ns(), fill || !p->schedule_s ?
 	    RUN_FILL : RUN_SCHEDULE, before, &sel, err, sizeof(err)) != 0) {
@@ -396,7 +411,7 @@ cmd_explain_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_usage(&cmd_explain_entry);
 	if ((r = policy_open(ctx, &ps, &cat, true)) != EXIT_OK)
 		return r;
-	policy_fill_local(&ctx->conf, fill);
+	fill_now(ctx, fill);
 	if (ps.n == 0)
 		printf("no policies in %s (examples to copy there: %s)\n",
 		    ps.dir, DATADIR "/jts-tier/policies");

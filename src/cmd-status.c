@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "catalog.h"
 #include "client.h"
 #include "cmd.h"
+#include "tier.h"
 #include "util.h"
 
 static const char status_options[] =
@@ -193,24 +193,22 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	for (i = 0; i < ctx->conf.ntiers; i++) {
 		struct tier_conf *t = &ctx->conf.tiers[i];
 		struct tier_count tc;
-		struct statvfs sv;
-		uint64_t size = 0, avail = 0;
-		int used = -1;
+		struct tier_space sp;
+		struct tier tt;
+		uint64_t size, avail;
+		int used;
 		const char *where = t->root ? t->root : t->url;
 
 		count_tier(&cat, t->name, &tc);
 		detached[i] = t->kind == TIER_NFS ?
 		    count_detached(&cat, &ctx->conf, t->name) : 0;
-		if (t->root != NULL && statvfs(t->root, &sv) == 0) {
-			size = (uint64_t)sv.f_blocks * sv.f_frsize;
-			avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-			/* df's Use%: used of used plus available, up. */
-			if (sv.f_blocks - sv.f_bfree + sv.f_bavail > 0)
-				used = (int)(((sv.f_blocks - sv.f_bfree) * 100 +
-				    sv.f_blocks - sv.f_bfree + sv.f_bavail -
-				    1) / (sv.f_blocks - sv.f_bfree +
-				    sv.f_bavail));
-		}
+		/* The NAS's too: FSSTAT, within the tier's timeout. */
+		tier_init(&tt, &ctx->conf, i);
+		(void)tier_space(&tt, &sp);
+		tier_fini(&tt);
+		size = sp.size;
+		avail = sp.avail;
+		used = tier_space_pct(&sp);
 		if (json) {
 			o = json_object_new_object();
 			json_object_object_add(o, "name",

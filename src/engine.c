@@ -386,9 +386,8 @@ engine_open_loop(struct engine *e, struct conf *c, struct ev_loop *loop,
 	e->short_io = jts_test_knob("JTS_TIER_SHORT_IO") != NULL;
 	for (i = 0; i < c->ntiers; i++) {
 		t = &e->tiers[i];
-		t->tc = &c->tiers[i];
-		t->idx = i;
-		t->rootfd = -1;
+		tier_init(t, c, i);
+		t->loop = e->loop;
 		e->ntiers++;
 		if (t->tc->kind == TIER_NFS)
 			continue;

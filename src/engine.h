@@ -10,17 +10,10 @@
 #include "conf.h"
 #include "copy.h"
 #include "tier-nfs.h"
+#include "tier.h"
 
 struct ev_loop;
 
-struct tier {
-	struct tier_conf *tc;
-	int		 idx;
-	int		 rootfd;	/* O_PATH, the tier root; -1 if nfs */
-	dev_t		 dev;
-	ino_t		 ino;
-	struct nfs_tier	*nt;		/* nfs: the connection, once made */
-};
 
 #define DIRCACHE	32
 

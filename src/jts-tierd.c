@@ -559,22 +559,7 @@ policy_run_row(struct job *j, bool end)
 static void
 fill_levels(struct tier_fill *fill)
 {
-	int t;
-
-	policy_fill_local(&D.conf, fill);
-	for (t = 0; t < D.conf.ntiers; t++) {
-		struct nfs_tier *nt;
-		uint64_t avail, total;
-
-		if (D.conf.tiers[t].kind != TIER_NFS)
-			continue;
-		if ((nt = engine_nfs(&D.e, t)) != NULL &&
-		    nfst_avail(nt, &avail, &total) == 0 && total > 0) {
-			fill[t].known = true;
-			fill[t].size = total;
-			fill[t].used = total - avail;
-		}
-	}
+	policy_fill(D.e.tiers, D.e.ntiers, fill);
 }
 
 /* A policy run: select once, then move STEP_FILES at a time. */

@@ -15,6 +15,7 @@
 #include <sys/statvfs.h>
 
 #include "policy.h"
+#include "tier.h"
 #include "util.h"
 
 /*
@@ -939,44 +940,48 @@ policy_set_compile(struct policy_set *s, sqlite3 *db, char *err,
 
 /* ---- selecting -------------------------------------------------------- */
 
-/* One file system's fill, as df counts it. */
+/* f: t's fill, as tier_space measures it (unknown if it cannot). */
 static void
-fill_of(const char *path, struct tier_fill *f)
+fill_of(struct tier *t, struct tier_fill *f)
 {
-	struct statvfs sv;
+	struct tier_space sp;
 
 	memset(f, 0, sizeof(*f));
-	if (statvfs(path, &sv) != 0)
-		return;
-	/* Used is what is not free, out of what users may have (used plus
-	 * available; root's reserve aside). */
-	f->known = true;
-	f->used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
-	f->size = f->used + (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (tier_space(t, &sp) == 0 && sp.size > 0) {
+		f->known = true;
+		f->size = sp.size;
+		f->used = sp.used;
+	}
 }
 
 void
-policy_fill_local(const struct conf *c, struct tier_fill *fill)
+policy_fill(struct tier *tiers, int n, struct tier_fill *fill)
 {
 	int i;
 
-	for (i = 0; i < c->ntiers; i++) {
-		memset(&fill[i], 0, sizeof(fill[i]));
-		if (c->tiers[i].root != NULL)
-			fill_of(c->tiers[i].root, &fill[i]);
-	}
+	for (i = 0; i < n; i++)
+		fill_of(&tiers[i], &fill[i]);
 }
 
 void
 policy_fill_apply(const struct policy *p, const struct conf *c,
     struct tier_fill *fill)
 {
+	struct tier_conf tc;
+	struct tier t;
 	char *path;
 
 	if (p->fill_path == NULL || c->tiers[p->from].root == NULL)
 		return;
+	/* The file system mounted there: measured as a tier of its own. */
 	path = jts_path_join(c->tiers[p->from].root, p->fill_path);
-	fill_of(path, &fill[p->from]);
+	tc = c->tiers[p->from];
+	tc.root = path;
+	memset(&t, 0, sizeof(t));
+	t.tc = &tc;
+	t.ops = tier_ops_of(tc.kind);
+	t.rootfd = -1;
+	fill_of(&t, &fill[p->from]);
 	free(path);
 }
 

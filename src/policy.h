@@ -90,8 +90,9 @@ int	policy_compile(struct policy *, sqlite3 *db, char *err, size_t errlen);
 int	policy_set_compile(struct policy_set *, sqlite3 *db, char *err,
 	    size_t errlen);
 
-/* The fill level of each tier (statvfs; an nfs tier's is left unknown). */
-void	policy_fill_local(const struct conf *, struct tier_fill *);
+/* The fill level of each of n tiers, as tier_space measures it. */
+struct tier;
+void	policy_fill(struct tier *tiers, int n, struct tier_fill *);
 /* The source's fill as p sees it: its fill_path's file system, if set. */
 void	policy_fill_apply(const struct policy *, const struct conf *,
 	    struct tier_fill *);

@@ -27,6 +27,7 @@
 #include <xxhash.h>
 
 #include "tier-nfs.h"
+#include "tier.h"
 
 #define NSLOTS		16		/* most requests in flight per file */
 #define CHUNK_MAX	(1u << 20)
@@ -672,7 +673,8 @@ nfst_rename(struct nfs_tier *t, const char *from, const char *to)
 }
 
 int
-nfst_avail(struct nfs_tier *t, uint64_t *bytes, uint64_t *total)
+nfst_fsstat(struct nfs_tier *t, uint64_t *total, uint64_t *freeb,
+    uint64_t *avail)
 {
 	struct nfs_statvfs_64 sv;
 	struct one o = { t, 1, 0, &sv, sizeof(sv) };
@@ -688,12 +690,73 @@ nfst_avail(struct nfs_tier *t, uint64_t *bytes, uint64_t *total)
 	if (r == 0) {
 		uint64_t bs = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
 
-		*bytes = sv.f_bavail * bs;
-		if (total != NULL)
-			*total = sv.f_blocks * bs;
+		*total = sv.f_blocks * bs;
+		*freeb = sv.f_bfree * bs;
+		*avail = sv.f_bavail * bs;
 	}
 	return r;
 }
+
+int
+nfst_avail(struct nfs_tier *t, uint64_t *bytes, uint64_t *total)
+{
+	uint64_t tot, fr;
+	int r;
+
+	if ((r = nfst_fsstat(t, &tot, &fr, bytes)) == 0 && total != NULL)
+		*total = tot;
+	return r;
+}
+
+/* ---- the tier operations of kind nfs --------------------------------- */
+
+/* The connection of t, made on first use; NULL if it cannot be. */
+static struct nfs_tier *
+nfs_conn(struct tier *t)
+{
+	if (t->nt == NULL) {
+		t->nt = xcalloc(1, sizeof(*t->nt));
+		if (nfst_connect(t->nt, t->tc->url, t->tc->timeout, t->loop) !=
+		    0)
+			return NULL;
+		nfst_set_inflight(t->nt, t->tc->inflight);
+	}
+	return t->nt->broken ? NULL : t->nt;
+}
+
+static int
+nfs_space(struct tier *t, struct tier_space *sp)
+{
+	struct nfs_tier *nt = nfs_conn(t);
+	uint64_t total, freeb;
+	int r;
+
+	memset(sp, 0, sizeof(*sp));
+	if (nt == NULL)
+		return -EHOSTUNREACH;
+	if ((r = nfst_fsstat(nt, &total, &freeb, &sp->avail)) != 0)
+		return r;
+	sp->used = total > freeb ? total - freeb : 0;
+	sp->size = sp->used + sp->avail;
+	return 0;
+}
+
+static void
+nfs_tier_close(struct tier *t)
+{
+	if (t->nt != NULL) {
+		nfst_close(t->nt);
+		free(t->nt);
+		t->nt = NULL;
+	}
+}
+
+const struct tier_ops tier_nfs_ops = {
+	.name = "nfs",
+	.caps = 0,
+	.space = nfs_space,
+	.close = nfs_tier_close,
+};
 
 int
 nfst_create(struct nfs_tier *t, const char *rel, mode_t mode,

@@ -81,6 +81,9 @@ int	nfst_unlink_many(struct nfs_tier *, const char *const *rel, int n,
 int	nfst_link_many(struct nfs_tier *, const char *const *from,
 	    const char *const *to, int n, int *err);
 /* Space: available to us, and the export's size (total may be NULL). */
+/* FSSTAT: total, free and available bytes; 0 or -errno. */
+int	nfst_fsstat(struct nfs_tier *, uint64_t *total, uint64_t *freeb,
+	    uint64_t *avail);
 int	nfst_avail(struct nfs_tier *, uint64_t *bytes, uint64_t *total);
 
 /* Create rel exclusively, for writing. */

@@ -15,6 +15,25 @@ start_nas "$W/export"
 add_cold "$NAS_DIR"
 NASQ=${NAS_URL#*\?}
 
+# The NAS's size and free space (FSSTAT) in status and metrics: what the
+# export's own file system has on the server (stat -f).
+read -r bs blocks bfree bavail < <(stat -f -c '%S %b %f %a' "$NAS_DIR")
+want_size=$(( (blocks - bfree + bavail) * bs ))
+want_free=$(( bavail * bs ))
+"$CTL" status --json > "$W/st.json"
+eq "status: the NAS's size, as the export's file system" \
+    "$(python3 -c 'import json,sys; print([t for t in json.load(open(sys.argv[1]))["tiers"] if t["name"] == "cold"][0]["size"])' "$W/st.json")" \
+    "$want_size"
+got_free=$(python3 -c 'import json,sys; print([t for t in json.load(open(sys.argv[1]))["tiers"] if t["name"] == "cold"][0]["free"])' "$W/st.json")
+ok "status: the NAS's free space, within 64 MiB of the export's ($got_free, $want_free)" \
+    test $(( got_free > want_free ? got_free - want_free : want_free - got_free )) -lt $((64 << 20))
+"$CTL" metrics > "$W/metrics.out"
+eq "metrics: the NAS's size" \
+    "$(sed -n 's/^jts_tier_size_bytes{tier="cold"} //p' "$W/metrics.out")" "$want_size"
+contains "metrics: the NAS's free space" "$(cat "$W/metrics.out")" 'jts_tier_free_bytes{tier="cold"} '
+ok "status: free, size and use for the NAS in the table" sh -c \
+    '"$1" status | grep -E "^cold +nfs .* [0-9.]+ [KMGT]iB +[0-9.]+ [KMGT]iB +[0-9]+% "' sh "$CTL"
+
 H=$W/hot/data
 mkdir -p "$H/deep/er/est" "$H/ünïcödé"
 : > "$H/empty"
