@@ -142,7 +142,6 @@ check_nfs_file(struct check *ck, int t, const char *rel, int64_t size,
 	struct nfs_tier *nt = check_nfs(ck, t);
 	unsigned char got[JTS_HASH_LEN];
 	struct nfs_ident id;
-	struct nfsfh *fh;
 	char *path;
 	int r;
 
@@ -162,13 +161,10 @@ check_nfs_file(struct check *ck, int t, const char *rel, int64_t size,
 		    "from the catalog (size %" PRIu64 ", catalog %" PRId64 "): "
 		    "written since it was moved", id.size, size);
 	} else if (ck->verify && hashlen == JTS_HASH_LEN) {
-		r = nfst_open_read(nt, rel, &fh);
-		if (r == 0) {
-			r = nfst_get(nt, fh, -1, (uint64_t)size, got, NULL);
-			(void)nfst_close_fh(nt, fh);
-		}
-		judge_readback(ck, path, r, nt->broken ? nt->err : NULL, got,
-		    hash, size);
+		r = tier_hash(&ck->tiers[t], &ck->cp, rel, size, got);
+		judge_readback(ck, path, r, nt->broken ? nt->err : r ==
+		    -ESTALE ? "it changed while it was being checked" : NULL,
+		    got, hash, size);
 	}
 	free(path);
 }
@@ -227,25 +223,18 @@ check_file(struct check *ck, const char *rel, const char *tier,
 		    "from the catalog (size %jd, catalog %jd): written since "
 		    "it was moved", (intmax_t)st.st_size, (intmax_t)size);
 	else if (!changed && ck->verify && hashlen == JTS_HASH_LEN) {
-		/* The type is judged on the descriptor read from. */
-		fd = tier_open_read(&ck->tiers[t], rel, &st);
-		if (fd == -EBUSY)
+		r = tier_hash(&ck->tiers[t], &ck->cp, rel, size, got);
+		if (r == -EBUSY)
 			jts_info("%s: in use by a move; verified next time",
 			    jts_quote(path));
-		else if (fd == -EFTYPE_NOTREG)
+		else if (r == -EFTYPE_NOTREG)
 			problem(ck, ST_CRITICAL, "missing", path, "catalog "
 			    "says the data is here on tier %s, but it is not a "
 			    "regular file", tier);
-		else {
-			r = fd < 0 ? fd : st.st_size != size ? -ESTALE :
-			    copier_run(&ck->cp, fd, -1, (uint64_t)size, got,
-			    NULL);
+		else
 			judge_readback(ck, path, r, r == -ESTALE ? "it changed "
 			    "while it was being checked" : NULL, got, hash,
 			    size);
-		}
-		if (fd >= 0)
-			close(fd);
 	}
 	free(path);
 home:

@@ -73,7 +73,6 @@ int	tier_open_parent(struct tier *, const char *rel);
  * holds it (a move in progress), -EFTYPE_NOTREG if it is not a regular
  * file (a FIFO, a device: never waited on), or another -errno.
  */
-#define EFTYPE_NOTREG	EBADFD
 int	tier_open_read(struct tier *, const char *rel, struct stat *st);
 /* The parent directory of rel on tier t (an O_PATH fd owned by the cache). */
 int	engine_dir(struct engine *, int t, const char *rel, bool create,

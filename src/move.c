@@ -2923,31 +2923,11 @@ copy_matches(struct engine *e, int t, const char *rel, int64_t size,
     const unsigned char *h)
 {
 	unsigned char got[JTS_HASH_LEN];
-	struct stat st;
-	int fd, r;
 
-	if (engine_is_nfs(e, t)) {
-		struct nfs_tier *nt = engine_nfs(e, t);
-		struct nfs_ident id;
-		struct nfsfh *fh;
-
-		if (nt == NULL || nfst_lstat(nt, rel, &id) != 0 ||
-		    !S_ISREG(id.mode) || (int64_t)id.size != size ||
-		    nfst_open_read(nt, rel, &fh) != 0)
-			return false;
-		r = nfst_get(nt, fh, -1, (uint64_t)size, got, NULL);
-		(void)nfst_close_fh(nt, fh);
-		return r == 0 && memcmp(got, h, JTS_HASH_LEN) == 0;
-	}
-	if ((fd = tier_open_read(&e->tiers[t], rel, &st)) < 0)
-		return false;
-	if (st.st_size != size) {
-		close(fd);
-		return false;
-	}
-	r = copier_run(&e->cp, fd, -1, (uint64_t)size, got, NULL);
-	close(fd);
-	return r == 0 && memcmp(got, h, JTS_HASH_LEN) == 0;
+	if (engine_is_nfs(e, t) && engine_nfs(e, t) == NULL)
+		return false;	/* said, with the reason */
+	return tier_hash(&e->tiers[t], &e->cp, rel, size, got) == 0 &&
+	    memcmp(got, h, JTS_HASH_LEN) == 0;
 }
 
 /*

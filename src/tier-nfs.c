@@ -741,6 +741,31 @@ nfs_space(struct tier *t, struct tier_space *sp)
 	return 0;
 }
 
+static int
+nfs_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
+    unsigned char *out)
+{
+	struct nfs_tier *nt = nfs_conn(t);
+	struct nfs_ident id;
+	struct nfsfh *fh;
+	int r;
+
+	(void)cp;
+	if (nt == NULL)
+		return -EHOSTUNREACH;
+	if ((r = nfst_lstat(nt, rel, &id)) != 0)
+		return r;
+	if (!S_ISREG(id.mode))
+		return -EFTYPE_NOTREG;
+	if ((int64_t)id.size != size)
+		return -ESTALE;
+	if ((r = nfst_open_read(nt, rel, &fh)) != 0)
+		return r;
+	r = nfst_get(nt, fh, -1, (uint64_t)size, out, NULL);
+	(void)nfst_close_fh(nt, fh);
+	return r;
+}
+
 static void
 nfs_tier_close(struct tier *t)
 {
@@ -755,6 +780,7 @@ const struct tier_ops tier_nfs_ops = {
 	.name = "nfs",
 	.caps = 0,
 	.space = nfs_space,
+	.hash = nfs_hash,
 	.close = nfs_tier_close,
 };
 

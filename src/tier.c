@@ -47,6 +47,15 @@ tier_space(struct tier *t, struct tier_space *sp)
 }
 
 int
+tier_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
+    unsigned char *out)
+{
+	if (t->ops == NULL || t->ops->hash == NULL)
+		return -ENOTSUP;
+	return t->ops->hash(t, cp, rel, size, out);
+}
+
+int
 tier_space_pct(const struct tier_space *sp)
 {
 	if (sp->size == 0)

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 
+struct copier;
 struct ev_loop;
 struct nfs_tier;
 struct tier_ops;
@@ -35,6 +36,9 @@ struct tier_space {
 	uint64_t	 size, used, avail;
 };
 
+/* The error of a path that is not a regular file (a FIFO, a device). */
+#define EFTYPE_NOTREG	EBADFD
+
 /* What a kind of tier can do. */
 #define TIER_CAP_LEASES		0x01	/* F_SETLEASE on its files */
 #define TIER_CAP_XATTRS		0x02	/* xattrs and ACLs are kept */
@@ -47,6 +51,14 @@ struct tier_ops {
 	unsigned	 caps;
 	/* Its size and free space: 0, or -errno (unknown). */
 	int		(*space)(struct tier *, struct tier_space *);
+	/*
+	 * XXH3-128 of the regular file rel, read afresh (past the page
+	 * cache, or over the network), into out: 0; -ESTALE if its size
+	 * is not size; -EFTYPE_NOTREG if it is not a regular file; -EBUSY
+	 * if a lease holds it; or another -errno.  cp reads local files.
+	 */
+	int		(*hash)(struct tier *, struct copier *, const char *rel,
+			    int64_t size, unsigned char *out);
 	/* Let go of what it holds (a connection). */
 	void		(*close)(struct tier *);
 };
@@ -67,6 +79,9 @@ void	tier_fini(struct tier *);
 
 /* t's room (the one way every command measures it); 0 or -errno. */
 int	tier_space(struct tier *, struct tier_space *);
+/* The one way every command hashes a copy (see tier_ops.hash). */
+int	tier_hash(struct tier *, struct copier *, const char *rel,
+	    int64_t size, unsigned char *out);
 /* Used out of size, in percent rounded up (df's Use%); -1 if unknown. */
 int	tier_space_pct(const struct tier_space *);
 bool	tier_has(const struct tier *, unsigned cap);
