@@ -8,6 +8,10 @@
  * compared, renamed into place and its directory synced, and the catalog
  * commit that permits releasing the source is durable, before the source
  * is touched.  At no instant is there less than one complete copy.
+ *
+ * This file holds the protocol and its phases; planning is in
+ * move-plan.c, batching and the worker thread in move-batch.c, recovery
+ * in recover.c (what they share: move-int.h).
  */
 #include "config.h"
 
@@ -27,13 +31,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "move.h"
+#include "move-int.h"
 #include "util.h"
-
-#define BATCH_FILES	4096
-#define BATCH_BYTES	(512ULL << 20)
-#define DIRECT_MIN	(1ULL << 20)	/* read sources this big O_DIRECT */
-#define MAX_FD		65536
 
 /* Lease breaks, by descriptor, set from the signal handler. */
 static volatile sig_atomic_t lease_broken[MAX_FD];
@@ -49,16 +48,16 @@ on_lease_break(int sig, siginfo_t *si, void *uc)
 }
 
 /* SIGINT or SIGTERM: finish or undo the batch in flight, start no other. */
-static volatile sig_atomic_t stop_requested;
+volatile sig_atomic_t stop_requested;
 
-static void
+void
 on_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
 }
 
-static void
+void
 lease_setup(void)
 {
 	struct sigaction sa;
@@ -75,7 +74,7 @@ lease_setup(void)
 	signal(SIGIO, SIG_IGN);
 }
 
-static void
+void
 tmpname(char *buf, size_t len, int64_t id, const char *what)
 {
 	snprintf(buf, len, JTS_TMP_PREFIX "%" PRId64 ".%s", id, what);
@@ -107,7 +106,7 @@ io_why(int err)
 }
 
 /* Why resolving a path beneath a tier root failed, in words. */
-static const char *
+const char *
 resolve_why(int err)
 {
 	switch (err) {
@@ -122,17 +121,13 @@ resolve_why(int err)
 	return strerror(err);
 }
 
-static const char *
+const char *
 tier_name(struct engine *e, int t)
 {
 	return e->tiers[t].tc->name;
 }
 
-static void
-item_fail(struct move_item *it, enum item_state s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 item_fail(struct move_item *it, enum item_state s, const char *fmt, ...)
 {
 	va_list ap;
@@ -148,9 +143,8 @@ item_fail(struct move_item *it, enum item_state s, const char *fmt, ...)
 }
 
 static bool lease_lost(struct move_item *);
-static bool pending(struct move_item *);
 
-static void
+void
 item_close(struct move_item *it)
 {
 	if (it->fd >= 0) {
@@ -163,7 +157,7 @@ item_close(struct move_item *it)
 }
 
 /* fsync a directory given an O_PATH descriptor of it. */
-static int
+int
 fsync_dir(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
@@ -175,20 +169,6 @@ fsync_dir(int dirfd)
 	close(fd);
 	return r;
 }
-
-/*
- * Directories whose entries a batch changed, synced once each before the
- * batch's next catalog commit.  NULL means: sync at once.
- */
-struct dirset {
-	struct engine	*e;
-	int		 n, cap;
-	struct {
-		dev_t	 dev;
-		ino_t	 ino;
-		int	 fd;
-	}		*d;
-};
 
 static int
 dir_sync(struct dirset *ds, int dirfd)
@@ -250,14 +230,7 @@ dirs_flush(struct dirset *ds)
 	return r;
 }
 
-
-/* What a source was before the copy; it must still be that to go. */
-struct ident {
-	ino_t		 ino;
-	int64_t		 size, mtime_ns, ctime_ns;
-};
-
-static bool
+bool
 ident_same(const struct ident *id, const struct stat *st)
 {
 	return S_ISREG(st->st_mode) && st->st_ino == id->ino &&
@@ -266,7 +239,7 @@ ident_same(const struct ident *id, const struct stat *st)
 }
 
 /* The source's identity as the journal row j recorded it. */
-static void
+void
 ident_of_journal(struct ident *id, const struct cat_journal *j)
 {
 	id->ino = (ino_t)j->pre_ino;
@@ -284,405 +257,14 @@ ident_of(struct ident *id, const struct stat *st)
 	id->ctime_ns = jts_ts_ns(&st->st_ctim);
 }
 
-/* --- planning ----------------------------------------------------------- */
-
-static struct move_item *
-plan_add(struct move_plan *p, const char *rel)
-{
-	struct move_item *it;
-
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 64;
-		p->items = xrealloc(p->items, (size_t)p->cap * sizeof(*it));
-	}
-	it = &p->items[p->n++];
-	memset(it, 0, sizeof(*it));
-	it->rel = xstrdup(rel);
-	it->fd = -1;
-	it->src = it->dst = it->home = -1;
-	return it;
-}
-
-static const char *
-kind_word(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFDIR:
-		return "a directory";
-	case S_IFLNK:
-		return "a symbolic link";
-	case S_IFIFO:
-		return "a FIFO";
-	case S_IFSOCK:
-		return "a socket";
-	case S_IFCHR:
-		return "a character device";
-	case S_IFBLK:
-		return "a block device";
-	}
-	return "not a regular file";
-}
-
-/* Choose source and destination of one file found on tier t. */
-static void
-plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
-    const struct stat *st, enum move_op op, int to)
-{
-	struct move_item *it = plan_add(p, rel);
-	struct cat_file f;
-	int r;
-
-	r = catalog_file_get(&e->cat, rel, &f);
-	if (r < 0) {
-		item_fail(it, IT_FAILED, "catalog %s: lookup failed: %s",
-		    e->cat.path, catalog_errmsg(&e->cat));
-		return;
-	}
-	if (r > 0) {
-		it->tracked = true;
-		it->has_cat_hash = f.has_hash;
-		memcpy(it->cat_hash, f.hash, JTS_HASH_LEN);
-		it->cat_size = f.size;
-		it->cat_mtime_ns = f.mtime_ns;
-		it->cat_mode = f.mode;
-		it->cat_uid = f.uid;
-		it->cat_gid = f.gid;
-		it->src = conf_tier_index(e->conf, f.tier);
-		it->home = conf_tier_index(e->conf, f.home);
-		cat_file_free(&f);
-		if (it->src < 0 || it->home < 0) {
-			item_fail(it, IT_FAILED, "catalog names a tier that is "
-			    "not configured (%s)", f.tier);
-			return;
-		}
-		if (S_ISLNK(st->st_mode) && (t != it->home || it->src == t)) {
-			item_fail(it, IT_SKIPPED, "is a symbolic link");
-			return;
-		}
-		if (S_ISREG(st->st_mode) && it->src != t) {
-			item_fail(it, IT_FAILED, "catalog says its data is on "
-			    "tier %s, but a regular file is here; run "
-			    "'jts-tierctl check'", tier_name(e, it->src));
-			return;
-		}
-	} else {
-		if (S_ISLNK(st->st_mode)) {
-			item_fail(it, IT_SKIPPED, "is a symbolic link not "
-			    "managed by jts-tier");
-			return;
-		}
-		it->src = it->home = t;
-	}
-	if (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)) {
-		item_fail(it, IT_FAILED, "is %s; only regular files move",
-		    kind_word(st->st_mode));
-		return;
-	}
-	if (op == OP_MIGRATE)
-		it->dst = to >= 0 ? to : it->src + 1;
-	else
-		it->dst = to >= 0 ? to : it->home;
-	if (it->dst >= e->ntiers) {
-		item_fail(it, IT_SKIPPED, "already on the last tier (%s)",
-		    tier_name(e, it->src));
-		return;
-	}
-	if (it->dst == it->src) {
-		item_fail(it, IT_SKIPPED, "already on tier %s",
-		    tier_name(e, it->src));
-		return;
-	}
-	if (engine_is_nfs(e, it->dst) && engine_is_nfs(e, it->src)) {
-		item_fail(it, IT_FAILED, "tiers %s and %s are both nfs tiers; "
-		    "moves between two nfs tiers are not supported",
-		    tier_name(e, it->src), tier_name(e, it->dst));
-		return;
-	}
-	it->dst_is_stub = it->dst == it->home && it->src != it->home &&
-	    !engine_is_nfs(e, it->dst);
-	/* A symlink left behind stands for the catalogued file. */
-	it->psize = S_ISREG(st->st_mode) ? (uint64_t)st->st_size :
-	    (uint64_t)it->cat_size;
-	p->bytes += it->psize;
-}
-
-/* Plan one file, and hand a full plan over when streaming. */
-static void
-plan_one(struct engine *e, struct move_plan *p, int t, const char *rel,
-    const struct stat *st, enum move_op op, int to)
-{
-	plan_file(e, p, t, rel, st, op, to);
-	if (p->flush != NULL && p->n >= p->flush_at)
-		p->flush(p, p->flush_arg);
-}
-
-static void
-plan_walk(struct engine *e, struct move_plan *p, int t, const char *rel,
-    enum move_op op, int to, int depth)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	char *child;
-	int fd;
-
-	if (depth > JTS_MAX_DEPTH) {
-		jts_err("%s: directories nested too deep", jts_quote(rel));
-		p->errors++;
-		return;
-	}
-	fd = tier_openat(&e->tiers[t], -1, rel, O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		jts_err("%s: cannot read directory: %s", jts_quote(rel),
-		    strerror(fd < 0 ? -fd : errno));
-		if (fd >= 0)
-			close(fd);
-		p->errors++;
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    strncmp(de->d_name, JTS_TMP_PREFIX,
-		    strlen(JTS_TMP_PREFIX)) == 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
-		    != 0)
-			continue;
-		if (S_ISDIR(st.st_mode) && st.st_dev == e->own_dev &&
-		    st.st_ino == e->own_ino)
-			continue;	/* jts-tier's own catalog directory */
-		child = *rel ? xasprintf("%s/%s", rel, de->d_name) :
-		    xstrdup(de->d_name);
-		if (S_ISDIR(st.st_mode))
-			plan_walk(e, p, t, child, op, to, depth + 1);
-		else
-			plan_one(e, p, t, child, &st, op, to);
-		free(child);
-	}
-	closedir(d);
-}
-
-/*
- * Plan a recall from the catalog: every file at or beneath rel, a page of
- * paths at a time (no statement stays open while a flush moves files).
- */
-static int
-plan_recall(struct engine *e, struct move_plan *p, const char *rel, int to)
-{
-	enum { PAGE = 1024 };
-	sqlite3_stmt *st;
-	struct stat fake;
-	size_t n = strlen(rel);
-	char *paths[PAGE], *last = xstrdup("");
-	int found = 0, k, i, r;
-
-	memset(&fake, 0, sizeof(fake));
-	do {
-		if (sqlite3_prepare_v2(e->cat.db, "SELECT path FROM files "
-		    "WHERE path > ?3 AND (?2 = 0 OR path = ?1 OR "
-		    "(length(path) > ?2 AND substr(path, 1, ?2 + 1) = "
-		    "CAST(?1 || '/' AS BLOB))) ORDER BY path LIMIT ?4", -1, &st,
-		    NULL) != SQLITE_OK) {
-			jts_err("catalog %s: %s", e->cat.path,
-			    sqlite3_errmsg(e->cat.db));
-			free(last);
-			return -EIO;
-		}
-		sqlite3_bind_blob(st, 1, rel, (int)n, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, (int)n);
-		sqlite3_bind_blob(st, 3, last, (int)strlen(last),
-		    SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, PAGE);
-		k = 0;
-		while ((r = sqlite3_step(st)) == SQLITE_ROW && k < PAGE)
-			paths[k++] = strndup(sqlite3_column_blob(st, 0),
-			    (size_t)sqlite3_column_bytes(st, 0));
-		sqlite3_finalize(st);
-		for (i = 0; i < k; i++) {
-			struct cat_file f;
-
-			if (catalog_file_get(&e->cat, paths[i], &f) > 0) {
-				int src = conf_tier_index(e->conf, f.tier);
-
-				/* Where the data is, it is a regular file. */
-				fake.st_mode = S_IFREG;
-				fake.st_size = f.size;
-				if (src >= 0)
-					plan_one(e, p, src, paths[i], &fake,
-					    OP_RECALL, to);
-				cat_file_free(&f);
-				found++;
-			}
-			if (i == k - 1) {
-				free(last);
-				last = paths[i];
-			} else
-				free(paths[i]);
-		}
-	} while (k == PAGE);
-	free(last);
-	return found;
-}
-
-int
-move_plan_path(struct engine *e, struct move_plan *p, const char *path,
-    enum move_op op, int to)
-{
-	char *abs = jts_path_abs(path);
-	const char *rel;
-	struct stat st;
-	dev_t dd;
-	ino_t di;
-	int t, dfd, r;
-
-	p->op = op;
-	if (abs == NULL) {
-		jts_err("%s: %s", jts_quote(path), strerror(errno));
-		p->errors++;
-		return -errno;
-	}
-	if ((t = engine_locate(e, abs, &rel)) < 0) {
-		char tl[512];
-
-		jts_err("%s: not beneath the root of any configured tier "
-		    "(tiers: %s)", jts_quote(path),
-		    conf_tier_list(e->conf, true, tl, sizeof(tl)));
-		free(abs);
-		p->errors++;
-		return -ENOENT;
-	}
-	if (op == OP_RECALL) {
-		r = plan_recall(e, p, rel, to);
-		if (r == 0) {
-			jts_err("%s: not managed by jts-tier (nothing in the "
-			    "catalog at or beneath this path); recall brings "
-			    "back what migrate or a policy moved",
-			    jts_quote(path));
-			p->errors++;
-		}
-		free(abs);
-		return r < 0 ? r : 0;
-	}
-	if (engine_is_nfs(e, t)) {
-		jts_err("%s: is on nfs tier %s; files there are recalled by "
-		    "their home path, or with 'jts-tierctl recall'",
-		    jts_quote(path), tier_name(e, t));
-		free(abs);
-		p->errors++;
-		return -EINVAL;
-	}
-	if (*rel == '\0') {
-		plan_walk(e, p, t, "", op, to, 0);
-		free(abs);
-		return 0;
-	}
-	dfd = engine_dir(e, t, rel, false, -1);
-	if (dfd < 0 || fstatat(dfd, rel_base(rel), &st, AT_SYMLINK_NOFOLLOW)
-	    != 0) {
-		r = dfd < 0 ? dfd : -errno;
-		jts_err("%s: %s", jts_quote(path), resolve_why(-r));
-		free(abs);
-		p->errors++;
-		return r;
-	}
-	if (engine_dir_ident(e, dfd, &dd, &di) == 0 && ((dd == e->own_dev &&
-	    di == e->own_ino) || (S_ISDIR(st.st_mode) &&
-	    st.st_dev == e->own_dev && st.st_ino == e->own_ino))) {
-		jts_err("%s: is in jts-tier's own catalog directory; not moved",
-		    jts_quote(path));
-		free(abs);
-		p->errors++;
-		return -EPERM;
-	}
-	if (S_ISDIR(st.st_mode))
-		plan_walk(e, p, t, rel, op, to, 0);
-	else
-		plan_one(e, p, t, rel, &st, op, to);
-	free(abs);
-	return 0;
-}
-
-void
-move_plan_clear(struct move_plan *p)
-{
-	int i;
-
-	for (i = 0; i < p->n; i++) {
-		item_close(&p->items[i]);
-		free(p->items[i].rel);
-		free(p->items[i].why);
-	}
-	p->n = 0;
-	p->bytes = 0;
-}
-
-void
-move_plan_free(struct move_plan *p)
-{
-	move_plan_clear(p);
-	free(p->items);
-	memset(p, 0, sizeof(*p));
-}
-
 /* --- progress ----------------------------------------------------------- */
 
-struct progress {
-	bool		 on;
-	uint64_t	 total, done;
-	int		 files, nfiles;
-	int64_t		 start, last;
-};
-
-static void
-progress_draw(struct progress *pg, bool final)
-{
-	char a[32], b[32], c[32];
-	int64_t now = jts_mono_ns(), el;
-	double rate, eta;
-
-	if (!pg->on || (!final && now - pg->last < 200000000))
-		return;
-	pg->last = now;
-	el = now - pg->start;
-	rate = el > 0 ? (double)pg->done / ((double)el / 1e9) : 0;
-	eta = rate > 0 ? (double)(pg->total - pg->done) / rate : 0;
-	fprintf(stderr, "\r%10s / %-10s %10s/s  ETA %2d:%02d  files %d/%d ",
-	    jts_fmt_bytes(pg->done, a, sizeof(a)),
-	    jts_fmt_bytes(pg->total, b, sizeof(b)),
-	    jts_fmt_bytes((uint64_t)rate, c, sizeof(c)),
-	    (int)(eta / 60), (int)eta % 60, pg->files, pg->nfiles);
-	if (final)
-		fputc('\n', stderr);
-	fflush(stderr);
-}
-
-static void
-progress_bytes(void *arg, uint64_t n)
-{
-	struct progress *pg = arg;
-
-	pg->done += n;
-	progress_draw(pg, false);
-}
-
 /* --- the protocol, one phase at a time ---------------------------------- */
-
-struct batch {
-	struct engine		*e;
-	const struct move_opts	*o;
-	struct move_item	**it;
-	int			 n;
-	struct progress		*pg;
-	bool			 avail_known;
-	uint64_t		 avail;		/* free on the destination */
-	uint64_t		 beside;	/* bytes of a batch run beside */
-};
 
 /* --- nfs tiers ----------------------------------------------------------- */
 
 /* Why an operation on nfs tier t failed, in words. */
-static const char *
+const char *
 nfs_why(struct engine *e, int t, int r)
 {
 	struct nfs_tier *nt = e->tiers[t].nt;
@@ -697,7 +279,7 @@ nfs_why(struct engine *e, int t, int r)
 	return strerror(-r);
 }
 
-static void
+void
 tmp_rel(char *buf, size_t len, const char *rel, int64_t id, const char *what)
 {
 	char name[64];
@@ -707,7 +289,7 @@ tmp_rel(char *buf, size_t len, const char *rel, int64_t id, const char *what)
 	snprintf(buf, len, "%.*s%s", (int)(base - rel), rel, name);
 }
 
-static void
+void
 pre_of_nfs(struct stat *st, const struct nfs_ident *id)
 {
 	memset(st, 0, sizeof(*st));
@@ -2135,7 +1717,7 @@ release_source_nfs(struct engine *e, int t, const char *rel,
 }
 
 /* After the commit: release the source, fix the home symlink. */
-static int
+int
 finish_item(struct engine *e, int src, int dst, int home, const char *rel,
     const struct ident *pre, enum leave_mode leave, int64_t id, int leasefd,
     struct dirset *ds, char *why, size_t len)
@@ -2223,7 +1805,7 @@ item_catalog(struct engine *e, struct move_item *it, struct cat_file *f)
 	}
 }
 
-static bool
+bool
 pending(struct move_item *it)
 {
 	return it->state == IT_PENDING;
@@ -2305,7 +1887,7 @@ batch_stopped(struct batch *b)
 	return true;
 }
 
-static void
+void
 run_batch(struct batch *b)
 {
 	struct engine *e = b->e;
@@ -2615,659 +2197,3 @@ run_batch(struct batch *b)
 #undef LAP
 }
 
-static void
-report_item(struct engine *e, struct move_item *it,
-    const struct move_opts *o)
-{
-	char *where = it->src >= 0 ? engine_data_path(e, it->src, it->rel) :
-	    xstrdup(it->rel);
-
-	if (o->report != NULL) {
-		o->report(e, it, where, o->report_arg);
-		free(where);
-		return;
-	}
-	switch (it->state) {
-	case IT_DONE:
-		if (!o->quiet && jts_verbose > 0)
-			printf("moved %s: %s -> %s\n", jts_quote(where),
-			    tier_name(e, it->src), tier_name(e, it->dst));
-		break;
-	case IT_SKIPPED:
-		if (jts_verbose > 0 || !o->quiet)
-			fprintf(stderr, "%s: skipped %s: %s\n", jts_progname,
-			    jts_quote(where), it->why ? it->why : "?");
-		break;
-	case IT_FAILED:
-		jts_err("%s: %s", jts_quote(where), it->why ? it->why : "?");
-		break;
-	case IT_CONFLICT:
-		jts_err("%s: conflict: %s", jts_quote(where),
-		    it->why ? it->why : "?");
-		break;
-	case IT_PENDING:
-		break;
-	}
-	free(where);
-}
-
-struct move_runstate {
-	struct progress		 pg;
-	struct sigaction	 old_int, old_term;
-	int			 max_batch;
-	int64_t			 t0;
-	/* A second batch between local tiers moves beside the first. */
-	struct engine		 worker;
-	int			 worker_state;	/* 0 not yet, 1 open, -1 none */
-};
-
-/*
- * Two batches between local tiers move at once, one in a worker thread
- * with its own engine: the per-file system calls of one overlap the
- * waits (sync, read-back) of the other.  Each batch keeps the whole
- * protocol; only their order relative to each other is free.
- */
-static bool
-batch_beside_ok(struct engine *e, struct move_item **v, int n)
-{
-	return n > 1 && !engine_is_nfs(e, v[0]->src) &&
-	    !engine_is_nfs(e, v[0]->dst);
-}
-
-/* The worker's engine, opened on first use; false if it cannot be. */
-static bool
-worker_ready(struct move_runstate *rs, struct engine *e)
-{
-	char err[1024];
-
-	if (rs->worker_state == 0) {
-		rs->worker_state = engine_open_worker(&rs->worker, e, err,
-		    sizeof(err)) == 0 ? 1 : -1;
-		if (rs->worker_state < 0)
-			jts_debug("one batch at a time: %s", err);
-	}
-	return rs->worker_state == 1;
-}
-
-static void *
-batch_thread(void *arg)
-{
-	sigset_t all;
-
-	/* Lease breaks and stop requests are taken by the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	run_batch(arg);
-	return NULL;
-}
-
-/* The next batch of p from *at: same tiers, bounded; returns its size. */
-static int
-batch_form(struct move_plan *p, int *at, struct move_item **v, int max,
-    uint64_t *bytesp)
-{
-	uint64_t bytes = 0;
-	int j, n = 0;
-
-	for (j = *at; j < p->n && n < max; j++) {
-		struct move_item *it = &p->items[j];
-
-		if (!pending(it))
-			continue;
-		if (n > 0 && (it->dst != v[0]->dst || it->src != v[0]->src ||
-		    bytes + it->psize > BATCH_BYTES))
-			break;
-		v[n++] = it;
-		bytes += it->psize;
-	}
-	*at = j;
-	*bytesp = bytes;
-	return n;
-}
-
-void
-move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
-{
-	struct move_runstate *rs = xcalloc(1, sizeof(*rs));
-	struct sigaction sa;
-	struct rlimit rl;
-
-	(void)e;
-	st->run = rs;
-	rs->t0 = jts_mono_ns();
-	rs->max_batch = BATCH_FILES;
-	/* Test knob: small batches, so that small trees move in several. */
-	if (jts_test_knob("JTS_TIER_BATCH_FILES") != NULL &&
-	    atoi(jts_test_knob("JTS_TIER_BATCH_FILES")) > 0)
-		rs->max_batch = atoi(jts_test_knob("JTS_TIER_BATCH_FILES"));
-	lease_setup();
-	stop_requested = 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &rs->old_int);
-	sigaction(SIGTERM, &sa, &rs->old_term);
-	/*
-	 * A batch holds one descriptor per source (its lease), and two
-	 * batches may move at once: allow it.
-	 */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		    rl.rlim_cur < 2 * (rlim_t)BATCH_FILES + 512)
-			rs->max_batch = rl.rlim_cur > 1024 ?
-			    (int)(rl.rlim_cur - 512) / 2 : 256;
-	}
-	rs->pg.on = o->progress;
-	rs->pg.start = rs->pg.last = rs->t0;
-}
-
-int
-move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
-    struct move_stats *st)
-{
-	struct move_runstate *rs = st->run;
-	struct move_item **v, **v2;
-	struct batch b, b2;
-	struct progress pg2;
-	pthread_t th;
-	uint64_t bytes, bytes2;
-	int64_t t0;
-	int i, j, n, n2, at, failed = 0;
-	bool threaded;
-
-	rs->pg.total += p->bytes;
-	v = xcalloc((size_t)(p->n ? p->n : 1), sizeof(*v));
-	v2 = xcalloc((size_t)(p->n ? p->n : 1), sizeof(*v2));
-	for (i = 0; i < p->n; i++)
-		if (pending(&p->items[i]))
-			rs->pg.nfiles++;
-	memset(&b, 0, sizeof(b));
-	b.e = e;
-	b.o = o;
-	b.pg = &rs->pg;
-	b.it = v;
-	for (i = 0; i < p->n;) {
-		/*
-		 * A batch: same source and destination, bounded size; the
-		 * last two share what is left, so that neither waits long
-		 * for the other.
-		 */
-		for (j = i, n = 0; j < p->n && n <= 2 * rs->max_batch; j++)
-			n += pending(&p->items[j]);
-		n = n > rs->max_batch && n <= 2 * rs->max_batch ?
-		    (n + 1) / 2 : rs->max_batch;
-		n = batch_form(p, &i, v, n, &bytes);
-		if (n == 0)
-			continue;
-		if (stop_requested) {
-			for (j = 0; j < n; j++)
-				item_fail(v[j], IT_SKIPPED, "interrupted; not "
-				    "started");
-			continue;
-		}
-		/* And one beside it, when both are between local tiers. */
-		n2 = 0;
-		bytes2 = 0;
-		if (i < p->n && batch_beside_ok(e, v, n)) {
-			at = i;
-			n2 = batch_form(p, &at, v2, rs->max_batch, &bytes2);
-			if (batch_beside_ok(e, v2, n2) && worker_ready(rs, e))
-				i = at;
-			else
-				n2 = 0;
-		}
-		b.n = n;
-		b.avail_known = false;
-		b.beside = bytes2;
-		threaded = false;
-		if (n2 > 0) {
-			memset(&pg2, 0, sizeof(pg2));
-			memset(&b2, 0, sizeof(b2));
-			b2.e = &rs->worker;
-			b2.o = o;
-			b2.it = v2;
-			b2.n = n2;
-			b2.pg = &pg2;
-			b2.beside = bytes;
-			threaded = pthread_create(&th, NULL, batch_thread,
-			    &b2) == 0;
-			if (!threaded)
-				b.beside = 0;	/* b2 runs after b */
-		}
-		t0 = jts_mono_ns();
-		run_batch(&b);
-		if (threaded)
-			pthread_join(th, NULL);
-		else if (n2 > 0)
-			run_batch(&b2);	/* no thread: after the first */
-		t0 = jts_mono_ns() - t0;
-		if (n2 > 0) {
-			rs->pg.done += pg2.done;
-			rs->pg.files += pg2.files;
-		}
-		for (j = 0; j < n + n2; j++) {
-			struct move_item *it = j < n ? v[j] : v2[j - n];
-
-			it->ns = t0;
-			if (it->state == IT_DONE)
-				st->bytes += (uint64_t)it->pre.st_size;
-		}
-	}
-	if (rs->pg.on)
-		fputs("\r\033[K", stderr);	/* reports go above the bar */
-	for (i = 0; i < p->n; i++) {
-		struct move_item *it = &p->items[i];
-
-		report_item(e, it, o);
-		switch (it->state) {
-		case IT_DONE:
-			st->done++;
-			break;
-		case IT_SKIPPED:
-			st->skipped++;
-			break;
-		case IT_CONFLICT:
-			st->conflicts++;
-			failed++;
-			break;
-		default:
-			st->failed++;
-			failed++;
-			break;
-		}
-	}
-	free(v);
-	free(v2);
-	engine_dir_forget(e);
-	engine_dir_forget(&rs->worker);
-	move_plan_clear(p);
-	return failed ? -1 : 0;
-}
-
-int
-move_end(struct engine *e, struct move_stats *st)
-{
-	struct move_runstate *rs = st->run;
-
-	(void)e;
-	if (rs == NULL)
-		return -1;
-	progress_draw(&rs->pg, true);
-	if (rs->worker_state == 1)
-		engine_close_worker(&rs->worker);
-	sigaction(SIGINT, &rs->old_int, NULL);
-	sigaction(SIGTERM, &rs->old_term, NULL);
-	st->interrupted = stop_requested != 0;
-	st->elapsed_ns = jts_mono_ns() - rs->t0;
-	free(rs);
-	st->run = NULL;
-	return st->failed || st->conflicts ? -1 : 0;
-}
-
-int
-move_run(struct engine *e, struct move_plan *p, const struct move_opts *o,
-    struct move_stats *st)
-{
-	move_begin(e, o, st);
-	(void)move_chunk(e, p, o, st);
-	return move_end(e, st);
-}
-
-/* --- recovery ----------------------------------------------------------- */
-
-/* Is the regular file at rel on tier t the copy with hash h? */
-static bool
-copy_matches(struct engine *e, int t, const char *rel, int64_t size,
-    const unsigned char *h)
-{
-	unsigned char got[JTS_HASH_LEN];
-
-	if (engine_is_nfs(e, t) && engine_nfs(e, t) == NULL)
-		return false;	/* said, with the reason */
-	return tier_hash(&e->tiers[t], &e->cp, rel, size, got) == 0 &&
-	    memcmp(got, h, JTS_HASH_LEN) == 0;
-}
-
-/*
- * What is at rel on tier t: 0 a regular file (st filled), -ENOENT
- * nothing (its directory gone too), 1 something else, or another -errno
- * when it cannot be told.
- */
-static int
-what_is_at(struct engine *e, int t, const char *rel, struct stat *st)
-{
-	int dfd, r;
-
-	memset(st, 0, sizeof(*st));
-	if (engine_is_nfs(e, t)) {
-		struct nfs_tier *nt = engine_nfs(e, t);
-		struct nfs_ident id;
-
-		if (nt == NULL)
-			return -EIO;
-		if ((r = nfst_lstat(nt, rel, &id)) != 0)
-			return r;
-		pre_of_nfs(st, &id);
-		return S_ISREG(id.mode) ? 0 : 1;
-	}
-	if ((dfd = engine_dir(e, t, rel, false, -1)) < 0)
-		return dfd;
-	if (fstatat(dfd, rel_base(rel), st, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	return S_ISREG(st->st_mode) ? 0 : 1;
-}
-
-/*
- * The copy of a move is gone from tier dst and the source, the regular
- * file st, is still on tier src: the source is the data again.  The
- * catalog says so (with the hash when the source is the file that was
- * hashed) and the row is closed.  Nothing on disk is touched.
- */
-static int
-settle_to_source(struct engine *e, struct cat_journal *j, const struct stat *st,
-    const char *why)
-{
-	struct cat_file f;
-	struct ident pre;
-
-	ident_of_journal(&pre, j);
-	memset(&f, 0, sizeof(f));
-	f.path = j->path;
-	snprintf(f.tier, sizeof(f.tier), "%s", j->src);
-	snprintf(f.home, sizeof(f.home), "%s", j->home);
-	f.size = st->st_size;
-	f.mtime_ns = jts_ts_ns(&st->st_mtim);
-	f.ctime_ns = jts_ts_ns(&st->st_ctim);
-	f.ino = (int64_t)st->st_ino;
-	f.mode = st->st_mode;
-	f.uid = st->st_uid;
-	f.gid = st->st_gid;
-	if (j->has_hash && ident_same(&pre, st)) {
-		f.has_hash = true;
-		memcpy(f.hash, j->hash, JTS_HASH_LEN);
-	}
-	if (catalog_begin(&e->cat) != 0 || catalog_file_put(&e->cat, &f) != 0 ||
-	    catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL, why) != 0 ||
-	    catalog_commit(&e->cat) != 0) {
-		catalog_rollback(&e->cat);
-		return -1;
-	}
-	jts_notice("%s: %s", jts_quote(j->path), why);
-	return 0;
-}
-
-static int
-recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
-{
-	int src = conf_tier_index(e->conf, j->src);
-	int dst = conf_tier_index(e->conf, j->dst);
-	int home = conf_tier_index(e->conf, j->home);
-	char tmp[64], why[512] = "";
-	struct cat_file f;
-	struct ident pre;
-	struct stat st;
-	int dfd, lfd, r;
-	bool copy_ok = false;	/* hashed whole above */
-	enum leave_mode leave = strcmp(j->leave, "remove") == 0 ?
-	    LEAVE_REMOVE : LEAVE_SYMLINK;
-
-	if (src < 0 || dst < 0 || home < 0) {
-		jts_warn("journal row %" PRId64 " (%s) names a tier that is "
-		    "not configured; left for the operator", j->id,
-		    jts_quote(j->path));
-		return -1;
-	}
-	tmpname(tmp, sizeof(tmp), j->id, "tmp");
-	/* Rows that touch a NAS wait for it to answer. */
-	if ((engine_is_nfs(e, src) && engine_nfs(e, src) == NULL) ||
-	    (engine_is_nfs(e, dst) && engine_nfs(e, dst) == NULL)) {
-		jts_warn("%s: the unfinished move to %s waits until tier %s "
-		    "answers", jts_quote(j->path), j->dst,
-		    engine_is_nfs(e, src) && engine_nfs(e, src) == NULL ?
-		    j->src : j->dst);
-		return -1;
-	}
-	dfd = engine_is_nfs(e, dst) ? -1 :
-	    engine_dir(e, dst, j->path, false, -1);
-	if (j->state == JS_VERIFIED && j->has_hash && (copy_checked ||
-	    copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
-		/* Renamed into place before the commit was recorded. */
-		memset(&f, 0, sizeof(f));
-		f.path = j->path;
-		snprintf(f.tier, sizeof(f.tier), "%s", j->dst);
-		snprintf(f.home, sizeof(f.home), "%s", j->home);
-		if (engine_is_nfs(e, dst)) {
-			f.size = j->pre_size;
-			f.mtime_ns = j->pre_mtime_ns;
-			f.ctime_ns = j->pre_ctime_ns;
-			f.ino = j->pre_ino;
-			/* Owner and mode: from the source, still in place. */
-			lfd = tier_openat(&e->tiers[src], -1, j->path,
-			    O_PATH, 0);
-			if (lfd >= 0 && fstat(lfd, &st) == 0) {
-				f.mode = st.st_mode;
-				f.uid = st.st_uid;
-				f.gid = st.st_gid;
-			}
-			if (lfd >= 0)
-				close(lfd);
-		} else if (dfd >= 0 && fstatat(dfd, rel_base(j->path), &st,
-		    AT_SYMLINK_NOFOLLOW) == 0) {
-			/* The copy's identity: what a rescan will find. */
-			f.size = st.st_size;
-			f.mtime_ns = jts_ts_ns(&st.st_mtim);
-			f.ctime_ns = jts_ts_ns(&st.st_ctim);
-			f.ino = (int64_t)st.st_ino;
-			f.mode = st.st_mode;
-			f.uid = st.st_uid;
-			f.gid = st.st_gid;
-		}
-		f.has_hash = true;
-		memcpy(f.hash, j->hash, JTS_HASH_LEN);
-		f.verified_ns = f.moved_ns = jts_now_ns();
-		if (catalog_begin(&e->cat) != 0 ||
-		    catalog_file_put(&e->cat, &f) != 0 ||
-		    catalog_journal_set(&e->cat, j->id, JS_COMMITTED, NULL,
-		    NULL) != 0 || catalog_commit(&e->cat) != 0) {
-			catalog_rollback(&e->cat);
-			return -1;
-		}
-		j->state = JS_COMMITTED;
-		copy_ok = true;
-	}
-	switch (j->state) {
-	case JS_PLANNED:
-	case JS_COPYING:
-	case JS_VERIFIED:
-		/* The source was never touched: drop the temporary copy. */
-		if (engine_is_nfs(e, dst)) {
-			char rtmp[PATH_MAX];
-
-			tmp_rel(rtmp, sizeof(rtmp), j->path, j->id, "tmp");
-			r = nfst_unlink(engine_nfs(e, dst), rtmp);
-			if (r != 0 && r != -ENOENT) {
-				jts_warn("%s: cannot remove the temporary copy "
-				    "on tier %s: %s; left for the next run",
-				    jts_quote(j->path), j->dst,
-				    nfs_why(e, dst, r));
-				return -1;
-			}
-		} else if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW)
-		    == 0 && !S_ISDIR(st.st_mode)) {
-			if (S_ISLNK(st.st_mode)) {
-				/* A recall's swap half done: swap back. */
-				(void)renameat2(dfd, tmp, dfd,
-				    rel_base(j->path), RENAME_EXCHANGE);
-				if (fstatat(dfd, tmp, &st,
-				    AT_SYMLINK_NOFOLLOW) == 0 &&
-				    S_ISREG(st.st_mode))
-					(void)unlinkat(dfd, tmp, 0);
-			} else
-				(void)unlinkat(dfd, tmp, 0);
-			(void)fsync_dir(dfd);
-		}
-		jts_info("recovered %s: unfinished move to %s undone",
-		    jts_quote(j->path), j->dst);
-		return catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
-		    "interrupted; undone by recovery");
-	case JS_COMMITTED:
-		/*
-		 * Release a source only for a copy that is there and whole:
-		 * an operator settling a conflict may have removed it.
-		 */
-		if (!copy_ok && !copy_checked && (!j->has_hash ||
-		    !copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
-			if (what_is_at(e, dst, j->path, &st) == -ENOENT &&
-			    what_is_at(e, src, j->path, &st) == 0) {
-				snprintf(why, sizeof(why), "the copy on tier "
-				    "%s is gone; the source on tier %s was "
-				    "kept and is the data again", j->dst,
-				    j->src);
-				return settle_to_source(e, j, &st, why);
-			}
-			snprintf(why, sizeof(why), "the copy on tier %s is "
-			    "missing or differs from the one verified; the "
-			    "source on tier %s is kept", j->dst, j->src);
-			jts_warn("%s: %s", jts_quote(j->path), why);
-			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
-			    NULL, why);
-		}
-		ident_of_journal(&pre, j);
-		/* Nobody may hold the source open while it is released. */
-		lfd = engine_is_nfs(e, src) ? -1 : tier_openat(&e->tiers[src],
-		    -1, j->path, O_RDONLY | O_NONBLOCK, 0);
-		if (lfd >= 0 && fstat(lfd, &st) == 0 && ident_same(&pre, &st) &&
-		    fcntl(lfd, F_SETLEASE, F_WRLCK) != 0) {
-			jts_warn("%s: source on tier %s is open by another "
-			    "process; its release waits for the next run",
-			    jts_quote(j->path), j->src);
-			close(lfd);
-			return -1;
-		}
-		r = finish_item(e, src, dst, home, j->path, &pre, leave, j->id,
-		    lfd, NULL, why, sizeof(why));
-		if (lfd >= 0) {
-			(void)fcntl(lfd, F_SETLEASE, F_UNLCK);
-			close(lfd);
-		}
-		if (r != 0) {
-			jts_warn("%s: %s", jts_quote(j->path), why);
-			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
-			    NULL, why);
-		}
-		jts_info("recovered %s: move to %s finished",
-		    jts_quote(j->path), j->dst);
-		return catalog_journal_set(&e->cat, j->id, JS_DONE, NULL,
-		    NULL);
-	default:
-		return 0;
-	}
-}
-
-/* Is conflict row j a committed move: the catalog has its copy? */
-static bool
-committed_conflict(struct engine *e, struct cat_journal *j)
-{
-	struct cat_file f;
-	bool yes;
-
-	memset(&f, 0, sizeof(f));
-	if (!j->has_hash || catalog_file_get(&e->cat, j->path, &f) != 1)
-		return false;
-	yes = strcmp(f.tier, j->dst) == 0 && f.has_hash &&
-	    memcmp(f.hash, j->hash, JTS_HASH_LEN) == 0;
-	cat_file_free(&f);
-	return yes;
-}
-
-/*
- * A conflict before the commit (the catalog still has the data on the
- * source's tier) that the operator has settled by removing one side:
- * the copy removed, the row is closed (2); the source removed and the
- * copy whole, the move is finished as a verified one (1).  Otherwise it
- * stays for the operator (-1).
- */
-static int
-settle_conflict(struct engine *e, struct cat_journal *j)
-{
-	int src = conf_tier_index(e->conf, j->src);
-	int dst = conf_tier_index(e->conf, j->dst);
-	struct stat st;
-	char why[512];
-	int s, d;
-
-	if (src < 0 || dst < 0 || (engine_is_nfs(e, src) &&
-	    engine_nfs(e, src) == NULL) || (engine_is_nfs(e, dst) &&
-	    engine_nfs(e, dst) == NULL))
-		return -1;
-	s = what_is_at(e, src, j->path, &st);
-	d = what_is_at(e, dst, j->path, &st);
-	if (d == -ENOENT && s == 0) {
-		snprintf(why, sizeof(why), "conflict settled: the copy on tier "
-		    "%s was removed, the data stays on tier %s", j->dst,
-		    j->src);
-		if (catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
-		    why) != 0)
-			return -1;
-		jts_notice("%s: %s", jts_quote(j->path), why);
-		return 2;
-	}
-	if (s == -ENOENT && d == 0 && j->has_hash &&
-	    copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
-		jts_notice("%s: conflict settled: the source on tier %s was "
-		    "removed, the verified copy on tier %s is the data",
-		    jts_quote(j->path), j->src, j->dst);
-		return 1;
-	}
-	return -1;
-}
-
-int
-move_recover(struct engine *e, bool conflicts)
-{
-	struct cat_journal *rows;
-	int n, i, r, left = 0;
-	bool checked;
-
-	lease_setup();
-	if (catalog_journal_open_rows(&e->cat, &rows, &n) != 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		checked = false;
-		if (rows[i].state == JS_CONFLICT && !conflicts) {
-			left++;
-			continue;
-		}
-		if (rows[i].state == JS_CONFLICT) {
-			/*
-			 * A copy committed whose source could not be released
-			 * (open elsewhere, a failed rename or unlink): tried
-			 * again like any committed move, which releases the
-			 * source only if it is still unchanged and nobody has
-			 * it open.  Conflicts before the commit stay for the
-			 * operator until one side is removed.
-			 */
-			r = committed_conflict(e, &rows[i]) ? 0 :
-			    settle_conflict(e, &rows[i]);
-			if (r == 0)
-				rows[i].state = JS_COMMITTED;
-			else if (r == 1) {
-				rows[i].state = JS_VERIFIED;
-				checked = true;
-			} else {
-				left += r < 0;
-				continue;
-			}
-		}
-		if (recover_row(e, &rows[i], checked) != 0)
-			left++;
-		cat_journal_free(&rows[i]);
-	}
-	for (i = 0; i < n; i++)
-		cat_journal_free(&rows[i]);
-	free(rows);
-	engine_dir_forget(e);
-	return left;
-}

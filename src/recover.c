@@ -1,0 +1,372 @@
+/* recover.c - recovery: every unfinished journal row is finished or
+ * undone, idempotently; conflicts are kept for the operator to settle */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "move-int.h"
+#include "util.h"
+
+/* --- recovery ----------------------------------------------------------- */
+
+/* Is the regular file at rel on tier t the copy with hash h? */
+static bool
+copy_matches(struct engine *e, int t, const char *rel, int64_t size,
+    const unsigned char *h)
+{
+	unsigned char got[JTS_HASH_LEN];
+
+	if (engine_is_nfs(e, t) && engine_nfs(e, t) == NULL)
+		return false;	/* said, with the reason */
+	return tier_hash(&e->tiers[t], &e->cp, rel, size, got) == 0 &&
+	    memcmp(got, h, JTS_HASH_LEN) == 0;
+}
+
+/*
+ * What is at rel on tier t: 0 a regular file (st filled), -ENOENT
+ * nothing (its directory gone too), 1 something else, or another -errno
+ * when it cannot be told.
+ */
+static int
+what_is_at(struct engine *e, int t, const char *rel, struct stat *st)
+{
+	int dfd, r;
+
+	memset(st, 0, sizeof(*st));
+	if (engine_is_nfs(e, t)) {
+		struct nfs_tier *nt = engine_nfs(e, t);
+		struct nfs_ident id;
+
+		if (nt == NULL)
+			return -EIO;
+		if ((r = nfst_lstat(nt, rel, &id)) != 0)
+			return r;
+		pre_of_nfs(st, &id);
+		return S_ISREG(id.mode) ? 0 : 1;
+	}
+	if ((dfd = engine_dir(e, t, rel, false, -1)) < 0)
+		return dfd;
+	if (fstatat(dfd, rel_base(rel), st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : 1;
+}
+
+/*
+ * The copy of a move is gone from tier dst and the source, the regular
+ * file st, is still on tier src: the source is the data again.  The
+ * catalog says so (with the hash when the source is the file that was
+ * hashed) and the row is closed.  Nothing on disk is touched.
+ */
+static int
+settle_to_source(struct engine *e, struct cat_journal *j, const struct stat *st,
+    const char *why)
+{
+	struct cat_file f;
+	struct ident pre;
+
+	ident_of_journal(&pre, j);
+	memset(&f, 0, sizeof(f));
+	f.path = j->path;
+	snprintf(f.tier, sizeof(f.tier), "%s", j->src);
+	snprintf(f.home, sizeof(f.home), "%s", j->home);
+	f.size = st->st_size;
+	f.mtime_ns = jts_ts_ns(&st->st_mtim);
+	f.ctime_ns = jts_ts_ns(&st->st_ctim);
+	f.ino = (int64_t)st->st_ino;
+	f.mode = st->st_mode;
+	f.uid = st->st_uid;
+	f.gid = st->st_gid;
+	if (j->has_hash && ident_same(&pre, st)) {
+		f.has_hash = true;
+		memcpy(f.hash, j->hash, JTS_HASH_LEN);
+	}
+	if (catalog_begin(&e->cat) != 0 || catalog_file_put(&e->cat, &f) != 0 ||
+	    catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL, why) != 0 ||
+	    catalog_commit(&e->cat) != 0) {
+		catalog_rollback(&e->cat);
+		return -1;
+	}
+	jts_notice("%s: %s", jts_quote(j->path), why);
+	return 0;
+}
+
+static int
+recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
+{
+	int src = conf_tier_index(e->conf, j->src);
+	int dst = conf_tier_index(e->conf, j->dst);
+	int home = conf_tier_index(e->conf, j->home);
+	char tmp[64], why[512] = "";
+	struct cat_file f;
+	struct ident pre;
+	struct stat st;
+	int dfd, lfd, r;
+	bool copy_ok = false;	/* hashed whole above */
+	enum leave_mode leave = strcmp(j->leave, "remove") == 0 ?
+	    LEAVE_REMOVE : LEAVE_SYMLINK;
+
+	if (src < 0 || dst < 0 || home < 0) {
+		jts_warn("journal row %" PRId64 " (%s) names a tier that is "
+		    "not configured; left for the operator", j->id,
+		    jts_quote(j->path));
+		return -1;
+	}
+	tmpname(tmp, sizeof(tmp), j->id, "tmp");
+	/* Rows that touch a NAS wait for it to answer. */
+	if ((engine_is_nfs(e, src) && engine_nfs(e, src) == NULL) ||
+	    (engine_is_nfs(e, dst) && engine_nfs(e, dst) == NULL)) {
+		jts_warn("%s: the unfinished move to %s waits until tier %s "
+		    "answers", jts_quote(j->path), j->dst,
+		    engine_is_nfs(e, src) && engine_nfs(e, src) == NULL ?
+		    j->src : j->dst);
+		return -1;
+	}
+	dfd = engine_is_nfs(e, dst) ? -1 :
+	    engine_dir(e, dst, j->path, false, -1);
+	if (j->state == JS_VERIFIED && j->has_hash && (copy_checked ||
+	    copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
+		/* Renamed into place before the commit was recorded. */
+		memset(&f, 0, sizeof(f));
+		f.path = j->path;
+		snprintf(f.tier, sizeof(f.tier), "%s", j->dst);
+		snprintf(f.home, sizeof(f.home), "%s", j->home);
+		if (engine_is_nfs(e, dst)) {
+			f.size = j->pre_size;
+			f.mtime_ns = j->pre_mtime_ns;
+			f.ctime_ns = j->pre_ctime_ns;
+			f.ino = j->pre_ino;
+			/* Owner and mode: from the source, still in place. */
+			lfd = tier_openat(&e->tiers[src], -1, j->path,
+			    O_PATH, 0);
+			if (lfd >= 0 && fstat(lfd, &st) == 0) {
+				f.mode = st.st_mode;
+				f.uid = st.st_uid;
+				f.gid = st.st_gid;
+			}
+			if (lfd >= 0)
+				close(lfd);
+		} else if (dfd >= 0 && fstatat(dfd, rel_base(j->path), &st,
+		    AT_SYMLINK_NOFOLLOW) == 0) {
+			/* The copy's identity: what a rescan will find. */
+			f.size = st.st_size;
+			f.mtime_ns = jts_ts_ns(&st.st_mtim);
+			f.ctime_ns = jts_ts_ns(&st.st_ctim);
+			f.ino = (int64_t)st.st_ino;
+			f.mode = st.st_mode;
+			f.uid = st.st_uid;
+			f.gid = st.st_gid;
+		}
+		f.has_hash = true;
+		memcpy(f.hash, j->hash, JTS_HASH_LEN);
+		f.verified_ns = f.moved_ns = jts_now_ns();
+		if (catalog_begin(&e->cat) != 0 ||
+		    catalog_file_put(&e->cat, &f) != 0 ||
+		    catalog_journal_set(&e->cat, j->id, JS_COMMITTED, NULL,
+		    NULL) != 0 || catalog_commit(&e->cat) != 0) {
+			catalog_rollback(&e->cat);
+			return -1;
+		}
+		j->state = JS_COMMITTED;
+		copy_ok = true;
+	}
+	switch (j->state) {
+	case JS_PLANNED:
+	case JS_COPYING:
+	case JS_VERIFIED:
+		/* The source was never touched: drop the temporary copy. */
+		if (engine_is_nfs(e, dst)) {
+			char rtmp[PATH_MAX];
+
+			tmp_rel(rtmp, sizeof(rtmp), j->path, j->id, "tmp");
+			r = nfst_unlink(engine_nfs(e, dst), rtmp);
+			if (r != 0 && r != -ENOENT) {
+				jts_warn("%s: cannot remove the temporary copy "
+				    "on tier %s: %s; left for the next run",
+				    jts_quote(j->path), j->dst,
+				    nfs_why(e, dst, r));
+				return -1;
+			}
+		} else if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW)
+		    == 0 && !S_ISDIR(st.st_mode)) {
+			if (S_ISLNK(st.st_mode)) {
+				/* A recall's swap half done: swap back. */
+				(void)renameat2(dfd, tmp, dfd,
+				    rel_base(j->path), RENAME_EXCHANGE);
+				if (fstatat(dfd, tmp, &st,
+				    AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISREG(st.st_mode))
+					(void)unlinkat(dfd, tmp, 0);
+			} else
+				(void)unlinkat(dfd, tmp, 0);
+			(void)fsync_dir(dfd);
+		}
+		jts_info("recovered %s: unfinished move to %s undone",
+		    jts_quote(j->path), j->dst);
+		return catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
+		    "interrupted; undone by recovery");
+	case JS_COMMITTED:
+		/*
+		 * Release a source only for a copy that is there and whole:
+		 * an operator settling a conflict may have removed it.
+		 */
+		if (!copy_ok && !copy_checked && (!j->has_hash ||
+		    !copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
+			if (what_is_at(e, dst, j->path, &st) == -ENOENT &&
+			    what_is_at(e, src, j->path, &st) == 0) {
+				snprintf(why, sizeof(why), "the copy on tier "
+				    "%s is gone; the source on tier %s was "
+				    "kept and is the data again", j->dst,
+				    j->src);
+				return settle_to_source(e, j, &st, why);
+			}
+			snprintf(why, sizeof(why), "the copy on tier %s is "
+			    "missing or differs from the one verified; the "
+			    "source on tier %s is kept", j->dst, j->src);
+			jts_warn("%s: %s", jts_quote(j->path), why);
+			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
+			    NULL, why);
+		}
+		ident_of_journal(&pre, j);
+		/* Nobody may hold the source open while it is released. */
+		lfd = engine_is_nfs(e, src) ? -1 : tier_openat(&e->tiers[src],
+		    -1, j->path, O_RDONLY | O_NONBLOCK, 0);
+		if (lfd >= 0 && fstat(lfd, &st) == 0 && ident_same(&pre, &st) &&
+		    fcntl(lfd, F_SETLEASE, F_WRLCK) != 0) {
+			jts_warn("%s: source on tier %s is open by another "
+			    "process; its release waits for the next run",
+			    jts_quote(j->path), j->src);
+			close(lfd);
+			return -1;
+		}
+		r = finish_item(e, src, dst, home, j->path, &pre, leave, j->id,
+		    lfd, NULL, why, sizeof(why));
+		if (lfd >= 0) {
+			(void)fcntl(lfd, F_SETLEASE, F_UNLCK);
+			close(lfd);
+		}
+		if (r != 0) {
+			jts_warn("%s: %s", jts_quote(j->path), why);
+			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
+			    NULL, why);
+		}
+		jts_info("recovered %s: move to %s finished",
+		    jts_quote(j->path), j->dst);
+		return catalog_journal_set(&e->cat, j->id, JS_DONE, NULL,
+		    NULL);
+	default:
+		return 0;
+	}
+}
+
+/* Is conflict row j a committed move: the catalog has its copy? */
+static bool
+committed_conflict(struct engine *e, struct cat_journal *j)
+{
+	struct cat_file f;
+	bool yes;
+
+	memset(&f, 0, sizeof(f));
+	if (!j->has_hash || catalog_file_get(&e->cat, j->path, &f) != 1)
+		return false;
+	yes = strcmp(f.tier, j->dst) == 0 && f.has_hash &&
+	    memcmp(f.hash, j->hash, JTS_HASH_LEN) == 0;
+	cat_file_free(&f);
+	return yes;
+}
+
+/*
+ * A conflict before the commit (the catalog still has the data on the
+ * source's tier) that the operator has settled by removing one side:
+ * the copy removed, the row is closed (2); the source removed and the
+ * copy whole, the move is finished as a verified one (1).  Otherwise it
+ * stays for the operator (-1).
+ */
+static int
+settle_conflict(struct engine *e, struct cat_journal *j)
+{
+	int src = conf_tier_index(e->conf, j->src);
+	int dst = conf_tier_index(e->conf, j->dst);
+	struct stat st;
+	char why[512];
+	int s, d;
+
+	if (src < 0 || dst < 0 || (engine_is_nfs(e, src) &&
+	    engine_nfs(e, src) == NULL) || (engine_is_nfs(e, dst) &&
+	    engine_nfs(e, dst) == NULL))
+		return -1;
+	s = what_is_at(e, src, j->path, &st);
+	d = what_is_at(e, dst, j->path, &st);
+	if (d == -ENOENT && s == 0) {
+		snprintf(why, sizeof(why), "conflict settled: the copy on tier "
+		    "%s was removed, the data stays on tier %s", j->dst,
+		    j->src);
+		if (catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
+		    why) != 0)
+			return -1;
+		jts_notice("%s: %s", jts_quote(j->path), why);
+		return 2;
+	}
+	if (s == -ENOENT && d == 0 && j->has_hash &&
+	    copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
+		jts_notice("%s: conflict settled: the source on tier %s was "
+		    "removed, the verified copy on tier %s is the data",
+		    jts_quote(j->path), j->src, j->dst);
+		return 1;
+	}
+	return -1;
+}
+
+int
+move_recover(struct engine *e, bool conflicts)
+{
+	struct cat_journal *rows;
+	int n, i, r, left = 0;
+	bool checked;
+
+	lease_setup();
+	if (catalog_journal_open_rows(&e->cat, &rows, &n) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		checked = false;
+		if (rows[i].state == JS_CONFLICT && !conflicts) {
+			left++;
+			continue;
+		}
+		if (rows[i].state == JS_CONFLICT) {
+			/*
+			 * A copy committed whose source could not be released
+			 * (open elsewhere, a failed rename or unlink): tried
+			 * again like any committed move, which releases the
+			 * source only if it is still unchanged and nobody has
+			 * it open.  Conflicts before the commit stay for the
+			 * operator until one side is removed.
+			 */
+			r = committed_conflict(e, &rows[i]) ? 0 :
+			    settle_conflict(e, &rows[i]);
+			if (r == 0)
+				rows[i].state = JS_COMMITTED;
+			else if (r == 1) {
+				rows[i].state = JS_VERIFIED;
+				checked = true;
+			} else {
+				left += r < 0;
+				continue;
+			}
+		}
+		if (recover_row(e, &rows[i], checked) != 0)
+			left++;
+		cat_journal_free(&rows[i]);
+	}
+	for (i = 0; i < n; i++)
+		cat_journal_free(&rows[i]);
+	free(rows);
+	engine_dir_forget(e);
+	return left;
+}
