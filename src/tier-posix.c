@@ -42,10 +42,13 @@ posix_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
 	return r;
 }
 
+/* What a local file system offers. */
+#define LOCAL_CAPS	(TIER_CAP_LEASES | TIER_CAP_XATTRS | TIER_CAP_DIRSYNC | \
+			 TIER_CAP_WORKERS | TIER_CAP_LOCAL)
+
 const struct tier_ops tier_posix_ops = {
 	.name = "posix",
-	.caps = TIER_CAP_LEASES | TIER_CAP_XATTRS | TIER_CAP_DIRSYNC |
-	    TIER_CAP_WORKERS | TIER_CAP_LOCAL,
+	.caps = LOCAL_CAPS,
 	.space = posix_space,
 	.hash = posix_hash,
 };
@@ -57,8 +60,7 @@ const struct tier_ops tier_posix_ops = {
  */
 const struct tier_ops tier_btrfs_ops = {
 	.name = "btrfs",
-	.caps = TIER_CAP_LEASES | TIER_CAP_XATTRS | TIER_CAP_DIRSYNC |
-	    TIER_CAP_WORKERS | TIER_CAP_LOCAL,
+	.caps = LOCAL_CAPS,
 	.space = posix_space,
 	.hash = posix_hash,
 };
