@@ -1353,97 +1353,137 @@ word_in(const char *list, const char *word)
 }
 
 static int
-step_check(struct prov *p, struct step *s)
+check_cmd(struct prov *p, struct step *s)
+{
+	return s->check(p, s);
+}
+
+static int
+check_mkdir(struct prov *p, struct step *s)
 {
 	struct stat st;
-	char *want, *cur, *v, *list, *why = NULL;
+
+	(void)p;
+	if (lstat(s->path, &st) != 0)
+		return S_TODO;
+	if (S_ISDIR(st.st_mode))
+		return S_DONE;
+	refuse(s, xasprintf("%s exists and is not a directory",
+	    jts_quote(s->path)));
+	return S_REFUSED;
+}
+
+static int
+check_file(struct prov *p, struct step *s)
+{
+	char *want, *cur;
+	int r;
+
+	r = file_check(p, s, &want, &cur);
+	free(want);
+	free(cur);
+	return r;
+}
+
+static int
+check_owner(struct prov *p, struct step *s)
+{
+	struct stat st;
+	char *why = NULL;
+
+	(void)p;
+	if (s->set_owner && resolve_owner(s->own, &s->uid, &s->gid, &why) !=
+	    0) {
+		refuse(s, why);
+		return S_REFUSED;
+	}
+	if (lstat(s->path, &st) != 0)
+		return S_TODO;
+	if (!S_ISDIR(st.st_mode)) {
+		refuse(s, xasprintf("%s is not a directory",
+		    jts_quote(s->path)));
+		return S_REFUSED;
+	}
+	if ((!s->set_owner || (st.st_uid == s->uid && st.st_gid == s->gid)) &&
+	    (!s->set_mode || (st.st_mode & 07777) == s->mode))
+		return S_DONE;
+	return S_TODO;
+}
+
+static int
+check_subvol(struct prov *p, struct step *s)
+{
+	struct stat st;
+
+	(void)p;
+	if (lstat(s->path, &st) != 0)
+		return S_TODO;
+	if (btrfs_util_is_subvolume(s->path) == BTRFS_UTIL_OK)
+		return S_DONE;
+	refuse(s, xasprintf("%s exists and is not a btrfs subvolume: move it "
+	    "away first", jts_quote(s->path)));
+	return S_REFUSED;
+}
+
+static int
+check_sysfs(struct prov *p, struct step *s)
+{
+	char *v, *list;
+	int r;
+
+	(void)p;
+	free(s->what);
+	s->what = xasprintf("echo %s > %s", s->value, s->path ? s->path :
+	    "/sys/block/?/queue/...");
+	if (s->path == NULL) {
+		refuse(s, xasprintf("%s: not a block device with a queue in "
+		    "sysfs", s->dev));
+		return S_REFUSED;
+	}
+	/* One read: the value, and for a scheduler its choices. */
+	if ((list = jts_read_file(s->path, NULL)) == NULL) {
+		refuse(s, xasprintf("%s: %s", s->path, strerror(errno)));
+		return S_REFUSED;
+	}
+	list[strcspn(list, "\n")] = '\0';
+	v = sysfs_pick(list);
+	r = strcmp(v, s->value) == 0 ? S_DONE : S_TODO;
+	free(v);
+	if (r == S_TODO && strstr(s->path, "/scheduler") != NULL &&
+	    !word_in(list, s->value)) {
+		refuse(s, xasprintf("I/O scheduler %s is not offered for %s "
+		    "(offered: %s)", s->value, s->dev, list));
+		r = S_REFUSED;
+	}
+	free(list);
+	return r;
+}
+
+/*
+ * Each kind of step: its name in the journal, its check (S_TODO, S_DONE
+ * or S_REFUSED with s->why), what doing it is (the record gets what undo
+ * needs) and its undo from that record (0 done, 1 nothing left, -1).
+ */
+struct step_ops {
+	const char	*name;
+	int		(*check)(struct prov *, struct step *);
+	int		(*run)(struct prov *, struct step *, json_object *rec,
+			    char **err);
+	int		(*undo)(struct prov *, json_object *rec, char **err);
+};
+#define ST_NKINDS	(ST_SYSFS + 1)
+static const struct step_ops step_ops[ST_NKINDS];
+
+static int
+step_check(struct prov *p, struct step *s)
+{
 	int r;
 
 	s->state = S_TODO;
 	free(s->why);
 	s->why = NULL;
-	switch (s->kind) {
-	case ST_CMD:
-		r = s->check(p, s);
-		break;
-	case ST_MKDIR:
-		if (lstat(s->path, &st) != 0)
-			r = S_TODO;
-		else if (S_ISDIR(st.st_mode))
-			r = S_DONE;
-		else {
-			refuse(s, xasprintf("%s exists and is not a directory",
-			    jts_quote(s->path)));
-			r = S_REFUSED;
-		}
-		break;
-	case ST_FILE:
-		r = file_check(p, s, &want, &cur);
-		free(want);
-		free(cur);
-		break;
-	case ST_OWNER:
-		if (s->set_owner && resolve_owner(s->own, &s->uid, &s->gid,
-		    &why) != 0) {
-			refuse(s, why);
-			r = S_REFUSED;
-		} else if (lstat(s->path, &st) != 0)
-			r = S_TODO;
-		else if (!S_ISDIR(st.st_mode)) {
-			refuse(s, xasprintf("%s is not a directory",
-			    jts_quote(s->path)));
-			r = S_REFUSED;
-		} else if ((!s->set_owner || (st.st_uid == s->uid &&
-		    st.st_gid == s->gid)) && (!s->set_mode ||
-		    (st.st_mode & 07777) == s->mode))
-			r = S_DONE;
-		else
-			r = S_TODO;
-		break;
-	case ST_SUBVOL:
-		if (lstat(s->path, &st) != 0)
-			r = S_TODO;
-		else if (btrfs_util_is_subvolume(s->path) == BTRFS_UTIL_OK)
-			r = S_DONE;
-		else {
-			refuse(s, xasprintf("%s exists and is not a btrfs "
-			    "subvolume: move it away first",
-			    jts_quote(s->path)));
-			r = S_REFUSED;
-		}
-		break;
-	case ST_SYSFS:
-		free(s->what);
-		s->what = xasprintf("echo %s > %s", s->value, s->path ?
-		    s->path : "/sys/block/?/queue/...");
-		if (s->path == NULL) {
-			refuse(s, xasprintf("%s: not a block device with a "
-			    "queue in sysfs", s->dev));
-			r = S_REFUSED;
-			break;
-		}
-		/* One read: the value, and for a scheduler its choices. */
-		if ((list = jts_read_file(s->path, NULL)) == NULL) {
-			refuse(s, xasprintf("%s: %s", s->path,
-			    strerror(errno)));
-			r = S_REFUSED;
-			break;
-		}
-		list[strcspn(list, "\n")] = '\0';
-		v = sysfs_pick(list);
-		r = strcmp(v, s->value) == 0 ? S_DONE : S_TODO;
-		free(v);
-		if (r == S_TODO && strstr(s->path, "/scheduler") != NULL &&
-		    !word_in(list, s->value)) {
-			refuse(s, xasprintf("I/O scheduler %s is not offered "
-			    "for %s (offered: %s)", s->value, s->dev, list));
-			r = S_REFUSED;
-		}
-		free(list);
-		break;
-	default:
-		r = S_REFUSED;
-	}
+	r = (unsigned)s->kind < ST_NKINDS ? step_ops[s->kind].check(p, s) :
+	    S_REFUSED;
 	if (r == S_REFUSED && s->why == NULL)
 		s->why = xstrdup("refused");
 	s->state = r;
@@ -1793,35 +1833,16 @@ do_sysfs(struct prov *p, struct step *s, json_object *rec, char **err)
 	return 0;
 }
 
-static const char *const kind_names[] = {
-	[ST_CMD] = "cmd", [ST_MKDIR] = "mkdir", [ST_FILE] = "file",
-	[ST_OWNER] = "owner", [ST_SUBVOL] = "subvol", [ST_SYSFS] = "sysfs",
-};
-
 static int
 step_do(struct prov *p, struct step *s, json_object *rec, char **err)
 {
 	json_object_object_add(rec, "kind",
-	    json_object_new_string(kind_names[s->kind]));
+	    json_object_new_string(step_ops[s->kind].name));
 	json_object_object_add(rec, "tier", json_object_new_string(s->tier));
 	json_object_object_add(rec, "what", json_object_new_string(s->what));
 	json_object_object_add(rec, "at",
 	    json_object_new_int64(jts_now_ns() / 1000000000));
-	switch (s->kind) {
-	case ST_CMD:
-		return do_cmd(p, s, rec, err);
-	case ST_MKDIR:
-		return do_mkdir(p, s, rec, err);
-	case ST_FILE:
-		return do_file(p, s, rec, err);
-	case ST_OWNER:
-		return do_owner(p, s, rec, err);
-	case ST_SUBVOL:
-		return do_subvol(p, s, rec, err);
-	case ST_SYSFS:
-		return do_sysfs(p, s, rec, err);
-	}
-	return -1;
+	return step_ops[s->kind].run(p, s, rec, err);
 }
 
 /* ---- the journal ---------------------------------------------------- */
@@ -2266,28 +2287,29 @@ undo_sysfs(struct prov *p, json_object *rec, char **err)
 	return 0;
 }
 
+static const struct step_ops step_ops[ST_NKINDS] = {
+	[ST_CMD] =	{ "cmd",	check_cmd,	do_cmd,		undo_cmd },
+	[ST_MKDIR] =	{ "mkdir",	check_mkdir,	do_mkdir,	undo_mkdir },
+	[ST_FILE] =	{ "file",	check_file,	do_file,	undo_file },
+	[ST_OWNER] =	{ "owner",	check_owner,	do_owner,	undo_owner },
+	[ST_SUBVOL] =	{ "subvol",	check_subvol,	do_subvol,	undo_subvol },
+	[ST_SYSFS] =	{ "sysfs",	check_sysfs,	do_sysfs,	undo_sysfs },
+};
+
 /* Undo one journal record: 0 done, 1 nothing left to undo, -1 error. */
 static int
 step_undo(struct prov *p, json_object *rec, char **err)
 {
 	const char *kind = jts_json_str(rec, "kind");
+	int k;
 
 	if (kind == NULL) {
 		*err = xstrdup("journal record without a kind");
 		return -1;
 	}
-	if (strcmp(kind, "cmd") == 0)
-		return undo_cmd(p, rec, err);
-	if (strcmp(kind, "mkdir") == 0)
-		return undo_mkdir(p, rec, err);
-	if (strcmp(kind, "file") == 0)
-		return undo_file(p, rec, err);
-	if (strcmp(kind, "owner") == 0)
-		return undo_owner(p, rec, err);
-	if (strcmp(kind, "subvol") == 0)
-		return undo_subvol(p, rec, err);
-	if (strcmp(kind, "sysfs") == 0)
-		return undo_sysfs(p, rec, err);
+	for (k = 0; k < ST_NKINDS; k++)
+		if (strcmp(kind, step_ops[k].name) == 0)
+			return step_ops[k].undo(p, rec, err);
 	*err = xasprintf("journal record of unknown kind '%s'", kind);
 	return -1;
 }
