@@ -7,7 +7,7 @@
 # afterwards, check returning.  Judged with xxh128sum, stat, /proc and a
 # client of the control protocol written here in Python.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
-need_cmd python3 useradd userdel groupadd groupdel setpriv timeout
+need_cmd python3 useradd userdel groupadd groupdel setpriv timeout prlimit
 setup_tiers 1G 1G
 [ -x "$TIERD" ] || skip "jts-tierd not built"
 
