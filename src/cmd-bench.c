@@ -161,14 +161,11 @@ static char *
 no_room(struct bench *b, const struct tier_conf *tc, uint64_t size)
 {
 	struct tier_space sp;
-	struct tier t;
 	char x[32], y[32];
 	int r;
 
-	tier_init(&t, b->conf, (int)(tc - b->conf->tiers));
-	r = tier_space(&t, &sp);
-	tier_fini(&t);
-	if (r != 0)
+	if ((r = tier_space_conf(b->conf, (int)(tc - b->conf->tiers), &sp)) !=
+	    0)
 		return xasprintf("%s: %s", tc->root, strerror(-r));
 	if (sp.avail < size + b->conf->reserve)
 		return xasprintf("%s has %s free, needs %s and the reserve "

@@ -51,7 +51,6 @@ struct check {
 	char		**lines;
 	int		 nlines;
 	struct catalog	*cat;
-	bool		 nfs_tried[JTS_MAX_TIERS];
 };
 
 static void
@@ -119,19 +118,14 @@ static struct nfs_tier *
 check_nfs(struct check *ck, int t)
 {
 	struct tier *tr = &ck->tiers[t];
+	struct nfs_tier *nt;
+	bool fresh;
 
-	if (!ck->nfs_tried[t]) {
-		ck->nfs_tried[t] = true;
-		tr->nt = xcalloc(1, sizeof(*tr->nt));
-		if (nfst_connect(tr->nt, tr->tc->url, tr->tc->timeout, NULL)
-		    != 0)
-			problem(ck, ST_UNKNOWN, "unreachable", tr->tc->url,
-			    "tier %s: %s; its files are not checked",
-			    tr->tc->name, tr->nt->err);
-		else
-			nfst_set_inflight(tr->nt, tr->tc->inflight);
-	}
-	return tr->nt != NULL && !tr->nt->broken ? tr->nt : NULL;
+	if ((nt = tier_nfs_conn(tr, &fresh)) == NULL && fresh)
+		problem(ck, ST_UNKNOWN, "unreachable", tr->tc->url, "tier %s: "
+		    "%s; its files are not checked", tr->tc->name,
+		    tr->nt->err);
+	return nt;
 }
 
 /* A catalog row whose data is on nfs tier t: there, unchanged, intact. */

@@ -92,13 +92,9 @@ write_metrics(FILE *fp, struct cmd_ctx *ctx, sqlite3 *db, json_object *dmn)
 		    c->tiers[i].name));
 	}
 	/* One measure for every kind of tier: the NAS's through FSSTAT. */
-	for (i = 0; i < c->ntiers; i++) {
-		struct tier tr;
-
-		tier_init(&tr, c, i);
-		known[i] = tier_space(&tr, &sp[i]) == 0 && sp[i].size > 0;
-		tier_fini(&tr);
-	}
+	for (i = 0; i < c->ntiers; i++)
+		known[i] = tier_space_conf(c, i, &sp[i]) == 0 &&
+		    sp[i].size > 0;
 	help(fp, "jts_tier_size_bytes", "gauge", "Size of a tier (used plus "
 	    "available, as df counts).");
 	for (i = 0; i < c->ntiers; i++) {

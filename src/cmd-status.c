@@ -194,7 +194,6 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		struct tier_conf *t = &ctx->conf.tiers[i];
 		struct tier_count tc;
 		struct tier_space sp;
-		struct tier tt;
 		uint64_t size, avail;
 		int used;
 		const char *where = t->root ? t->root : t->url;
@@ -203,9 +202,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		detached[i] = t->kind == TIER_NFS ?
 		    count_detached(&cat, &ctx->conf, t->name) : 0;
 		/* The NAS's too: FSSTAT, within the tier's timeout. */
-		tier_init(&tt, &ctx->conf, i);
-		(void)tier_space(&tt, &sp);
-		tier_fini(&tt);
+		(void)tier_space_conf(&ctx->conf, i, &sp);
 		size = sp.size;
 		avail = sp.avail;
 		used = tier_space_pct(&sp);

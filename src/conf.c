@@ -458,28 +458,23 @@ static bool
 dir_within(const char *a, const char *b)
 {
 	struct stat sb, sx;
-	char *ra, *p;
+	char *ra, *slash;
 	bool in = false;
 
 	if (stat(b, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
 	    (ra = realpath(a, NULL)) == NULL)
 		return false;
-	for (p = ra; p != NULL && !in; p = strchr(p + 1, '/')) {
-		char c = *p;
-
-		if (p == ra) {
-			in = stat("/", &sx) == 0 && sx.st_dev == sb.st_dev &&
-			    sx.st_ino == sb.st_ino;
-			continue;
+	/* a itself, then each directory above it, up to "/" (ra = ""). */
+	for (;;) {
+		if (stat(*ra ? ra : "/", &sx) == 0 && sx.st_dev == sb.st_dev &&
+		    sx.st_ino == sb.st_ino) {
+			in = true;
+			break;
 		}
-		*p = '\0';
-		in = stat(ra, &sx) == 0 && sx.st_dev == sb.st_dev &&
-		    sx.st_ino == sb.st_ino;
-		*p = c;
+		if (*ra == '\0' || (slash = strrchr(ra, '/')) == NULL)
+			break;
+		*slash = '\0';
 	}
-	if (!in)
-		in = stat(ra, &sx) == 0 && sx.st_dev == sb.st_dev &&
-		    sx.st_ino == sb.st_ino;
 	free(ra);
 	return in;
 }

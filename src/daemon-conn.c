@@ -76,11 +76,17 @@ conn_flush_locked(struct conn *c)
 		c->outoff = c->outn = 0;
 }
 
+/* Add o's frame to c's output; out_lock held.  Takes o. */
 static void
-conn_append_locked(struct conn *c, const unsigned char *f, size_t n)
+conn_append_locked(struct conn *c, json_object *o)
 {
-	if (c->outoff > 0 && c->outoff == c->outn)
-		c->outoff = c->outn = 0;
+	unsigned char *f;
+	size_t n;
+
+	f = ctl_frame(o, &n);
+	json_object_put(o);
+	if (f == NULL)
+		return;
 	if (c->outn + n > c->outcap) {
 		if (c->outoff > 0) {
 			memmove(c->out, c->out + c->outoff, c->outn -
@@ -95,59 +101,7 @@ conn_append_locked(struct conn *c, const unsigned char *f, size_t n)
 	}
 	memcpy(c->out + c->outn, f, n);
 	c->outn += n;
-}
-
-/* Queue o for c (progress may be dropped, answers never) and write. */
-static void
-conn_send_kind(struct conn *c, json_object *o, bool progress)
-{
-	unsigned char *f;
-	size_t n;
-
-	if (c == NULL || c->dead) {
-		json_object_put(o);
-		return;
-	}
-	pthread_mutex_lock(&D.out_lock);
-	if (progress && c->outn - c->outoff > CONN_OUT_SOFT) {
-		c->dropped++;
-		goto out;
-	}
-	if (c->dropped > 0) {
-		json_object *d = json_object_new_object();
-		char *t = xasprintf("(%" PRIu64 " progress line(s) not shown: "
-		    "this client read too slowly; the daemon's log has them)",
-		    c->dropped);
-
-		json_object_object_add(d, "type",
-		    json_object_new_string("progress"));
-		json_object_object_add(d, "text", json_object_new_string(t));
-		free(t);
-		if ((f = ctl_frame(d, &n)) != NULL) {
-			conn_append_locked(c, f, n);
-			free(f);
-		}
-		json_object_put(d);
-		c->dropped = 0;
-	}
-	if ((f = ctl_frame(o, &n)) != NULL) {
-		conn_append_locked(c, f, n);
-		free(f);
-	}
-	conn_flush_locked(c);
-out:
-	pthread_mutex_unlock(&D.out_lock);
-	json_object_put(o);
-	/* The rest is written as the socket drains (main thread only). */
-	if (!c->dead && c->outn > c->outoff && pthread_equal(pthread_self(),
-	    D.main_thread))
-		ev_io_start(D.loop, &c->wio);
-}
-
-static void
-conn_send(struct conn *c, json_object *o)
-{
-	conn_send_kind(c, o, false);
+	free(f);
 }
 
 /* A text field, valid UTF-8 and harmless on a terminal. */
@@ -160,17 +114,61 @@ add_text(json_object *o, const char *key, const char *text)
 	free(t);
 }
 
+/* {"type": "progress", key: text}. */
+static json_object *
+progress_new(const char *key, const char *text)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "type", json_object_new_string("progress"));
+	add_text(o, key, text);
+	return o;
+}
+
+/* Queue o for c (progress may be dropped, answers never) and write. */
+static void
+conn_send_kind(struct conn *c, json_object *o, bool progress)
+{
+	if (c == NULL || c->dead) {
+		json_object_put(o);
+		return;
+	}
+	pthread_mutex_lock(&D.out_lock);
+	if (progress && c->outn - c->outoff > CONN_OUT_SOFT) {
+		c->dropped++;
+		json_object_put(o);
+		goto out;
+	}
+	if (c->dropped > 0) {
+		char *t = xasprintf("(%" PRIu64 " progress line(s) not shown: "
+		    "this client read too slowly; the daemon's log has them)",
+		    c->dropped);
+
+		conn_append_locked(c, progress_new("text", t));
+		free(t);
+		c->dropped = 0;
+	}
+	conn_append_locked(c, o);
+	conn_flush_locked(c);
+out:
+	pthread_mutex_unlock(&D.out_lock);
+	/* The rest is written as the socket drains (main thread only). */
+	if (!c->dead && c->outn > c->outoff && pthread_equal(pthread_self(),
+	    D.main_thread))
+		ev_io_start(D.loop, &c->wio);
+}
+
+static void
+conn_send(struct conn *c, json_object *o)
+{
+	conn_send_kind(c, o, false);
+}
+
 void
 send_progress(struct conn *c, const char *key, const char *text)
 {
-	json_object *o;
-
-	if (c == NULL || c->dead)
-		return;
-	o = json_object_new_object();
-	json_object_object_add(o, "type", json_object_new_string("progress"));
-	add_text(o, key, text);
-	conn_send_kind(c, o, true);
+	if (c != NULL && !c->dead)
+		conn_send_kind(c, progress_new(key, text), true);
 }
 
 void

@@ -273,20 +273,14 @@ struct nfs_tier *
 engine_nfs(struct engine *e, int t)
 {
 	struct tier *tr = &e->tiers[t];
-	int r;
+	struct nfs_tier *nt;
+	bool fresh;
 
 	if (!engine_is_nfs(e, t))
 		return NULL;
-	if (tr->nt == NULL) {
-		tr->nt = xcalloc(1, sizeof(*tr->nt));
-		r = nfst_connect(tr->nt, tr->tc->url, tr->tc->timeout, e->loop);
-		if (r != 0) {
-			jts_err("tier %s: %s", tr->tc->name, tr->nt->err);
-			return NULL;
-		}
-		nfst_set_inflight(tr->nt, tr->tc->inflight);
-	}
-	return tr->nt->broken ? NULL : tr->nt;
+	if ((nt = tier_nfs_conn(tr, &fresh)) == NULL && fresh)
+		jts_err("tier %s: %s", tr->tc->name, tr->nt->err);
+	return nt;
 }
 
 int

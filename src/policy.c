@@ -560,7 +560,7 @@ struct eval_guard {
 	bool		 timed_out;
 };
 
-/* SQLite calls this every few thousand steps of a policy's statement. */
+/* SQLite calls this every 100 steps of a policy's statement. */
 static int
 eval_progress(void *arg)
 {

@@ -710,10 +710,11 @@ nfst_avail(struct nfs_tier *t, uint64_t *bytes, uint64_t *total)
 
 /* ---- the tier operations of kind nfs --------------------------------- */
 
-/* The connection of t, made on first use; NULL if it cannot be. */
-static struct nfs_tier *
-nfs_conn(struct tier *t)
+struct nfs_tier *
+tier_nfs_conn(struct tier *t, bool *fresh)
 {
+	if (fresh != NULL)
+		*fresh = t->nt == NULL;
 	if (t->nt == NULL) {
 		t->nt = xcalloc(1, sizeof(*t->nt));
 		if (nfst_connect(t->nt, t->tc->url, t->tc->timeout, t->loop) !=
@@ -727,7 +728,7 @@ nfs_conn(struct tier *t)
 static int
 nfs_space(struct tier *t, struct tier_space *sp)
 {
-	struct nfs_tier *nt = nfs_conn(t);
+	struct nfs_tier *nt = tier_nfs_conn(t, NULL);
 	uint64_t total, freeb;
 	int r;
 
@@ -745,7 +746,7 @@ static int
 nfs_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
     unsigned char *out)
 {
-	struct nfs_tier *nt = nfs_conn(t);
+	struct nfs_tier *nt = tier_nfs_conn(t, NULL);
 	struct nfs_ident id;
 	struct nfsfh *fh;
 	int r;

@@ -59,6 +59,14 @@ struct nfs_ident {
  * private loop).  Returns 0, or -errno with err set ("URL: cause");
  * either way nfst_close frees what it holds.
  */
+/*
+ * The connection of nfs tier t, made on first use with its url, timeout,
+ * inflight and loop; NULL if it cannot be made or broke (t->nt->err says
+ * why).  *fresh (may be NULL): whether this call tried to make it.
+ */
+struct tier;
+struct nfs_tier *tier_nfs_conn(struct tier *t, bool *fresh);
+
 int	nfst_connect(struct nfs_tier *, const char *url, int timeout_s,
 	    struct ev_loop *loop);
 /* How many READs or WRITEs of one file are in flight (1 to 16). */

@@ -47,6 +47,18 @@ tier_space(struct tier *t, struct tier_space *sp)
 }
 
 int
+tier_space_conf(struct conf *c, int idx, struct tier_space *sp)
+{
+	struct tier t;
+	int r;
+
+	tier_init(&t, c, idx);
+	r = tier_space(&t, sp);
+	tier_fini(&t);
+	return r;
+}
+
+int
 tier_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
     unsigned char *out)
 {

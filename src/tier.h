@@ -79,6 +79,8 @@ void	tier_fini(struct tier *);
 
 /* t's room (the one way every command measures it); 0 or -errno. */
 int	tier_space(struct tier *, struct tier_space *);
+/* The same for tier idx of c on its own (a connection made for it). */
+int	tier_space_conf(struct conf *c, int idx, struct tier_space *);
 /* The one way every command hashes a copy (see tier_ops.hash). */
 int	tier_hash(struct tier *, struct copier *, const char *rel,
 	    int64_t size, unsigned char *out);

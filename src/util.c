@@ -160,15 +160,21 @@ xasprintf(const char *fmt, ...)
 	return p;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+/*
+ * Length of the valid UTF-8 sequence at s, or 0 if it is not one; its
+ * code point in *cp (may be NULL).
+ */
 static size_t
-utf8_seq(const unsigned char *s)
+utf8_seq(const unsigned char *s, uint32_t *cp)
 {
 	size_t n, i;
 	uint32_t c;
 
-	if (s[0] < 0x80)
-		return 1;
+	if (s[0] < 0x80) {
+		c = s[0];
+		n = 1;
+		goto out;
+	}
 	if ((s[0] & 0xe0) == 0xc0)
 		n = 2, c = s[0] & 0x1f;
 	else if ((s[0] & 0xf0) == 0xe0)
@@ -187,20 +193,10 @@ utf8_seq(const unsigned char *s)
 	    (n == 4 && c < 0x10000) || c > 0x10ffff ||
 	    (c >= 0xd800 && c <= 0xdfff))
 		return 0;
+out:
+	if (cp != NULL)
+		*cp = c;
 	return n;
-}
-
-/* The code point of the valid n-byte UTF-8 sequence at s. */
-static uint32_t
-utf8_cp(const unsigned char *s, size_t n)
-{
-	static const unsigned char lead[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
-	uint32_t c = s[0] & lead[n];
-	size_t i;
-
-	for (i = 1; i < n; i++)
-		c = c << 6 | (s[i] & 0x3f);
-	return c;
 }
 
 /*
@@ -217,44 +213,49 @@ hidden_cp(uint32_t c)
 	    (c >= 0x2066 && c <= 0x2069) || c == 0xfeff;
 }
 
+#define Q_FIELD	0x01	/* a key=value field: quoted where it could forge */
+#define Q_TEXT	0x02	/* text of lines: newlines, tabs, backslashes kept */
+
 /*
- * Escape path into out (size bytes): C0 and C1 controls, DEL, hidden
- * characters, invalid UTF-8 bytes and backslash become escapes; a field
- * (for key=value lines) is put in double quotes if it is empty or holds a
- * blank, a quote or '=', so a name cannot forge another field.
+ * Escape s into out (size bytes, at least 11; a longer result is cut and
+ * ends in '~'): C0 and C1 controls, DEL, hidden characters and invalid
+ * UTF-8 bytes become escapes, and backslash too unless Q_TEXT.  With
+ * Q_FIELD it is put in double quotes if it is empty or holds a blank, a
+ * quote or '=', so a name cannot forge another field.
  */
 static void
-quote_into(char *out, size_t size, const char *path, bool field)
+quote_into(char *out, size_t size, const char *s, int how)
 {
-	const unsigned char *p = (const unsigned char *)path;
-	bool q = false;
+	const unsigned char *p = (const unsigned char *)s;
+	bool q = false, text = how & Q_TEXT;
 	size_t o = 0, k;
+	uint32_t c;
 
-	if (field) {
-		q = *p == '\0' || strpbrk(path, " \"=") != NULL;
+	if (how & Q_FIELD) {
+		q = *p == '\0' || strpbrk(s, " \"=") != NULL;
 		if (q)
 			out[o++] = '"';
 	}
 	for (; *p && o + 10 < size; p += k) {
-		k = utf8_seq(p);
-		if (k == 0) {
+		if ((k = utf8_seq(p, &c)) == 0) {
 			o += (size_t)snprintf(out + o, 5, "\\%03o", *p);
 			k = 1;
-		} else if (k > 1 && hidden_cp(utf8_cp(p, k)))
+		} else if ((k > 1 && hidden_cp(c)) || (text && ((c < 0x20 &&
+		    c != '\n' && c != '\t') || c == 0x7f)))
 			o += (size_t)snprintf(out + o, 7, "\\u%04x",
-			    (unsigned)utf8_cp(p, k));
-		else if (*p == '\n') {
+			    (unsigned)c);
+		else if (text) {
+			memcpy(out + o, p, k);
+			o += k;
+		} else if (c == '\n' || c == '\t') {
 			out[o++] = '\\';
-			out[o++] = 'n';
-		} else if (*p == '\t') {
+			out[o++] = c == '\n' ? 'n' : 't';
+		} else if (c == '\\' || (q && c == '"')) {
 			out[o++] = '\\';
-			out[o++] = 't';
-		} else if (*p == '\\' || (q && *p == '"')) {
-			out[o++] = '\\';
-			out[o++] = (char)*p;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			o += (size_t)snprintf(out + o, 5, "\\%03o", *p);
-		} else {
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, 5, "\\%03o", c);
+		else {
 			memcpy(out + o, p, k);
 			o += k;
 		}
@@ -268,13 +269,13 @@ quote_into(char *out, size_t size, const char *path, bool field)
 
 /* quote_into on one of four rotating static buffers (per thread). */
 static const char *
-quote_rotating(const char *s, bool field)
+quote_rotating(const char *s, int how)
 {
 	static __thread char bufs[4][1024];
 	static __thread int next;
 	char *out = bufs[next++ & 3];
 
-	quote_into(out, sizeof(bufs[0]), s, field);
+	quote_into(out, sizeof(bufs[0]), s, how);
 	return out;
 }
 
@@ -282,37 +283,23 @@ quote_rotating(const char *s, bool field)
 const char *
 jts_quote(const char *path)
 {
-	return path == NULL ? "(null)" : quote_rotating(path, false);
+	return path == NULL ? "(null)" : quote_rotating(path, 0);
 }
 
 const char *
 jts_quote_field(const char *s)
 {
-	return s == NULL ? "-" : quote_rotating(s, true);
+	return s == NULL ? "-" : quote_rotating(s, Q_FIELD);
 }
 
 char *
 jts_text_safe(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), o = 0, k;
-	char *out = xmalloc(n * 6 + 1);
+	/* Six bytes at most for one, and room for quote_into's margin. */
+	size_t size = strlen(s) * 6 + 11;
+	char *out = xmalloc(size);
 
-	for (; *p; p += k) {
-		k = utf8_seq(p);
-		if (k == 0) {
-			o += (size_t)snprintf(out + o, 5, "\\%03o", *p);
-			k = 1;
-		} else if ((k > 1 && hidden_cp(utf8_cp(p, k))) ||
-		    (*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
-			o += (size_t)snprintf(out + o, 7, "\\u%04x",
-			    (unsigned)utf8_cp(p, k));
-		} else {
-			memcpy(out + o, p, k);
-			o += k;
-		}
-	}
-	out[o] = '\0';
+	quote_into(out, size, s, Q_TEXT);
 	return out;
 }
 
@@ -668,7 +655,7 @@ jts_json_add_path(json_object *o, const char *key, const char *path)
 	bool valid = true;
 
 	for (i = 0; i < len; i += k)
-		if ((k = utf8_seq(p + i)) == 0) {
+		if ((k = utf8_seq(p + i, NULL)) == 0) {
 			valid = false;
 			break;
 		}
@@ -680,7 +667,7 @@ jts_json_add_path(json_object *o, const char *key, const char *path)
 	lossy = xmalloc(len * 3 + 1);
 	hex = xmalloc(len * 2 + 1);
 	for (i = 0, k = 0; i < len;) {
-		size_t n = utf8_seq(p + i);
+		size_t n = utf8_seq(p + i, NULL);
 
 		if (n == 0) {
 			memcpy(lossy + k, "\xef\xbf\xbd", 3);	/* U+FFFD */
