@@ -51,6 +51,7 @@ struct check {
 	char		**lines;
 	int		 nlines;
 	struct catalog	*cat;
+	bool		 unreachable_said[JTS_MAX_TIERS];
 };
 
 static void
@@ -90,7 +91,10 @@ data_path(struct check *ck, int t, const char *rel)
 {
 	const char *root = ck->conf->tiers[t].root ? ck->conf->tiers[t].root :
 	    ck->conf->tiers[t].mountpoint;
+	const char *url = ck->conf->tiers[t].url;
 
+	if (root == NULL && url != NULL)
+		return xasprintf("%.*s/%s", (int)strcspn(url, "?"), url, rel);
 	return jts_path_join(root ? root : "?", rel);
 }
 
@@ -113,54 +117,24 @@ judge_readback(struct check *ck, const char *path, int r, const char *why,
 		ck->bytes_verified += size;
 }
 
-/* The connection to nfs tier t, made once; NULL (said once) if none. */
-static struct nfs_tier *
-check_nfs(struct check *ck, int t)
+/*
+ * Can tier t be reached (a NAS answers)?  Said once a tier when it
+ * cannot: its files are not checked.
+ */
+static bool
+check_reachable(struct check *ck, int t)
 {
 	struct tier *tr = &ck->tiers[t];
-	struct nfs_tier *nt;
-	bool fresh;
+	const char *u = tier_unreachable(tr);
 
-	if ((nt = tier_nfs_conn(tr, &fresh)) == NULL && fresh)
-		problem(ck, ST_UNKNOWN, "unreachable", tr->tc->url, "tier %s: "
-		    "%s; its files are not checked", tr->tc->name,
-		    tr->nt->err);
-	return nt;
-}
-
-/* A catalog row whose data is on nfs tier t: there, unchanged, intact. */
-static void
-check_nfs_file(struct check *ck, int t, const char *rel, int64_t size,
-    int64_t mtime_ns, const void *hash, int hashlen)
-{
-	struct nfs_tier *nt = check_nfs(ck, t);
-	unsigned char got[JTS_HASH_LEN];
-	struct nfs_ident id;
-	char *path;
-	int r;
-
-	if (nt == NULL)
-		return;
-	path = xasprintf("%.*s/%s", (int)strcspn(ck->tiers[t].tc->url, "?"),
-	    ck->tiers[t].tc->url, rel);
-	r = nfst_lstat(nt, rel, &id);
-	if (r != 0 || !S_ISREG(id.mode)) {
-		problem(ck, nt->broken ? ST_UNKNOWN : ST_CRITICAL, nt->broken ?
-		    "unreachable" : "missing", path, "catalog says the data "
-		    "is here on tier %s, but %s", ck->tiers[t].tc->name,
-		    nt->broken ? nt->err : r != 0 ? strerror(-r) :
-		    "it is not a regular file");
-	} else if ((int64_t)id.size != size || id.mtime_ns != mtime_ns) {
-		problem(ck, ST_WARNING, "changed", path, "size or mtime differ "
-		    "from the catalog (size %" PRIu64 ", catalog %" PRId64 "): "
-		    "written since it was moved", id.size, size);
-	} else if (ck->verify && hashlen == JTS_HASH_LEN) {
-		r = tier_hash(&ck->tiers[t], &ck->cp, rel, size, got);
-		judge_readback(ck, path, r, nt->broken ? nt->err : r ==
-		    -ESTALE ? "it changed while it was being checked" : NULL,
-		    got, hash, size);
-	}
-	free(path);
+	if (u == NULL)
+		return true;
+	if (!ck->unreachable_said[t])
+		problem(ck, ST_UNKNOWN, "unreachable", tr->tc->url ?
+		    tr->tc->url : tr->tc->name, "tier %s: %s; its files are "
+		    "not checked", tr->tc->name, u);
+	ck->unreachable_said[t] = true;
+	return false;
 }
 
 /* One catalog row: data present and unchanged, home symlink right. */
@@ -175,6 +149,7 @@ check_file(struct check *ck, const char *rel, const char *tier,
 	unsigned char got[JTS_HASH_LEN];
 	struct stat st;
 	ssize_t n;
+	struct tier *tr;
 	int fd, r;
 	bool changed;
 
@@ -184,32 +159,33 @@ check_file(struct check *ck, const char *rel, const char *tier,
 		    "tier %s, which is not configured", t < 0 ? tier : home);
 		return;
 	}
-	if (ck->tiers[t].tc->kind == TIER_NFS) {
-		check_nfs_file(ck, t, rel, size, mtime_ns, hash, hashlen);
+	tr = &ck->tiers[t];
+	if (tier_has(tr, TIER_CAP_LOCAL) && tr->rootfd < 0)
+		return;		/* its root is said to be unusable */
+	if (!check_reachable(ck, t))
+		goto home;
+	path = data_path(ck, t, rel);
+	r = tier_lookup(tr, rel, &st);
+	if (r == -EHOSTUNREACH) {
+		(void)check_reachable(ck, t);
+		free(path);
 		goto home;
 	}
-	if (ck->tiers[t].rootfd < 0)
-		return;
-	path = data_path(ck, t, rel);
-	fd = tier_openat(&ck->tiers[t], -1, rel, O_PATH, 0);
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (r != 0 || !S_ISREG(st.st_mode)) {
 		if (t == h)
 			/* Never moved away: renamed or removed by its owner. */
 			problem(ck, ST_WARNING, "gone", path, "no longer at "
 			    "its home path on tier %s (%s): renamed or removed "
 			    "outside jts-tier; 'jts-tierctl scan' updates the "
-			    "catalog", tier, fd < 0 ? strerror(-fd) :
+			    "catalog", tier, r != 0 ? strerror(-r) :
 			    "not a regular file");
 		else
 			problem(ck, ST_CRITICAL, "missing", path, "catalog says "
 			    "the data is here on tier %s, but %s", tier,
-			    fd < 0 ? strerror(-fd) : "it is not a regular file");
-		if (fd >= 0)
-			close(fd);
+			    r != 0 ? strerror(-r) : "it is not a regular file");
 		free(path);
-		return;
+		goto home;
 	}
-	close(fd);
 	changed = st.st_size != size || jts_ts_ns(&st.st_mtim) != mtime_ns;
 	/* At home, a file changes as its owner writes it: no problem. */
 	if (changed && t != h)
@@ -217,8 +193,10 @@ check_file(struct check *ck, const char *rel, const char *tier,
 		    "from the catalog (size %jd, catalog %jd): written since "
 		    "it was moved", (intmax_t)st.st_size, (intmax_t)size);
 	else if (!changed && ck->verify && hashlen == JTS_HASH_LEN) {
-		r = tier_hash(&ck->tiers[t], &ck->cp, rel, size, got);
-		if (r == -EBUSY)
+		r = tier_hash(tr, &ck->cp, rel, size, &st, got);
+		if (r == -EHOSTUNREACH)
+			(void)check_reachable(ck, t);
+		else if (r == -EBUSY)
 			jts_info("%s: in use by a move; verified next time",
 			    jts_quote(path));
 		else if (r == -EFTYPE_NOTREG)
@@ -236,8 +214,8 @@ home:
 		return;
 	/* The home path should be a symlink to the data (or absent). */
 	path = data_path(ck, h, rel);
-	/* An nfs tier without a mountpoint: no path leads there. */
-	target = ck->tiers[t].tc->kind == TIER_NFS &&
+	/* A tier with no root nor mountpoint: no path leads there. */
+	target = ck->tiers[t].tc->root == NULL &&
 	    ck->tiers[t].tc->mountpoint == NULL ? xstrdup("") :
 	    data_path(ck, t, rel);
 	fd = tier_open_parent(&ck->tiers[h], rel);
@@ -250,7 +228,7 @@ home:
 				problem(ck, ST_WARNING, "wrong-link", path,
 				    "points to %s, the data is at %s",
 				    jts_quote(buf), *target ? jts_quote(target) :
-				    "on an nfs tier with no mountpoint");
+				    "on a tier no local path reaches");
 		} else
 			problem(ck, ST_WARNING, "duplicate", path, "a file is "
 			    "at the home path although the data is on tier "
@@ -577,10 +555,7 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	for (i = 0; i < ctx->conf.ntiers; i++) {
 		if (ck.tiers[i].rootfd >= 0)
 			close(ck.tiers[i].rootfd);
-		if (ck.tiers[i].nt != NULL) {
-			nfst_close(ck.tiers[i].nt);
-			free(ck.tiers[i].nt);
-		}
+		tier_fini(&ck.tiers[i]);
 	}
 	if (ck.verify)
 		copier_fini(&ck.cp);

@@ -199,7 +199,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		const char *where = t->root ? t->root : t->url;
 
 		count_tier(&cat, t->name, &tc);
-		detached[i] = t->kind == TIER_NFS ?
+		detached[i] = !(tier_ops_of(t->kind)->caps & TIER_CAP_LOCAL) ?
 		    count_detached(&cat, &ctx->conf, t->name) : 0;
 		/* The NAS's too: FSSTAT, within the tier's timeout. */
 		(void)tier_space_conf(&ctx->conf, i, &sp);

@@ -258,45 +258,22 @@ engine_data_path(struct engine *e, int t, const char *rel)
 char *
 engine_link_target(struct engine *e, int t, const char *rel)
 {
-	if (engine_is_nfs(e, t) && e->tiers[t].tc->mountpoint == NULL)
+	/* No local path reaches a tier with neither a root nor a mount. */
+	if (e->tiers[t].tc->root == NULL && e->tiers[t].tc->mountpoint == NULL)
 		return NULL;
 	return engine_data_path(e, t, rel);
 }
 
-bool
-engine_is_nfs(struct engine *e, int t)
-{
-	return t >= 0 && t < e->ntiers && e->tiers[t].tc->kind == TIER_NFS;
-}
-
-struct nfs_tier *
-engine_nfs(struct engine *e, int t)
-{
-	struct tier *tr = &e->tiers[t];
-	struct nfs_tier *nt;
-	bool fresh;
-
-	if (!engine_is_nfs(e, t))
-		return NULL;
-	if ((nt = tier_nfs_conn(tr, &fresh)) == NULL && fresh)
-		jts_err("tier %s: %s", tr->tc->name, tr->nt->err);
-	return nt;
-}
-
 int
-engine_nfs_reset(struct engine *e)
+engine_tiers_reset(struct engine *e)
 {
 	int t, n = 0;
 
 	for (t = 0; t < e->ntiers; t++) {
 		struct tier *tr = &e->tiers[t];
 
-		if (tr->nt == NULL || !tr->nt->broken)
-			continue;
-		nfst_close(tr->nt);
-		free(tr->nt);
-		tr->nt = NULL;
-		n++;
+		if (tr->ops->reset != NULL && tr->ops->reset(tr))
+			n++;
 	}
 	return n;
 }
@@ -440,6 +417,7 @@ engine_open_worker(struct engine *w, struct engine *e, char *err,
 	w->own_dev = e->own_dev;
 	w->own_ino = e->own_ino;
 	w->ntiers = e->ntiers;
+	/* Workers move between local tiers only: no connection shared. */
 	for (i = 0; i < e->ntiers; i++) {
 		w->tiers[i] = e->tiers[i];
 		w->tiers[i].nt = NULL;
@@ -487,11 +465,7 @@ engine_close(struct engine *e)
 	for (i = 0; i < e->ntiers; i++) {
 		if (e->tiers[i].rootfd >= 0)
 			close(e->tiers[i].rootfd);
-		if (e->tiers[i].nt != NULL) {
-			nfst_close(e->tiers[i].nt);
-			free(e->tiers[i].nt);
-			e->tiers[i].nt = NULL;
-		}
+		tier_fini(&e->tiers[i]);
 	}
 	if (e->lockfd >= 0)
 		close(e->lockfd);

@@ -9,7 +9,6 @@
 #include "catalog.h"
 #include "conf.h"
 #include "copy.h"
-#include "tier-nfs.h"
 #include "tier.h"
 
 struct ev_loop;
@@ -89,18 +88,11 @@ char	*engine_data_path(struct engine *, int t, const char *rel);
 /* What the symlink left behind points to; NULL: leave none (an nfs tier
  * without a mountpoint). */
 char	*engine_link_target(struct engine *, int t, const char *rel);
-bool	engine_is_nfs(struct engine *, int t);
 /*
- * The connection to nfs tier t, made on first use; NULL if it cannot be
- * made (said once, with jts_err) or broke during this run (why is in
- * e->tiers[t].nt->err).
- */
-struct nfs_tier *engine_nfs(struct engine *, int t);
-/*
- * Forget the connections that broke, so the next engine_nfs tries afresh
+ * Forget the tiers' connections that broke, so the next use tries afresh
  * (a long-lived engine: the daemon).  Returns how many were dropped.
  */
-int	engine_nfs_reset(struct engine *);
+int	engine_tiers_reset(struct engine *);
 
 const char *rel_base(const char *rel);
 

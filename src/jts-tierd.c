@@ -157,7 +157,7 @@ step_recover(struct job *j)
 	char *text;
 	int left;
 
-	(void)engine_nfs_reset(&D.e);
+	(void)engine_tiers_reset(&D.e);
 	D.echo = j->conn;
 	left = move_recover(&D.e, true);
 	D.echo = NULL;
@@ -523,7 +523,7 @@ before_moves(void)
 {
 	int left;
 
-	if (engine_nfs_reset(&D.e) > 0)
+	if (engine_tiers_reset(&D.e) > 0)
 		jts_notice("reconnecting to the NAS that stopped answering");
 	/* Conflicts wait for the operator: not looked at before each step. */
 	if (catalog_journal_unsettled(&D.e.cat) == 0)

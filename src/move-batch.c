@@ -89,8 +89,8 @@ report_item(struct engine *e, struct move_item *it,
 static bool
 batch_beside_ok(struct engine *e, struct move_item **v, int n)
 {
-	return n > 1 && !engine_is_nfs(e, v[0]->src) &&
-	    !engine_is_nfs(e, v[0]->dst);
+	return n > 1 && tier_has(&e->tiers[v[0]->src], TIER_CAP_WORKERS) &&
+	    tier_has(&e->tiers[v[0]->dst], TIER_CAP_WORKERS);
 }
 
 /* The worker's engine, opened on first use; false if it cannot be. */

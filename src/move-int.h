@@ -1,7 +1,8 @@
 /*
  * move-int.h - what the move's files share: its batches, runs and
  * helpers (move.c the protocol, move-plan.c planning, move-batch.c
- * batching and the worker, recover.c recovery).  Not for other modules.
+ * batching and the worker, recover.c recovery), and what the backends'
+ * phases (tier-*.c) use of them.  Not for other modules.
  */
 #ifndef JTS_MOVE_INT_H
 #define JTS_MOVE_INT_H
@@ -51,6 +52,7 @@ struct batch {
 	struct move_item	**it;
 	int			 n;
 	struct progress		*pg;
+	bool			 one;		/* a lone file: fsync, not syncfs */
 	bool			 avail_known;
 	uint64_t		 avail;		/* free on the destination */
 	uint64_t		 beside;	/* bytes of a batch run beside */
@@ -67,25 +69,63 @@ struct move_runstate {
 
 /* move.c: signals, names, items, the protocol's batch. */
 void	on_stop(int sig);
-void	lease_setup(void);
 void	tmpname(char *buf, size_t len, int64_t id, const char *what);
 void	tmp_rel(char *buf, size_t len, const char *rel, int64_t id,
 	    const char *what);
 const char *resolve_why(int err);
-const char *nfs_why(struct engine *e, int t, int r);
+/* An I/O error in words, with where to look when that is known. */
+const char *io_why(int err);
 const char *tier_name(struct engine *e, int t);
 void	item_fail(struct move_item *it, enum item_state s, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 void	item_close(struct move_item *it);
 bool	pending(struct move_item *it);
+/* Step 7's check of the item's source, through the source tier's table. */
+int	item_src_same(struct batch *b, struct move_item *it);
+/* Remove the item's temporary, through the destination tier's table. */
+void	item_drop_tmp(struct engine *e, struct move_item *it);
+/*
+ * Judge the copy r of it (dst_why: its cause in words if known): an
+ * error, an interruption, or a source unchanged since it was catalogued
+ * yet hashing differently (rot).  0, or nonzero with the item failed.
+ */
+int	copy_judge(struct batch *b, struct move_item *it, int r,
+	    const char *dst_why);
+/* Step 6's verdict on it: the read r, the hash h read back. */
+void	verify_done(struct batch *b, struct move_item *it, int r,
+	    const unsigned char *h);
+/*
+ * The one chunker: one(b, it) for each item of v that is not small, and
+ * many(b, s, k) for the small ones, COPY_SMALL_SLOTS at a time.  Returns
+ * the sum of what they return (the items still pending, for a copy).
+ */
+int	batch_by_size(struct batch *b, struct move_item **v, int n,
+	    bool (*small)(const struct batch *, const struct move_item *),
+	    int (*one)(struct batch *, struct move_item *),
+	    int (*many)(struct batch *, struct move_item **, int));
+/* Fail every pending item of the batch: temporaries removed. */
+void	batch_abandon(struct engine *e, struct batch *b, const char *why);
 int	fsync_dir(int dirfd);
+/* Note dirfd to sync before the batch's next commit (ds NULL: now). */
+int	dir_sync(struct dirset *ds, int dirfd);
+/* Sync every noted directory, all at once; 0 or the first error. */
+int	dirs_flush(struct dirset *ds);
 bool	ident_same(const struct ident *id, const struct stat *st);
+void	ident_of(struct ident *id, const struct stat *st);
 void	ident_of_journal(struct ident *id, const struct cat_journal *j);
-void	pre_of_nfs(struct stat *st, const struct nfs_ident *id);
 int	finish_item(struct engine *e, int src, int dst, int home,
 	    const char *rel, const struct ident *pre, enum leave_mode leave,
 	    int64_t id, int leasefd, struct dirset *ds, char *why, size_t len);
 void	run_batch(struct batch *b);
+
+/* tier-posix.c: write leases on local files. */
+void	lease_setup(void);
+/* The flag a lease break on fd raises (a copy's abort flag). */
+volatile sig_atomic_t *lease_flag(int fd);
+/* fd is being closed: its lease is gone with it. */
+void	lease_forget(int fd);
+/* Is the write lease on fd gone (broken, or never held)? */
+bool	lease_lost_fd(int fd);
 
 /* move-plan.c */
 const char *kind_word(mode_t m);

@@ -122,14 +122,18 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 		    tier_name(e, it->src));
 		return;
 	}
-	if (engine_is_nfs(e, it->dst) && engine_is_nfs(e, it->src)) {
-		item_fail(it, IT_FAILED, "tiers %s and %s are both nfs tiers; "
-		    "moves between two nfs tiers are not supported",
-		    tier_name(e, it->src), tier_name(e, it->dst));
+	/* One side of a copy is a local file. */
+	if (!tier_has(&e->tiers[it->dst], TIER_CAP_LOCAL) &&
+	    !tier_has(&e->tiers[it->src], TIER_CAP_LOCAL)) {
+		item_fail(it, IT_FAILED, "tiers %s and %s are both %s tiers; "
+		    "moves between two tiers no local path reaches are not "
+		    "supported", tier_name(e, it->src), tier_name(e, it->dst),
+		    e->tiers[it->src].ops->name);
 		return;
 	}
+	/* A home symlink stands where a local path leads. */
 	it->dst_is_stub = it->dst == it->home && it->src != it->home &&
-	    !engine_is_nfs(e, it->dst);
+	    tier_has(&e->tiers[it->dst], TIER_CAP_LOCAL);
 	/* A symlink left behind stands for the catalogued file. */
 	it->psize = S_ISREG(st->st_mode) ? (uint64_t)st->st_size :
 	    (uint64_t)it->cat_size;
@@ -294,10 +298,10 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 		free(abs);
 		return r < 0 ? r : 0;
 	}
-	if (engine_is_nfs(e, t)) {
-		jts_err("%s: is on nfs tier %s; files there are recalled by "
+	if (!tier_has(&e->tiers[t], TIER_CAP_LOCAL)) {
+		jts_err("%s: is on %s tier %s; files there are recalled by "
 		    "their home path, or with 'jts-tierctl recall'",
-		    jts_quote(path), tier_name(e, t));
+		    jts_quote(path), e->tiers[t].ops->name, tier_name(e, t));
 		free(abs);
 		p->errors++;
 		return -EINVAL;

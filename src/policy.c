@@ -277,9 +277,10 @@ policy_validate(struct pparse *ps)
 		    "to bring files back", c->tiers[p->from].name,
 		    c->tiers[p->to].name, c->tiers[p->from].name,
 		    c->tiers[p->to].name, c->path);
-	if (c->tiers[p->from].kind == TIER_NFS)
-		PV_FAIL(1, "from %s: an nfs tier is the last stop; nothing "
-		    "moves down from it", c->tiers[p->from].name);
+	if (!(tier_ops_of(c->tiers[p->from].kind)->caps & TIER_CAP_LOCAL))
+		PV_FAIL(1, "from %s: an %s tier is the last stop; nothing "
+		    "moves down from it", c->tiers[p->from].name,
+		    tier_ops_of(c->tiers[p->from].kind)->name);
 	if (p->condition == NULL)
 		PV_FAIL(1, "missing condition = (e.g. condition = age > "
 		    "days(30))");

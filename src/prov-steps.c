@@ -2,7 +2,6 @@
  * it is, and its undo from the journal record; one step_ops entry each */
 #include "config.h"
 
-#include <btrfsutil.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,7 +13,7 @@
 #include <unistd.h>
 
 #include "prov-int.h"
-#include "tier-nfs.h"
+#include "tier-btrfs.h"
 #include "util.h"
 
 /* The value in a sysfs attribute's text: the bracketed one of a list. */
@@ -121,7 +120,7 @@ check_subvol(struct prov *p, struct step *s)
 	(void)p;
 	if (lstat(s->path, &st) != 0)
 		return S_TODO;
-	if (btrfs_util_is_subvolume(s->path) == BTRFS_UTIL_OK)
+	if (btrfs_is_subvolume(s->path))
 		return S_DONE;
 	refuse(s, xasprintf("%s exists and is not a btrfs subvolume: move it "
 	    "away first", jts_quote(s->path)));
@@ -483,19 +482,10 @@ do_owner(struct prov *p, struct step *s, json_object *rec, char **err)
 static int
 do_subvol(struct prov *p, struct step *s, json_object *rec, char **err)
 {
-	enum btrfs_util_error e;
-
 	json_object_object_add(rec, "path", json_object_new_string(s->path));
 	if (intent(p, rec, err) != 0)
 		return -1;
-	if ((e = btrfs_util_create_subvolume(s->path, 0, NULL, NULL)) !=
-	    BTRFS_UTIL_OK) {
-		*err = xasprintf("%s: cannot create the subvolume: %s (%s)",
-		    jts_quote(s->path), btrfs_util_strerror(e),
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
+	return btrfs_subvolume_create(s->path, err);
 }
 
 static int
@@ -820,7 +810,6 @@ static int
 undo_subvol(struct prov *p, json_object *rec, char **err)
 {
 	const char *path = jts_json_str(rec, "path");
-	enum btrfs_util_error e;
 	char first[256];
 	int n;
 
@@ -835,12 +824,7 @@ undo_subvol(struct prov *p, json_object *rec, char **err)
 		    "ies", jts_quote(first));
 		return -1;
 	}
-	if ((e = btrfs_util_delete_subvolume(path, 0)) != BTRFS_UTIL_OK) {
-		*err = xasprintf("%s: cannot delete the subvolume: %s (%s)",
-		    jts_quote(path), btrfs_util_strerror(e), strerror(errno));
-		return -1;
-	}
-	return 0;
+	return btrfs_subvolume_delete(path, err);
 }
 
 static int

@@ -20,7 +20,6 @@
 #include <xxhash.h>
 
 #include "prov-int.h"
-#include "tier-nfs.h"
 #include "util.h"
 
 extern char **environ;

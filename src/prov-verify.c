@@ -2,7 +2,6 @@
  * the exit status of check */
 #include "config.h"
 
-#include <btrfsutil.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -16,7 +15,8 @@
 #include <unistd.h>
 
 #include "prov-int.h"
-#include "tier-nfs.h"
+#include "tier-btrfs.h"
+#include "tier.h"
 #include "util.h"
 
 /* ---- verify --------------------------------------------------------- */
@@ -349,30 +349,35 @@ verify_tune(struct vrep *v, const char *tier, const char *dev,
 	free(q);
 }
 
-/* The NAS: mount the export with libnfs, write, COMMIT, read back. */
+/* The NAS: reached through its tier's client, a file written durably
+ * and read back. */
 static void
 verify_nas(struct vrep *v, const char *url, int timeout)
 {
-	struct nfs_tier t;
-	struct nfsfh *fh = NULL;
-	struct copy_opts co;
-	unsigned char h1[JTS_HASH_LEN], h2[JTS_HASH_LEN];
+	struct tier_conf tc;
+	struct tier t;
 	char *rel = xasprintf(".jts-tier-verify.%d", (int)getpid());
 	const uint64_t size = 4u << 20;
-	int64_t t0;
+	int64_t wns = 0, rns = 0;
+	char why[1024] = "";
+	const char *u;
 	unsigned char *buf;
 	int fd, r;
 	uint64_t i;
 
-	memset(&t, 0, sizeof(t));
-	memset(&co, 0, sizeof(co));
-	if (nfst_connect(&t, url, timeout, NULL) != 0) {
-		vline(v, V_CRITICAL, "cold", "%s", t.err);
-		nfst_close(&t);
-		free(rel);
-		return;
+	memset(&tc, 0, sizeof(tc));
+	tc.name = "cold";
+	tc.kind = TIER_NFS;
+	tc.url = (char *)url;
+	tc.timeout = timeout;
+	tc.inflight = 0;	/* the client's default */
+	tier_init_tc(&t, &tc);
+	if ((u = tier_unreachable(&t)) != NULL) {
+		vline(v, V_CRITICAL, "cold", "%s", u);
+		goto out;
 	}
-	vline(v, V_OK, "cold", "%s: reachable (libnfs, NFSv3)", url);
+	vline(v, V_OK, "cold", "%s: reachable (%s tier, NFSv3)", url,
+	    t.ops->name);
 	if ((fd = memfd_create("jts-tier-verify", MFD_CLOEXEC)) < 0) {
 		vline(v, V_UNKNOWN, "cold", "memfd_create: %s",
 		    strerror(errno));
@@ -383,36 +388,21 @@ verify_nas(struct vrep *v, const char *url, int timeout)
 		buf[i] = (unsigned char)(i * 131 + (i >> 12));
 	r = write(fd, buf, size) == (ssize_t)size ? 0 : -EIO;
 	free(buf);
-	t0 = jts_mono_ns();
 	if (r == 0)
-		r = nfst_create(&t, rel, 0600, &fh);
-	if (r == 0)
-		r = nfst_put(&t, fh, fd, size, h1, &co);
-	if (r == 0)
-		r = nfst_commit(&t, fh);
-	if (fh != NULL)
-		nfst_close_fh(&t, fh);
-	fh = NULL;
-	if (r == 0)
-		r = nfst_open_read(&t, rel, &fh);
-	if (r == 0)
-		r = nfst_get(&t, fh, -1, size, h2, &co);
-	if (fh != NULL)
-		nfst_close_fh(&t, fh);
+		r = t.ops->probe(&t, fd, size, rel, &wns, &rns, why,
+		    sizeof(why));
+	else
+		snprintf(why, sizeof(why), "cannot make the data in memory");
 	close(fd);
 	if (r != 0)
 		vline(v, V_CRITICAL, "cold", "%s: cannot write, COMMIT and read "
-		    "back a file: %s", url, t.err[0] ? t.err : strerror(-r));
-	else if (memcmp(h1, h2, sizeof(h1)) != 0)
-		vline(v, V_CRITICAL, "cold", "%s: a file written and committed "
-		    "read back different", url);
+		    "back a file: %s", url, why);
 	else
 		vline(v, V_OK, "cold", "%s: writable (4 MiB written, committed "
 		    "and read back identical in %.0f ms)", url,
-		    (double)(jts_mono_ns() - t0) / 1e6);
-	(void)nfst_unlink(&t, rel);
+		    (double)(wns + rns) / 1e6);
 out:
-	nfst_close(&t);
+	tier_fini(&t);
 	free(rel);
 }
 
@@ -466,7 +456,7 @@ prov_verify(const struct manifest *m, const struct prov_opts *o)
 		t = rooted(&p, m->warm.mount);
 		for (i = 0; i < m->nsubvols; i++) {
 			path = xasprintf("%s/%s", t, m->subvols[i].path);
-			if (btrfs_util_is_subvolume(path) == BTRFS_UTIL_OK) {
+			if (btrfs_is_subvolume(path)) {
 				vline(&v, V_OK, "warm", "%s: btrfs subvolume",
 				    jts_quote(path));
 				verify_owner(&v, "warm", path,

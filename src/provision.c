@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "prov-int.h"
-#include "tier-nfs.h"
 #include "util.h"
 
 static int	journal_append(struct prov *, json_object *);

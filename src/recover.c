@@ -23,9 +23,9 @@ copy_matches(struct engine *e, int t, const char *rel, int64_t size,
 {
 	unsigned char got[JTS_HASH_LEN];
 
-	if (engine_is_nfs(e, t) && engine_nfs(e, t) == NULL)
+	if (tier_unreachable(&e->tiers[t]) != NULL)
 		return false;	/* said, with the reason */
-	return tier_hash(&e->tiers[t], &e->cp, rel, size, got) == 0 &&
+	return tier_hash(&e->tiers[t], &e->cp, rel, size, NULL, got) == 0 &&
 	    memcmp(got, h, JTS_HASH_LEN) == 0;
 }
 
@@ -37,24 +37,10 @@ copy_matches(struct engine *e, int t, const char *rel, int64_t size,
 static int
 what_is_at(struct engine *e, int t, const char *rel, struct stat *st)
 {
-	int dfd, r;
+	int r = tier_lookup(&e->tiers[t], rel, st);
 
-	memset(st, 0, sizeof(*st));
-	if (engine_is_nfs(e, t)) {
-		struct nfs_tier *nt = engine_nfs(e, t);
-		struct nfs_ident id;
-
-		if (nt == NULL)
-			return -EIO;
-		if ((r = nfst_lstat(nt, rel, &id)) != 0)
-			return r;
-		pre_of_nfs(st, &id);
-		return S_ISREG(id.mode) ? 0 : 1;
-	}
-	if ((dfd = engine_dir(e, t, rel, false, -1)) < 0)
-		return dfd;
-	if (fstatat(dfd, rel_base(rel), st, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
+	if (r != 0)
+		return r;
 	return S_ISREG(st->st_mode) ? 0 : 1;
 }
 
@@ -103,11 +89,13 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 	int src = conf_tier_index(e->conf, j->src);
 	int dst = conf_tier_index(e->conf, j->dst);
 	int home = conf_tier_index(e->conf, j->home);
-	char tmp[64], why[512] = "";
+	char why[512] = "";
 	struct cat_file f;
 	struct ident pre;
+	struct tier *S, *D;
 	struct stat st;
-	int dfd, lfd, r;
+	const char *u;
+	int lfd, r;
 	bool copy_ok = false;	/* hashed whole above */
 	enum leave_mode leave = strcmp(j->leave, "remove") == 0 ?
 	    LEAVE_REMOVE : LEAVE_SYMLINK;
@@ -118,18 +106,16 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 		    jts_quote(j->path));
 		return -1;
 	}
-	tmpname(tmp, sizeof(tmp), j->id, "tmp");
-	/* Rows that touch a NAS wait for it to answer. */
-	if ((engine_is_nfs(e, src) && engine_nfs(e, src) == NULL) ||
-	    (engine_is_nfs(e, dst) && engine_nfs(e, dst) == NULL)) {
+	S = &e->tiers[src];
+	D = &e->tiers[dst];
+	/* Rows that touch a tier not answering (a NAS) wait for it. */
+	if ((u = tier_unreachable(S)) != NULL ||
+	    (u = tier_unreachable(D)) != NULL) {
 		jts_warn("%s: the unfinished move to %s waits until tier %s "
-		    "answers", jts_quote(j->path), j->dst,
-		    engine_is_nfs(e, src) && engine_nfs(e, src) == NULL ?
-		    j->src : j->dst);
+		    "answers (%s)", jts_quote(j->path), j->dst,
+		    tier_unreachable(S) != NULL ? j->src : j->dst, u);
 		return -1;
 	}
-	dfd = engine_is_nfs(e, dst) ? -1 :
-	    engine_dir(e, dst, j->path, false, -1);
 	if (j->state == JS_VERIFIED && j->has_hash && (copy_checked ||
 	    copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
 		/* Renamed into place before the commit was recorded. */
@@ -137,23 +123,19 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 		f.path = j->path;
 		snprintf(f.tier, sizeof(f.tier), "%s", j->dst);
 		snprintf(f.home, sizeof(f.home), "%s", j->home);
-		if (engine_is_nfs(e, dst)) {
+		if (!tier_has(D, TIER_CAP_LOCAL)) {
+			/* A copy no rescan sees: the source's identity. */
 			f.size = j->pre_size;
 			f.mtime_ns = j->pre_mtime_ns;
 			f.ctime_ns = j->pre_ctime_ns;
 			f.ino = j->pre_ino;
 			/* Owner and mode: from the source, still in place. */
-			lfd = tier_openat(&e->tiers[src], -1, j->path,
-			    O_PATH, 0);
-			if (lfd >= 0 && fstat(lfd, &st) == 0) {
+			if (tier_lookup(S, j->path, &st) == 0) {
 				f.mode = st.st_mode;
 				f.uid = st.st_uid;
 				f.gid = st.st_gid;
 			}
-			if (lfd >= 0)
-				close(lfd);
-		} else if (dfd >= 0 && fstatat(dfd, rel_base(j->path), &st,
-		    AT_SYMLINK_NOFOLLOW) == 0) {
+		} else if (tier_lookup(D, j->path, &st) == 0) {
 			/* The copy's identity: what a rescan will find. */
 			f.size = st.st_size;
 			f.mtime_ns = jts_ts_ns(&st.st_mtim);
@@ -181,31 +163,12 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 	case JS_COPYING:
 	case JS_VERIFIED:
 		/* The source was never touched: drop the temporary copy. */
-		if (engine_is_nfs(e, dst)) {
-			char rtmp[PATH_MAX];
-
-			tmp_rel(rtmp, sizeof(rtmp), j->path, j->id, "tmp");
-			r = nfst_unlink(engine_nfs(e, dst), rtmp);
-			if (r != 0 && r != -ENOENT) {
-				jts_warn("%s: cannot remove the temporary copy "
-				    "on tier %s: %s; left for the next run",
-				    jts_quote(j->path), j->dst,
-				    nfs_why(e, dst, r));
-				return -1;
-			}
-		} else if (dfd >= 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW)
-		    == 0 && !S_ISDIR(st.st_mode)) {
-			if (S_ISLNK(st.st_mode)) {
-				/* A recall's swap half done: swap back. */
-				(void)renameat2(dfd, tmp, dfd,
-				    rel_base(j->path), RENAME_EXCHANGE);
-				if (fstatat(dfd, tmp, &st,
-				    AT_SYMLINK_NOFOLLOW) == 0 &&
-				    S_ISREG(st.st_mode))
-					(void)unlinkat(dfd, tmp, 0);
-			} else
-				(void)unlinkat(dfd, tmp, 0);
-			(void)fsync_dir(dfd);
+		if (D->ops->undo_tmp(e, dst, j->path, j->id, why,
+		    sizeof(why)) != 0) {
+			jts_warn("%s: cannot remove the temporary copy on tier "
+			    "%s: %s; left for the next run", jts_quote(j->path),
+			    j->dst, why);
+			return -1;
 		}
 		jts_info("recovered %s: unfinished move to %s undone",
 		    jts_quote(j->path), j->dst);
@@ -235,22 +198,19 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 		}
 		ident_of_journal(&pre, j);
 		/* Nobody may hold the source open while it is released. */
-		lfd = engine_is_nfs(e, src) ? -1 : tier_openat(&e->tiers[src],
-		    -1, j->path, O_RDONLY | O_NONBLOCK, 0);
-		if (lfd >= 0 && fstat(lfd, &st) == 0 && ident_same(&pre, &st) &&
-		    fcntl(lfd, F_SETLEASE, F_WRLCK) != 0) {
+		lfd = S->ops->hold_path != NULL ?
+		    S->ops->hold_path(S, j->path, &pre) : -1;
+		if (lfd == -EBUSY) {
 			jts_warn("%s: source on tier %s is open by another "
 			    "process; its release waits for the next run",
 			    jts_quote(j->path), j->src);
-			close(lfd);
 			return -1;
 		}
 		r = finish_item(e, src, dst, home, j->path, &pre, leave, j->id,
 		    lfd, NULL, why, sizeof(why));
-		if (lfd >= 0) {
-			(void)fcntl(lfd, F_SETLEASE, F_UNLCK);
+		/* Closing the descriptor lets go of its lease. */
+		if (lfd >= 0)
 			close(lfd);
-		}
 		if (r != 0) {
 			jts_warn("%s: %s", jts_quote(j->path), why);
 			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
@@ -297,9 +257,8 @@ settle_conflict(struct engine *e, struct cat_journal *j)
 	char why[512];
 	int s, d;
 
-	if (src < 0 || dst < 0 || (engine_is_nfs(e, src) &&
-	    engine_nfs(e, src) == NULL) || (engine_is_nfs(e, dst) &&
-	    engine_nfs(e, dst) == NULL))
+	if (src < 0 || dst < 0 || tier_unreachable(&e->tiers[src]) != NULL ||
+	    tier_unreachable(&e->tiers[dst]) != NULL)
 		return -1;
 	s = what_is_at(e, src, j->path, &st);
 	d = what_is_at(e, dst, j->path, &st);

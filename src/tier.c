@@ -21,13 +21,19 @@ tier_ops_of(enum tier_kind k)
 }
 
 void
-tier_init(struct tier *t, struct conf *c, int idx)
+tier_init_tc(struct tier *t, struct tier_conf *tc)
 {
 	memset(t, 0, sizeof(*t));
-	t->tc = &c->tiers[idx];
-	t->ops = tier_ops_of(t->tc->kind);
-	t->idx = idx;
+	t->tc = tc;
+	t->ops = tier_ops_of(tc->kind);
 	t->rootfd = -1;
+}
+
+void
+tier_init(struct tier *t, struct conf *c, int idx)
+{
+	tier_init_tc(t, &c->tiers[idx]);
+	t->idx = idx;
 }
 
 void
@@ -60,11 +66,28 @@ tier_space_conf(struct conf *c, int idx, struct tier_space *sp)
 
 int
 tier_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
-    unsigned char *out)
+    const struct stat *seen, unsigned char *out)
 {
 	if (t->ops == NULL || t->ops->hash == NULL)
 		return -ENOTSUP;
-	return t->ops->hash(t, cp, rel, size, out);
+	return t->ops->hash(t, cp, rel, size, seen, out);
+}
+
+int
+tier_lookup(struct tier *t, const char *rel, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (t->ops == NULL || t->ops->lookup == NULL)
+		return -ENOTSUP;
+	return t->ops->lookup(t, rel, st);
+}
+
+const char *
+tier_unreachable(struct tier *t)
+{
+	if (t->ops == NULL || t->ops->unreachable == NULL)
+		return NULL;
+	return t->ops->unreachable(t);
 }
 
 int

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "conf.h"
@@ -46,21 +47,143 @@ struct tier_space {
 #define TIER_CAP_WORKERS	0x08	/* batches beside each other */
 #define TIER_CAP_LOCAL		0x10	/* a path on this host reaches it */
 
+struct batch;
+struct dirset;
+struct engine;
+struct ident;
+struct move_item;
+
+/*
+ * What a release is asked to do (step 8): the source name rel on tier t,
+ * which must still be the file pre, is replaced by a symlink to target
+ * (or removed when target is NULL).  leasefd: the descriptor whose write
+ * lease is held on it, or -1.  ds: where the batch notes directories to
+ * sync; NULL in recovery, which looks before it acts.
+ */
+struct release {
+	struct engine	*e;
+	int		 t;
+	const char	*rel;
+	const struct ident *pre;
+	const char	*target;
+	int64_t		 id;
+	int		 leasefd;
+	struct dirset	*ds;
+};
+
 struct tier_ops {
 	const char	*name;
 	unsigned	 caps;
+
+	/* --- what every command asks of a tier ----------------------- */
+
 	/* Its size and free space: 0, or -errno (unknown). */
 	int		(*space)(struct tier *, struct tier_space *);
 	/*
 	 * XXH3-128 of the regular file rel, read afresh (past the page
 	 * cache, or over the network), into out: 0; -ESTALE if its size
 	 * is not size; -EFTYPE_NOTREG if it is not a regular file; -EBUSY
-	 * if a lease holds it; or another -errno.  cp reads local files.
+	 * if a lease holds it; -EHOSTUNREACH if the tier cannot be reached;
+	 * or another -errno.  cp reads local files.  seen: what the caller
+	 * found at rel just before (NULL: look first); a backend whose files
+	 * cannot be swapped under it (no FIFO blocks a READ) trusts it.
 	 */
 	int		(*hash)(struct tier *, struct copier *, const char *rel,
-			    int64_t size, unsigned char *out);
+			    int64_t size, const struct stat *seen,
+			    unsigned char *out);
+	/*
+	 * What is at rel, not following a final symlink: 0 and st filled,
+	 * or -errno (-EHOSTUNREACH: the tier cannot be reached now).
+	 */
+	int		(*lookup)(struct tier *, const char *rel, struct stat *);
+	/* Why the tier cannot be reached, or NULL if it can. */
+	const char	*(*unreachable)(struct tier *);
+	/*
+	 * Write size bytes of the local fd src to rel durably and read them
+	 * back afresh (times in ns), then remove rel: the benchmark and
+	 * provisioning's verify of a tier no local path reaches.  0, or
+	 * -errno with why set.
+	 */
+	int		(*probe)(struct tier *, int src, uint64_t size,
+			    const char *rel, int64_t *write_ns,
+			    int64_t *read_ns, char *why, size_t len);
+	/* What the probe's two halves do, in words. */
+	const char	*probe_write, *probe_read;
+	/* Remove the file rel (one of ours: a benchmark's); 0 or -errno. */
+	int		(*drop)(struct tier *, const char *rel);
+	/* Forget a connection that broke, so the next use tries afresh. */
+	bool		(*reset)(struct tier *);
 	/* Let go of what it holds (a connection). */
 	void		(*close)(struct tier *);
+
+	/*
+	 * --- the move's phases (move.c runs them, in order) ------------
+	 *
+	 * Each takes the batch and its pending items; an item that fails
+	 * is failed with item_fail and its temporary removed, the others
+	 * go on.  All items of a batch share their source and destination
+	 * tiers.  Functions returning int return the items still pending.
+	 */
+
+	/* Steps 1-2 on the source: what it is, that it may move (it->pre). */
+	void		(*src_prepare)(struct batch *, struct move_item *);
+	/* Step 3 on the source: hold it (a write lease) until released. */
+	void		(*src_hold)(struct batch *, struct move_item *);
+	/*
+	 * Recovery's hold on a source before its release, as src_hold: a
+	 * descriptor to pass as leasefd and close after, -1 if there is
+	 * nothing to hold, -EBUSY if another process has it open.
+	 */
+	int		(*hold_path)(struct tier *, const char *rel,
+			    const struct ident *pre);
+	/* Step 7's check of the source: unchanged since step 1?  0 or -1. */
+	int		(*src_same)(struct batch *, struct move_item *);
+	/*
+	 * Step 5 from a source no local path reaches: its data into the
+	 * local descriptor wfd, hashed into it->hash; 0 or -errno, with
+	 * *why the cause in words when known.
+	 */
+	int		(*fetch)(struct batch *, struct move_item *, int wfd,
+			    const char **why);
+	/* Step 2 on the destination: its directory, no file there. */
+	void		(*dst_prepare)(struct batch *, struct move_item *);
+	/* Step 5: the data and attributes under the temporary name. */
+	int		(*copy)(struct batch *, struct move_item **, int n);
+	/* Step 5, end: the copies durable (syncfs, COMMIT). */
+	int		(*durable)(struct batch *, struct move_item **, int n);
+	/* Step 6: read back past every cache, compared with the stream. */
+	void		(*readback)(struct batch *, struct move_item **, int n);
+	/* Step 7: each source unchanged (src_same), the copy in place. */
+	void		(*place)(struct batch *, struct move_item **, int n);
+	/* Step 7, end: the names durable; undo what cannot be made so. */
+	void		(*place_durable)(struct batch *, struct move_item **,
+			    int n);
+	/* Remove the item's temporary (a failure): idempotent, never the data. */
+	void		(*drop_tmp)(struct engine *, struct move_item *);
+	/*
+	 * Recovery of a move that never committed: remove its temporary on
+	 * tier t (or swap back a recall's half-done swap).  0, or -errno
+	 * with why set (the row stays for the next run).
+	 */
+	int		(*undo_tmp)(struct engine *, int t, const char *rel,
+			    int64_t id, char *why, size_t len);
+	/*
+	 * Step 8 on the destination, before the release: what the move
+	 * left beside the copy (a recall's old symlink; in recovery, a
+	 * temporary left between LINK and its removal).  0 or -1, why set.
+	 */
+	int		(*tidy)(struct engine *, int t, const char *rel,
+			    int64_t id, bool home, struct dirset *ds,
+			    char *why, size_t len);
+	/* Step 8: release the source (see struct release); 0 or -1. */
+	int		(*release)(const struct release *, char *why,
+			    size_t len);
+	/*
+	 * Step 8 at the home path, when the data moves on from one tier
+	 * to another: the symlink there now points at target (removed if
+	 * NULL).  Idempotent; 0 or -1 with why set.
+	 */
+	int		(*relink)(const struct release *, char *why, size_t len);
 };
 
 extern const struct tier_ops tier_posix_ops;
@@ -83,7 +206,13 @@ int	tier_space(struct tier *, struct tier_space *);
 int	tier_space_conf(struct conf *c, int idx, struct tier_space *);
 /* The one way every command hashes a copy (see tier_ops.hash). */
 int	tier_hash(struct tier *, struct copier *, const char *rel,
-	    int64_t size, unsigned char *out);
+	    int64_t size, const struct stat *seen, unsigned char *out);
+/* What is at rel on t (see tier_ops.lookup); 0 or -errno. */
+int	tier_lookup(struct tier *, const char *rel, struct stat *);
+/* Why t cannot be reached now, or NULL if it can. */
+const char *tier_unreachable(struct tier *);
+/* Set t up from a tier's settings alone (no configuration around it). */
+void	tier_init_tc(struct tier *, struct tier_conf *tc);
 /* Used out of size, in percent rounded up (df's Use%); -1 if unknown. */
 int	tier_space_pct(const struct tier_space *);
 bool	tier_has(const struct tier *, unsigned cap);
