@@ -360,7 +360,8 @@ engine_open_loop(struct engine *e, struct conf *c, struct ev_loop *loop,
 		tier_init(t, c, i);
 		t->loop = e->loop;
 		e->ntiers++;
-		if (t->tc->kind == TIER_NFS)
+		/* A tier without a root (a NAS) is reached its own way. */
+		if (t->tc->root == NULL)
 			continue;
 		t->rootfd = open(t->tc->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (t->rootfd < 0 || fstat(t->rootfd, &st) != 0) {
@@ -420,7 +421,7 @@ engine_open_worker(struct engine *w, struct engine *e, char *err,
 	/* Workers move between local tiers only: no connection shared. */
 	for (i = 0; i < e->ntiers; i++) {
 		w->tiers[i] = e->tiers[i];
-		w->tiers[i].nt = NULL;
+		w->tiers[i].conn = NULL;
 	}
 	if ((r = catalog_open(e->conf->catalog, false, &w->cat, err,
 	    errlen)) != 0)

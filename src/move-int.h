@@ -103,6 +103,10 @@ int	batch_by_size(struct batch *b, struct move_item **v, int n,
 	    bool (*small)(const struct batch *, const struct move_item *),
 	    int (*one)(struct batch *, struct move_item *),
 	    int (*many)(struct batch *, struct move_item **, int));
+/* The settings of the item's copy: aborted by a lease break or a stop,
+ * counted in the batch's progress. */
+void	copy_opts_of(struct batch *b, struct move_item *it,
+	    struct copy_opts *co);
 /* Fail every pending item of the batch: temporaries removed. */
 void	batch_abandon(struct engine *e, struct batch *b, const char *why);
 int	fsync_dir(int dirfd);

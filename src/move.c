@@ -285,6 +285,17 @@ batch_by_size(struct batch *b, struct move_item **v, int n,
 	return sum;
 }
 
+void
+copy_opts_of(struct batch *b, struct move_item *it, struct copy_opts *co)
+{
+	memset(co, 0, sizeof(*co));
+	co->abort_flag = lease_flag(it->fd);
+	co->stop_flag = &stop_requested;
+	co->progress = progress_bytes;
+	co->arg = b->pg;
+	co->short_io = b->e->short_io;
+}
+
 /* The table of tier t of e. */
 static const struct tier_ops *
 ops(struct engine *e, int t)

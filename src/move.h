@@ -37,7 +37,7 @@ struct move_item {
 	uint32_t	 cat_mode, cat_uid, cat_gid;
 	uint64_t	 psize;		/* size when planned */
 	int		 fd;		/* source, write lease held */
-	struct nfsfh	*nfh;		/* an nfs copy written, not committed */
+	void		*handle;	/* the backend's: a copy not yet durable */
 	struct stat	 pre;
 	int64_t		 jid;
 	int64_t		 ns;		/* time of the batch that moved it */

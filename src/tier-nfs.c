@@ -28,6 +28,9 @@
 #include "tier.h"
 #include "util.h"
 
+/* The connection of a tier of kind nfs. */
+#define NT(t)	((struct nfs_tier *)(t)->conn)
+
 /* Copies this small, in a batch, are written and read back many at a
  * time. */
 static bool
@@ -42,15 +45,15 @@ struct nfs_tier *
 tier_nfs_conn(struct tier *t, bool *fresh)
 {
 	if (fresh != NULL)
-		*fresh = t->nt == NULL;
-	if (t->nt == NULL) {
-		t->nt = xcalloc(1, sizeof(*t->nt));
-		if (nfst_connect(t->nt, t->tc->url, t->tc->timeout, t->loop) !=
+		*fresh = NT(t) == NULL;
+	if (NT(t) == NULL) {
+		t->conn = xcalloc(1, sizeof(struct nfs_tier));
+		if (nfst_connect(NT(t), t->tc->url, t->tc->timeout, t->loop) !=
 		    0)
 			return NULL;
-		nfst_set_inflight(t->nt, t->tc->inflight);
+		nfst_set_inflight(NT(t), t->tc->inflight);
 	}
-	return t->nt->broken ? NULL : t->nt;
+	return NT(t)->broken ? NULL : NT(t);
 }
 
 static int
@@ -103,10 +106,10 @@ nfs_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
 static void
 nfs_tier_close(struct tier *t)
 {
-	if (t->nt != NULL) {
-		nfst_close(t->nt);
-		free(t->nt);
-		t->nt = NULL;
+	if (NT(t) != NULL) {
+		nfst_close(NT(t));
+		free(NT(t));
+		t->conn = NULL;
 	}
 }
 
@@ -119,7 +122,7 @@ conn(struct engine *e, int t)
 	bool fresh;
 
 	if ((nt = tier_nfs_conn(tr, &fresh)) == NULL && fresh)
-		jts_err("tier %s: %s", tr->tc->name, tr->nt->err);
+		jts_err("tier %s: %s", tr->tc->name, NT(tr)->err);
 	return nt;
 }
 
@@ -127,7 +130,7 @@ conn(struct engine *e, int t)
 static const char *
 nfs_why(struct engine *e, int t, int r)
 {
-	struct nfs_tier *nt = e->tiers[t].nt;
+	struct nfs_tier *nt = NT(&e->tiers[t]);
 
 	if (nt != NULL && r == -ECONNRESET && nt->restarted)
 		return "the NAS restarted since the data was written; what it "
@@ -176,7 +179,7 @@ nfs_unreachable(struct tier *t)
 {
 	if (tier_nfs_conn(t, NULL) != NULL)
 		return NULL;
-	return t->nt != NULL && t->nt->err[0] != '\0' ? t->nt->err :
+	return NT(t) != NULL && NT(t)->err[0] != '\0' ? NT(t)->err :
 	    "the NAS is not reachable";
 }
 
@@ -191,11 +194,11 @@ nfs_drop(struct tier *t, const char *rel)
 static bool
 nfs_reset(struct tier *t)
 {
-	if (t->nt == NULL || !t->nt->broken)
+	if (NT(t) == NULL || !NT(t)->broken)
 		return false;
-	nfst_close(t->nt);
-	free(t->nt);
-	t->nt = NULL;
+	nfst_close(NT(t));
+	free(NT(t));
+	t->conn = NULL;
 	return true;
 }
 
@@ -307,7 +310,9 @@ nfs_dst_prepare(struct batch *b, struct move_item *it)
 		    nfs_why(e, it->dst, -EIO));
 		return;
 	}
-	if (it->fd >= 0 && flistxattr(it->fd, NULL, 0) > 0) {
+	/* The source's file system's own settings are not its data. */
+	if (it->fd >= 0 && jts_xattr_count(it->fd,
+	    e->tiers[it->src].ops->fs_xattrs) != 0) {
 		item_fail(it, IT_FAILED, "has extended attributes or ACLs, "
 		    "which nfs tier %s cannot keep; not moved",
 		    tier_name(e, it->dst));
@@ -365,8 +370,8 @@ phase_commit_nfs(struct batch *b, struct move_item **v, int n)
 	int i, k = 0, r, live = 0;
 
 	for (i = 0; i < n; i++)
-		if (v[i]->nfh != NULL)
-			fhs[k++] = v[i]->nfh;
+		if (v[i]->handle != NULL)
+			fhs[k++] = v[i]->handle;
 	jts_pause_point("commit");
 	r = nt == NULL ? -EIO : nfst_commit_many(nt, fhs, k, err);
 	if (r == 0)
@@ -375,13 +380,13 @@ phase_commit_nfs(struct batch *b, struct move_item **v, int n)
 		struct move_item *it = v[i];
 		int ir;
 
-		if (it->nfh == NULL)
+		if (it->handle == NULL)
 			continue;
 		ir = r != 0 ? r : err[k];
 		k++;
 		if (nt != NULL)
-			(void)nfst_close_fh(nt, it->nfh);
-		it->nfh = NULL;
+			(void)nfst_close_fh(nt, it->handle);
+		it->handle = NULL;
 		if (ir != 0) {
 			item_fail(it, IT_FAILED, "COMMIT on tier %s failed: "
 			    "%s%s", tier_name(e, it->dst), nfs_why(e, it->dst,
@@ -424,11 +429,7 @@ phase_copy_nfs_out(struct batch *b, struct move_item *it)
 		item_close(it);
 		return 0;
 	}
-	memset(&co, 0, sizeof(co));
-	co.abort_flag = lease_flag(it->fd);
-	co.stop_flag = &stop_requested;
-	co.progress = progress_bytes;
-	co.arg = b->pg;
+	copy_opts_of(b, it, &co);
 	jts_fault_point("copy");
 	jts_pause_point("copy");
 	r = nfst_put(nt, fh, it->fd, (uint64_t)it->pre.st_size, it->hash, &co);
@@ -446,7 +447,7 @@ phase_copy_nfs_out(struct batch *b, struct move_item *it)
 		    tier_name(e, it->dst), nfs_why(e, it->dst, r));
 		goto undo;
 	}
-	it->nfh = fh;	/* COMMITted by nfs_durable */
+	it->handle = fh;	/* COMMITted by nfs_durable */
 	return 1;
 undo:
 	nfs_drop_tmp(e, it);
@@ -500,7 +501,7 @@ phase_copy_nfs_out_many(struct batch *b, struct move_item **v, int n)
 			nfs_drop_tmp(e, it);
 			item_close(it);
 		} else {
-			it->nfh = job[i].fh;
+			it->handle = job[i].fh;
 			progress_bytes(b->pg, job[i].size);
 			live++;
 		}

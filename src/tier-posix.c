@@ -334,8 +334,13 @@ posix_src_same(struct batch *b, struct move_item *it)
 
 /* Copy owner, then mode, then xattrs and ACLs, then times. */
 static int
-copy_meta(struct move_item *it, int dfd, char *why, size_t len)
+copy_meta(struct batch *b, struct move_item *it, int dfd, char *why,
+    size_t len)
 {
+	const char *own = b->e->tiers[it->src].ops->fs_xattrs;
+	const char *dst_own = b->e->tiers[it->dst].ops->fs_xattrs;
+	/* A file system's own settings go only where the same one is. */
+	bool carry = own != NULL && dst_own != NULL && strcmp(own, dst_own) == 0;
 	struct timespec ts[2];
 	char *names = NULL, *val = NULL, *n;
 	ssize_t nl, vl;
@@ -362,6 +367,8 @@ copy_meta(struct move_item *it, int dfd, char *why, size_t len)
 		return -errno;
 	}
 	for (n = names; nl > 0 && n < names + nl; n += strlen(n) + 1) {
+		if (!carry && jts_xattr_in(n, own))
+			continue;
 		vl = fgetxattr(it->fd, n, NULL, 0);
 		if (vl >= 0 && (size_t)vl + 1 > vcap) {
 			vcap = (size_t)vl + 1;
@@ -431,6 +438,8 @@ copy_open(struct batch *b, struct move_item *it)
 		item_close(it);
 		return -1;
 	}
+	if (e->tiers[it->dst].ops->tmp_made != NULL)
+		e->tiers[it->dst].ops->tmp_made(b, it, wfd);
 	return wfd;
 }
 
@@ -444,7 +453,7 @@ copy_done(struct batch *b, struct move_item *it, int wfd, int r,
 	char why[256];
 
 	r = copy_judge(b, it, r, src_why);
-	if (r == 0 && copy_meta(it, wfd, why, sizeof(why)) != 0) {
+	if (r == 0 && copy_meta(b, it, wfd, why, sizeof(why)) != 0) {
 		item_fail(it, IT_FAILED, "copy to tier %s: %s",
 		    tier_name(e, it->dst), why);
 		r = -1;
@@ -478,12 +487,7 @@ phase_copy(struct batch *b, struct move_item *it)
 	jts_pause_point("copy");
 	if ((wfd = copy_open(b, it)) < 0)
 		return 0;
-	memset(&co, 0, sizeof(co));
-	co.abort_flag = lease_flag(it->fd);
-	co.stop_flag = &stop_requested;
-	co.progress = progress_bytes;
-	co.arg = b->pg;
-	co.short_io = e->short_io;
+	copy_opts_of(b, it, &co);
 	jts_fault_point("copy");
 	r = copier_run(&e->cp, it->fd, wfd, (uint64_t)it->pre.st_size,
 	    it->hash, &co);

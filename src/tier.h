@@ -18,17 +18,16 @@
 
 struct copier;
 struct ev_loop;
-struct nfs_tier;
 struct tier_ops;
 
 struct tier {
 	struct tier_conf *tc;
 	const struct tier_ops *ops;
 	int		 idx;
-	int		 rootfd;	/* O_PATH, the tier root; -1 if nfs */
+	int		 rootfd;	/* O_PATH, the tier root; -1: none */
 	dev_t		 dev;
 	ino_t		 ino;
-	struct nfs_tier	*nt;		/* nfs: the connection, once made */
+	void		*conn;		/* the backend's connection, once made */
 	struct ev_loop	*loop;		/* what drives it; NULL: its own */
 };
 
@@ -74,6 +73,12 @@ struct release {
 struct tier_ops {
 	const char	*name;
 	unsigned	 caps;
+	/*
+	 * The xattr namespace its file system keeps for itself (btrfs's
+	 * properties, "btrfs."): a file's settings there, not its data;
+	 * carried only between tiers of the same namespace.
+	 */
+	const char	*fs_xattrs;
 
 	/* --- what every command asks of a tier ----------------------- */
 
@@ -147,6 +152,11 @@ struct tier_ops {
 			    const char **why);
 	/* Step 2 on the destination: its directory, no file there. */
 	void		(*dst_prepare)(struct batch *, struct move_item *);
+	/*
+	 * Step 5, on a local destination: the temporary wfd was created and
+	 * nothing is written yet (where a property must be set first).
+	 */
+	void		(*tmp_made)(struct batch *, struct move_item *, int wfd);
 	/* Step 5: the data and attributes under the temporary name. */
 	int		(*copy)(struct batch *, struct move_item **, int n);
 	/* Step 5, end: the copies durable (syncfs, COMMIT). */

@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -863,3 +864,30 @@ jts_test_knob(const char *name)
 	return getenv(name);
 }
 #endif
+
+bool
+jts_xattr_in(const char *name, const char *skip)
+{
+	return skip != NULL && strncmp(name, skip, strlen(skip)) == 0;
+}
+
+int
+jts_xattr_count(int fd, const char *skip)
+{
+	char *names, *n;
+	ssize_t nl;
+	int count = 0;
+
+	if ((nl = flistxattr(fd, NULL, 0)) <= 0)
+		return nl < 0 && errno != ENOTSUP ? -errno : 0;
+	names = xmalloc((size_t)nl);
+	if ((nl = flistxattr(fd, names, (size_t)nl)) < 0) {
+		free(names);
+		return -errno;
+	}
+	for (n = names; n < names + nl; n += strlen(n) + 1)
+		if (!jts_xattr_in(n, skip))
+			count++;
+	free(names);
+	return count;
+}

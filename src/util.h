@@ -119,6 +119,14 @@ jts_test_knob(const char *name)
 	return NULL;
 }
 #define JTS_BUILD_NOTE	""
+/*
+ * How many extended attributes fd has outside the namespace skip (NULL:
+ * all of them); -errno if they cannot be listed (0 where unsupported).
+ */
+int	jts_xattr_count(int fd, const char *skip);
+/* Is the xattr name in the namespace skip (a prefix such as "btrfs.")? */
+bool	jts_xattr_in(const char *name, const char *skip);
+
 #endif
 
 /*
@@ -144,5 +152,13 @@ void	jts_json_add_path(struct json_object *, const char *key,
 	    const char *path);
 /* The string under key, or NULL if absent or not a string. */
 const char *jts_json_str(struct json_object *, const char *key);
+
+/*
+ * How many extended attributes fd has outside the namespace skip (NULL:
+ * all of them); -errno if they cannot be listed (0 where unsupported).
+ */
+int	jts_xattr_count(int fd, const char *skip);
+/* Is the xattr name in the namespace skip (a prefix such as "btrfs.")? */
+bool	jts_xattr_in(const char *name, const char *skip);
 
 #endif
