@@ -475,20 +475,32 @@ cat_journal_free(struct cat_journal *j)
 	j->path = j->tmp = j->error = NULL;
 }
 
+static int
+journal_count(struct catalog *c, const char *where)
+{
+	sqlite3_stmt *st;
+	char *sql = xasprintf("SELECT count(*) FROM journal WHERE %s", where);
+	int n = 0;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	free(sql);
+	return n;
+}
+
 int
 catalog_journal_unsettled(struct catalog *c)
 {
-	sqlite3_stmt *st;
-	int n = 0;
+	return journal_count(c, "state NOT IN ('done', 'aborted', 'conflict')");
+}
 
-	if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM journal WHERE "
-	    "state NOT IN ('done', 'aborted', 'conflict')", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return n;
+int
+catalog_journal_conflicts(struct catalog *c)
+{
+	return journal_count(c, "state = 'conflict'");
 }
 
 void

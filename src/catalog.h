@@ -81,6 +81,8 @@ void	cat_journal_free(struct cat_journal *);
 
 /* Moves left unfinished, not counting conflicts (the operator's). */
 int	catalog_journal_unsettled(struct catalog *);
+/* Journal rows in conflict. */
+int	catalog_journal_conflicts(struct catalog *);
 
 /*
  * A read transaction (deferred BEGIN) around a walk that reads many rows:

@@ -201,6 +201,11 @@ step_scan(struct job *j)
 		free(line);
 	}
 	D.echo = NULL;
+	/* Conflicts that need no person settle at each scan. */
+	if (catalog_journal_conflicts(&D.e.cat) > 0 &&
+	    (t = move_recover(&D.e, true)) > 0)
+		jts_warn("%d move(s) in conflict need attention: 'jts-tierctl "
+		    "check' says what each needs", t);
 	send_result(j->conn, failed ? EXIT_FAILED_D : 0, NULL, NULL);
 }
 

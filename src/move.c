@@ -368,8 +368,8 @@ copy_judge(struct batch *b, struct move_item *it, int r, const char *dst_why)
 	if (r == -ECANCELED && stop_requested) {
 		item_fail(it, IT_SKIPPED, "interrupted; left in place");
 	} else if (r == -ECANCELED) {
-		item_fail(it, IT_FAILED, "was opened by another process "
-		    "during the copy; left in place, try again later");
+		item_fail(it, IT_FAILED, "was opened for writing by another "
+		    "process during the copy; left in place, try again later");
 		it->in_use = true;
 	} else if (r == -ESTALE) {
 		item_fail(it, IT_FAILED, "shrank during the copy; left in "
@@ -688,9 +688,9 @@ release_batch(struct engine *e, struct batch *b)
 		if (!pending(it))
 			continue;
 		if (tier_has(src, TIER_CAP_LEASES) && lease_lost_fd(it->fd)) {
-			item_fail(it, IT_CONFLICT, "was opened by another "
-			    "process after its copy was committed on tier %s; "
-			    "both copies kept, see 'jts-tierctl check'",
+			item_fail(it, IT_CONFLICT, "was opened for writing by "
+			    "another process after its copy was committed on "
+			    "tier %s; both copies kept, see 'jts-tierctl check'",
 			    tier_name(e, it->dst));
 			item_close(it);
 			continue;

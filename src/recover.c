@@ -193,16 +193,19 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 			    "missing or differs from the one verified; the "
 			    "source on tier %s is kept", j->dst, j->src);
 			jts_warn("%s: %s", jts_quote(j->path), why);
-			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
+			(void)catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
 			    NULL, why);
+			return -1;	/* left in conflict */
 		}
 		ident_of_journal(&pre, j);
-		/* Nobody may hold the source open while it is released. */
+		/* Nobody may hold the source open for writing while it is
+		 * released. */
 		lfd = S->ops->hold_path != NULL ?
 		    S->ops->hold_path(S, j->path, &pre) : -1;
 		if (lfd == -EBUSY) {
-			jts_warn("%s: source on tier %s is open by another "
-			    "process; its release waits for the next run",
+			jts_warn("%s: source on tier %s is open for writing "
+			    "by another process; its release waits for the "
+			    "next run",
 			    jts_quote(j->path), j->src);
 			return -1;
 		}
@@ -213,8 +216,9 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 			close(lfd);
 		if (r != 0) {
 			jts_warn("%s: %s", jts_quote(j->path), why);
-			return catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
+			(void)catalog_journal_set(&e->cat, j->id, JS_CONFLICT,
 			    NULL, why);
+			return -1;	/* left in conflict */
 		}
 		jts_info("recovered %s: move to %s finished",
 		    jts_quote(j->path), j->dst);
@@ -225,61 +229,159 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 	}
 }
 
-/* Is conflict row j a committed move: the catalog has its copy? */
-static bool
-committed_conflict(struct engine *e, struct cat_journal *j)
+/* A conflict row closed without a person: said in the log. */
+static int
+settled(struct engine *e, struct cat_journal *j, const char *why)
 {
-	struct cat_file f;
-	bool yes;
-
-	memset(&f, 0, sizeof(f));
-	if (!j->has_hash || catalog_file_get(&e->cat, j->path, &f) != 1)
-		return false;
-	yes = strcmp(f.tier, j->dst) == 0 && f.has_hash &&
-	    memcmp(f.hash, j->hash, JTS_HASH_LEN) == 0;
-	cat_file_free(&f);
-	return yes;
+	if (catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL, why) != 0)
+		return -1;
+	jts_notice("%s: %s", jts_quote(j->path), why);
+	return 2;
 }
 
 /*
- * A conflict before the commit (the catalog still has the data on the
- * source's tier) that the operator has settled by removing one side:
- * the copy removed, the row is closed (2); the source removed and the
- * copy whole, the move is finished as a verified one (1).  Otherwise it
- * stays for the operator (-1).
+ * Remove the copy of conflict row j at rel on tier t if it is the
+ * verified content (hash, size) and nobody writes it; counted in *gone,
+ * or in *kept (with the reason logged).
+ */
+static void
+drop_remnant(struct engine *e, struct cat_journal *j, int t, const char *rel,
+    const unsigned char *hash, int64_t size, int *gone, int *kept)
+{
+	const struct tier_ops *ops = e->tiers[t].ops;
+	char why[512] = "";
+	struct stat st;
+	int r;
+
+	if (ops->drop_same == NULL)
+		return;
+	if (hash == NULL) {
+		/* Nothing verified to compare with: kept if it is there. */
+		if (tier_lookup(&e->tiers[t], rel, &st) == 0)
+			(*kept)++;
+		return;
+	}
+	r = ops->drop_same(e, t, rel, j->id, hash, size, why, sizeof(why));
+	if (r == 0)
+		(*gone)++;
+	else if (r != -ENOENT) {
+		(*kept)++;
+		jts_info("%s: conflict kept: %s", jts_quote(j->path), why[0] ?
+		    why : strerror(-r));
+	}
+}
+
+/*
+ * The old source this row may have kept under its hidden names on tier
+ * src (.jts-tier-ID.lnk, .rm) goes if it is the data's content (f).
+ */
+static void
+drop_hidden(struct engine *e, struct cat_journal *j, int src,
+    const struct cat_file *f, int *gone, int *kept)
+{
+	char name[PATH_MAX];
+
+	tmp_rel(name, sizeof(name), j->path, j->id, "lnk");
+	drop_remnant(e, j, src, name, f->has_hash ? f->hash : NULL, f->size,
+	    gone, kept);
+	tmp_rel(name, sizeof(name), j->path, j->id, "rm");
+	drop_remnant(e, j, src, name, f->has_hash ? f->hash : NULL, f->size,
+	    gone, kept);
+}
+
+/*
+ * Settle conflict row j where nothing diverges.  The catalog says where
+ * the data is; every other copy of this row that is the same verified
+ * content, and that nobody writes, is a duplicate and goes.  Returns 0
+ * (a committed move whose source is still to release: retried as such),
+ * 1 (the source was removed by the operator, the copy is the verified
+ * one: finished as verified), 2 (settled, row closed), -1 (it stays for
+ * the operator: the copies differ, or one is being written).
  */
 static int
 settle_conflict(struct engine *e, struct cat_journal *j)
 {
 	int src = conf_tier_index(e->conf, j->src);
 	int dst = conf_tier_index(e->conf, j->dst);
+	struct cat_file f;
 	struct stat st;
 	char why[512];
-	int s, d;
+	int s, d, x, r = -1, gone = 0, kept = 0;
 
 	if (src < 0 || dst < 0 || tier_unreachable(&e->tiers[src]) != NULL ||
 	    tier_unreachable(&e->tiers[dst]) != NULL)
 		return -1;
+	memset(&f, 0, sizeof(f));
+	if (catalog_file_get(&e->cat, j->path, &f) != 1) {
+		cat_file_free(&f);
+		return -1;	/* not tracked any more: the operator's */
+	}
+	x = conf_tier_index(e->conf, f.tier);
+	if (x == dst && j->has_hash && f.has_hash &&
+	    memcmp(f.hash, j->hash, JTS_HASH_LEN) == 0) {
+		r = 0;		/* committed: release the source again */
+		goto out;
+	}
 	s = what_is_at(e, src, j->path, &st);
 	d = what_is_at(e, dst, j->path, &st);
-	if (d == -ENOENT && s == 0) {
-		snprintf(why, sizeof(why), "conflict settled: the copy on tier "
-		    "%s was removed, the data stays on tier %s", j->dst,
-		    j->src);
-		if (catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
-		    why) != 0)
-			return -1;
-		jts_notice("%s: %s", jts_quote(j->path), why);
-		return 2;
+	if (x == src) {
+		/*
+		 * The data is on the source's tier: never committed, or
+		 * brought back by a later move (which may have left the old
+		 * source kept under this row's hidden names).
+		 */
+		drop_hidden(e, j, src, &f, &gone, &kept);
+		if (kept > 0)
+			goto out;
+		if (d == -ENOENT && s == 0) {
+			snprintf(why, sizeof(why), "conflict settled: there is "
+			    "no copy on tier %s, the data stays on tier %s",
+			    j->dst, j->src);
+			r = settled(e, j, why);
+		} else if (s == -ENOENT && d == 0 && j->has_hash &&
+		    copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
+			jts_notice("%s: conflict settled: the source on tier "
+			    "%s was removed, the verified copy on tier %s is "
+			    "the data", jts_quote(j->path), j->src, j->dst);
+			r = 1;
+		} else if (s == 0 && d == 0 && j->has_hash &&
+		    copy_matches(e, src, j->path, j->pre_size, j->hash)) {
+			/* Both the verified content: the copy is extra. */
+			drop_remnant(e, j, dst, j->path, j->hash, j->pre_size,
+			    &gone, &kept);
+			if (kept == 0) {
+				snprintf(why, sizeof(why), "conflict settled: "
+				    "the copy on tier %s was the same as the "
+				    "data on tier %s and was removed", j->dst,
+				    j->src);
+				r = settled(e, j, why);
+			}
+		}
+		goto out;
 	}
-	if (s == -ENOENT && d == 0 && j->has_hash &&
-	    copy_matches(e, dst, j->path, j->pre_size, j->hash)) {
-		jts_notice("%s: conflict settled: the source on tier %s was "
-		    "removed, the verified copy on tier %s is the data",
-		    jts_quote(j->path), j->src, j->dst);
-		return 1;
+	/*
+	 * A later move took the data to tier x: what is left of this one
+	 * (a source never released, a copy, an old file kept under the
+	 * row's hidden names) goes if it is the data's verified content
+	 * and the data is whole where the catalog says.
+	 */
+	if (x < 0 || !f.has_hash || tier_unreachable(&e->tiers[x]) != NULL ||
+	    !copy_matches(e, x, j->path, f.size, f.hash))
+		goto out;
+	if (src != x)
+		drop_remnant(e, j, src, j->path, f.hash, f.size, &gone, &kept);
+	if (dst != x)
+		drop_remnant(e, j, dst, j->path, f.hash, f.size, &gone, &kept);
+	drop_hidden(e, j, src, &f, &gone, &kept);
+	if (kept == 0) {
+		snprintf(why, sizeof(why), "conflict settled: a later move took "
+		    "the data to tier %s; %d copy(ies) left by this one, the "
+		    "same content, removed", f.tier, gone);
+		r = settled(e, j, why);
 	}
-	return -1;
+out:
+	cat_file_free(&f);
+	return r;
 }
 
 int
@@ -293,6 +395,8 @@ move_recover(struct engine *e, bool conflicts)
 	if (catalog_journal_open_rows(&e->cat, &rows, &n) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
+		bool was_conflict = rows[i].state == JS_CONFLICT;
+
 		checked = false;
 		if (rows[i].state == JS_CONFLICT && !conflicts) {
 			left++;
@@ -301,14 +405,14 @@ move_recover(struct engine *e, bool conflicts)
 		if (rows[i].state == JS_CONFLICT) {
 			/*
 			 * A copy committed whose source could not be released
-			 * (open elsewhere, a failed rename or unlink): tried
+			 * (being written, a failed rename or unlink): tried
 			 * again like any committed move, which releases the
-			 * source only if it is still unchanged and nobody has
-			 * it open.  Conflicts before the commit stay for the
+			 * source only if it is still unchanged and nobody
+			 * writes it.  Others settle where their copies are the
+			 * same verified content; the rest stay for the
 			 * operator until one side is removed.
 			 */
-			r = committed_conflict(e, &rows[i]) ? 0 :
-			    settle_conflict(e, &rows[i]);
+			r = settle_conflict(e, &rows[i]);
 			if (r == 0)
 				rows[i].state = JS_COMMITTED;
 			else if (r == 1) {
@@ -321,6 +425,10 @@ move_recover(struct engine *e, bool conflicts)
 		}
 		if (recover_row(e, &rows[i], checked) != 0)
 			left++;
+		else if (was_conflict)
+			jts_notice("%s: conflict settled: the move to %s is "
+			    "finished (the source unchanged, nobody writing "
+			    "it)", jts_quote(rows[i].path), rows[i].dst);
 		cat_journal_free(&rows[i]);
 	}
 	for (i = 0; i < n; i++)

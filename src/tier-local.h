@@ -29,6 +29,8 @@ int	posix_tidy(struct engine *, int t, const char *rel, int64_t id,
 int	posix_release(const struct release *, char *why, size_t len);
 int	posix_relink(const struct release *, char *why, size_t len);
 int	posix_drop(struct tier *, const char *rel);
+int	posix_drop_same(struct engine *, int t, const char *rel, int64_t id,
+	    const unsigned char *hash, int64_t size, char *why, size_t len);
 
 /* What a local file system offers. */
 #define LOCAL_CAPS	(TIER_CAP_LEASES | TIER_CAP_XATTRS | TIER_CAP_DIRSYNC | \
@@ -55,6 +57,7 @@ int	posix_drop(struct tier *, const char *rel);
 	.undo_tmp = posix_undo_tmp,					\
 	.tidy = posix_tidy,						\
 	.release = posix_release,					\
+	.drop_same = posix_drop_same,					\
 	.relink = posix_relink
 
 #endif

@@ -822,6 +822,52 @@ nfs_release(const struct release *rl, char *why, size_t len)
 	return 0;
 }
 
+static int
+nfs_drop_same(struct engine *e, int t, const char *rel, int64_t id,
+    const unsigned char *hash, int64_t size, char *why, size_t len)
+{
+	struct nfs_tier *nt = conn(e, t);
+	unsigned char got[JTS_HASH_LEN];
+	struct nfs_ident a, b;
+	struct stat st;
+	char hidden[PATH_MAX];
+	int r;
+
+	if (nt == NULL)
+		return -EHOSTUNREACH;
+	if ((r = nfst_lstat(nt, rel, &a)) != 0)
+		return r;
+	pre_of_nfs(&st, &a);
+	r = nfs_hash(&e->tiers[t], &e->cp, rel, size, &st, got);
+	if (r == -ESTALE || r == -EFTYPE_NOTREG ||
+	    (r == 0 && memcmp(got, hash, JTS_HASH_LEN) != 0)) {
+		snprintf(why, len, "%s on tier %s differs from the verified "
+		    "copy", rel, tier_name(e, t));
+		return 1;
+	}
+	if (r != 0)
+		return r;
+	/* No leases on NFSv3: the inode and times, checked after the
+	 * rename, tell a file changed meanwhile. */
+	if (strncmp(rel_base(rel), JTS_TMP_PREFIX, strlen(JTS_TMP_PREFIX)) ==
+	    0)
+		snprintf(hidden, sizeof(hidden), "%s", rel);
+	else {
+		tmp_rel(hidden, sizeof(hidden), rel, id, "dup");
+		if ((r = nfst_rename(nt, rel, hidden)) != 0)
+			return r;
+	}
+	if (nfst_lstat(nt, hidden, &b) != 0 || b.ino != a.ino ||
+	    b.mtime_ns != a.mtime_ns || b.size != a.size) {
+		if (strcmp(hidden, rel) != 0)
+			(void)nfst_rename(nt, hidden, rel);
+		snprintf(why, len, "%s on tier %s was changed meanwhile", rel,
+		    tier_name(e, t));
+		return 1;
+	}
+	return nfst_unlink(nt, hidden);
+}
+
 /* Recovery: a temporary left between LINK and its removal goes. */
 static int
 nfs_tidy(struct engine *e, int t, const char *rel, int64_t id, bool home,
@@ -888,4 +934,5 @@ const struct tier_ops tier_nfs_ops = {
 	.undo_tmp = nfs_undo_tmp,
 	.tidy = nfs_tidy,
 	.release = nfs_release,
+	.drop_same = nfs_drop_same,
 };

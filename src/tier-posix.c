@@ -2,7 +2,8 @@
  * tier-posix.c - tiers on a local file system: posix, and btrfs
  *
  * The move's phases on a local tier: the source opened beneath its root
- * with no symlink on the way and held by a write lease; the copy written
+ * with no symlink on the way and held by a read lease (which only a
+ * writer breaks: readers never disturb a move); the copy written
  * to a temporary name with io_uring, made durable with one syncfs for a
  * batch, read back O_DIRECT, renamed into place without replacing
  * anything, its directory synced; the source released by swapping a
@@ -82,7 +83,7 @@ bool
 lease_lost_fd(int fd)
 {
 	return fd < 0 || (fd < MAX_FD && lease_broken[fd]) ||
-	    fcntl(fd, F_GETLEASE) != F_WRLCK;
+	    fcntl(fd, F_GETLEASE) != F_RDLCK;
 }
 
 static bool
@@ -282,7 +283,12 @@ posix_dst_prepare(struct batch *b, struct move_item *it)
 	}
 }
 
-/* Step 3 on a local source: the write lease, held until the release. */
+/*
+ * Step 3 on a local source: a read lease, held until the release.  It
+ * cannot be taken while anyone has the file open for writing (or mapped
+ * writable), and an open for writing or a truncate breaks it; readers
+ * neither prevent nor break it: what they read is the content copied.
+ */
 void
 posix_src_hold(struct batch *b, struct move_item *it)
 {
@@ -295,10 +301,10 @@ posix_src_hold(struct batch *b, struct move_item *it)
 	}
 	lease_broken[it->fd] = 0;
 	if (fcntl(it->fd, F_SETSIG, lease_sig) != 0 ||
-	    fcntl(it->fd, F_SETLEASE, F_WRLCK) != 0) {
-		item_fail(it, IT_FAILED, "is open by another process (%s); "
-		    "try again later", errno == EAGAIN || errno == EBUSY ?
-		    "write lease refused" : strerror(errno));
+	    fcntl(it->fd, F_SETLEASE, F_RDLCK) != 0) {
+		item_fail(it, IT_FAILED, "is open for writing by another "
+		    "process (%s); try again later", errno == EAGAIN ||
+		    errno == EBUSY ? "read lease refused" : strerror(errno));
 		it->in_use = true;
 		return;
 	}
@@ -315,8 +321,8 @@ posix_src_same(struct batch *b, struct move_item *it)
 
 	(void)b;
 	if (lease_lost(it)) {
-		item_fail(it, IT_FAILED, "was opened by another process "
-		    "during the move; left in place, try again later");
+		item_fail(it, IT_FAILED, "was opened for writing by another "
+		    "process during the move; left in place, try again later");
 		it->in_use = true;
 		return -1;
 	}
@@ -856,20 +862,22 @@ posix_relink(const struct release *rl, char *why, size_t len)
 
 /*
  * Unlink the old source, now at the hidden name old in dfd, unless someone
- * waits to open it.  A process whose open() found the old path before the
- * swap waits on our write lease and gets this very inode when we let go:
- * had it been unlinked, what that process writes would be lost.  So the
- * lease is checked before and after the unlink, and the inode linked back
- * if anyone came; the file is then kept under the hidden name, reported.
+ * waits to write it.  A process whose open() for writing found the old
+ * path before the swap waits on our lease and gets this very inode when we
+ * let go: had it been unlinked, what that process writes would be lost.
+ * So the lease is checked before and after the unlink, and the inode
+ * linked back if a writer came; the file is then kept under the hidden
+ * name, reported.  A reader that came keeps reading the old inode, whose
+ * content is the verified one: no reason to keep it.
  */
 static int
 drop_old(struct engine *e, int t, int dfd, const char *old, int leasefd,
     char *why, size_t len)
 {
 	if (lease_lost_fd(leasefd)) {
-		snprintf(why, len, "was opened by another process while it was "
-		    "released; the old file is kept as %s on tier %s", old,
-		    tier_name(e, t));
+		snprintf(why, len, "was opened for writing by another process "
+		    "while it was released; the old file is kept as %s on tier "
+		    "%s", old, tier_name(e, t));
 		return -1;
 	}
 	if (unlinkat(dfd, old, 0) != 0) {
@@ -879,13 +887,13 @@ drop_old(struct engine *e, int t, int dfd, const char *old, int leasefd,
 	}
 	if (lease_lost_fd(leasefd)) {
 		if (linkat(leasefd, "", dfd, old, AT_EMPTY_PATH) == 0)
-			snprintf(why, len, "was opened by another process "
-			    "while it was released; the old file is kept as "
-			    "%s on tier %s", old, tier_name(e, t));
+			snprintf(why, len, "was opened for writing by another "
+			    "process while it was released; the old file is "
+			    "kept as %s on tier %s", old, tier_name(e, t));
 		else
-			snprintf(why, len, "was opened by another process "
-			    "while it was released and could not be kept: %s",
-			    strerror(errno));
+			snprintf(why, len, "was opened for writing by another "
+			    "process while it was released and could not be "
+			    "kept: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -913,10 +921,11 @@ drop_leftover(struct engine *e, int t, int dfd, const char *old,
 		    "after the move; kept", old, tier_name(e, t));
 		return -1;
 	}
-	if (fcntl(fd, F_SETLEASE, F_WRLCK) != 0) {
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
 		close(fd);
-		snprintf(why, len, "the old file %s on tier %s is open by "
-		    "another process; kept for now", old, tier_name(e, t));
+		snprintf(why, len, "the old file %s on tier %s is open for "
+		    "writing by another process; kept for now", old,
+		    tier_name(e, t));
 		return -1;
 	}
 	r = drop_old(e, t, dfd, old, fd, why, len);
@@ -970,7 +979,7 @@ posix_release(const struct release *rl, char *why, size_t len)
 		return dir_sync(ds, dfd);
 	}
 	/*
-	 * Recovery looks first; a running move holds the write lease and has
+	 * Recovery looks first; a running move holds the read lease and has
 	 * just checked the source, and the swap below is checked after.
 	 */
 	if (ds != NULL)
@@ -1096,7 +1105,7 @@ posix_undo_tmp(struct engine *e, int t, const char *rel, int64_t id,
 
 /*
  * Recovery's hold on a source before it is released: a descriptor with
- * the write lease when it is still the file pre, -1 if nothing is there
+ * the read lease when it is still the file pre, -1 if nothing is there
  * to hold, -EBUSY if another process has it open.
  */
 int
@@ -1108,11 +1117,72 @@ posix_hold_path(struct tier *t, const char *rel, const struct ident *pre)
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) == 0 && ident_same(pre, &st) &&
-	    fcntl(fd, F_SETLEASE, F_WRLCK) != 0) {
+	    fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
 		close(fd);
 		return -EBUSY;
 	}
 	return fd;
+}
+
+int
+posix_drop_same(struct engine *e, int t, const char *rel, int64_t id,
+    const unsigned char *hash, int64_t size, char *why, size_t len)
+{
+	unsigned char got[JTS_HASH_LEN];
+	const char *base = rel_base(rel);
+	char hidden[64];
+	struct stat st, now;
+	int dfd, fd, r;
+
+	if ((dfd = engine_dir(e, t, rel, false, -1)) < 0)
+		return dfd;
+	fd = tier_openat(&e->tiers[t], dfd, base, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return fd;
+	r = 1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s on tier %s is not a regular file", base,
+		    tier_name(e, t));
+		goto out;
+	}
+	/* Nobody writes it from here on, or the lease says so. */
+	if (fd >= MAX_FD || (lease_broken[fd] = 0, fcntl(fd, F_SETSIG,
+	    lease_sig) != 0) || fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
+		snprintf(why, len, "%s on tier %s is open for writing by "
+		    "another process", base, tier_name(e, t));
+		goto out;
+	}
+	if (st.st_size != size || copier_run(&e->cp, fd, -1,
+	    (uint64_t)size, got, NULL) != 0 || memcmp(got, hash,
+	    JTS_HASH_LEN) != 0) {
+		snprintf(why, len, "%s on tier %s differs from the verified "
+		    "copy", base, tier_name(e, t));
+		goto out;
+	}
+	tmpname(hidden, sizeof(hidden), id, "dup");
+	if (strncmp(base, JTS_TMP_PREFIX, strlen(JTS_TMP_PREFIX)) == 0)
+		snprintf(hidden, sizeof(hidden), "%s", base);
+	else if (renameat2(dfd, base, dfd, hidden, RENAME_NOREPLACE) != 0) {
+		r = -errno;
+		snprintf(why, len, "cannot rename %s on tier %s: %s", base,
+		    tier_name(e, t), strerror(errno));
+		goto out;
+	}
+	if (fstatat(dfd, hidden, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    now.st_ino != st.st_ino) {
+		if (strcmp(hidden, base) != 0)
+			(void)renameat2(dfd, hidden, dfd, base,
+			    RENAME_NOREPLACE);
+		snprintf(why, len, "%s on tier %s was replaced meanwhile", base,
+		    tier_name(e, t));
+		goto out;
+	}
+	r = drop_old(e, t, dfd, hidden, fd, why, len) == 0 ? 0 : 1;
+	(void)fsync_dir(dfd);
+out:
+	lease_forget(fd);
+	close(fd);
+	return r;
 }
 
 /* Remove the file rel (one of ours: a benchmark's). */

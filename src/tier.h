@@ -185,6 +185,18 @@ struct tier_ops {
 	int		(*tidy)(struct engine *, int t, const char *rel,
 			    int64_t id, bool home, struct dirset *ds,
 			    char *why, size_t len);
+	/*
+	 * Settling a conflict: remove the regular file rel on tier t if it
+	 * is size bytes hashing to hash (XXH3-128) and nobody has it open
+	 * for writing: 0 removed, -ENOENT nothing there, 1 kept (why says
+	 * why: it differs, or is being written), or another -errno.  A name
+	 * of the tree is first renamed to the hidden name of journal row id
+	 * and checked to be the file hashed, so a file put there meanwhile
+	 * is never removed.
+	 */
+	int		(*drop_same)(struct engine *, int t, const char *rel,
+			    int64_t id, const unsigned char *hash,
+			    int64_t size, char *why, size_t len);
 	/* Step 8: release the source (see struct release); 0 or -1. */
 	int		(*release)(const struct release *, char *why,
 			    size_t len);

@@ -96,11 +96,11 @@ stop_writer() {
 	rm -f "$W/stop" "$W/go" "$W/ready"
 	xxh128sum < "$W/expect" > "$W/newest"
 }
-# leased PID: until process PID holds a write lease (the move has the
+# leased PID: until process PID holds a read lease (the move has the
 # source and is copying it); 1 if it never does within 20 s.
 leased() {
 	for _ in $(seq 1 2000); do
-		grep -q "LEASE.*WRITE $1 " /proc/locks && return 0
+		grep -q "LEASE.*READ $1 " /proc/locks && return 0
 		kill -0 "$1" 2>/dev/null || return 1
 		sleep 0.01
 	done

@@ -1,8 +1,10 @@
 #!/bin/bash
-# conflicts.sh - a move that kept both copies is settled by the operator:
-# remove the copy and the source is the data again; remove the source and
-# a whole copy finishes the move; a copy that is not the one verified is
-# never taken for the data.  Judged with xxh128sum, stat and sqlite3.
+# conflicts.sh - a move that kept both copies settles itself where both
+# are the same verified content; where they differ it is settled by the
+# operator: remove the copy and the source is the data again; remove the
+# source and a whole copy finishes the move; a copy that is not the one
+# verified is never taken for the data.  Judged with xxh128sum, stat and
+# sqlite3.
 #
 # The conflict is the state a move leaves when the directory of its copy
 # cannot be synced and the copy cannot be taken back: renamed into place,
@@ -35,8 +37,24 @@ row() {
 	    where path = cast('c/$1' as blob))"
 }
 
-# 1. Nothing removed: the conflict stays and says how to settle it.
-h=$(conflict both)
+# 0. Both copies the same verified content: recover settles it alone,
+# and says so; the copy goes, the source is the data.
+h=$(conflict same)
+eq "same: the row is a conflict" "$(row same)" "conflict|hot"
+out=$("$CTL" recover 2>&1); rc=$?
+eq "same: recover exits 0" "$rc" 0
+contains "same: recover says how it settled" "$out" \
+    "conflict settled: the copy on tier warm was the same as the data on tier hot and was removed"
+eq "same: row closed, catalog on hot" "$(row same)" "aborted|hot"
+regular "same: the source is the data" "$H/same"
+eq "same: source content" "$(xxh128sum < "$H/same")" "$h"
+absent "same: the copy is gone" "$W/warm/c/same"
+
+# 1. The source written since: the copies differ, the conflict stays and
+# says how to settle it.
+h0=$(conflict both)
+echo written >> "$H/both"
+h=$(xxh128sum < "$H/both")
 eq "both kept: the row is a conflict" "$(row both)" "conflict|hot"
 out=$("$CTL" recover 2>&1); rc=$?
 eq "both kept: recover exits 1" "$rc" 1
@@ -51,8 +69,8 @@ out=$("$CTL" status 2>&1)
 contains "both kept: status lists it" "$out" "c/both: hot -> warm: conflict"
 contains "both kept: status points to check" "$out" \
     "1 conflict: 'jts-tierctl check' says how to settle each"
-eq "both kept: source untouched" "$(xxh128sum < "$H/both")" "$h"
-eq "both kept: copy whole" "$(xxh128sum < "$W/warm/c/both")" "$h"
+eq "both kept: source as written" "$(xxh128sum < "$H/both")" "$h"
+eq "both kept: copy whole" "$(xxh128sum < "$W/warm/c/both")" "$h0"
 
 # 2. The copy removed: the source is the data, the row closed -- by
 # recover, not by the next move of another file (which only reminds).
@@ -121,6 +139,85 @@ head -c 1M /dev/urandom > "$H/bad"
 stop_daemon
 "$CTL" recover >/dev/null 2>&1
 eq "source back, copy gone: settled to the source" "$(row bad)" "aborted|hot"
+
+# late NAME [append]: $H/NAME moved to warm while a process opens the
+# old file for writing during its release (and appends, with append):
+# the move keeps it under its hidden name, a conflict.  Prints the hash.
+late() {
+	head -c 1M /dev/urandom > "$H/$1"
+	xxh128sum < "$H/$1"
+	JTS_TIER_PAUSE=release:1500 "$CTL" migrate -q "$H/$1" >/dev/null 2>&1 &
+	local pid=$! old=
+	for _ in $(seq 1 500); do
+		old=$(find "$H" -name '.jts-tier-*.lnk' -type f | head -1)
+		[ -n "$old" ] && break
+		sleep 0.01
+	done
+	if [ "${2:-}" = append ]; then echo more >> "$old"
+	else : >> "$old"; fi
+	wait $pid
+}
+
+# 7. Opened for writing during the release, nothing written: the old file
+# kept is the verified content; recover releases it and says so.
+h=$(late opened)
+eq "opened, not written: a conflict" "$(row opened)" "conflict|warm"
+eq "opened, not written: the old file kept" \
+    "$(find "$H" -name '.jts-tier-*.lnk' | wc -l)" 1
+out=$("$CTL" recover 2>&1); rc=$?
+eq "opened, not written: recover exits 0" "$rc" 0
+contains "opened, not written: recover says it settled" "$out" \
+    "c/opened: conflict settled: the move to warm is finished"
+eq "opened, not written: row done" "$(row opened)" "done|warm"
+eq "opened, not written: no old file left" \
+    "$(find "$H" -name '.jts-tier-*' | wc -l)" 0
+eq "opened, not written: the data" "$(xxh128sum < "$W/warm/c/opened")" "$h"
+
+# 8. The same, but the file is recalled before anyone recovers: the later
+# move settles nothing by itself; recover sees the data back on hot and
+# the old file kept the same content, and removes it.
+h=$(late back)
+"$CTL" recall -q "$H/back" >/dev/null 2>&1
+eq "recalled meanwhile: the conflict is still open" "$(row back)" \
+    "conflict,done|hot"
+out=$("$CTL" recover 2>&1); rc=$?
+eq "recalled meanwhile: recover exits 0" "$rc" 0
+contains "recalled meanwhile: recover says it settled" "$out" \
+    "c/back: conflict settled: there is no copy on tier warm"
+eq "recalled meanwhile: no old file left" \
+    "$(find "$H" "$W/warm" -name '.jts-tier-*' | wc -l)" 0
+regular "recalled meanwhile: the data at home" "$H/back"
+eq "recalled meanwhile: its content" "$(xxh128sum < "$H/back")" "$h"
+
+# 9. Written during the release: the kept old file differs from the
+# copy, which is a real divergence: it stays for the operator.
+h=$(late written append)
+out=$("$CTL" recover 2>&1); rc=$?
+eq "written: recover exits 1" "$rc" 1
+eq "written: still a conflict" "$(row written)" "conflict|warm"
+old=$(find "$H" -name '.jts-tier-*.lnk' -type f | head -1)
+eq "written: the old file kept, with what was written" \
+    "$(tail -c 5 "$old" 2>/dev/null)" more
+out=$("$CTL" check 2>&1); rc=$?
+eq "written: check warns" "$rc" 1
+contains "written: check names the kept file" "$out" "$old"
+rm -f "$old"
+"$CTL" recover >/dev/null 2>&1
+eq "written: settled once the operator removed it" "$(row written)" \
+    "done|warm"
+
+# 10. A running daemon settles what needs nobody at its next scan (here
+# the daemon's own move pauses in its release, where the old file is
+# opened for writing).
+start_daemon JTS_TIER_PAUSE=release:1500 || exit 1
+h=$(late atscan)
+eq "daemon: a conflict" "$(row atscan)" "conflict|warm"
+"$CTL" scan >/dev/null 2>&1
+ok "daemon: its scan settled the conflict" wait_log \
+    "c/atscan: conflict settled: the move to warm is finished" 10
+eq "daemon: row done" "$(row atscan)" "done|warm"
+eq "daemon: no old file left" "$(find "$H" -name '.jts-tier-*' | wc -l)" 0
+stop_daemon
 
 # Temporaries: what check says each is to the journal.
 echo t > "$H/interrupted"

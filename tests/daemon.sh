@@ -60,8 +60,9 @@ ok "a read is recorded (atime_ns, heat)" wait_sql \
 eq "an unread file has no read recorded" \
     "$(sqlite3 "$CAT" "SELECT atime_ns IS NULL FROM files WHERE path = CAST('pg/wal/w01' AS BLOB)")" 1
 
-# An open file cannot be leased: the run skips it.
-exec 7<"$H/pg/wal/busy"
+# A file open for writing cannot be leased: the run skips it (a reader
+# would not stop it; readers.sh).
+exec 7>>"$H/pg/wal/busy"
 
 cat > "$W/policies/wal.policy" <<'P'
 # WAL archives idle for a month go to warm

@@ -123,7 +123,7 @@ if wait_tmp; then
 	wait $pid; rc=$?
 	out=$(cat "$W/out")
 	eq "lease break: exit 1" "$rc" 1
-	contains "lease break: reason" "$out" "was opened by another process"
+	contains "lease break: reason" "$out" "was opened for writing by another process"
 	intact "lease break" "$H/busy" "$want"
 	eq "lease break: the writer's data is there" "$(tail -c 9 "$H/busy")" appended
 	ok "lease break: the writer waited less than 5 s" [ $(( (t1 - t0) / 1000000 )) -lt 5000 ]
@@ -219,7 +219,7 @@ if [ -n "$old" ]; then
 	out=$(cat "$W/out")
 	eq "open during release: exit 1" "$rc" 1
 	contains "open during release: reason" "$out" \
-	    "was opened by another process while it was released"
+	    "was opened for writing by another process while it was released"
 	eq "open during release: the late write is kept" \
 	    "$(cat "$old" 2>/dev/null)" "$(printf 'original\nlate')"
 	eq "open during release: the path holds the moved copy" \

@@ -36,14 +36,21 @@ refuse "socket" 1 "is a socket" "$H/sock"
 mknod "$H/null" c 1 3
 refuse "device" 1 "is a character device" "$H/null"
 
+# A reader is no reason to refuse: the file moves, and the reader's
+# descriptor still reads the content that was copied.
 echo open > "$H/held"
 exec 3<"$H/held"
-refuse "open for reading" 1 "is open by another process" "$H/held"
+out=$("$CTL" migrate "$H/held" 2>&1); rc=$?
+eq "open for reading: moved (exit)" "$rc" 0
+regular "open for reading: on warm" "$W/warm/r/held"
+eq "open for reading: the reader reads what was copied" "$(cat <&3)" open
 exec 3<&-
+"$CTL" recall -q "$H/held" >/dev/null 2>&1
+regular "open for reading: recalled" "$H/held"
 echo w > "$H/written"
 sleep 60 >> "$H/written" &
 writer=$!
-refuse "open for writing" 1 "is open by another process" "$H/written"
+refuse "open for writing" 1 "is open for writing by another process" "$H/written"
 kill $writer; wait $writer 2>/dev/null
 
 mkdir -p "$W/hot/real"; echo t > "$W/hot/real/f"
