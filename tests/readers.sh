@@ -8,7 +8,8 @@
 # return the file's content (judged with SHA-256 against the tree as
 # made); after every round: every move moved every file, each file is
 # whole and on exactly one tier, no conflict, no temporary, and
-# 'check --verify' is OK.  Then the sequence of the bug report (cat
+# 'check --verify' is OK.  Then moves killed at each step under the same
+# readers, recovered.  Then the sequence of the bug report (cat
 # loops through the links while the tree goes to the NAS and back), six
 # rounds, 'check' OK after each.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
@@ -221,6 +222,20 @@ round "daemon 1:"
 round "daemon 2:"
 stop_daemon
 eq "the daemon stopped cleanly" "$?" 0
+
+# Kills while it is read: a move of the tree killed at each step of the
+# protocol, recovered and
+# recalled, the readers on all along.
+for f in journaled synced verified renamed committed released; do
+	readers_start
+	JTS_TIER_FAULT=$f "$CTL" migrate -q --no-progress "$H" >/dev/null 2>&1
+	rc=$?
+	eq "killed at $f: the move was killed" "$rc" 137
+	"$CTL" recover >/dev/null 2>&1
+	"$CTL" recall -q --no-progress "$H" >/dev/null 2>&1
+	readers_stop "killed at $f"
+	settled "killed at $f, recovered, recalled"
+done
 
 # The sequence of the report: cat loops through the links while the tree
 # goes to the NAS and back; check after each of six rounds.
