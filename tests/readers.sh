@@ -224,8 +224,7 @@ stop_daemon
 eq "the daemon stopped cleanly" "$?" 0
 
 # Kills while it is read: a move of the tree killed at each step of the
-# protocol, recovered and
-# recalled, the readers on all along.
+# protocol, recovered and recalled, the readers on all along.
 for f in journaled synced verified renamed committed released; do
 	readers_start
 	JTS_TIER_FAULT=$f "$CTL" migrate -q --no-progress "$H" >/dev/null 2>&1
