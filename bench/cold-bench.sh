@@ -3,13 +3,16 @@
 # ext4 loop) against nfs-cp (one call per file, no COMMIT, no verify),
 # measured in the same run; caches dropped before every run.
 #
-#   sudo bench/cold-bench.sh [--large-only|--small-only]
+#   bench/cold-bench.sh [--large-only|--small-only]     (as root)
 #
-# Each method runs three times, in rotated order; the median is shown.
-# jts-tierctl's time includes COMMIT and the read-back over NFS.
+# Each method runs BENCH_RUNS times (5), in rotated order; the median is
+# shown with min and max.  jts-tierctl's time includes COMMIT and the
+# read-back over NFS.  The warm tier is mounted as the storage plan's
+# (compress=zstd).
 #
-# Environment: BENCH_LARGE_MB (1024), BENCH_SMALL_FILES (2000),
-# BENCH_SMALL_KB (256), JTS_TIERCTL (the binary).
+# Environment: BENCH_RUNS (5), BENCH_LARGE_MB (1024), BENCH_SMALL_FILES
+# (2000), BENCH_SMALL_KB (256), BENCH_WARM_OPTS (btrfs mount options of
+# the warm tier, compress=zstd; "none" for plain), JTS_TIERCTL.
 set -eu
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -18,6 +21,9 @@ LARGE_MB=${BENCH_LARGE_MB:-1024}
 NSMALL=${BENCH_SMALL_FILES:-2000}
 SMALL_KB=${BENCH_SMALL_KB:-256}
 MODE=${1:-all}
+RUNS=${BENCH_RUNS:-5}
+WARM_OPTS=${BENCH_WARM_OPTS:-compress=zstd}
+[ "$WARM_OPTS" = none ] && WARM_OPTS=
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 [ -x "$CTL" ] || { echo "bench: build first ($CTL missing)" >&2; exit 1; }
@@ -39,7 +45,7 @@ cleanup() {
 trap cleanup EXIT
 . tests/lib-nfs.sh
 
-loopfs "$B/warm.img" 6G btrfs "$B/warm"
+loopfs "$B/warm.img" 6G btrfs "$B/warm" "$WARM_OPTS"
 loopfs "$B/nas.img" 6G ext4 "$B/export"
 start_nas "$B/export"
 Q=${NAS_URL#*\?}
@@ -59,7 +65,12 @@ CONF
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l | xargs printf '%.2f'; }
-median() { printf '%s\n' $1 | sort -n | sed -n 2p; }
+# median "T1 T2 ...", and range "T1 T2 ...": "min-max"
+median() {
+	printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END {
+	    printf "%.2f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+range() { printf '%s\n' $1 | sort -n | sed -n '1p;$p' | paste -sd-; }
 
 time_run() {
 	drop
@@ -102,8 +113,16 @@ jts() {
 bench_set() {
 	local ns="" ss="" js=""
 	sums "$B/warm/set" > "$B/a.sum"
-	for order in "cp cs jts" "jts cs cp" "cs jts cp"; do
-		for m in $order; do
+	local orders="" r
+	for r in $(seq 0 $((RUNS - 1))); do
+		case $((r % 3)) in
+		0) orders="$orders cp,cs,jts" ;;
+		1) orders="$orders jts,cs,cp" ;;
+		2) orders="$orders cs,jts,cp" ;;
+		esac
+	done
+	for order in $orders; do
+		for m in ${order//,/ }; do
 			case $m in
 			cp)	time_run nfscp_all; ns="$ns $T"
 				sums "$B/export/set" > "$B/b.sum"
@@ -130,10 +149,12 @@ bench_set() {
 	T_NC=$(median "$ns")
 	T_NS=$(median "$ss")
 	T_JTS=$(median "$js")
-	cat "$B"/rss.? | sort -n | tail -1 > "$B/rss"
+	R_NC=$(range "$ns"); R_NS=$(range "$ss"); R_JTS=$(range "$js")
+	cat "$B"/rss.* | sort -n | tail -1 > "$B/rss"
+	rm -f "$B"/rss.[0-9]*
 }
 
-echo "jts-tier cold benchmark: warm btrfs loop -> nfs-ganesha (VFS, ext4 loop) on loopback, NFSv3; caches dropped"
+echo "jts-tier cold benchmark ($RUNS runs of each, medians, min-max): warm btrfs loop${WARM_OPTS:+ ($WARM_OPTS)} -> nfs-ganesha (VFS, ext4 loop) on loopback, NFSv3; caches dropped"
 echo "kernel $(uname -r), $(nproc) cores"
 
 if [ "$MODE" != --small-only ]; then
@@ -142,13 +163,13 @@ if [ "$MODE" != --small-only ]; then
 	bench_set
 	echo
 	echo "== one file of $LARGE_MB MiB"
-	printf '%-44s %8s %9s\n' method seconds "MB/s"
-	printf '%-44s %8s %9.0f\n' "nfs-cp (no COMMIT, no verify)" "$T_NC" \
+	printf '%-44s %8s %11s %9s\n' method seconds min-max "MB/s"
+	printf '%-44s %8s %11s %9.0f\n' "nfs-cp (no COMMIT, no verify)" "$T_NC" "$R_NC" \
 	    "$(echo "$LARGE_MB * 1.048576 / $T_NC" | bc -l)"
-	printf '%-44s %8s %9.0f\n' "nfs-cp + sync on the server (no verify)" \
-	    "$T_NS" "$(echo "$LARGE_MB * 1.048576 / $T_NS" | bc -l)"
-	printf '%-44s %8s %9.0f\n' "jts-tierctl migrate (COMMIT + read-back)" \
-	    "$T_JTS" "$(echo "$LARGE_MB * 1.048576 / $T_JTS" | bc -l)"
+	printf '%-44s %8s %11s %9.0f\n' "nfs-cp + sync on the server (no verify)" \
+	    "$T_NS" "$R_NS" "$(echo "$LARGE_MB * 1.048576 / $T_NS" | bc -l)"
+	printf '%-44s %8s %11s %9.0f\n' "jts-tierctl migrate (COMMIT + read-back)" \
+	    "$T_JTS" "$R_JTS" "$(echo "$LARGE_MB * 1.048576 / $T_JTS" | bc -l)"
 	echo "throughput jts/nfs-cp: $(echo "$T_NC / $T_JTS" | bc -l | xargs printf '%.2f') (target >= 0.90); jts/(nfs-cp + sync): $(echo "$T_NS / $T_JTS" | bc -l | xargs printf '%.2f'); hop < 5 s: $(echo "$T_JTS < 5" | bc | sed 's/1/yes/; s/0/no/')"
 	echo "jts-tierctl peak RSS: $(( $(cat "$B/rss") / 1024 )) MiB"
 	rm -rf "$B/warm/set"
@@ -171,13 +192,13 @@ PY
 	bench_set
 	echo
 	echo "== $NSMALL files of $SMALL_KB KiB"
-	printf '%-44s %8s %9s\n' method seconds "files/s"
-	printf '%-44s %8s %9.0f\n' "nfs-cp, one call per file" "$T_NC" \
+	printf '%-44s %8s %11s %9s\n' method seconds min-max "files/s"
+	printf '%-44s %8s %11s %9.0f\n' "nfs-cp, one call per file" "$T_NC" "$R_NC" \
 	    "$(echo "$NSMALL / $T_NC" | bc -l)"
-	printf '%-44s %8s %9.0f\n' "nfs-cp + sync on the server" "$T_NS" \
+	printf '%-44s %8s %11s %9.0f\n' "nfs-cp + sync on the server" "$T_NS" "$R_NS" \
 	    "$(echo "$NSMALL / $T_NS" | bc -l)"
-	printf '%-44s %8s %9.0f\n' "jts-tierctl migrate (COMMIT + read-back)" \
-	    "$T_JTS" "$(echo "$NSMALL / $T_JTS" | bc -l)"
+	printf '%-44s %8s %11s %9.0f\n' "jts-tierctl migrate (COMMIT + read-back)" \
+	    "$T_JTS" "$R_JTS" "$(echo "$NSMALL / $T_JTS" | bc -l)"
 	echo "files/s jts/nfs-cp: $(echo "$T_NC / $T_JTS" | bc -l | xargs printf '%.2f') (target >= 3)"
 	echo "jts-tierctl peak RSS: $(( $(cat "$B/rss") / 1024 )) MiB"
 fi
