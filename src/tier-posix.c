@@ -610,8 +610,16 @@ verify_open(struct batch *b, struct move_item *it, bool *direct)
 	if (fd == -EINVAL) {
 		*direct = false;
 		fd = tier_openat(&e->tiers[it->dst], dfd, tmp, O_RDONLY, 0);
-		if (fd >= 0)
-			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	}
+	/*
+	 * The copy's pages, clean since the sync, are dropped: where the
+	 * file system serves an O_DIRECT read through the page cache (btrfs,
+	 * for compressed extents) or O_DIRECT is refused, the read-back
+	 * still comes from the device, not from what was just written.
+	 */
+	if (fd >= 0) {
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		jts_pause_point("readback");
 	}
 	if (fd < 0) {
 		item_fail(it, IT_FAILED, "cannot reopen the copy on tier %s: "

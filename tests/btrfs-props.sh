@@ -5,11 +5,12 @@
 # and moved to the NAS (neither keeps btrfs properties) without error,
 # the property dropped and every other xattr kept; a copy written to
 # btrfs from btrfs gets the property before its data, so its extents are
-# compressed (judged with compsize where it is installed, else with the
-# property read back by getfattr).
+# compressed (judged with filefrag); and the read-back of a copy on
+# compressed btrfs starts with none of its pages in the page cache.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
 . "${JTS_SRCDIR:-.}/tests/lib-nfs.sh"
-need_cmd getfattr setfattr btrfs
+need_hooks
+need_cmd getfattr setfattr btrfs fincore
 setup_tiers 512M 512M
 start_nas "$W/export"
 add_cold "$NAS_DIR"
@@ -55,6 +56,31 @@ setfattr -n user.other -v 1 "$W/warm/p/text"
 out=$("$CTL" migrate --to cold --no-progress "$H/text" 2>&1); rc=$?
 eq "warm -> NAS with a user xattr: refused" "$rc" 1
 contains "refusal names the cause" "$out" "has extended attributes or ACLs"
+
+# The read-back reads the device, not the page cache: on compressed
+# btrfs an O_DIRECT read of a compressed extent goes through the page
+# cache, so the copy's pages are dropped before it (fincore, during a
+# pause at the start of the read-back).
+{
+	yes compressible | head -c 100000000 > "$H/cached"
+	JTS_TIER_PAUSE=readback:2000 "$CTL" migrate -q --no-progress \
+	    "$H/cached" > /dev/null 2>&1 &
+	mp=$!
+	res=
+	for _ in $(seq 1 1000); do
+		t=$(find "$W/warm/p" -name '.jts-tier-*.tmp' 2>/dev/null | head -1)
+		if [ -n "$t" ] && [ "$(stat -c %s "$t" 2>/dev/null)" = 100000000 ]; then
+			sleep 0.5	# in the pause: the copy is synced
+			res=$(fincore -nb -o RES "$t" 2>/dev/null | tr -d ' ')
+			break
+		fi
+		sleep 0.01
+	done
+	wait $mp
+	eq "read-back on compressed btrfs: no page of the copy cached when it starts" \
+	    "$res" 0
+	regular "read-back on compressed btrfs: the file moved" "$W/warm/p/cached"
+}
 
 # btrfs to btrfs (two file systems mounted without compress): the copy
 # gets the source's compression property before its data is written.
