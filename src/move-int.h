@@ -122,8 +122,13 @@ int	finish_item(struct engine *e, int src, int dst, int home,
 	    int64_t id, int leasefd, struct dirset *ds, char *why, size_t len);
 void	run_batch(struct batch *b);
 
-/* tier-posix.c: write leases on local files. */
+/* tier-lease.c: read leases on local files. */
 void	lease_setup(void);
+/*
+ * Take a read lease on fd, its break flag cleared: 0, or -errno (errno
+ * set: EAGAIN when another process has the file open for writing).
+ */
+int	lease_take(int fd);
 /* The flag a lease break on fd raises (a copy's abort flag). */
 volatile sig_atomic_t *lease_flag(int fd);
 /* fd is being closed: its lease is gone with it. */

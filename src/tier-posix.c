@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,60 +30,6 @@
 #include "tier-local.h"
 #include "tier.h"
 #include "util.h"
-
-/* --- leases --------------------------------------------------------------- */
-
-/* Lease breaks, by descriptor, set from the signal handler. */
-static volatile sig_atomic_t lease_broken[MAX_FD];
-static int lease_sig;
-
-static void
-on_lease_break(int sig, siginfo_t *si, void *uc)
-{
-	(void)sig;
-	(void)uc;
-	if (si->si_fd >= 0 && si->si_fd < MAX_FD)
-		lease_broken[si->si_fd] = 1;
-}
-
-void
-lease_setup(void)
-{
-	struct sigaction sa;
-
-	if (lease_sig)
-		return;
-	lease_sig = SIGRTMIN + 1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_lease_break;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(lease_sig, &sa, NULL);
-	/* Lease breaks are reported with lease_sig, never the default SIGIO. */
-	signal(SIGIO, SIG_IGN);
-}
-
-volatile sig_atomic_t *
-lease_flag(int fd)
-{
-	static volatile sig_atomic_t none;
-
-	return fd >= 0 && fd < MAX_FD ? &lease_broken[fd] : &none;
-}
-
-void
-lease_forget(int fd)
-{
-	if (fd >= 0 && fd < MAX_FD)
-		lease_broken[fd] = 0;
-}
-
-bool
-lease_lost_fd(int fd)
-{
-	return fd < 0 || (fd < MAX_FD && lease_broken[fd]) ||
-	    fcntl(fd, F_GETLEASE) != F_RDLCK;
-}
 
 static bool
 lease_lost(struct move_item *it)
@@ -299,9 +244,7 @@ posix_src_hold(struct batch *b, struct move_item *it)
 		    MAX_FD);
 		return;
 	}
-	lease_broken[it->fd] = 0;
-	if (fcntl(it->fd, F_SETSIG, lease_sig) != 0 ||
-	    fcntl(it->fd, F_SETLEASE, F_RDLCK) != 0) {
+	if (lease_take(it->fd) != 0) {
 		item_fail(it, IT_FAILED, "is open for writing by another "
 		    "process (%s); try again later", errno == EAGAIN ||
 		    errno == EBUSY ? "read lease refused" : strerror(errno));
@@ -1154,8 +1097,7 @@ posix_drop_same(struct engine *e, int t, const char *rel, int64_t id,
 		goto out;
 	}
 	/* Nobody writes it from here on, or the lease says so. */
-	if (fd >= MAX_FD || (lease_broken[fd] = 0, fcntl(fd, F_SETSIG,
-	    lease_sig) != 0) || fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
+	if (fd >= MAX_FD || lease_take(fd) != 0) {
 		snprintf(why, len, "%s on tier %s is open for writing by "
 		    "another process", base, tier_name(e, t));
 		goto out;
