@@ -89,13 +89,7 @@ problem(struct check *ck, int sev, const char *kind, const char *path,
 static char *
 data_path(struct check *ck, int t, const char *rel)
 {
-	const char *root = ck->conf->tiers[t].root ? ck->conf->tiers[t].root :
-	    ck->conf->tiers[t].mountpoint;
-	const char *url = ck->conf->tiers[t].url;
-
-	if (root == NULL && url != NULL)
-		return xasprintf("%.*s/%s", (int)strcspn(url, "?"), url, rel);
-	return jts_path_join(root ? root : "?", rel);
+	return tier_data_path(&ck->conf->tiers[t], rel);
 }
 
 /* A copy read back (r: the read, why: its cause if known) and its hash. */
@@ -215,9 +209,8 @@ home:
 	/* The home path should be a symlink to the data (or absent). */
 	path = data_path(ck, h, rel);
 	/* A tier with no root nor mountpoint: no path leads there. */
-	target = ck->tiers[t].tc->root == NULL &&
-	    ck->tiers[t].tc->mountpoint == NULL ? xstrdup("") :
-	    data_path(ck, t, rel);
+	if ((target = tier_link_target(ck->tiers[t].tc, rel)) == NULL)
+		target = xstrdup("");
 	fd = tier_open_parent(&ck->tiers[h], rel);
 	if (fd >= 0 && fstatat(fd, rel_base(rel), &st, AT_SYMLINK_NOFOLLOW)
 	    == 0) {

@@ -246,22 +246,13 @@ engine_locate(struct engine *e, const char *abspath, const char **rel)
 char *
 engine_data_path(struct engine *e, int t, const char *rel)
 {
-	const char *root = e->tiers[t].tc->root ? e->tiers[t].tc->root :
-	    e->tiers[t].tc->mountpoint;
-	const char *url = e->tiers[t].tc->url;
-
-	if (root == NULL && url != NULL)
-		return xasprintf("%.*s/%s", (int)strcspn(url, "?"), url, rel);
-	return jts_path_join(root, rel);
+	return tier_data_path(e->tiers[t].tc, rel);
 }
 
 char *
 engine_link_target(struct engine *e, int t, const char *rel)
 {
-	/* No local path reaches a tier with neither a root nor a mount. */
-	if (e->tiers[t].tc->root == NULL && e->tiers[t].tc->mountpoint == NULL)
-		return NULL;
-	return engine_data_path(e, t, rel);
+	return tier_link_target(e->tiers[t].tc, rel);
 }
 
 int

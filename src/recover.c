@@ -322,8 +322,6 @@ settle_conflict(struct engine *e, struct cat_journal *j)
 		r = 0;		/* committed: release the source again */
 		goto out;
 	}
-	s = what_is_at(e, src, j->path, &st);
-	d = what_is_at(e, dst, j->path, &st);
 	if (x == src) {
 		/*
 		 * The data is on the source's tier: never committed, or
@@ -333,6 +331,8 @@ settle_conflict(struct engine *e, struct cat_journal *j)
 		drop_hidden(e, j, src, &f, &gone, &kept);
 		if (kept > 0)
 			goto out;
+		s = what_is_at(e, src, j->path, &st);
+		d = what_is_at(e, dst, j->path, &st);
 		if (d == -ENOENT && s == 0) {
 			snprintf(why, sizeof(why), "conflict settled: there is "
 			    "no copy on tier %s, the data stays on tier %s",

@@ -872,7 +872,7 @@ drop_leftover(struct engine *e, int t, int dfd, const char *old,
 		    "after the move; kept", old, tier_name(e, t));
 		return -1;
 	}
-	if (fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
+	if (lease_take(fd) != 0) {
 		close(fd);
 		snprintf(why, len, "the old file %s on tier %s is open for "
 		    "writing by another process; kept for now", old,
@@ -1068,7 +1068,7 @@ posix_hold_path(struct tier *t, const char *rel, const struct ident *pre)
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) == 0 && ident_same(pre, &st) &&
-	    fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
+	    lease_take(fd) != 0) {
 		close(fd);
 		return -EBUSY;
 	}

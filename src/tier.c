@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tier.h"
+#include "util.h"
 
 const struct tier_ops *
 tier_ops_of(enum tier_kind k)
@@ -102,4 +104,24 @@ bool
 tier_has(const struct tier *t, unsigned cap)
 {
 	return t->ops != NULL && (t->ops->caps & cap) == cap;
+}
+
+char *
+tier_data_path(const struct tier_conf *tc, const char *rel)
+{
+	const char *root = tc->root ? tc->root : tc->mountpoint;
+
+	if (root == NULL && tc->url != NULL)
+		return xasprintf("%.*s/%s", (int)strcspn(tc->url, "?"),
+		    tc->url, rel);
+	return jts_path_join(root ? root : "?", rel);
+}
+
+char *
+tier_link_target(const struct tier_conf *tc, const char *rel)
+{
+	/* No local path reaches a tier with neither a root nor a mount. */
+	if (tc->root == NULL && tc->mountpoint == NULL)
+		return NULL;
+	return tier_data_path(tc, rel);
 }

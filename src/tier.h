@@ -238,5 +238,10 @@ void	tier_init_tc(struct tier *, struct tier_conf *tc);
 /* Used out of size, in percent rounded up (df's Use%); -1 if unknown. */
 int	tier_space_pct(const struct tier_space *);
 bool	tier_has(const struct tier *, unsigned cap);
+/* Where rel on the tier tc is, for people: a path, or the NAS's URL's. */
+char	*tier_data_path(const struct tier_conf *tc, const char *rel);
+/* What a symlink left behind points to; NULL where no local path leads
+ * (a tier with neither a root nor a mountpoint). */
+char	*tier_link_target(const struct tier_conf *tc, const char *rel);
 
 #endif
