@@ -21,6 +21,7 @@
 #include "cmd.h"
 #include "copy.h"
 #include "engine.h"
+#include "stub.h"
 #include "util.h"
 
 #define ST_OK		0
@@ -46,7 +47,7 @@ struct check {
 	bool		 verify;
 	bool		 engine_idle;	/* no engine holds the lock */
 	int		 status;
-	int64_t		 files, bytes_verified, problems;
+	int64_t		 files, bytes_verified, problems, stubs;
 	json_object	*jproblems;
 	char		**lines;
 	int		 nlines;
@@ -141,6 +142,7 @@ check_file(struct check *ck, const char *rel, const char *tier,
 	int h = conf_tier_index(ck->conf, home);
 	char *path, *target, buf[4096];
 	unsigned char got[JTS_HASH_LEN];
+	struct stub_info si;
 	struct stat st;
 	ssize_t n;
 	struct tier *tr;
@@ -222,7 +224,20 @@ home:
 				    "points to %s, the data is at %s",
 				    jts_quote(buf), *target ? jts_quote(target) :
 				    "on a tier no local path reaches");
-		} else
+		} else if ((r = stub_read_at(fd, rel_base(rel), &si, &st)) ==
+		    1) {
+			ck->stubs++;
+			if (si.size != size || hashlen != JTS_HASH_LEN ||
+			    memcmp(si.hash, hash, JTS_HASH_LEN) != 0)
+				problem(ck, ST_CRITICAL, "stub-mismatch", path,
+				    "a stub that does not stand for the data "
+				    "catalogued on tier %s (its mark: %" PRId64
+				    " bytes, row %" PRId64 "); reading it fails",
+				    tier, si.size, si.id);
+		} else if (r < 0)
+			problem(ck, ST_CRITICAL, "stub-mismatch", path,
+			    "its stub mark cannot be read: %s", strerror(-r));
+		else
 			problem(ck, ST_WARNING, "duplicate", path, "a file is "
 			    "at the home path although the data is on tier "
 			    "%s", tier);
@@ -238,12 +253,31 @@ home:
  * data is on another tier: a copy left behind (a conflict kept both).
  */
 static void
-stray(struct check *ck, int t, const char *rel)
+stray(struct check *ck, int t, int dfd, const char *name, const char *rel)
 {
+	struct stub_info si;
 	struct cat_file f;
+	struct stat st;
 	char *path;
+	int r;
 
-	if (catalog_file_get(ck->cat, rel, &f) <= 0)
+	r = catalog_file_get(ck->cat, rel, &f);
+	/*
+	 * A stub holds no data: one is right only at the home path of data
+	 * catalogued elsewhere (check_file judges that one).
+	 */
+	if (stub_read_at(dfd, name, &si, &st) == 1 && (r <= 0 ||
+	    strcmp(f.home, ck->conf->tiers[t].name) != 0 ||
+	    strcmp(f.tier, f.home) == 0)) {
+		path = data_path(ck, t, rel);
+		problem(ck, ST_CRITICAL, "stub-copy", path, "a stub (holes, "
+		    "no data: %" PRId64 " bytes whose data the catalog does "
+		    "not have away from here) - a copy of another path's "
+		    "stub? Its mark names move %" PRId64 "; remove it",
+		    si.size, si.id);
+		free(path);
+	}
+	if (r <= 0)
 		return;
 	if (strcmp(f.tier, ck->conf->tiers[t].name) != 0 &&
 	    strcmp(f.home, ck->conf->tiers[t].name) != 0) {
@@ -336,7 +370,7 @@ walk_tier(struct check *ck, int t, int dfd, const char *rel, int depth)
 			if (fd >= 0)
 				walk_tier(ck, t, fd, child, depth + 1);
 		} else if (S_ISREG(st.st_mode)) {
-			stray(ck, t, child);
+			stray(ck, t, dirfd(d), de->d_name, child);
 		} else if (S_ISLNK(st.st_mode)) {
 			n = readlinkat(dirfd(d), de->d_name, buf,
 			    sizeof(buf) - 1);
@@ -527,6 +561,8 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		    json_object_new_int64(ck.files));
 		json_object_object_add(root, "bytes_verified",
 		    json_object_new_int64(ck.bytes_verified));
+		json_object_object_add(root, "stubs",
+		    json_object_new_int64(ck.stubs));
 		json_object_object_add(root, "problems", ck.jproblems);
 		printf("%s\n", json_object_to_json_string_ext(root,
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -534,9 +570,10 @@ cmd_check_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	} else {
 		printf("JTS-TIER %s - %" PRId64 " files, %" PRId64 " problems%s"
 		    " | files=%" PRId64 " problems=%" PRId64
-		    " verified_bytes=%" PRId64 "B\n", st_names[ck.status],
-		    ck.files, ck.problems, ck.verify ? ", verified" : "",
-		    ck.files, ck.problems, ck.bytes_verified);
+		    " verified_bytes=%" PRId64 "B stubs=%" PRId64 "\n",
+		    st_names[ck.status], ck.files, ck.problems, ck.verify ?
+		    ", verified" : "", ck.files, ck.problems,
+		    ck.bytes_verified, ck.stubs);
 		for (i = 0; i < ck.nlines; i++)
 			printf("%s\n", ck.lines[i]);
 		json_object_put(ck.jproblems);

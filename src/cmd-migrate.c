@@ -22,6 +22,8 @@ static const char migrate_options[] =
     "  -t, --to TIER        destination tier (default: the next tier down)\n"
     "  -n, --dry-run        print what would move, change nothing\n"
     "      --remove-source  remove the source instead of leaving a symlink\n"
+    "      --leave MODE     what stays at the path: symlink, remove or stub\n"
+    "                       (a stub needs jts-tierd; default: the config's)\n"
     "  -q, --quiet          print only errors and the summary\n"
     "      --no-progress    no progress bar, even on a terminal\n"
     "  -c, --config FILE    configuration file\n"
@@ -137,7 +139,8 @@ flush_plan(struct move_plan *p, void *arg)
 /* Hand a migrate or recall to the daemon; CLIENT_NO_DAEMON if none. */
 static int
 daemon_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, int argc,
-    char **argv, const char *to, bool dry, bool rmsrc, bool quiet)
+    char **argv, const char *to, bool dry, bool rmsrc, bool quiet,
+    const char *leave)
 {
 	json_object *req = json_object_new_object(), *paths;
 	int i;
@@ -162,6 +165,9 @@ daemon_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, int argc,
 	json_object_object_add(req, "dry_run", json_object_new_boolean(dry));
 	json_object_object_add(req, "remove_source",
 	    json_object_new_boolean(rmsrc));
+	if (leave != NULL)
+		json_object_object_add(req, "leave",
+		    json_object_new_string(leave));
 	if (quiet)
 		json_object_object_add(req, "quiet",
 		    json_object_new_boolean(true));
@@ -176,6 +182,7 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 		{ "to",			required_argument,	NULL, 't' },
 		{ "dry-run",		no_argument,		NULL, 'n' },
 		{ "remove-source",	no_argument,		NULL, 'R' },
+		{ "leave",		required_argument,	NULL, 'L' },
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "no-progress",	no_argument,		NULL, 'P' },
 		{ "config",		required_argument,	NULL, 'c' },
@@ -188,7 +195,7 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	struct move_opts mo;
 	struct move_stats st;
 	struct flush fl;
-	const char *to = NULL;
+	const char *to = NULL, *leave = NULL;
 	bool dry = false, noprog = false, rmsrc = false;
 	char b[32];
 	int ch, i, r, toi = -1;
@@ -207,6 +214,16 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 			if (op != OP_MIGRATE)
 				return cmd_usage(ce);
 			rmsrc = true;
+			break;
+		case 'L':
+			if (op != OP_MIGRATE)
+				return cmd_usage(ce);
+			if (leave_parse(optarg) < 0) {
+				jts_err("%s: --leave %s: symlink, remove or "
+				    "stub", ce->name, optarg);
+				return EXIT_USAGE;
+			}
+			leave = optarg;
 			break;
 		case 'q':
 			mo.quiet = true;
@@ -238,9 +255,21 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	if (cmd_load_conf(ctx) != 0)
 		return EXIT_USAGE;
 	/* A running daemon holds the engine: it does the work. */
-	r = daemon_move(ctx, ce, argc, argv, to, dry, rmsrc, mo.quiet);
+	if (rmsrc && leave != NULL && strcmp(leave, "remove") != 0) {
+		jts_err("%s: --remove-source and --leave %s disagree",
+		    ce->name, leave);
+		return EXIT_USAGE;
+	}
+	r = daemon_move(ctx, ce, argc, argv, to, dry, rmsrc, mo.quiet, leave);
 	if (r != CLIENT_NO_DAEMON)
 		return r;
+	if (!dry && (leave != NULL ? leave_parse(leave) : (int)ctx->conf.leave)
+	    == LEAVE_STUB) {
+		jts_err("%s: leave = stub needs jts-tierd running: it watches "
+		    "the stubs and fills them when they are read; nothing "
+		    "moved", ce->name);
+		return EXIT_FAILED;
+	}
 	if ((r = open_engine(ctx, &e)) != EXIT_OK)
 		return r;
 	if (to != NULL && (toi = conf_tier_index(&ctx->conf, to)) < 0) {
@@ -252,7 +281,8 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 		engine_close(&e);
 		return EXIT_USAGE;
 	}
-	mo.leave = rmsrc ? LEAVE_REMOVE : ctx->conf.leave;
+	mo.leave = rmsrc ? LEAVE_REMOVE : leave != NULL ?
+	    (enum leave_mode)leave_parse(leave) : ctx->conf.leave;
 	mo.progress = !noprog && !mo.quiet && isatty(STDERR_FILENO);
 	memset(&plan, 0, sizeof(plan));
 	/*
@@ -345,7 +375,7 @@ cmd_recover_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 const struct cmd_entry cmd_migrate_entry = {
 	.name = "migrate",
-	.usage = "[-nqv] [--remove-source] [--to tier] path ...",
+	.usage = "[-nqv] [--remove-source | --leave mode] [--to tier] path ...",
 	.summary = "Move files, or every file beneath directories, to another "
 	    "tier with the\nverified, journaled move; leave a symbolic link "
 	    "behind unless told not to.",

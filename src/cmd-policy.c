@@ -1,12 +1,15 @@
 /* cmd-policy.c - policy list|test, explain, pin and unpin */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -14,6 +17,7 @@
 #include "cmd.h"
 #include "policy.h"
 #include "tier.h"
+#include "stub.h"
 #include "util.h"
 
 static const char policy_options[] =
@@ -396,6 +400,53 @@ arg_rel(struct cmd_ctx *ctx, const char *arg, int *tier)
 	return out;
 }
 
+/* Where rel's data is, and what stands at the path on tier t. */
+static void
+explain_where(struct cmd_ctx *ctx, struct catalog *cat, const char *rel,
+    int t)
+{
+	struct stub_info si;
+	struct cat_file f;
+	struct stat st;
+	char *dp, *dir, *slash;
+	int fd, r;
+
+	if (catalog_file_get(cat, rel, &f) <= 0) {
+		printf("  not in the catalog (a scan adds it)\n");
+		return;
+	}
+	dp = tier_data_path(&ctx->conf.tiers[conf_tier_index(&ctx->conf,
+	    f.tier) < 0 ? t : conf_tier_index(&ctx->conf, f.tier)], rel);
+	printf("  data: on tier %s (%s), home tier %s\n", f.tier, dp, f.home);
+	free(dp);
+	dir = xasprintf("%s/%s", ctx->conf.tiers[t].root ?
+	    ctx->conf.tiers[t].root : "", rel);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	fd = ctx->conf.tiers[t].root ? open(dir, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC) : -1;
+	free(dir);
+	if (fd >= 0 && strcmp(f.tier, ctx->conf.tiers[t].name) != 0) {
+		r = stub_read_at(fd, strrchr(rel, '/') ? strrchr(rel, '/') +
+		    1 : rel, &si, &st);
+		if (r == 1)
+			printf("  at this path: a stub (%" PRId64 " bytes, no "
+			    "data here; the first read brings the data back, "
+			    "verified)\n", si.size);
+		else if (r == -ENOENT)
+			printf("  at this path: nothing\n");
+		else if (r == 0 && S_ISLNK(st.st_mode))
+			printf("  at this path: a symbolic link to the data\n");
+		else if (r == 0)
+			printf("  at this path: a file, although the data is "
+			    "on tier %s ('jts-tierctl check' says more)\n",
+			    f.tier);
+	}
+	if (fd >= 0)
+		close(fd);
+	cat_file_free(&f);
+}
+
 static int
 cmd_explain_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -403,7 +454,7 @@ cmd_explain_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	struct policy_set ps;
 	struct catalog cat;
 	char why[1024], *rel;
-	int r, i, a, hits = 0;
+	int r, i, a, t, hits = 0;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return cmd_help(&cmd_explain_entry, explain_options);
@@ -417,11 +468,12 @@ cmd_explain_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		    ps.dir, DATADIR "/jts-tier/policies");
 	r = EXIT_OK;
 	for (a = 1; a < argc; a++) {
-		if ((rel = arg_rel(ctx, argv[a], NULL)) == NULL) {
+		if ((rel = arg_rel(ctx, argv[a], &t)) == NULL) {
 			r = EXIT_USAGE;
 			continue;
 		}
 		printf("%s:\n", jts_quote(argv[a]));
+		explain_where(ctx, &cat, rel, t);
 		if (ps.n == 0)
 			printf("  no policy would move it: none is "
 			    "configured\n");

@@ -99,7 +99,7 @@ jstr(json_object *o, const char *k)
 static void
 print_daemon(json_object *d)
 {
-	json_object *jobs;
+	json_object *jobs, *v0;
 	char a[32], b[32];
 	size_t i;
 
@@ -113,6 +113,16 @@ print_daemon(json_object *d)
 	    jint(d, "policies"), jstr(d, "tracking"), jint(d, "moves_done"),
 	    jts_fmt_bytes((uint64_t)jint(d, "bytes_moved"), a, sizeof(a)),
 	    jint(d, "moves_failed"));
+	if (json_object_object_get_ex(d, "stubs", &jobs))
+		printf("stubs: %" PRId64 " watched; recalls: %" PRId64
+		    " queued, %" PRId64 " running (at most %" PRId64 "), %"
+		    PRId64 " done (%s), %" PRId64 " failed; holder %s\n",
+		    jint(jobs, "watched"), jint(jobs, "queued"),
+		    jint(jobs, "recalling"), jint(jobs, "concurrency"),
+		    jint(jobs, "recalled"), jts_fmt_bytes((uint64_t)jint(jobs,
+		    "bytes_recalled"), a, sizeof(a)), jint(jobs, "failed"),
+		    json_object_object_get_ex(jobs, "holder", &v0) &&
+		    json_object_get_boolean(v0) ? "running" : "NOT RUNNING");
 	if (!json_object_object_get_ex(d, "jobs", &jobs))
 		return;
 	for (i = 0; i < json_object_array_length(jobs); i++) {

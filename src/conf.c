@@ -104,16 +104,66 @@ k_reserve(struct parse *ps, const char *v)
 	return 1;
 }
 
+const char *
+leave_name(enum leave_mode m)
+{
+	switch (m) {
+	case LEAVE_SYMLINK:
+		return "symlink";
+	case LEAVE_REMOVE:
+		return "remove";
+	case LEAVE_STUB:
+		return "stub";
+	}
+	return "?";
+}
+
+int
+leave_parse(const char *v)
+{
+	if (strcmp(v, "symlink") == 0)
+		return LEAVE_SYMLINK;
+	if (strcmp(v, "remove") == 0)
+		return LEAVE_REMOVE;
+	if (strcmp(v, "stub") == 0)
+		return LEAVE_STUB;
+	return -1;
+}
+
 static int
 k_leave(struct parse *ps, const char *v)
 {
-	if (strcmp(v, "symlink") == 0)
-		ps->conf->leave = LEAVE_SYMLINK;
-	else if (strcmp(v, "remove") == 0)
-		ps->conf->leave = LEAVE_REMOVE;
-	else
+	int m = leave_parse(v);
+
+	if (m < 0)
 		return fail(ps, "bad value for leave: %s%s", v,
-		    " (symlink or remove)");
+		    " (symlink, remove or stub)");
+	ps->conf->leave = (enum leave_mode)m;
+	return 1;
+}
+
+static int
+k_recall_concurrency(struct parse *ps, const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 64)
+		return fail(ps, "bad recall_concurrency: %s%s", v,
+		    " (stubs filled at once, from 1 to 64)");
+	ps->conf->recall_concurrency = (int)n;
+	return 1;
+}
+
+static int
+k_stub_timeout(struct parse *ps, const char *v)
+{
+	if (jts_parse_duration(v, &ps->conf->stub_timeout) != 0 ||
+	    ps->conf->stub_timeout < 1 || ps->conf->stub_timeout > 3600)
+		return fail(ps, "bad stub_timeout: %s%s", v,
+		    " (from 1s to 1h, e.g. 60s)");
 	return 1;
 }
 
@@ -346,6 +396,8 @@ static const struct {
 	{ "daemon",	"scan_interval",	k_scan_interval },
 	{ "daemon",	"policy_timeout",	k_policy_timeout },
 	{ "daemon",	"fanotify",		k_fanotify },
+	{ "daemon",	"recall_concurrency",	k_recall_concurrency },
+	{ "daemon",	"stub_timeout",		k_stub_timeout },
 	{ "bench",	"iops",			k_bench_iops },
 	{ "bench",	"write_mbps",		k_bench_write },
 	{ "bench",	"nfs_mbps",		k_bench_nfs },
@@ -585,6 +637,8 @@ conf_parse_fp(const char *path, FILE *fp, struct conf *c, char *err,
 	c->scan_interval = 6 * 3600;
 	c->policy_timeout = 60;
 	c->fanotify = true;
+	c->recall_concurrency = 2;
+	c->stub_timeout = 60;
 	c->bench_iops = 50000;
 	c->bench_write_mbps = 200;
 	c->bench_nfs_mbps = 100;

@@ -21,7 +21,12 @@ enum tier_kind {
 enum leave_mode {
 	LEAVE_SYMLINK,
 	LEAVE_REMOVE,
+	LEAVE_STUB,
 };
+
+/* "symlink", "remove", "stub"; and back (-1: none of them). */
+const char *leave_name(enum leave_mode);
+int	leave_parse(const char *);
 
 struct tier_conf {
 	char		*name;
@@ -48,6 +53,8 @@ struct conf {
 	int64_t		 scan_interval;	/* seconds between rescans; 0 off */
 	int64_t		 policy_timeout; /* s a policy's selection may take */
 	bool		 fanotify;	/* track reads and writes live */
+	int		 recall_concurrency; /* stubs filled at once */
+	int64_t		 stub_timeout;	/* s a reader waits for the daemon */
 	/* [bench] targets, the storage plan's by default */
 	double		 bench_iops;	/* first tier, 4 KiB random reads */
 	double		 bench_write_mbps;	/* local tiers, sequential */

@@ -796,3 +796,61 @@ copier_fsync_many(struct copier *cp, const int *fds, int n, int *err)
 	}
 	return 0;
 }
+
+int
+jts_copy_plain(int src, int dst, int64_t size, unsigned char hash[JTS_HASH_LEN])
+{
+	const size_t bufsz = 1u << 20;
+	XXH128_canonical_t canon;
+	XXH3_state_t *xs;
+	int64_t off = 0;
+	ssize_t n, w, k;
+	void *buf;
+	int r = 0;
+
+	if (posix_memalign(&buf, 4096, bufsz) != 0)
+		return -ENOMEM;
+	if ((xs = XXH3_createState()) == NULL) {
+		free(buf);
+		return -ENOMEM;
+	}
+	XXH3_128bits_reset(xs);
+	while (off < size) {
+		n = pread(src, buf, bufsz, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0) {
+			r = -ESTALE;
+			break;
+		}
+		if (n > size - off)
+			n = (ssize_t)(size - off);
+		XXH3_128bits_update(xs, buf, (size_t)n);
+		for (w = 0; dst >= 0 && w < n; w += k) {
+			k = pwrite(dst, (char *)buf + w, (size_t)(n - w),
+			    off + w);
+			if (k < 0 && errno == EINTR) {
+				k = 0;
+				continue;
+			}
+			if (k <= 0) {
+				r = k < 0 ? -errno : -EIO;
+				break;
+			}
+		}
+		if (r != 0)
+			break;
+		off += n;
+	}
+	if (r == 0) {
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(xs));
+		memcpy(hash, canon.digest, JTS_HASH_LEN);
+	}
+	XXH3_freeState(xs);
+	free(buf);
+	return r;
+}

@@ -101,4 +101,13 @@ int	copier_run_many(struct copier *, struct copy_job *, int n,
  */
 int	copier_fsync_many(struct copier *, const int *fds, int n, int *err);
 
+/*
+ * Copy size bytes of src to dst (from offset 0) with plain pread and
+ * pwrite, hashed into hash (dst -1: only hashed): for a descriptor the
+ * ring must not drive, such as a fanotify event's (a stub being filled).
+ * src may be O_DIRECT.  0, -ESTALE if src ends early, or -errno.
+ */
+int	jts_copy_plain(int src, int dst, int64_t size,
+	    unsigned char hash[JTS_HASH_LEN]);
+
 #endif

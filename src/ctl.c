@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "ctl.h"
 #include "util.h"
 
@@ -232,11 +233,17 @@ ctl_req_parse(json_object *req, struct ctl_req *r, char *err, size_t errlen)
 	if (req_string(req, "to", &r->to, err, errlen) != 0 ||
 	    req_string(req, "path", &r->path, err, errlen) != 0 ||
 	    req_string(req, "policy", &r->policy, err, errlen) != 0 ||
+	    req_string(req, "leave", &r->leave, err, errlen) != 0 ||
 	    req_flag(req, "dry_run", &r->dry_run, err, errlen) != 0 ||
 	    req_flag(req, "remove_source", &r->remove_source, err,
 	    errlen) != 0 ||
 	    req_flag(req, "quiet", &r->quiet, err, errlen) != 0)
 		return -1;
+	if (r->leave != NULL && leave_parse(r->leave) < 0) {
+		snprintf(err, errlen, "bad leave '%.32s' (symlink, remove or "
+		    "stub)", r->leave);
+		return -1;
+	}
 	switch (r->cmd) {
 	case CTL_MIGRATE:
 	case CTL_RECALL:

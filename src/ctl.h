@@ -48,6 +48,7 @@ struct ctl_req {
 	const char	*to;		/* migrate, recall: a tier, or NULL */
 	const char	*path;		/* pin, unpin */
 	const char	*policy;	/* run */
+	const char	*leave;		/* migrate: symlink, remove, stub */
 	bool		 dry_run, remove_source;
 	bool		 quiet;		/* migrate, recall: no line per file */
 };

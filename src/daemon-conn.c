@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "scan.h"
 #include "track.h"
+#include "stubd.h"
 #include "daemon.h"
 #include "util.h"
 
@@ -240,6 +241,8 @@ status_json(void)
 		json_object_array_add(qa, x);
 	}
 	json_object_object_add(o, "jobs", qa);
+	if (D.stubs_on)
+		stubd_status(o);
 	return o;
 }
 

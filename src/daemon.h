@@ -112,6 +112,7 @@ struct daemon {
 	bool		 ready;		/* started: the loop runs */
 	bool		 under_systemd;
 	uint64_t	 moves_done, moves_failed, bytes_moved;
+	bool		 stubs_on, stubs_failed;
 };
 
 extern struct daemon D;

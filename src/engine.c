@@ -433,10 +433,31 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
+int
+engine_open_filler(struct engine *w, struct engine *e, char *err,
+    size_t errlen)
+{
+	int i, r;
+
+	if ((r = engine_open_worker(w, e, err, errlen)) != 0)
+		return r;
+	/* Connections of its own, driven by their own loops. */
+	for (i = 0; i < w->ntiers; i++)
+		w->tiers[i].loop = NULL;
+	return 0;
+}
+
 void
 engine_close_worker(struct engine *w)
 {
+	int i;
+
 	engine_dir_forget(w);
+	/* Connections the worker made (a filler's) are its own. */
+	for (i = 0; i < w->ntiers; i++)
+		if (w->tiers[i].conn != NULL && w->tiers[i].ops != NULL &&
+		    w->tiers[i].ops->close != NULL)
+			w->tiers[i].ops->close(&w->tiers[i]);
 	copier_fini(&w->cp);
 	if (w->cat.db)
 		catalog_close(&w->cat);

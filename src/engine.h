@@ -57,6 +57,12 @@ void	engine_close(struct engine *);
 int	engine_open_worker(struct engine *w, struct engine *e, char *err,
 	    size_t errlen);
 void	engine_close_worker(struct engine *w);
+/*
+ * A worker that may also reach the tiers no local path reaches, with
+ * connections of its own (a stub's recall): closed the same way.
+ */
+int	engine_open_filler(struct engine *w, struct engine *e, char *err,
+	    size_t errlen);
 
 /*
  * Open beneath a tier root with no symlink anywhere in the path.

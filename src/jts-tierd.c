@@ -30,6 +30,8 @@
 #include "move.h"
 #include "policy.h"
 #include "scan.h"
+#include "stub.h"
+#include "stubd.h"
 #include "track.h"
 #include "daemon.h"
 #include "util.h"
@@ -151,6 +153,8 @@ queue_scan(struct conn *c)
 /* ---- steps ------------------------------------------------------------ */
 
 /* Finish or undo what the journal has open; settled conflicts closed. */
+static int	stubs_ensure(void);
+
 static void
 step_recover(struct job *j)
 {
@@ -160,6 +164,8 @@ step_recover(struct job *j)
 	(void)engine_tiers_reset(&D.e);
 	D.echo = j->conn;
 	left = move_recover(&D.e, true);
+	left = catalog_journal_unsettled(&D.e.cat) +
+	    catalog_journal_conflicts(&D.e.cat);
 	D.echo = NULL;
 	if (left < 0) {
 		text = xasprintf("catalog %s: cannot read the journal",
@@ -458,7 +464,15 @@ step_request(struct job *j)
 	rr.j = j;
 	rr.dry = j->rq.dry_run;
 	rr.mo.leave = j->rq.remove_source ? LEAVE_REMOVE :
+	    j->rq.leave != NULL ? (enum leave_mode)leave_parse(j->rq.leave) :
 	    D.conf.leave;
+	if (rr.mo.leave == LEAVE_STUB && !rr.dry && stubs_ensure() != 0) {
+		t = xasprintf("leave = stub: %s; nothing moved",
+		    stubd_unavailable());
+		send_result(j->conn, 1, NULL, t);
+		free(t);
+		return;
+	}
 	rr.mo.quiet = true;
 	rr.mo.report = report_move;
 	rr.mo.report_arg = j;
@@ -537,6 +551,50 @@ before_moves(void)
 	if ((left = catalog_journal_unsettled(&D.e.cat)) > 0)
 		jts_warn("%d unfinished move(s) wait for their tier: "
 		    "'jts-tierctl check' says what each needs", left);
+}
+
+/*
+ * The watch over stubs, started when stubs are first needed (configured,
+ * asked for, or found in the catalog); 0, or -1 with the reason logged.
+ */
+/* Are stubs configured, or are there stubs a previous run left? */
+static bool
+stubs_wanted(void)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+	int i;
+
+	if (D.conf.leave == LEAVE_STUB)
+		return true;
+	for (i = 0; i < D.ps.n; i++)
+		if (D.ps.p[i].leave == LEAVE_STUB)
+			return true;
+	if (sqlite3_prepare_v2(D.e.cat.db, "SELECT 1 FROM journal WHERE "
+	    "leave = 'stub' LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	return found;
+}
+
+static int
+stubs_ensure(void)
+{
+	char why[512];
+
+	if (D.stubs_on)
+		return 0;
+	if (D.stubs_failed)
+		return -1;
+	if (stubd_start(&D.e, why, sizeof(why)) != 0) {
+		jts_err("stubs cannot be left or recalled here: %s", why);
+		D.stubs_failed = true;
+		return -1;
+	}
+	D.stubs_on = true;
+	move_busy_hook = stubd_busy;
+	return 0;
 }
 
 static void
@@ -896,6 +954,11 @@ main(int argc, char **argv)
 	int ch, left, code = 0;
 
 	jts_progname = JTS_PROG_D;
+	if (argc == 4 && strcmp(argv[1], "--stub-holder") == 0) {
+		jts_progname = "jts-tierd (stub holder)";
+		return stub_holder_main(argv[2], atoi(argv[3]) > 0 ?
+		    atoi(argv[3]) : 60);
+	}
 	memset(&D, 0, sizeof(D));
 	D.main_thread = pthread_self();
 	pthread_mutex_init(&D.out_lock, NULL);
@@ -956,7 +1019,18 @@ main(int argc, char **argv)
 		code = 2;
 		goto out;
 	}
+	if (stubs_wanted()) {
+		if (stubs_ensure() != 0) {
+			jts_err("leave = stub is set (in %s or a policy), and "
+			    "cannot be honoured: %s; leave = symlink works "
+			    "here", D.conf.path, stubd_unavailable());
+			code = 2;
+			goto out;
+		}
+	}
 	left = move_recover(&D.e, true);
+	if (D.stubs_on && (ch = stubd_watch_all(&D.e)) > 0)
+		jts_notice("watching %d stub(s)", ch);
 	if (left > 0)
 		jts_warn("%d interrupted move(s) need attention: "
 		    "'jts-tierctl check' says what each needs", left);
@@ -1028,6 +1102,10 @@ out:
 	}
 	if (D.track)
 		track_stop(D.track);
+	if (D.stubs_on) {
+		move_busy_hook = NULL;
+		stubd_stop();
+	}
 	policy_set_free(&D.ps);
 	if (D.engine_open)
 		engine_close(&D.e);

@@ -119,7 +119,7 @@ void	ident_of(struct ident *id, const struct stat *st);
 void	ident_of_journal(struct ident *id, const struct cat_journal *j);
 int	finish_item(struct engine *e, int src, int dst, int home,
 	    const char *rel, const struct ident *pre, enum leave_mode leave,
-	    int64_t id, int leasefd, struct dirset *ds, char *why, size_t len);
+	    const unsigned char *hash, int64_t id, int leasefd, struct dirset *ds, char *why, size_t len);
 void	run_batch(struct batch *b);
 
 /* tier-lease.c: read leases on local files. */

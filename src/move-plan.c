@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "move-int.h"
+#include "stub.h"
 #include "util.h"
 
 /* --- planning ----------------------------------------------------------- */
@@ -53,6 +54,20 @@ kind_word(mode_t m)
 	return "not a regular file";
 }
 
+/* Is rel on tier t the stub of the catalogued data f? */
+static bool
+home_is_stub(struct engine *e, int t, const char *rel,
+    const struct cat_file *f)
+{
+	struct stub_info si;
+	struct stat st;
+	int dfd = engine_dir(e, t, rel, false, -1);
+
+	return dfd >= 0 && stub_read_at(dfd, rel_base(rel), &si, &st) == 1 &&
+	    f->has_hash && si.size == f->size &&
+	    memcmp(si.hash, f->hash, JTS_HASH_LEN) == 0;
+}
+
 /* Choose source and destination of one file found on tier t. */
 static void
 plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
@@ -89,7 +104,10 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 			item_fail(it, IT_SKIPPED, "is a symbolic link");
 			return;
 		}
-		if (S_ISREG(st->st_mode) && it->src != t) {
+		if (S_ISREG(st->st_mode) && it->src != t && t == it->home &&
+		    home_is_stub(e, t, rel, &f)) {
+			/* A stub stands for the data, as a symlink does. */
+		} else if (S_ISREG(st->st_mode) && it->src != t) {
 			item_fail(it, IT_FAILED, "catalog says its data is on "
 			    "tier %s, but a regular file is here; run "
 			    "'jts-tierctl check'", tier_name(e, it->src));

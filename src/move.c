@@ -405,13 +405,15 @@ verify_done(struct batch *b, struct move_item *it, int r,
 	item_close(it);
 }
 
+bool	(*move_busy_hook)(const char *rel);
+
 /* After the commit: release the source, fix the home symlink. */
 int
 finish_item(struct engine *e, int src, int dst, int home, const char *rel,
-    const struct ident *pre, enum leave_mode leave, int64_t id, int leasefd,
-    struct dirset *ds, char *why, size_t len)
+    const struct ident *pre, enum leave_mode leave, const unsigned char *hash,
+    int64_t id, int leasefd, struct dirset *ds, char *why, size_t len)
 {
-	struct release rl = { e, src, rel, pre, NULL, id, leasefd, ds };
+	struct release rl = { e, src, rel, pre, NULL, id, leasefd, ds, NULL };
 	char *target = engine_link_target(e, dst, rel);
 	int r;
 
@@ -422,13 +424,15 @@ finish_item(struct engine *e, int src, int dst, int home, const char *rel,
 		return -1;
 	}
 	if (src == home && dst != home) {
-		rl.target = leave == LEAVE_SYMLINK ? target : NULL;
+		rl.target = leave == LEAVE_SYMLINK ||
+		    (leave == LEAVE_STUB && hash == NULL) ? target : NULL;
+		rl.stub_hash = leave == LEAVE_STUB ? hash : NULL;
 		r = ops(e, src)->release(&rl, why, len);
 	} else {
 		r = 0;
 		if (dst != home && ops(e, home)->relink != NULL) {
 			struct release hl = { e, home, rel, pre, target, id, -1,
-			    ds };
+			    ds, NULL };
 
 			r = ops(e, home)->relink(&hl, why, len);
 		}
@@ -589,7 +593,7 @@ journal_batch(struct engine *e, struct batch *b)
 		snprintf(j.dst, sizeof(j.dst), "%s", tier_name(e, it->dst));
 		snprintf(j.home, sizeof(j.home), "%s", tier_name(e, it->home));
 		snprintf(j.leave, sizeof(j.leave), "%s",
-		    b->o->leave == LEAVE_SYMLINK ? "symlink" : "remove");
+		    leave_name(b->o->leave));
 		j.state = JS_COPYING;
 		j.tmp = "";
 		j.pre_size = it->pre.st_size;
@@ -698,7 +702,7 @@ release_batch(struct engine *e, struct batch *b)
 		why[0] = '\0';
 		ident_of(&pre, &it->pre);
 		if (finish_item(e, it->src, it->dst, it->home, it->rel,
-		    &pre, b->o->leave, it->jid, it->fd, &ds, why,
+		    &pre, b->o->leave, it->hash, it->jid, it->fd, &ds, why,
 		    sizeof(why)) != 0) {
 			item_fail(it, IT_CONFLICT, "%s", why[0] ? why :
 			    "cannot release the source");
@@ -774,6 +778,14 @@ run_batch(struct batch *b)
 	if (batch_stopped(b))
 		goto out;
 
+	/* A stub being filled for a reader is that reader's now. */
+	for (i = 0; move_busy_hook != NULL && i < b->n; i++)
+		if (pending(b->it[i]) && move_busy_hook(b->it[i]->rel)) {
+			item_fail(b->it[i], IT_FAILED, "a reader is recalling "
+			    "its stub now; not moved");
+			item_drop_tmp(e, b->it[i]);
+			item_close(b->it[i]);
+		}
 	if ((n = pending_items(b, v)) > 0) {
 		dst->place(b, v, n);
 		LAP("rename");

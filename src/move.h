@@ -106,6 +106,8 @@ void	move_plan_clear(struct move_plan *);
  * 'recover', a daemon's start): retrying one may hash its copy, which
  * must not happen before every move.
  */
+/* Is rel busy elsewhere (a stub being filled)?  Asked before step 7. */
+extern bool	(*move_busy_hook)(const char *rel);
 int	move_recover(struct engine *, bool conflicts);
 
 #endif

@@ -243,13 +243,12 @@ policy_handler(void *user, const char *section, const char *key,
 		free(p->fill_path);
 		p->fill_path = xstrdup(v);
 	} else if (!strcmp(key, "leave")) {
-		if (!strcmp(v, "symlink"))
-			p->leave = LEAVE_SYMLINK;
-		else if (!strcmp(v, "remove"))
-			p->leave = LEAVE_REMOVE;
-		else
-			return pfail(ps, "bad leave: %s (symlink or remove)",
-			    v);
+		int m = leave_parse(v);
+
+		if (m < 0)
+			return pfail(ps, "bad leave: %s (symlink, remove or "
+			    "stub)", v);
+		p->leave = (enum leave_mode)m;
 	} else
 		return pfail(ps, "unknown key '%s' in [policy]", key);
 	return 1;

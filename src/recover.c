@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "move-int.h"
+#include "stub.h"
 #include "util.h"
 
 /* --- recovery ----------------------------------------------------------- */
@@ -83,6 +84,16 @@ settle_to_source(struct engine *e, struct cat_journal *j, const struct stat *st,
 	return 0;
 }
 
+/* Is the home path of rel on tier t a stub? */
+static bool
+home_is_stub(struct engine *e, int t, const char *rel)
+{
+	struct stat st;
+	int dfd = engine_dir(e, t, rel, false, -1);
+
+	return dfd >= 0 && stub_read_at(dfd, rel_base(rel), NULL, &st) == 1;
+}
+
 static int
 recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 {
@@ -97,8 +108,8 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 	const char *u;
 	int lfd, r;
 	bool copy_ok = false;	/* hashed whole above */
-	enum leave_mode leave = strcmp(j->leave, "remove") == 0 ?
-	    LEAVE_REMOVE : LEAVE_SYMLINK;
+	int lm = leave_parse(j->leave);
+	enum leave_mode leave = lm < 0 ? LEAVE_SYMLINK : (enum leave_mode)lm;
 
 	if (src < 0 || dst < 0 || home < 0) {
 		jts_warn("journal row %" PRId64 " (%s) names a tier that is "
@@ -115,6 +126,18 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 		    "answers (%s)", jts_quote(j->path), j->dst,
 		    tier_unreachable(S) != NULL ? j->src : j->dst, u);
 		return -1;
+	}
+	/*
+	 * A stub's recall in place that did not get to remove the mark: the
+	 * stub is still a stub (what was written of it is rewritten whole
+	 * at its next read); nothing else was touched.
+	 */
+	if (strcmp(j->op, "fill") == 0 && j->state < JS_COMMITTED &&
+	    home_is_stub(e, home, j->path)) {
+		jts_info("recovered %s: interrupted recall of its stub; the "
+		    "stub stays", jts_quote(j->path));
+		return catalog_journal_set(&e->cat, j->id, JS_ABORTED, NULL,
+		    "interrupted; the stub stays");
 	}
 	if (j->state == JS_VERIFIED && j->has_hash && (copy_checked ||
 	    copy_matches(e, dst, j->path, j->pre_size, j->hash))) {
@@ -209,7 +232,8 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 			    jts_quote(j->path), j->src);
 			return -1;
 		}
-		r = finish_item(e, src, dst, home, j->path, &pre, leave, j->id,
+		r = finish_item(e, src, dst, home, j->path, &pre, leave,
+		    j->has_hash ? j->hash : NULL, j->id,
 		    lfd, NULL, why, sizeof(why));
 		/* Closing the descriptor lets go of its lease. */
 		if (lfd >= 0)

@@ -10,6 +10,8 @@
 int	posix_space(struct tier *, struct tier_space *);
 int	posix_hash(struct tier *, struct copier *, const char *rel,
 	    int64_t size, const struct stat *seen, unsigned char *out);
+int	posix_read_into(struct tier *, struct copier *, const char *rel,
+	    int64_t size, int wfd, unsigned char *out);
 int	posix_lookup(struct tier *, const char *rel, struct stat *);
 void	posix_src_prepare(struct batch *, struct move_item *);
 void	posix_src_hold(struct batch *, struct move_item *);
@@ -41,6 +43,7 @@ int	posix_drop_same(struct engine *, int t, const char *rel, int64_t id,
 	.caps = LOCAL_CAPS,						\
 	.space = posix_space,						\
 	.hash = posix_hash,						\
+	.read_into = posix_read_into,					\
 	.lookup = posix_lookup,						\
 	.drop = posix_drop,						\
 	.src_prepare = posix_src_prepare,				\

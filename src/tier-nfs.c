@@ -74,6 +74,31 @@ nfs_space(struct tier *t, struct tier_space *sp)
 }
 
 static int
+nfs_read_into(struct tier *t, struct copier *cp, const char *rel,
+    int64_t size, int wfd, unsigned char *out)
+{
+	struct nfs_tier *nt = tier_nfs_conn(t, NULL);
+	struct nfs_ident id;
+	struct nfsfh *fh;
+	int r;
+
+	(void)cp;
+	if (nt == NULL)
+		return -EHOSTUNREACH;
+	if ((r = nfst_lstat(nt, rel, &id)) != 0)
+		return r;
+	if (!S_ISREG(id.mode))
+		return -EFTYPE_NOTREG;
+	if ((int64_t)id.size != size)
+		return -ESTALE;
+	if ((r = nfst_open_read(nt, rel, &fh)) != 0)
+		return r;
+	r = nfst_get(nt, fh, wfd, (uint64_t)size, out, NULL);
+	(void)nfst_close_fh(nt, fh);
+	return r;
+}
+
+static int
 nfs_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
     const struct stat *seen, unsigned char *out)
 {
@@ -914,6 +939,7 @@ const struct tier_ops tier_nfs_ops = {
 	.caps = 0,
 	.space = nfs_space,
 	.hash = nfs_hash,
+	.read_into = nfs_read_into,
 	.lookup = nfs_lookup,
 	.unreachable = nfs_unreachable,
 	.probe = nfs_probe,

@@ -27,6 +27,7 @@
 #include "copy.h"
 #include "engine.h"
 #include "move-int.h"
+#include "stub.h"
 #include "tier-local.h"
 #include "tier.h"
 #include "util.h"
@@ -58,20 +59,31 @@ posix_space(struct tier *t, struct tier_space *sp)
 
 
 int
-posix_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
-    const struct stat *seen, unsigned char *out)
+posix_read_into(struct tier *t, struct copier *cp, const char *rel,
+    int64_t size, int wfd, unsigned char *out)
 {
 	struct stat st;
 	int fd, r;
 
-	/* The type is judged on the descriptor read from, never on seen. */
-	(void)seen;
 	if ((fd = tier_open_read(t, rel, &st)) < 0)
 		return fd;
-	r = st.st_size != size ? -ESTALE : copier_run(cp, fd, -1,
-	    (uint64_t)size, out, NULL);
+	if (st.st_size != size)
+		r = -ESTALE;
+	else if (wfd < 0)
+		r = copier_run(cp, fd, -1, (uint64_t)size, out, NULL);
+	else
+		r = jts_copy_plain(fd, wfd, size, out);
 	close(fd);
 	return r;
+}
+
+int
+posix_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
+    const struct stat *seen, unsigned char *out)
+{
+	/* The type is judged on the descriptor read from, never on seen. */
+	(void)seen;
+	return posix_read_into(t, cp, rel, size, -1, out);
 }
 
 int
@@ -88,6 +100,21 @@ posix_lookup(struct tier *t, const char *rel, struct stat *st)
 }
 
 /* --- the move's phases on a local tier ---------------------------------- */
+
+/*
+ * What a move leaves at a home path, standing in for the data (st: what
+ * is at name in dirfd): our symlink, or a stub.
+ */
+static bool
+home_stands_in(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat sb;
+
+	if (S_ISLNK(st->st_mode))
+		return true;
+	return S_ISREG(st->st_mode) && stub_read_at(dirfd, name, NULL, &sb) ==
+	    1 && sb.st_ino == st->st_ino;
+}
 
 /* Steps 1-2 on a local source: open it beneath its root, refuse what
  * must not move. */
@@ -149,6 +176,11 @@ posix_src_prepare(struct batch *b, struct move_item *it)
 	if (fstat(it->fd, &it->pre) != 0 || it->pre.st_ino != st.st_ino ||
 	    it->pre.st_dev != st.st_dev) {
 		item_fail(it, IT_FAILED, "changed while being opened");
+		return;
+	}
+	if (stub_read_fd(it->fd, NULL) != 0) {
+		item_fail(it, IT_FAILED, "is a stub: its data is on another "
+		    "tier (see 'jts-tierctl explain'), not here");
 		return;
 	}
 	if (stx.stx_attributes & stx.stx_attributes_mask &
@@ -213,7 +245,8 @@ posix_dst_prepare(struct batch *b, struct move_item *it)
 		}
 	}
 	if (fstatat(dfd, rel_base(it->rel), &dst, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!it->dst_is_stub || !S_ISLNK(dst.st_mode)) {
+		if (!it->dst_is_stub || !home_stands_in(dfd,
+		    rel_base(it->rel), &dst)) {
 			item_fail(it, IT_FAILED, "already exists on tier %s; "
 			    "not overwritten", tier_name(e, it->dst));
 			return;
@@ -291,10 +324,7 @@ copy_meta(struct batch *b, struct move_item *it, int dfd, char *why,
 	/* A file system's own settings go only where the same one is. */
 	bool carry = own != NULL && dst_own != NULL && strcmp(own, dst_own) == 0;
 	struct timespec ts[2];
-	char *names = NULL, *val = NULL, *n;
-	ssize_t nl, vl;
-	size_t vcap = 0;
-	int r = 0;
+	int r;
 
 	if (fchown(dfd, it->pre.st_uid, it->pre.st_gid) != 0) {
 		snprintf(why, len, "chown: %s", strerror(errno));
@@ -305,35 +335,8 @@ copy_meta(struct batch *b, struct move_item *it, int dfd, char *why,
 		return -errno;
 	}
 	/* A source with no local descriptor has no extended attributes. */
-	nl = it->fd >= 0 ? flistxattr(it->fd, NULL, 0) : 0;
-	if (nl > 0) {
-		names = xmalloc((size_t)nl);
-		nl = flistxattr(it->fd, names, (size_t)nl);
-	}
-	if (nl < 0 && errno != ENOTSUP) {
-		snprintf(why, len, "list xattrs: %s", strerror(errno));
-		free(names);
-		return -errno;
-	}
-	for (n = names; nl > 0 && n < names + nl; n += strlen(n) + 1) {
-		if (!carry && jts_xattr_in(n, own))
-			continue;
-		vl = fgetxattr(it->fd, n, NULL, 0);
-		if (vl >= 0 && (size_t)vl + 1 > vcap) {
-			vcap = (size_t)vl + 1;
-			val = xrealloc(val, vcap);
-		}
-		if (vl >= 0)
-			vl = fgetxattr(it->fd, n, val, vcap);
-		if (vl < 0 || fsetxattr(dfd, n, val, (size_t)vl, 0) != 0) {
-			r = -errno;
-			snprintf(why, len, "xattr %s: %s", n, strerror(errno));
-			break;
-		}
-	}
-	free(names);
-	free(val);
-	if (r != 0)
+	if (it->fd >= 0 && (r = jts_xattr_copy(it->fd, dfd, carry ? NULL : own,
+	    NULL, why, len)) != 0)
 		return r;
 	ts[0] = it->pre.st_atim;
 	ts[1] = it->pre.st_mtim;
@@ -649,7 +652,7 @@ place_one(struct batch *b, struct move_item *it)
 			goto undo;
 		}
 		if (fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISLNK(st.st_mode)) {
+		    !home_stands_in(dfd, tmp, &st)) {
 			(void)renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE);
 			item_fail(it, IT_CONFLICT, "the symbolic link on tier "
 			    "%s was replaced during the move; nothing changed",
@@ -884,6 +887,70 @@ drop_leftover(struct engine *e, int t, int dfd, const char *old,
 	return r;
 }
 
+/* Is name in dirfd the stub journal row id left? */
+static bool
+is_our_stub(int dirfd, const char *name, int64_t id)
+{
+	struct stub_info si;
+	struct stat st;
+
+	return stub_read_at(dirfd, name, &si, &st) == 1 && si.id == id;
+}
+
+/*
+ * The stub of the source (rl->pre, still at its name) as the hidden name
+ * lnk, watched before anyone can open it at the name it will take.
+ */
+static int
+put_stub(const struct release *rl, int dfd, const char *lnk, char *why,
+    size_t len)
+{
+	struct engine *e = rl->e;
+	struct stub_info si;
+	char w[256] = "";
+	struct stat st;
+	int src = rl->leasefd, fd, r;
+
+	if (stub_watch_hook == NULL) {
+		snprintf(why, len, "leave = stub needs jts-tierd, which "
+		    "watches stubs: the source on tier %s is kept",
+		    tier_name(e, rl->t));
+		return -1;
+	}
+	if (src < 0)
+		src = tier_openat(&e->tiers[rl->t], dfd, rel_base(rl->rel),
+		    O_RDONLY | O_NONBLOCK, 0);
+	if (src < 0 || fstat(src, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    !ident_same(rl->pre, &st)) {
+		snprintf(why, len, "source on tier %s was changed or replaced "
+		    "during the move; both copies kept", tier_name(e, rl->t));
+		if (src >= 0 && src != rl->leasefd)
+			close(src);
+		return -1;
+	}
+	si.id = rl->id;
+	si.size = st.st_size;
+	memcpy(si.hash, rl->stub_hash, JTS_HASH_LEN);
+	fd = stub_make(dfd, lnk, src, &st, &si, e->tiers[rl->t].ops->fs_xattrs,
+	    w, sizeof(w));
+	if (src != rl->leasefd)
+		close(src);
+	if (fd < 0) {
+		snprintf(why, len, "tier %s: %s; the source is kept",
+		    tier_name(e, rl->t), w);
+		return -1;
+	}
+	r = stub_watch_hook(fd, dfd, rel_base(rl->rel), w, sizeof(w));
+	close(fd);
+	if (r != 0) {
+		(void)unlinkat(dfd, lnk, 0);
+		snprintf(why, len, "cannot watch the stub on tier %s: %s; the "
+		    "source is kept", tier_name(e, rl->t), w);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Step 8: release the source name rel on tier t, which must still be the
  * file pre: replace it by a symlink to target, or remove it when target
@@ -920,7 +987,7 @@ posix_release(const struct release *rl, char *why, size_t len)
 				return -1;
 			return dir_sync(ds, dfd);
 		}
-		if (S_ISLNK(st.st_mode))
+		if (S_ISLNK(st.st_mode) || is_our_stub(dfd, lnk, id))
 			(void)unlinkat(dfd, lnk, 0);
 	}
 	if (ds == NULL && fstatat(dfd, rm, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -937,6 +1004,9 @@ posix_release(const struct release *rl, char *why, size_t len)
 		goto swap;
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return errno == ENOENT ? 0 : -1;
+	if (S_ISREG(st.st_mode) && st.st_ino != ino && rl->stub_hash != NULL &&
+	    is_our_stub(dfd, base, id))
+		return 0;	/* the stub is in place */
 	if (S_ISLNK(st.st_mode)) {
 		n = readlinkat(dfd, base, cur, sizeof(cur) - 1);
 		if (n >= 0 && target != NULL) {
@@ -955,7 +1025,29 @@ posix_release(const struct release *rl, char *why, size_t len)
 		return -1;
 	}
 swap:
-	if (target != NULL) {
+	if (rl->stub_hash != NULL) {
+		if (put_stub(rl, dfd, lnk, why, len) != 0)
+			return -1;
+		if (renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE) != 0) {
+			snprintf(why, len, "cannot put the stub in place on "
+			    "tier %s: %s", tier_name(e, t), strerror(errno));
+			(void)unlinkat(dfd, lnk, 0);
+			return -1;
+		}
+		jts_fault_point("release");
+		jts_pause_point("release");
+		if (fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_ino != ino) {
+			(void)renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE);
+			(void)unlinkat(dfd, lnk, 0);
+			snprintf(why, len, "source on tier %s was replaced "
+			    "during the move; both copies kept",
+			    tier_name(e, t));
+			return -1;
+		}
+		if (drop_old(e, t, dfd, lnk, leasefd, why, len) != 0)
+			return -1;
+	} else if (target != NULL) {
 		if (symlinkat(target, dfd, lnk) != 0 ||
 		    renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE) != 0) {
 			snprintf(why, len, "cannot put the symbolic link in "
@@ -1015,7 +1107,7 @@ posix_tidy(struct engine *e, int t, const char *rel, int64_t id, bool home,
 	tmpname(tmp, sizeof(tmp), id, "tmp");
 	dfd = engine_dir(e, t, rel, false, -1);
 	if (dfd < 0 || fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISLNK(st.st_mode))
+	    !home_stands_in(dfd, tmp, &st))
 		return 0;
 	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
 		/* Left open: recovery removes it and finishes. */

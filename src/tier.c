@@ -76,6 +76,15 @@ tier_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
 }
 
 int
+tier_read_into(struct tier *t, struct copier *cp, const char *rel,
+    int64_t size, int wfd, unsigned char *out)
+{
+	if (t->ops == NULL || t->ops->read_into == NULL)
+		return -ENOTSUP;
+	return t->ops->read_into(t, cp, rel, size, wfd, out);
+}
+
+int
 tier_lookup(struct tier *t, const char *rel, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));

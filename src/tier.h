@@ -55,7 +55,8 @@ struct move_item;
 /*
  * What a release is asked to do (step 8): the source name rel on tier t,
  * which must still be the file pre, is replaced by a symlink to target
- * (or removed when target is NULL).  leasefd: the descriptor whose write
+ * (or removed when target is NULL), or by a stub (see stub.h) when
+ * stub_hash, the verified hash of its data, is set.  leasefd: the descriptor whose write
  * lease is held on it, or -1.  ds: where the batch notes directories to
  * sync; NULL in recovery, which looks before it acts.
  */
@@ -68,6 +69,7 @@ struct release {
 	int64_t		 id;
 	int		 leasefd;
 	struct dirset	*ds;
+	const unsigned char *stub_hash;
 };
 
 struct tier_ops {
@@ -95,6 +97,13 @@ struct tier_ops {
 	 */
 	int		(*hash)(struct tier *, struct copier *, const char *rel,
 			    int64_t size, const struct stat *seen,
+			    unsigned char *out);
+	/*
+	 * The same read, its data also written to the local descriptor wfd
+	 * from offset 0: a stub's recall.  0 or -errno as hash returns.
+	 */
+	int		(*read_into)(struct tier *, struct copier *,
+			    const char *rel, int64_t size, int wfd,
 			    unsigned char *out);
 	/*
 	 * What is at rel, not following a final symlink: 0 and st filled,
@@ -229,6 +238,9 @@ int	tier_space_conf(struct conf *c, int idx, struct tier_space *);
 /* The one way every command hashes a copy (see tier_ops.hash). */
 int	tier_hash(struct tier *, struct copier *, const char *rel,
 	    int64_t size, const struct stat *seen, unsigned char *out);
+/* The same, the data written to wfd (see tier_ops.read_into). */
+int	tier_read_into(struct tier *, struct copier *, const char *rel,
+	    int64_t size, int wfd, unsigned char *out);
 /* What is at rel on t (see tier_ops.lookup); 0 or -errno. */
 int	tier_lookup(struct tier *, const char *rel, struct stat *);
 /* Why t cannot be reached now, or NULL if it can. */

@@ -891,3 +891,45 @@ jts_xattr_count(int fd, const char *skip)
 	free(names);
 	return count;
 }
+
+int
+jts_xattr_copy(int sfd, int dfd, const char *skip, const char *skip2,
+    char *why, size_t len)
+{
+	char *names = NULL, *val = NULL, *n;
+	ssize_t nl, vl;
+	size_t vcap = 0;
+	int r = 0;
+
+	nl = flistxattr(sfd, NULL, 0);
+	if (nl > 0) {
+		names = xmalloc((size_t)nl);
+		nl = flistxattr(sfd, names, (size_t)nl);
+	}
+	if (nl < 0) {
+		r = errno == ENOTSUP ? 0 : -errno;
+		if (r != 0)
+			snprintf(why, len, "list xattrs: %s", strerror(errno));
+		free(names);
+		return r;
+	}
+	for (n = names; nl > 0 && n < names + nl; n += strlen(n) + 1) {
+		if (jts_xattr_in(n, skip) || jts_xattr_in(n, skip2))
+			continue;
+		vl = fgetxattr(sfd, n, NULL, 0);
+		if (vl >= 0 && (size_t)vl + 1 > vcap) {
+			vcap = (size_t)vl + 1;
+			val = xrealloc(val, vcap);
+		}
+		if (vl >= 0)
+			vl = fgetxattr(sfd, n, val, vcap);
+		if (vl < 0 || fsetxattr(dfd, n, val, (size_t)vl, 0) != 0) {
+			r = -errno;
+			snprintf(why, len, "xattr %s: %s", n, strerror(errno));
+			break;
+		}
+	}
+	free(names);
+	free(val);
+	return r;
+}

@@ -119,13 +119,6 @@ jts_test_knob(const char *name)
 	return NULL;
 }
 #define JTS_BUILD_NOTE	""
-/*
- * How many extended attributes fd has outside the namespace skip (NULL:
- * all of them); -errno if they cannot be listed (0 where unsupported).
- */
-int	jts_xattr_count(int fd, const char *skip);
-/* Is the xattr name in the namespace skip (a prefix such as "btrfs.")? */
-bool	jts_xattr_in(const char *name, const char *skip);
 
 #endif
 
@@ -160,5 +153,12 @@ const char *jts_json_str(struct json_object *, const char *key);
 int	jts_xattr_count(int fd, const char *skip);
 /* Is the xattr name in the namespace skip (a prefix such as "btrfs.")? */
 bool	jts_xattr_in(const char *name, const char *skip);
+/*
+ * Copy the extended attributes (ACLs among them) of sfd to dfd, but for
+ * those in the namespaces skip and skip2 (NULL: none): 0, or -errno with
+ * why naming the attribute.
+ */
+int	jts_xattr_copy(int sfd, int dfd, const char *skip, const char *skip2,
+	    char *why, size_t len);
 
 #endif

@@ -1,0 +1,206 @@
+/*
+ * stub-fill.c - a stub's recall in place: the data of its catalogued copy
+ * is written into the stub itself (its inode stays, so descriptors open on
+ * it stay valid), read back from the device and compared, then the stub
+ * becomes the file and the copy is released, under a journal row (op
+ * "fill") like every move.
+ *
+ * The order makes every crash safe: until the data is verified the file
+ * keeps its stub mark (a later read fills it again); the mark goes only
+ * after the row says verified, so a file without it at its home path is
+ * whole, and recovery commits it (recover.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "copy.h"
+#include "engine.h"
+#include "move-int.h"
+#include "stub.h"
+#include "tier.h"
+#include "util.h"
+
+/* Read fd back from the device (its pages dropped first) into out. */
+static int
+read_back(struct engine *e, int fd, int64_t size, unsigned char *out)
+{
+	if (fdatasync(fd) != 0)
+		return -errno;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	(void)e;
+	return jts_copy_plain(fd, -1, size, out);
+}
+
+int
+stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
+    char *why, size_t len)
+{
+	struct stub_info si;
+	struct cat_file f;
+	struct cat_journal j;
+	struct stat st, cst;
+	struct ident pre;
+	struct timespec ts[2];
+	unsigned char h[JTS_HASH_LEN];
+	int src, home, r, lfd;
+	const char *what;
+	struct tier *S;
+
+	*bytes = 0;
+	if ((r = stub_read_fd(fd, &si)) != 1) {
+		snprintf(why, len, "%s", r == 0 ? "not a stub" :
+		    "its stub mark cannot be read");
+		return r == 0 ? 0 : -EIO;
+	}
+	r = catalog_file_get(&e->cat, rel, &f);
+	if (r <= 0) {
+		snprintf(why, len, "%s", r == 0 ? "the catalog has no entry "
+		    "for it (a stub moved or copied away from its path?)" :
+		    "the catalog cannot be read");
+		return -EIO;
+	}
+	src = conf_tier_index(e->conf, f.tier);
+	home = conf_tier_index(e->conf, f.home);
+	if (src < 0 || home < 0 || src == home || !f.has_hash ||
+	    f.size != si.size || memcmp(f.hash, si.hash, JTS_HASH_LEN) != 0) {
+		snprintf(why, len, "the catalog's entry (tier %s, %" PRId64
+		    " bytes) is not the data this stub stands for", f.tier,
+		    f.size);
+		cat_file_free(&f);
+		return -EIO;
+	}
+	cat_file_free(&f);
+	S = &e->tiers[src];
+	if (fstat(fd, &st) != 0 || st.st_size != si.size) {
+		snprintf(why, len, "the stub's size changed");
+		return -EIO;
+	}
+	if ((r = tier_lookup(S, rel, &cst)) != 0) {
+		snprintf(why, len, "its data on tier %s cannot be found: %s",
+		    S->tc->name, r == -EHOSTUNREACH ? "the tier does not "
+		    "answer" : strerror(-r));
+		return -EIO;
+	}
+	/* The journal row: the copy's identity, the hash it must have. */
+	memset(&j, 0, sizeof(j));
+	j.path = (char *)rel;
+	snprintf(j.op, sizeof(j.op), "fill");
+	snprintf(j.src, sizeof(j.src), "%s", S->tc->name);
+	snprintf(j.dst, sizeof(j.dst), "%s", e->tiers[home].tc->name);
+	snprintf(j.home, sizeof(j.home), "%s", e->tiers[home].tc->name);
+	snprintf(j.leave, sizeof(j.leave), "remove");
+	j.state = JS_COPYING;
+	j.tmp = "";
+	j.pre_size = cst.st_size;
+	j.pre_mtime_ns = jts_ts_ns(&cst.st_mtim);
+	j.pre_ctime_ns = jts_ts_ns(&cst.st_ctim);
+	j.pre_ino = (int64_t)cst.st_ino;
+	if (catalog_begin(&e->cat) != 0 ||
+	    catalog_journal_add(&e->cat, &j) != 0 ||
+	    catalog_commit(&e->cat) != 0) {
+		catalog_rollback(&e->cat);
+		snprintf(why, len, "the catalog is not writable");
+		return -EIO;
+	}
+	jts_fault_point("fill");
+	jts_pause_point("fill");
+	what = "reading its data on tier";
+	r = tier_read_into(S, &e->cp, rel, si.size, fd, h);
+	if (r == 0 && memcmp(h, si.hash, JTS_HASH_LEN) != 0)
+		r = -EBADMSG;
+	if (r == 0) {
+		what = "reading the stub back after writing it from tier";
+		r = read_back(e, fd, si.size, h);
+	}
+	if (r == 0 && memcmp(h, si.hash, JTS_HASH_LEN) != 0)
+		r = -EBADE;
+	if (r != 0) {
+		snprintf(why, len, "%s %s: %s", what, S->tc->name,
+		    r == -EBADMSG ? "it differs from the hash catalogued" :
+		    r == -EBADE ? "what was written did not read back the "
+		    "same" : r == -EHOSTUNREACH ? "the tier does not answer" :
+		    strerror(-r));
+		(void)catalog_journal_set(&e->cat, j.id, JS_ABORTED, NULL, why);
+		return -EIO;
+	}
+	*bytes = si.size;
+	/* Verified: from here a file without its mark is whole. */
+	if (catalog_journal_set(&e->cat, j.id, JS_VERIFIED, si.hash, NULL) !=
+	    0) {
+		snprintf(why, len, "the catalog is not writable");
+		return -EIO;
+	}
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = st.st_mtim;
+	if (futimens(fd, ts) != 0 || fremovexattr(fd, STUB_XATTR) != 0 ||
+	    fsync(fd) != 0 || fstat(fd, &st) != 0) {
+		snprintf(why, len, "cannot make the stub the file: %s",
+		    strerror(errno));
+		return -EIO;
+	}
+	jts_fault_point("fill-commit");
+	/* A recall of the path that took the stub's name meanwhile wins. */
+	{
+		struct stat at;
+		int dfd = engine_dir(e, home, rel, false, -1);
+
+		if (dfd < 0 || fstatat(dfd, rel_base(rel), &at,
+		    AT_SYMLINK_NOFOLLOW) != 0 || at.st_ino != st.st_ino ||
+		    at.st_dev != st.st_dev) {
+			(void)catalog_journal_set(&e->cat, j.id, JS_ABORTED,
+			    NULL, "the stub left its path during the recall");
+			jts_notice("%s: recalled into a stub that left its path "
+			    "meanwhile; its readers have the data", jts_quote(rel));
+			why[0] = '\0';
+			return 0;
+		}
+	}
+	memset(&f, 0, sizeof(f));
+	f.path = (char *)rel;
+	snprintf(f.tier, sizeof(f.tier), "%s", e->tiers[home].tc->name);
+	snprintf(f.home, sizeof(f.home), "%s", e->tiers[home].tc->name);
+	f.size = st.st_size;
+	f.mtime_ns = jts_ts_ns(&st.st_mtim);
+	f.ctime_ns = jts_ts_ns(&st.st_ctim);
+	f.ino = (int64_t)st.st_ino;
+	f.mode = st.st_mode;
+	f.uid = st.st_uid;
+	f.gid = st.st_gid;
+	f.has_hash = true;
+	memcpy(f.hash, si.hash, JTS_HASH_LEN);
+	f.verified_ns = f.moved_ns = jts_now_ns();
+	if (catalog_begin(&e->cat) != 0 || catalog_file_put(&e->cat, &f) != 0 ||
+	    catalog_journal_set(&e->cat, j.id, JS_COMMITTED, NULL, NULL) != 0 ||
+	    catalog_commit(&e->cat) != 0) {
+		catalog_rollback(&e->cat);
+		/* Whole and verified: recovery commits it. */
+		jts_warn("%s: recalled, but the catalog could not record it: "
+		    "recovery will", jts_quote(rel));
+		return 0;
+	}
+	/* The copy on the tier goes, as after any recall. */
+	ident_of_journal(&pre, &j);
+	lfd = S->ops->hold_path != NULL ? S->ops->hold_path(S, rel, &pre) : -1;
+	if (lfd == -EBUSY || finish_item(e, src, home, home, rel, &pre,
+	    LEAVE_REMOVE, NULL, j.id, lfd, NULL, why, len) != 0) {
+		jts_warn("%s: recalled; the copy on tier %s stays for now: %s",
+		    jts_quote(rel), S->tc->name, lfd == -EBUSY ? "it is open "
+		    "for writing" : why);
+		(void)catalog_journal_set(&e->cat, j.id, JS_COMMITTED, NULL,
+		    NULL);
+	} else
+		(void)catalog_journal_set(&e->cat, j.id, JS_DONE, NULL, NULL);
+	if (lfd >= 0)
+		close(lfd);
+	why[0] = '\0';
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* stub.h - stubs: the file left at a moved file's home path, of its size,
+ * owner, mode, xattrs and times, holding no data, and marked as a stub by
+ * an xattr naming its move; jts-tierd fills it when it is first read.
+ */
+#ifndef JTS_STUB_H
+#define JTS_STUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+/* The mark: trusted.*, so only root can set, change or copy it. */
+#define STUB_XATTR	"trusted.jts-tier.stub"
+
+struct stub_info {
+	int64_t		 id;		/* the journal row that left it */
+	int64_t		 size;
+	unsigned char	 hash[JTS_HASH_LEN];	/* XXH3-128 of the data */
+};
+
+/*
+ * Is fd a stub?  1 and *si filled (si may be NULL), 0 if not, -errno if
+ * it cannot be told (-EBADMSG: a mark that does not parse).
+ */
+int	stub_read_fd(int fd, struct stub_info *si);
+/* The same for name in dirfd, not following a symlink; st filled. */
+int	stub_read_at(int dirfd, const char *name, struct stub_info *si,
+	    struct stat *st);
+/*
+ * Create the stub of the regular file src (status st, whose data si
+ * describes) as name in dirfd, which must not exist: sparse, of its size,
+ * owner, mode, xattrs but for those in the namespace skip, and times,
+ * then the mark; synced.  Returns its descriptor (read-write), or -errno
+ * with why set (nothing left behind).
+ */
+int	stub_make(int dirfd, const char *name, int src, const struct stat *st,
+	    const struct stub_info *si, const char *skip, char *why,
+	    size_t len);
+/*
+ * Watch the stub fd before it takes the name name in dirfd (set by
+ * jts-tierd; NULL: no stubs can be left).  0, or -errno with why set.
+ */
+extern int	(*stub_watch_hook)(int fd, int dirfd, const char *name,
+		    char *why, size_t len);
+
+struct engine;
+/*
+ * stub-fill.c: fill the stub fd of rel in place from its catalogued copy,
+ * verified, and make it the file; 0 when the data is in (or fd was no
+ * stub), -EIO with why set (the stub stays a stub).
+ */
+int	stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
+	    char *why, size_t len);
+
+/* Give back the space a filled part of a stub holds; 0 or -errno. */
+int	stub_punch(int fd, int64_t size);
+
+#endif
