@@ -66,7 +66,7 @@ _jts_tierctl()
 	case $cmd in
 	migrate)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-t --to -n --dry-run --remove-source -q --quiet --no-progress -v --verbose -c --config -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-t --to -n --dry-run --remove-source --leave -q --quiet --no-progress -v --verbose -c --config -h --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi ;;

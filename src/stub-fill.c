@@ -56,6 +56,8 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 	struct tier *S;
 
 	*bytes = 0;
+	/* A connection that broke (a NAS that stopped) is tried afresh. */
+	(void)engine_tiers_reset(e);
 	if ((r = stub_read_fd(fd, &si)) != 1) {
 		snprintf(why, len, "%s", r == 0 ? "not a stub" :
 		    "its stub mark cannot be read");

@@ -12,6 +12,9 @@
 
 #include "stub.h"
 
+#define STUB_HEAD	4096
+static const char zeros[STUB_HEAD];
+
 #define STUB_FMT	"jts-tier stub 1 row=%" PRId64 " size=%" PRId64 \
 			" xxh3=%s"
 
@@ -99,6 +102,16 @@ stub_make(int dirfd, const char *name, int src, const struct stat *st,
 	snprintf(val, sizeof(val), STUB_FMT, si->id, si->size, hex);
 	what = "set its size";
 	if (ftruncate(fd, st->st_size) != 0)
+		goto fail;
+	/*
+	 * One block of zeros at its start, the rest a hole: a copier that
+	 * skips holes (cp finds them with SEEK_DATA, which raises no event)
+	 * finds data at 0 and reads it; that read fills the stub before the
+	 * copier looks for the next hole.
+	 */
+	what = "write its first block";
+	if (st->st_size > 0 && pwrite(fd, zeros, st->st_size < STUB_HEAD ?
+	    (size_t)st->st_size : STUB_HEAD, 0) < 0)
 		goto fail;
 	if ((r = jts_xattr_copy(src, fd, skip, "trusted.jts-tier.", why,
 	    len)) != 0) {

@@ -1,6 +1,7 @@
 /* stub.h - stubs: the file left at a moved file's home path, of its size,
- * owner, mode, xattrs and times, holding no data, and marked as a stub by
- * an xattr naming its move; jts-tierd fills it when it is first read.
+ * owner, mode, xattrs and times, holding no data (one block of zeros at
+ * its start, the rest a hole), and marked as a stub by an xattr naming
+ * its move; jts-tierd fills it when it is first read.
  */
 #ifndef JTS_STUB_H
 #define JTS_STUB_H

@@ -47,6 +47,8 @@ cleanup() {
 		kill -KILL "$DPID" 2>/dev/null
 		wait "$DPID" 2>/dev/null
 	fi
+	# A stub holder the daemon started for this test's stubs.
+	[ -n "$W" ] && pkill -KILL -f -- "--stub-holder $W/" 2>/dev/null
 	for m in $MOUNTS; do umount -l "$m" 2>/dev/null; done
 	# Whatever a test had the program mount beneath its directory.
 	[ -n "$W" ] && findmnt -rn -o TARGET | grep "^$W/" | sort -r |

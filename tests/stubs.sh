@@ -1,0 +1,285 @@
+#!/bin/bash
+# stubs.sh - leave = stub: a moved file leaves a stub of its size, owner,
+# mode, xattrs, ACLs and times, holding no data, and the first read, write,
+# truncate or mapping of it brings the data back in place, verified.
+# Judged from outside: xxh128sum and sha256sum against the files as made,
+# stat, du, getfattr, getfacl, sqlite3.  Then: many readers of one stub
+# (one recall), 1,000 stubs read at once (the queue), a stub opened
+# while nothing watched it, a recall that fails
+# (NAS stopped: EIO, the stub intact, the next read works), a careless
+# copy of a stub noticed by check.
+#
+# Not yet in the suite: after the NAS comes back, the next read of a stub
+# whose recall failed while it was away hangs (the recall worker does not
+# get its connection back); the cases after it have not run to the end.
+. "${JTS_SRCDIR:-.}/tests/lib.sh"
+. "${JTS_SRCDIR:-.}/tests/lib-nfs.sh"
+need_hooks
+need_cmd python3 sqlite3 getfattr setfattr getfacl setfacl sha256sum
+setup_tiers 1G 1G
+start_nas "$W/export"
+NAS_TIMEOUT=4 add_cold
+PC=${JTS_PRECONTENT:-$(dirname "$CTL")/tests/precontent}
+# No pre-content events here: the refusal is tested instead (below).
+pc_ok=yes
+mkdir -p "$W/probe"
+truncate -s 4096 "$W/hot/probe.stub"
+timeout 5 "$PC" deny "$W/hot/probe.stub" > "$W/probe/out" 2>&1 &
+sleep 0.5
+grep -q ready "$W/probe/out" || pc_ok=no
+kill $! 2>/dev/null; wait $! 2>/dev/null
+rm -f "$W/hot/probe.stub"
+sed -i "s|^reserve = 16M|reserve = 16M\nleave = stub|" "$CONF"
+sed -i "s|^policies = .*|&\nstub_timeout = 6\nrecall_concurrency = 2|" "$CONF"
+if [ $pc_ok = no ]; then
+	start_daemon && fail_start=no || fail_start=yes
+	eq "no pre-content events: jts-tierd refuses leave = stub" \
+	    "$fail_start" yes
+	contains "and says why" "$(cat "$W/d.log")" "pre-content"
+	finish
+fi
+
+# nodata FILE: "none" if FILE has no data past its first 4 KiB (SEEK_DATA
+# finds none there; a seek raises no event), else where data starts.
+nodata() {
+	python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    print(os.lseek(fd, 4096, os.SEEK_DATA))
+except OSError as e:
+    print("none" if e.errno == errno.ENXIO else e)' "$1"
+}
+# fills PATH: journal rows of stub recalls of PATH (relative).
+fills() {
+	sqlite3 "$CAT" "select count(*) from journal where op = 'fill' and
+	    cast(path as text) = '$1'${2:+ and state = '$2'}"
+}
+tier_of() {
+	sqlite3 "$CAT" "select tier from files where cast(path as text) = '$1'"
+}
+
+H=$W/hot/s
+mkdir -p "$H"
+# The files: a WAL-sized segment, odd sizes, an empty one, attributes.
+python3 - "$H" <<'PY'
+import os, sys
+d = sys.argv[1]
+sizes = {"wal": 16 << 20, "odd": 1234567, "one": 1, "page": 4096,
+         "empty": 0}
+for n in ("cat", "cp", "sha", "mmap", "write", "trunc", "many", "kill",
+          "stop", "late", "early", "again"):
+    sizes[n] = (1 << 20) + 7
+for n, s in sizes.items():
+    with open(os.path.join(d, n), "wb") as f:
+        f.write(os.urandom(s))
+PY
+chown 1234:2345 "$H/odd"
+chmod 640 "$H/odd"
+setfattr -n user.origin -v "trading-7" "$H/odd"
+setfacl -m u:4321:r "$H/odd"
+touch -d "2024-03-01 12:00:00.123456789" "$H/odd" "$H/wal"
+declare -A HASH SHA ID
+for f in "$H"/*; do
+	n=${f##*/}
+	HASH[$n]=$(xxh128sum < "$f" | cut -d' ' -f1)
+	SHA[$n]=$(sha256sum < "$f" | cut -d' ' -f1)
+	ID[$n]=$(stat -c '%s %a %u:%g %.9Y' "$f")
+done
+xa_odd=$(getfattr -n user.origin --only-values "$H/odd")
+acl_odd=$(getfacl -cp "$H/odd")
+start_daemon || finish
+"$CTL" migrate -q "$H" > "$W/m.out" 2>&1
+eq "migrate with leave = stub" "$?" 0
+
+stubs=0
+for f in "$H"/*; do
+	n=${f##*/}
+	regular "$n: a regular file stays at its path" "$f"
+	eq "$n: size, mode, owner and mtime kept" \
+	    "$(stat -c '%s %a %u:%g %.9Y' "$f")" "${ID[$n]}"
+	eq "$n: no data past its first block (SEEK_DATA)" \
+	    "$(nodata "$f")" none
+	contains "$n: marked as a stub" \
+	    "$(getfattr -d -m trusted. "$f" 2>/dev/null)" "jts-tier stub 1"
+	eq "$n: the data on warm is whole" \
+	    "$(xxh128sum < "$W/warm/s/$n" | cut -d' ' -f1)" "${HASH[$n]}"
+	stubs=$((stubs + 1))
+done
+eq "odd: its xattr on the stub" \
+    "$(getfattr -n user.origin --only-values "$H/odd")" "$xa_odd"
+eq "odd: its ACL on the stub" "$(getfacl -cp "$H/odd")" "$acl_odd"
+eq "catalog: every file's data is on warm" \
+    "$(sqlite3 "$CAT" "select count(*) from files where tier = 'warm'")" \
+    "$stubs"
+out=$("$CTL" check 2>&1)
+contains "check: OK with stubs" "$out" "JTS-TIER OK"
+contains "check counts the stubs" "$out" "stubs=$stubs"
+contains "status shows the stubs watched" "$("$CTL" status)" \
+    "stubs: $stubs watched"
+contains "explain says where the data is" "$("$CTL" explain "$H/wal")" \
+    "at this path: a stub"
+# A rescan does not catalogue a stub's holes as content.
+"$CTL" scan > /dev/null 2>&1
+eq "a rescan leaves the catalog's data on warm" \
+    "$(sqlite3 "$CAT" "select count(*) from files where tier = 'warm'")" \
+    "$stubs"
+
+# --- real readers --------------------------------------------------------
+eq "cat reads the data" "$(cat "$H/cat" | xxh128sum | cut -d' ' -f1)" \
+    "${HASH[cat]}"
+cp "$H/cp" "$W/cp.out"
+eq "cp copies the data" "$(xxh128sum < "$W/cp.out" | cut -d' ' -f1)" \
+    "${HASH[cp]}"
+eq "sha256sum reads the data" "$(sha256sum "$H/sha" | cut -d' ' -f1)" \
+    "${SHA[sha]}"
+eq "a 16 MiB segment read by cat" \
+    "$(cat "$H/wal" | xxh128sum | cut -d' ' -f1)" "${HASH[wal]}"
+eq "odd-sized file" "$(xxh128sum < "$H/odd" | cut -d' ' -f1)" "${HASH[odd]}"
+eq "a one-byte file" "$(xxh128sum < "$H/one" | cut -d' ' -f1)" "${HASH[one]}"
+eq "an empty file" "$(xxh128sum < "$H/empty" | cut -d' ' -f1)" \
+    "${HASH[empty]}"
+got=$(python3 - "$H/mmap" <<'PY'
+import mmap, os, sys, hashlib
+fd = os.open(sys.argv[1], os.O_RDONLY)
+m = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+print(hashlib.sha256(m[:]).hexdigest())
+PY
+)
+eq "a mapping reads the data" "$got" "${SHA[mmap]}"
+# A write into a stub lands on the data, not on holes.
+want=$(python3 - "$W/warm/s/write" <<'PY'
+import sys, hashlib
+b = bytearray(open(sys.argv[1], "rb").read())
+b[100:103] = b"XYZ"
+print(hashlib.sha256(bytes(b)).hexdigest())
+PY
+)
+python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(100); f.write(b"XYZ")' "$H/write"
+eq "a write into a stub keeps the rest of the data" \
+    "$(sha256sum < "$H/write" | cut -d' ' -f1)" "$want"
+want=$(head -c 1000 "$W/warm/s/trunc" 2>/dev/null | xxh128sum | cut -d' ' -f1)
+[ -e "$W/warm/s/trunc" ] || want=missing
+truncate -s 1000 "$H/trunc"
+eq "truncate of a stub keeps the data it keeps" \
+    "$(xxh128sum < "$H/trunc" | cut -d' ' -f1)" "$want"
+for n in cat cp sha wal odd mmap; do
+	eq "$n: recalled: size, mode, owner, mtime as before" \
+	    "$(stat -c '%s %a %u:%g %.9Y' "$H/$n")" "${ID[$n]}"
+	eq "$n: no stub mark left" \
+	    "$(getfattr -d -m trusted. "$H/$n" 2>/dev/null | grep -c stub)" 0
+	absent "$n: the copy on warm released" "$W/warm/s/$n"
+done
+eq "odd: xattr kept through the recall" \
+    "$(getfattr -n user.origin --only-values "$H/odd")" "$xa_odd"
+eq "odd: ACL kept through the recall" "$(getfacl -cp "$H/odd")" "$acl_odd"
+eq "catalog: a recalled file is on hot again" \
+    "$(tier_of s/cat)" hot
+
+# --- many readers of one stub: one recall --------------------------------
+rps=
+for i in $(seq 8); do
+	(xxh128sum < "$H/many" | cut -d' ' -f1 > "$W/many.$i") &
+	rps="$rps $!"
+done
+wait $rps
+for i in $(seq 8); do
+	eq "reader $i of one stub gets the data" "$(cat "$W/many.$i")" \
+	    "${HASH[many]}" || tail -5 "$W/d.log"
+done
+eq "eight readers of one stub: one recall" "$(fills s/many)" 1
+
+# --- a stub opened while nothing watched it ------------------------------
+stop_daemon
+pgrep -f -- "--stub-holder $W/" > /dev/null
+eq "the stub holder outlives an orderly stop" "$?" 0
+pkill -KILL -f -- "--stub-holder $W/" ; sleep 0.5
+python3 - "$H/early" "$W/early.go" > "$W/early.out" <<'PY' &
+import os, sys, time, hashlib
+fd = os.open(sys.argv[1], os.O_RDONLY)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+data = b""
+while True:
+    b = os.read(fd, 1 << 20)
+    if not b:
+        break
+    data += b
+print(hashlib.sha256(data).hexdigest())
+PY
+ep=$!
+sleep 0.5
+start_daemon || finish
+wait_log "early was opened while no watch was there" 10
+touch "$W/early.go"
+wait $ep
+eq "a stub opened before the daemon started reads the data" \
+    "$(cat "$W/early.out")" "${SHA[early]}"
+
+# --- a recall that fails: the NAS stopped --------------------------------
+"$CTL" migrate -q --to cold "$H/again" > /dev/null 2>&1
+eq "a stub whose data is on the NAS" \
+    "$(tier_of s/again)" cold
+regular "its stub is at its path" "$H/again"
+nas_kill
+t0=$SECONDS
+xxh128sum < "$H/again" > "$W/again.out" 2> "$W/again.err"
+rc=$?
+failed_in_time "NAS stopped: the reader fails" "$rc"
+contains "with EIO" "$(cat "$W/again.err")" "failure occurred"
+eq "nothing read" "$(wc -c < "$W/again.out")" 0
+eq "the stub is intact" "$(nodata "$H/again")" none
+contains "the stub keeps its mark" \
+    "$(getfattr -d -m trusted. "$H/again" 2>/dev/null)" "jts-tier stub 1"
+nas_up
+eq "NAS back: the stub reads" \
+    "$(xxh128sum < "$H/again" | cut -d' ' -f1)" "${HASH[again]}"
+eq "catalog: recalled from the NAS to hot" \
+    "$(tier_of s/again)" hot
+
+# --- a careless copy of a stub -------------------------------------------
+"$CTL" migrate -q "$H/page" > /dev/null 2>&1
+mkdir -p "$W/warm/copied"
+truncate -s 4096 "$W/warm/copied/page"
+setfattr -n trusted.jts-tier.stub \
+    -v "$(getfattr -n trusted.jts-tier.stub --only-values "$H/page")" \
+    "$W/warm/copied/page"
+out=$("$CTL" check 2>&1)
+contains "check notices a copied stub" "$out" "stub-copy"
+rm -rf "$W/warm/copied"
+
+# --- 1,000 stubs read at once: queued, at most recall_concurrency ------
+mkdir -p "$W/hot/k"
+python3 - "$W/hot/k" <<'PY'
+import os, sys
+for i in range(1000):
+    with open(os.path.join(sys.argv[1], "f%04d" % i), "wb") as f:
+        f.write(os.urandom(4096 + i))
+PY
+hash_manifest "$W/hot/k" > "$W/k.want"
+"$CTL" migrate -q "$W/hot/k" > /dev/null 2>&1
+eq "1,000 stubs" "$(for f in "$W"/hot/k/*; do nodata "$f"; done |
+    grep -c none)" 1000
+( while [ ! -e "$W/k.done" ]; do
+	"$CTL" status --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["daemon"]["stubs"]
+print(d["recalling"], d["queued"])' ; sleep 0.05
+done > "$W/k.status" ) &
+sp=$!
+(cd "$W/hot/k" && find . -type f -print0 | xargs -0 -P 64 -n 4 cat > /dev/null)
+touch "$W/k.done"; wait $sp
+hash_manifest "$W/hot/k" > "$W/k.got"
+ok "1,000 stubs read at once: every byte as before" cmp -s "$W/k.want" "$W/k.got"
+eq "never more than 2 recalls at once" \
+    "$(awk '$1 > m { m = $1 } END { print m + 0 }' "$W/k.status")" 2
+ok "recalls waited in the queue" \
+    test "$(awk '$2 > m { m = $2 } END { print m + 0 }' "$W/k.status")" -gt 0
+eq "1,000 recalls" "$(sqlite3 "$CAT" "select count(*) from journal where
+    op = 'fill' and state = 'done' and cast(path as text) like 'k/%'")" 1000
+out=$("$CTL" check 2>&1)
+contains "check: OK at the end" "$out" "JTS-TIER OK"
+finish
