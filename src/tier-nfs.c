@@ -73,13 +73,27 @@ nfs_space(struct tier *t, struct tier_space *sp)
 	return 0;
 }
 
+/* READ the regular file rel of size bytes, hashed (and written to wfd). */
+static int
+nfs_get_file(struct nfs_tier *nt, const char *rel, int64_t size, int wfd,
+    unsigned char *out)
+{
+	struct nfsfh *fh;
+	int r;
+
+	if ((r = nfst_open_read(nt, rel, &fh)) != 0)
+		return r;
+	r = nfst_get(nt, fh, wfd, (uint64_t)size, out, NULL);
+	(void)nfst_close_fh(nt, fh);
+	return r;
+}
+
 static int
 nfs_read_into(struct tier *t, struct copier *cp, const char *rel,
     int64_t size, int wfd, unsigned char *out)
 {
 	struct nfs_tier *nt = tier_nfs_conn(t, NULL);
 	struct nfs_ident id;
-	struct nfsfh *fh;
 	int r;
 
 	(void)cp;
@@ -91,41 +105,26 @@ nfs_read_into(struct tier *t, struct copier *cp, const char *rel,
 		return -EFTYPE_NOTREG;
 	if ((int64_t)id.size != size)
 		return -ESTALE;
-	if ((r = nfst_open_read(nt, rel, &fh)) != 0)
-		return r;
-	r = nfst_get(nt, fh, wfd, (uint64_t)size, out, NULL);
-	(void)nfst_close_fh(nt, fh);
-	return r;
+	return nfs_get_file(nt, rel, size, wfd, out);
 }
 
 static int
 nfs_hash(struct tier *t, struct copier *cp, const char *rel, int64_t size,
     const struct stat *seen, unsigned char *out)
 {
-	struct nfs_tier *nt = tier_nfs_conn(t, NULL);
-	struct nfs_ident id;
-	struct nfsfh *fh;
-	int r;
+	struct nfs_tier *nt;
 
-	(void)cp;
-	if (nt == NULL)
-		return -EHOSTUNREACH;
 	/* A READ of a FIFO on the NAS does not block: a look just made
 	 * is trusted. */
-	if (seen != NULL) {
-		id.mode = seen->st_mode;
-		id.size = (uint64_t)seen->st_size;
-	} else if ((r = nfst_lstat(nt, rel, &id)) != 0)
-		return r;
-	if (!S_ISREG(id.mode))
+	if (seen == NULL)
+		return nfs_read_into(t, cp, rel, size, -1, out);
+	if ((nt = tier_nfs_conn(t, NULL)) == NULL)
+		return -EHOSTUNREACH;
+	if (!S_ISREG(seen->st_mode))
 		return -EFTYPE_NOTREG;
-	if ((int64_t)id.size != size)
+	if ((int64_t)seen->st_size != size)
 		return -ESTALE;
-	if ((r = nfst_open_read(nt, rel, &fh)) != 0)
-		return r;
-	r = nfst_get(nt, fh, -1, (uint64_t)size, out, NULL);
-	(void)nfst_close_fh(nt, fh);
-	return r;
+	return nfs_get_file(nt, rel, size, -1, out);
 }
 
 static void

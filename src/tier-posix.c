@@ -1025,34 +1025,21 @@ posix_release(const struct release *rl, char *why, size_t len)
 		return -1;
 	}
 swap:
-	if (rl->stub_hash != NULL) {
-		if (put_stub(rl, dfd, lnk, why, len) != 0)
-			return -1;
-		if (renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE) != 0) {
-			snprintf(why, len, "cannot put the stub in place on "
-			    "tier %s: %s", tier_name(e, t), strerror(errno));
-			(void)unlinkat(dfd, lnk, 0);
-			return -1;
-		}
-		jts_fault_point("release");
-		jts_pause_point("release");
-		if (fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode) || st.st_ino != ino) {
-			(void)renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE);
-			(void)unlinkat(dfd, lnk, 0);
-			snprintf(why, len, "source on tier %s was replaced "
-			    "during the move; both copies kept",
-			    tier_name(e, t));
-			return -1;
-		}
-		if (drop_old(e, t, dfd, lnk, leasefd, why, len) != 0)
-			return -1;
-	} else if (target != NULL) {
-		if (symlinkat(target, dfd, lnk) != 0 ||
-		    renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE) != 0) {
+	if (rl->stub_hash != NULL || target != NULL) {
+		/* The stub or the symlink, made beside, swapped with it. */
+		if (rl->stub_hash != NULL) {
+			if (put_stub(rl, dfd, lnk, why, len) != 0)
+				return -1;
+		} else if (symlinkat(target, dfd, lnk) != 0) {
 			snprintf(why, len, "cannot put the symbolic link in "
 			    "place on tier %s: %s", tier_name(e, t),
 			    strerror(errno));
+			return -1;
+		}
+		if (renameat2(dfd, lnk, dfd, base, RENAME_EXCHANGE) != 0) {
+			snprintf(why, len, "cannot put the %s in place on tier "
+			    "%s: %s", rl->stub_hash != NULL ? "stub" :
+			    "symbolic link", tier_name(e, t), strerror(errno));
 			(void)unlinkat(dfd, lnk, 0);
 			return -1;
 		}
