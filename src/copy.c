@@ -594,8 +594,8 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 		copy_hash_zeros(r.xs, hole);
 		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(r.xs));
 		memcpy(hash, canon.digest, JTS_HASH_LEN);
-		if (dst >= 0 && ftruncate(dst, (off_t)size) != 0)
-			r.err = -errno;
+		if (dst >= 0)
+			r.err = jts_set_size(dst, (off_t)size);
 	}
 	XXH3_freeState(r.xs);
 	return r.err;

@@ -823,8 +823,8 @@ nfst_get(struct nfs_tier *t, struct nfsfh *fh, int dst, uint64_t size,
 	if ((r = reader_init(&rd, t, fh, dst, size, o)) != 0)
 		return r;
 	r = reader_end(&rd, hash);
-	if (r == 0 && dst >= 0 && ftruncate(dst, (off_t)size) != 0)
-		r = -errno;
+	if (r == 0 && dst >= 0)
+		r = jts_set_size(dst, (off_t)size);
 	return r;
 }
 

@@ -933,3 +933,15 @@ jts_xattr_copy(int sfd, int dfd, const char *skip, const char *skip2,
 	free(val);
 	return r;
 }
+
+int
+jts_set_size(int fd, off_t size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (st.st_size != size && ftruncate(fd, size) != 0)
+		return -errno;
+	return 0;
+}

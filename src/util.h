@@ -160,5 +160,11 @@ bool	jts_xattr_in(const char *name, const char *skip);
  */
 int	jts_xattr_copy(int sfd, int dfd, const char *skip, const char *skip2,
 	    char *why, size_t len);
+/*
+ * Give fd the size size, truncating only if it has another: a truncate
+ * raises a pre-content event on a stub even through a descriptor opened
+ * without notification, so a stub being filled must not see one.
+ */
+int	jts_set_size(int fd, off_t size);
 
 #endif
