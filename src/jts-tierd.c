@@ -594,6 +594,8 @@ stubs_ensure(void)
 	}
 	D.stubs_on = true;
 	move_busy_hook = stubd_busy;
+	if (D.track != NULL)
+		stubd_keep(track_fd(D.track));
 	return 0;
 }
 
@@ -1071,6 +1073,8 @@ main(int argc, char **argv)
 	}
 	if (D.conf.fanotify)
 		D.track = track_start(&D.e, D.loop, &D.busy, rescan_soon);
+	if (D.track != NULL && D.stubs_on)
+		stubd_keep(track_fd(D.track));
 	queue_scan(NULL);
 	arm_policies();
 	jts_notice("started: pid %d, %d tiers, %d policies, socket %s, "

@@ -11,13 +11,20 @@
  * With no daemon connected it keeps the caller waiting, passes the event
  * to the next daemon that connects, and after SECONDS answers EIO.  It
  * exits when SOCKET is removed or replaced (answering EIO first).
+ *
+ * It also keeps the daemon's tracking group open (HM_KEEP) and closes it
+ * only once that daemon is gone, in a thread of its own: the close of a
+ * group waits until every stub caller is answered, which must not hold
+ * up a daemon's exit, nor this loop that answers them.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +50,34 @@ struct pend {
 
 static struct pend *P;
 static uint64_t next_tag = 1;
+
+#define NKEEP	8
+static int keep[NKEEP];		/* fds the connected daemon handed over */
+static int nkeep;
+
+static void *
+close_thread(void *arg)
+{
+	close((int)(intptr_t)arg);
+	return NULL;
+}
+
+/* The daemon is gone: let go of what it handed over, without waiting. */
+static void
+keep_release(void)
+{
+	pthread_t t;
+
+	while (nkeep > 0) {
+		int fd = keep[--nkeep];
+
+		if (pthread_create(&t, NULL, close_thread,
+		    (void *)(intptr_t)fd) == 0)
+			pthread_detach(t);
+		else
+			close(fd);
+	}
+}
 
 static void
 send_event(int d, struct pend *p)
@@ -119,6 +154,12 @@ on_daemon(int g, int d)
 			if (hmsg_send(d, &a, -1) != 0)
 				return -1;
 			continue;
+		}
+		if (m.type == HM_KEEP && fd >= 0) {
+			if (nkeep < NKEEP) {
+				keep[nkeep++] = fd;
+				continue;
+			}
 		}
 		if (fd >= 0)
 			close(fd);
@@ -207,6 +248,7 @@ stub_holder_main(const char *sock, int timeout_s)
 				/* The newest daemon is the one. */
 				if (d >= 0)
 					close(d);
+				keep_release();
 				d = nd;
 				for (p = P; p != NULL; p = p->next)
 					send_event(d, p);
@@ -216,6 +258,7 @@ stub_holder_main(const char *sock, int timeout_s)
 		    on_daemon(g, d) != 0) {
 			close(d);
 			d = -1;
+			keep_release();
 			for (p = P; p != NULL; p = p->next)
 				p->sent = false;
 		}

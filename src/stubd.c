@@ -95,6 +95,7 @@ static struct {
 	char		 hsock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char		 exe[PATH_MAX];
 	int		 hfd;
+	int		 keep;		/* the fd the holder keeps (stubd_keep) */
 	bool		 fresh_holder;	/* none was running: we started it */
 	pthread_mutex_t	 hmu;		/* one mark request at a time */
 	pthread_cond_t	 hcv;
@@ -105,7 +106,7 @@ static struct {
 	uint64_t	 nwatched, queued, filling, recalled, failed;
 	uint64_t	 bytes;
 	int64_t		 last_ms;
-} S = { .g = -1, .wake = { -1, -1 }, .hfd = -1 };
+} S = { .g = -1, .wake = { -1, -1 }, .hfd = -1, .keep = -1 };
 
 /* ---- what both processes share ------------------------------------- */
 
@@ -401,6 +402,31 @@ watch_hook(int fd, int dirfd, const char *name, char *why, size_t len)
 	return watch_fd(fd, path, why, len);
 }
 
+/* Hand the holder the fd it keeps (stubd_keep), if any. */
+static void
+holder_keep(void)
+{
+	struct hmsg m = { HM_KEEP, 0, 0 };
+	int r;
+
+	pthread_mutex_lock(&S.hmu);
+	if (S.hfd >= 0 && S.keep >= 0 &&
+	    (r = hmsg_send(S.hfd, &m, S.keep)) != 0)
+		jts_warn("stubs: the stub holder cannot keep the tracking "
+		    "group: %s; a stop while stub callers wait lasts until "
+		    "they are answered", strerror(-r));
+	pthread_mutex_unlock(&S.hmu);
+}
+
+void
+stubd_keep(int fd)
+{
+	if (!S.on || fd < 0)
+		return;
+	S.keep = fd;
+	holder_keep();
+}
+
 /* The holder is gone: start another, mark every stub in it again. */
 static void
 holder_renew(void)
@@ -416,6 +442,7 @@ holder_renew(void)
 	pthread_mutex_lock(&S.hmu);
 	S.hfd = s;
 	pthread_mutex_unlock(&S.hmu);
+	holder_keep();
 	jts_notice("stubs: a new stub holder marks the stubs again");
 }
 
@@ -1101,5 +1128,6 @@ stubd_stop(void)
 	if (S.hfd >= 0)
 		close(S.hfd);
 	S.hfd = -1;
+	S.keep = -1;
 	S.on = false;
 }

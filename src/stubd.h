@@ -27,6 +27,15 @@ struct json_object;
 int	stubd_start(struct engine *e, char *why, size_t len);
 /* Mark every stub of the catalog's files (at start); how many, or -1. */
 int	stubd_watch_all(struct engine *e);
+/*
+ * Have the holder keep fd (the tracking group) open too.  The kernel
+ * releases a fanotify group only once every caller waiting on a stub is
+ * answered (the caller pins the marks it passes, the tracking group's
+ * file-system mark among them), so the last close of that group must
+ * not fall to a daemon that is stopping or dying while callers wait:
+ * its exit would wait for them, and they for it.
+ */
+void	stubd_keep(int fd);
 /* Stop the workers and the event thread; the holder stays. */
 void	stubd_stop(void);
 /* Is rel being filled now (a move of it must wait)? */
@@ -45,6 +54,9 @@ int	stub_holder_main(const char *sock, int timeout_s);
 #define HM_ACK		2	/* h->d, err: the mark is there (0) */
 #define HM_EVENT	3	/* h->d, an event's fd, tag: fill it */
 #define HM_VERDICT	4	/* d->h, tag, err: 0 let it through */
+#define HM_KEEP		5	/* d->h, an fd the holder keeps open while
+				   this daemon is connected, and closes after
+				   it is gone, in a thread of its own */
 struct hmsg {
 	uint32_t	 type;
 	int32_t		 err;

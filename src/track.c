@@ -547,6 +547,12 @@ track_stop(struct track *t)
 	free(t);
 }
 
+int
+track_fd(struct track *t)
+{
+	return t->fd;
+}
+
 const char *
 track_mode(struct track *t)
 {

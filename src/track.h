@@ -22,6 +22,8 @@ struct ev_loop;
 struct track *track_start(struct engine *, struct ev_loop *,
 	    const bool *busy, void (*lost)(void));
 void	track_stop(struct track *);
+/* The tracking group's descriptor (the stub holder keeps it open too). */
+int	track_fd(struct track *);
 const char *track_mode(struct track *);
 
 #endif
