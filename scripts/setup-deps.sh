@@ -10,6 +10,7 @@ libev-dev libinih-dev libblkid-dev libjson-c-dev libsystemd-dev
 libacl1-dev libattr1-dev
 sqlite3 xxhash acl attr btrfs-progs xfsprogs e2fsprogs util-linux
 libnfs-utils nfs-ganesha nfs-ganesha-vfs rpcbind
+postgresql-15
 fio rsync mandoc lvm2 procps psmisc time bc fdisk jq clang
 "
 

@@ -5,13 +5,11 @@
 # Judged from outside: xxh128sum and sha256sum against the files as made,
 # stat, du, getfattr, getfacl, sqlite3.  Then: many readers of one stub
 # (one recall), 1,000 stubs read at once (the queue), a stub opened
-# while nothing watched it, a recall that fails
-# (NAS stopped: EIO, the stub intact, the next read works), a careless
-# copy of a stub noticed by check.
-#
-# Not yet in the suite: after the NAS comes back, the next read of a stub
-# whose recall failed while it was away hangs (the recall worker does not
-# get its connection back); the cases after it have not run to the end.
+# while nothing watched it, the daemon killed (SIGKILL) or stopped while
+# readers wait (they get the data from the next daemon, or EIO after
+# stub_timeout: never the stub's holes), a recall that fails (NAS
+# stopped: EIO, the stub intact, the next read works), a careless copy
+# of a stub noticed by check.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
 . "${JTS_SRCDIR:-.}/tests/lib-nfs.sh"
 need_hooks
@@ -50,6 +48,33 @@ try:
 except OSError as e:
     print("none" if e.errno == errno.ENXIO else e)' "$1"
 }
+# nodata_count DIR: how many files beneath DIR have no data past their
+# first 4 KiB (one interpreter for them all).
+nodata_count() {
+	python3 - "$1" <<'PY'
+import errno, os, sys
+n = 0
+for d, _, fs in os.walk(sys.argv[1]):
+    for f in fs:
+        fd = os.open(os.path.join(d, f), os.O_RDONLY)
+        try:
+            os.lseek(fd, 4096, os.SEEK_DATA)
+        except OSError as e:
+            n += e.errno == errno.ENXIO
+        os.close(fd)
+print(n)
+PY
+}
+# read_bg NAME: read stub NAME in the background; its xxh128 in
+# $W/NAME.got, its exit status in $W/NAME.rc, the bytes it read in
+# $W/NAME.len.
+read_bg() {
+	( xxh128sum < "$H/$1" > "$W/$1.raw" 2> "$W/$1.err"
+	  echo $? > "$W/$1.rc"
+	  cut -d' ' -f1 < "$W/$1.raw" > "$W/$1.got" ) &
+	RP="$RP $!"
+}
+RP=
 # fills PATH: journal rows of stub recalls of PATH (relative).
 fills() {
 	sqlite3 "$CAT" "select count(*) from journal where op = 'fill' and
@@ -68,7 +93,7 @@ d = sys.argv[1]
 sizes = {"wal": 16 << 20, "odd": 1234567, "one": 1, "page": 4096,
          "empty": 0}
 for n in ("cat", "cp", "sha", "mmap", "write", "trunc", "many", "kill",
-          "stop", "late", "early", "again"):
+          "kill2", "gone", "stop", "late", "early", "again"):
     sizes[n] = (1 << 20) + 7
 for n, s in sizes.items():
     with open(os.path.join(d, n), "wb") as f:
@@ -219,6 +244,60 @@ wait $ep
 eq "a stub opened before the daemon started reads the data" \
     "$(cat "$W/early.out")" "${SHA[early]}"
 
+# --- the daemon killed while readers wait --------------------------------
+# Each recall is held 2 s at its start; the daemon is killed meanwhile.
+stop_daemon
+start_daemon JTS_TIER_PAUSE=fill:2000 || finish
+read_bg kill; sleep 0.2; read_bg kill2; sleep 0.2
+cat "$H/kill" > /dev/null &
+RP="$RP $!"
+sleep 0.5
+t0=$SECONDS
+kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+eq "a daemon killed while readers wait exits at once" \
+    "$((SECONDS - t0 < 3))" 1
+ok "the stub holder outlives it" pgrep -f -- "--stub-holder $W/" > /dev/null
+start_daemon || finish
+wait $RP; RP=
+for n in kill kill2; do
+	eq "daemon killed and restarted: a waiting reader of $n gets the data" \
+	    "$(cat "$W/$n.got")" "${HASH[$n]}"
+done
+# Killed, and no daemon comes back within stub_timeout: EIO, no holes.
+stop_daemon
+start_daemon JTS_TIER_PAUSE=fill:2000 || finish
+read_bg gone
+sleep 0.7
+kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+t0=$SECONDS
+wait $RP; RP=
+failed_in_time "no daemon back: the reader fails" "$(cat "$W/gone.rc")"
+contains "with EIO" "$(cat "$W/gone.err")" "failure occurred"
+eq "the reader got nothing, never the stub's holes" \
+    "$(wc -c < "$W/gone.raw")" 0
+ok "after stub_timeout (6 s), not before" test $((SECONDS - t0)) -ge 4
+eq "its stub is intact" "$(nodata "$H/gone")" none
+contains "and keeps its mark" \
+    "$(getfattr -d -m trusted. "$H/gone" 2>/dev/null)" "jts-tier stub 1"
+start_daemon || finish
+eq "the next daemon recalls it" \
+    "$(xxh128sum < "$H/gone" | cut -d' ' -f1)" "${HASH[gone]}"
+# An orderly stop while a recall runs; a reader while no daemon runs.
+stop_daemon
+start_daemon JTS_TIER_PAUSE=fill:1500 || finish
+read_bg stop
+sleep 0.5
+stop_daemon
+eq "jts-tierd stops while a recall runs" "$?" 0
+read_bg late
+sleep 1
+start_daemon || finish
+wait $RP; RP=
+eq "stopped during its recall: the reader gets the data" \
+    "$(cat "$W/stop.got")" "${HASH[stop]}"
+eq "a reader while no daemon ran gets the data from the next" \
+    "$(cat "$W/late.got")" "${HASH[late]}"
+
 # --- a recall that fails: the NAS stopped --------------------------------
 "$CTL" migrate -q --to cold "$H/again" > /dev/null 2>&1
 eq "a stub whose data is on the NAS" \
@@ -261,8 +340,7 @@ for i in range(1000):
 PY
 hash_manifest "$W/hot/k" > "$W/k.want"
 "$CTL" migrate -q "$W/hot/k" > /dev/null 2>&1
-eq "1,000 stubs" "$(for f in "$W"/hot/k/*; do nodata "$f"; done |
-    grep -c none)" 1000
+eq "1,000 stubs" "$(nodata_count "$W/hot/k")" 1000
 ( while [ ! -e "$W/k.done" ]; do
 	"$CTL" status --json 2>/dev/null | python3 -c '
 import json, sys
