@@ -263,8 +263,8 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	r = daemon_move(ctx, ce, argc, argv, to, dry, rmsrc, mo.quiet, leave);
 	if (r != CLIENT_NO_DAEMON)
 		return r;
-	if (!dry && (leave != NULL ? leave_parse(leave) : (int)ctx->conf.leave)
-	    == LEAVE_STUB) {
+	if (!dry && !rmsrc && (leave != NULL ? leave_parse(leave) ==
+	    LEAVE_STUB : conf_wants_stubs(&ctx->conf))) {
 		jts_err("%s: leave = stub needs jts-tierd running: it watches "
 		    "the stubs and fills them when they are read; nothing "
 		    "moved", ce->name);
@@ -283,6 +283,7 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	}
 	mo.leave = rmsrc ? LEAVE_REMOVE : leave != NULL ?
 	    (enum leave_mode)leave_parse(leave) : ctx->conf.leave;
+	mo.leave_forced = rmsrc || leave != NULL;
 	mo.progress = !noprog && !mo.quiet && isatty(STDERR_FILENO);
 	memset(&plan, 0, sizeof(plan));
 	/*

@@ -276,6 +276,18 @@ k_low(struct parse *ps, const char *v)
 }
 
 static int
+k_tier_leave(struct parse *ps, const char *v)
+{
+	int m = leave_parse(v);
+
+	if (m < 0)
+		return fail(ps, "bad value for leave: %s%s", v,
+		    " (symlink, remove or stub)");
+	ps->cur->leave = m;
+	return 1;
+}
+
+static int
 k_policies(struct parse *ps, const char *v)
 {
 	if (v[0] != '/')
@@ -410,6 +422,7 @@ static const struct {
 	{ "tier",	"inflight",		k_inflight },
 	{ "tier",	"high_watermark",	k_high },
 	{ "tier",	"low_watermark",	k_low },
+	{ "tier",	"leave",		k_tier_leave },
 };
 
 static int
@@ -452,6 +465,7 @@ section_tier(struct parse *ps, const char *section)
 	ps->cur->kind = TIER_POSIX;
 	ps->cur->high = 90;
 	ps->cur->low = 75;
+	ps->cur->leave = -1;
 	ps->cur->line = ps->il.section_line;
 	return ps->cur;
 }
@@ -811,4 +825,25 @@ conf_tier_list(const struct conf *c, bool where, char *buf, size_t len)
 	if (n >= len && len > 4)
 		memcpy(buf + len - 4, "...", 4);
 	return buf;
+}
+
+enum leave_mode
+conf_leave_of(const struct conf *c, int home)
+{
+	if (home >= 0 && home < c->ntiers && c->tiers[home].leave >= 0)
+		return (enum leave_mode)c->tiers[home].leave;
+	return c->leave;
+}
+
+bool
+conf_wants_stubs(const struct conf *c)
+{
+	int i;
+
+	if (c->leave == LEAVE_STUB)
+		return true;
+	for (i = 0; i < c->ntiers; i++)
+		if (c->tiers[i].leave == LEAVE_STUB)
+			return true;
+	return false;
 }

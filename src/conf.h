@@ -38,6 +38,8 @@ struct tier_conf {
 	int		 inflight;	/* nfs: requests in flight per file */
 	int		 high;		/* watermarks, percent used */
 	int		 low;
+	int		 leave;		/* enum leave_mode for files whose home
+					   is here; -1: [defaults] leave */
 	int		 line;		/* where the section starts */
 };
 
@@ -93,6 +95,11 @@ int	conf_parse(const char *path, const char *text, size_t len,
 void	conf_free(struct conf *);
 struct tier_conf *conf_tier(struct conf *, const char *name);
 int	conf_tier_index(const struct conf *, const char *name);
+/* What a file whose home is tier home leaves there: its [tier] leave,
+ * else the [defaults] one. */
+enum leave_mode conf_leave_of(const struct conf *, int home);
+/* Does [defaults] or any [tier] say leave = stub? */
+bool	conf_wants_stubs(const struct conf *);
 const char *conf_kind_name(enum tier_kind);
 /*
  * The configured tiers for a message, "hot, warm, cold", or with where

@@ -259,7 +259,8 @@ report_move(struct engine *e, const struct move_item *it, const char *where,
 }
 
 static void
-run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave)
+run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave,
+    bool forced)
 {
 	struct move_opts mo;
 	struct move_stats st;
@@ -267,6 +268,7 @@ run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave)
 	memset(&mo, 0, sizeof(mo));
 	memset(&st, 0, sizeof(st));
 	mo.leave = leave;
+	mo.leave_forced = forced;
 	mo.quiet = true;
 	mo.report = report_move;
 	mo.report_arg = j;
@@ -357,7 +359,7 @@ step_policy(struct job *j)
 		n++;
 	}
 	if (plan.n > 0)
-		run_moves(j, &plan, p->leave);
+		run_moves(j, &plan, p->leave, p->leave_set);
 	plan.errors = 0;
 	move_plan_free(&plan);
 	if (p->bandwidth > 0 && bytes > 0) {
@@ -466,7 +468,9 @@ step_request(struct job *j)
 	rr.mo.leave = j->rq.remove_source ? LEAVE_REMOVE :
 	    j->rq.leave != NULL ? (enum leave_mode)leave_parse(j->rq.leave) :
 	    D.conf.leave;
-	if (rr.mo.leave == LEAVE_STUB && !rr.dry && stubs_ensure() != 0) {
+	rr.mo.leave_forced = j->rq.remove_source || j->rq.leave != NULL;
+	if ((rr.mo.leave == LEAVE_STUB || (!rr.mo.leave_forced &&
+	    conf_wants_stubs(&D.conf))) && !rr.dry && stubs_ensure() != 0) {
 		t = xasprintf("leave = stub: %s; nothing moved",
 		    stubd_unavailable());
 		send_result(j->conn, 1, NULL, t);
@@ -565,7 +569,7 @@ stubs_wanted(void)
 	bool found = false;
 	int i;
 
-	if (D.conf.leave == LEAVE_STUB)
+	if (conf_wants_stubs(&D.conf))
 		return true;
 	for (i = 0; i < D.ps.n; i++)
 		if (D.ps.p[i].leave == LEAVE_STUB)
@@ -885,6 +889,7 @@ reload(struct conn *c)
 	for (i = 0; i < nc.ntiers; i++) {
 		D.conf.tiers[i].high = nc.tiers[i].high;
 		D.conf.tiers[i].low = nc.tiers[i].low;
+		D.conf.tiers[i].leave = nc.tiers[i].leave;
 	}
 	free(D.conf.policies);
 	D.conf.policies = xstrdup(nc.policies);

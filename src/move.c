@@ -100,6 +100,16 @@ tier_name(struct engine *e, int t)
 	return e->tiers[t].tc->name;
 }
 
+/* What the item leaves at its home path: the run's leave if it was
+ * given, else its home tier's. */
+static enum leave_mode
+item_leave(const struct batch *b, const struct move_item *it)
+{
+	if (b->o->leave_forced)
+		return b->o->leave;
+	return conf_leave_of(b->e->conf, it->home);
+}
+
 void
 item_fail(struct move_item *it, enum item_state s, const char *fmt, ...)
 {
@@ -593,7 +603,7 @@ journal_batch(struct engine *e, struct batch *b)
 		snprintf(j.dst, sizeof(j.dst), "%s", tier_name(e, it->dst));
 		snprintf(j.home, sizeof(j.home), "%s", tier_name(e, it->home));
 		snprintf(j.leave, sizeof(j.leave), "%s",
-		    leave_name(b->o->leave));
+		    leave_name(item_leave(b, it)));
 		j.state = JS_COPYING;
 		j.tmp = "";
 		j.pre_size = it->pre.st_size;
@@ -702,8 +712,8 @@ release_batch(struct engine *e, struct batch *b)
 		why[0] = '\0';
 		ident_of(&pre, &it->pre);
 		if (finish_item(e, it->src, it->dst, it->home, it->rel,
-		    &pre, b->o->leave, it->hash, it->jid, it->fd, &ds, why,
-		    sizeof(why)) != 0) {
+		    &pre, item_leave(b, it), it->hash, it->jid, it->fd, &ds,
+		    why, sizeof(why)) != 0) {
 			item_fail(it, IT_CONFLICT, "%s", why[0] ? why :
 			    "cannot release the source");
 		}

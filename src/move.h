@@ -71,6 +71,8 @@ struct move_stats {
 struct engine;
 struct move_opts {
 	enum leave_mode	 leave;
+	bool		 leave_forced;	/* leave given (command, policy): it
+					   wins over each home tier's own */
 	bool		 progress;	/* draw a progress bar on stderr */
 	bool		 quiet;
 	/* When set, called for each item moved or not, instead of printing;

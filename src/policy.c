@@ -249,6 +249,7 @@ policy_handler(void *user, const char *section, const char *key,
 			return pfail(ps, "bad leave: %s (symlink, remove or "
 			    "stub)", v);
 		p->leave = (enum leave_mode)m;
+		p->leave_set = true;
 	} else
 		return pfail(ps, "unknown key '%s' in [policy]", key);
 	return 1;

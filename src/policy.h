@@ -29,6 +29,7 @@ struct policy {
 	char		**exclude;
 	int		 nexclude;
 	enum leave_mode	 leave;
+	bool		 leave_set;	/* leave = in the file (else per tier) */
 	bool		 enabled;
 	sqlite3_stmt	*sel;		/* compiled once, see policy_compile */
 	sqlite3_stmt	*one;		/* the condition for one path */

@@ -358,6 +358,27 @@ ok "recalls waited in the queue" \
     test "$(awk '$2 > m { m = $2 } END { print m + 0 }' "$W/k.status")" -gt 0
 eq "1,000 recalls" "$(sqlite3 "$CAT" "select count(*) from journal where
     op = 'fill' and state = 'done' and cast(path as text) like 'k/%'")" 1000
+# --- leave per tier: [defaults] symlink, [tier hot] stub ------------------
+sed -i 's|^leave = stub$|leave = symlink|; s|^\[tier hot\]$|&\nleave = stub|' \
+    "$CONF"
+"$CTL" reload > /dev/null 2>&1
+eq "reload with leave in [tier hot]" "$?" 0
+mkdir -p "$W/hot/pt"
+head -c 70000 /dev/urandom > "$W/hot/pt/a"
+head -c 70000 /dev/urandom > "$W/hot/pt/b"
+ha=$(xxh128sum < "$W/hot/pt/a" | cut -d' ' -f1)
+"$CTL" migrate -q "$W/hot/pt/a" > /dev/null 2>&1
+contains "a file whose home is hot leaves hot's stub" \
+    "$(getfattr -d -m trusted. "$W/hot/pt/a" 2>/dev/null)" "jts-tier stub 1"
+"$CTL" migrate -q --leave symlink "$W/hot/pt/b" > /dev/null 2>&1
+ok "--leave symlink wins over the tier's" test -L "$W/hot/pt/b"
+eq "the stub reads" "$(xxh128sum < "$W/hot/pt/a" | cut -d' ' -f1)" "$ha"
+sed -i 's|^leave = stubx*$|leave = stubs|' "$CONF"
+out=$("$CTL" reload 2>&1)
+contains "a bad leave in a tier is refused, naming it" "$out" \
+    "bad value for leave: stubs"
+sed -i 's|^leave = stubs$|leave = stub|' "$CONF"
+
 out=$("$CTL" check 2>&1)
 contains "check: OK at the end" "$out" "JTS-TIER OK"
 finish
