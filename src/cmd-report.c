@@ -44,6 +44,7 @@ struct dirsum {
 struct tiersum {
 	int64_t		 files[NBUCKET], bytes[NBUCKET];
 	int64_t		 total_files, total_bytes;
+	int64_t		 stubs;		/* stubs at home paths here */
 	struct dirsum	*d;
 	size_t		 nd, capd;
 	/* open addressing over d, by dir */
@@ -321,6 +322,24 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		}
 		sqlite3_finalize(st);
 	}
+	/*
+	 * Stubs at home paths: files away from home whose last move off
+	 * their home left a stub (the journal says so; check sees the
+	 * files themselves).
+	 */
+	if (cat.db != NULL && sqlite3_prepare_v2(cat.db, "SELECT f.home, "
+	    "count(*) FROM files f JOIN (SELECT path, leave, max(id) FROM "
+	    "journal WHERE op = 'migrate' AND state = 'done' AND src = home "
+	    "GROUP BY path) j ON j.path = f.path WHERE f.tier != f.home AND "
+	    "j.leave = 'stub' GROUP BY f.home", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			t = conf_tier_index(&ctx->conf,
+			    (const char *)sqlite3_column_text(st, 0));
+			if (t >= 0)
+				ts[t].stubs = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
 	if (json)
 		root = json_object_new_array();
 	for (t = 0; t < ctx->conf.ntiers; t++) {
@@ -335,6 +354,8 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    json_object_new_int64(s->total_files));
 			json_object_object_add(jt, "bytes",
 			    json_object_new_int64(s->total_bytes));
+			json_object_object_add(jt, "stubs",
+			    json_object_new_int64(s->stubs));
 			hist = json_object_new_array();
 			for (i = 0; i < NBUCKET; i++) {
 				json_object *o = json_object_new_object();
@@ -353,6 +374,10 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    "", ctx->conf.tiers[t].name, s->total_files,
 			    jts_fmt_bytes((uint64_t)s->total_bytes, b,
 			    sizeof(b)));
+			if (s->stubs > 0)
+				printf("  %" PRId64 " stub(s) at their paths "
+				    "here, their data on other tiers\n",
+				    s->stubs);
 			max = 0;
 			for (i = 0; i < NBUCKET; i++)
 				if (s->bytes[i] > max)

@@ -130,16 +130,27 @@ leave_parse(const char *v)
 	return -1;
 }
 
+/* leave = in [defaults] (into the conf) or in a [tier] (into it). */
 static int
-k_leave(struct parse *ps, const char *v)
+leave_into(struct parse *ps, const char *v, int *out)
 {
 	int m = leave_parse(v);
 
 	if (m < 0)
 		return fail(ps, "bad value for leave: %s%s", v,
 		    " (symlink, remove or stub)");
-	ps->conf->leave = (enum leave_mode)m;
+	*out = m;
 	return 1;
+}
+
+static int
+k_leave(struct parse *ps, const char *v)
+{
+	int m = LEAVE_SYMLINK, r;
+
+	if ((r = leave_into(ps, v, &m)) == 1)
+		ps->conf->leave = (enum leave_mode)m;
+	return r;
 }
 
 static int
@@ -278,13 +289,7 @@ k_low(struct parse *ps, const char *v)
 static int
 k_tier_leave(struct parse *ps, const char *v)
 {
-	int m = leave_parse(v);
-
-	if (m < 0)
-		return fail(ps, "bad value for leave: %s%s", v,
-		    " (symlink, remove or stub)");
-	ps->cur->leave = m;
-	return 1;
+	return leave_into(ps, v, &ps->cur->leave);
 }
 
 static int

@@ -86,7 +86,12 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 		snprintf(why, len, "the stub's size changed");
 		return -EIO;
 	}
-	if ((r = tier_lookup(S, rel, &cst)) != 0) {
+	r = tier_lookup(S, rel, &cst);
+	/* A connection that broke since its last use (a NAS restarted
+	 * between recalls) is tried afresh, once. */
+	if (r == -EHOSTUNREACH && engine_tiers_reset(e) > 0)
+		r = tier_lookup(S, rel, &cst);
+	if (r != 0) {
 		snprintf(why, len, "its data on tier %s cannot be found: %s",
 		    S->tc->name, r == -EHOSTUNREACH ? "the tier does not "
 		    "answer" : strerror(-r));

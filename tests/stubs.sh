@@ -93,7 +93,7 @@ d = sys.argv[1]
 sizes = {"wal": 16 << 20, "odd": 1234567, "one": 1, "page": 4096,
          "empty": 0}
 for n in ("cat", "cp", "sha", "mmap", "write", "trunc", "many", "kill",
-          "kill2", "gone", "stop", "late", "early", "again"):
+          "kill2", "gone", "stop", "late", "early", "again", "restart"):
     sizes[n] = (1 << 20) + 7
 for n, s in sizes.items():
     with open(os.path.join(d, n), "wb") as f:
@@ -142,6 +142,8 @@ contains "check: OK with stubs" "$out" "JTS-TIER OK"
 contains "check counts the stubs" "$out" "stubs=$stubs"
 contains "status shows the stubs watched" "$("$CTL" status)" \
     "stubs: $stubs watched"
+contains "report counts the stubs at their home paths" "$("$CTL" report)" \
+    "$stubs stub(s) at their paths here"
 contains "explain says where the data is" "$("$CTL" explain "$H/wal")" \
     "at this path: a stub"
 # A rescan does not catalogue a stub's holes as content.
@@ -318,6 +320,13 @@ eq "NAS back: the stub reads" \
     "$(xxh128sum < "$H/again" | cut -d' ' -f1)" "${HASH[again]}"
 eq "catalog: recalled from the NAS to hot" \
     "$(tier_of s/again)" hot
+# The NAS restarted between two recalls: the first after it works.
+"$CTL" migrate -q --to cold "$H/restart" > /dev/null 2>&1
+eq "a stub whose data is on the NAS" "$(tier_of s/restart)" cold
+nas_kill
+nas_up
+eq "NAS restarted since the last recall: the next recall works" \
+    "$(xxh128sum < "$H/restart" | cut -d' ' -f1)" "${HASH[restart]}"
 
 # --- a careless copy of a stub -------------------------------------------
 "$CTL" migrate -q "$H/page" > /dev/null 2>&1
