@@ -388,6 +388,29 @@ contains "a bad leave in a tier is refused, naming it" "$out" \
     "bad value for leave: stubs"
 sed -i 's|^leave = stubs$|leave = stub|' "$CONF"
 
+# --- a file system that refuses pre-content marks: refused at start ------
+mkdir -p "$W/tmpfs" "$W/run2" "$W/var2"
+mount -t tmpfs -o size=16m tmpfs "$W/tmpfs" && MOUNTS="$W/tmpfs $MOUNTS"
+cat > "$W/tmpfs.conf" <<CONF
+[catalog]
+path = $W/var2/catalog.db
+[defaults]
+leave = stub
+[daemon]
+socket = $W/run2/ctl.sock
+policies = $W/policies
+[tier hot]
+kind = posix
+root = $W/tmpfs
+[tier warm]
+kind = btrfs
+root = $W/warm
+CONF
+timeout 20 "$TIERD" -c "$W/tmpfs.conf" > "$W/tmpfs.log" 2>&1
+failed_in_time "leave = stub on tmpfs: jts-tierd refuses to start" "$?"
+contains "naming the tier and the cause" "$(cat "$W/tmpfs.log")" \
+    "tier hot ($W/tmpfs): its file system refuses fanotify pre-content marks"
+
 out=$("$CTL" check 2>&1)
 contains "check: OK at the end" "$out" "JTS-TIER OK"
 finish
