@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "scan.h"
+#include "stub.h"
 #include "util.h"
 
 #define SCAN_TXN	100000	/* changes per transaction */
@@ -30,6 +31,7 @@
 /* What a scan keeps of a file's status. */
 struct fst {
 	int64_t		 size, mtime_ns, ctime_ns, ino;
+	int64_t		 blocks;		/* 512-byte units allocated */
 	uint32_t	 mode, uid, gid;
 };
 
@@ -142,10 +144,23 @@ run(struct scan *s, sqlite3_stmt *st)
 	return r == SQLITE_DONE ? 0 : -1;
 }
 
-/* A file on disk with no row for this tier. */
+/*
+ * A file on disk with no row for this tier (name in dfd).  A stub is no
+ * data: at its home path the catalog has its data elsewhere, anywhere
+ * else it is a copy that check reports; neither is catalogued.  Only a
+ * sparse file, or one no larger than a stub's first block, can be one,
+ * so only those are looked at.
+ */
 static void
-file_new(struct scan *s, const char *rel, size_t n, const struct fst *x)
+file_new(struct scan *s, int dfd, const char *name, const char *rel,
+    size_t n, const struct fst *x)
 {
+	struct stat sb;
+
+	if ((x->size <= STUB_HEAD ||
+	    x->blocks * 512 < x->size) &&
+	    stub_read_at(dfd, name, NULL, &sb) == 1)
+		return;
 	sqlite3_bind_blob(s->ins, 1, rel, (int)n, SQLITE_STATIC);
 	sqlite3_bind_text(s->ins, 2, s->tier, -1, SQLITE_STATIC);
 	bind_stat(s->ins, x);
@@ -212,7 +227,8 @@ file_seen(struct scan *s, const char *rel, size_t n, const struct fst *x)
 
 /* Merge one file found on disk with the catalog rows before it. */
 static void
-merge_file(struct scan *s, const char *rel, size_t n, const struct fst *x)
+merge_file(struct scan *s, int dfd, const char *name, const char *rel,
+    size_t n, const struct fst *x)
 {
 	int c = 1;
 
@@ -235,7 +251,7 @@ merge_file(struct scan *s, const char *rel, size_t n, const struct fst *x)
 		file_seen(s, rel, n, x);
 		cur_next(s);
 	} else
-		file_new(s, rel, n, x);
+		file_new(s, dfd, name, rel, n, x);
 }
 
 struct ent {
@@ -291,6 +307,7 @@ fst_of(const struct statx *x, struct fst *f)
 	f->ctime_ns = (int64_t)x->stx_ctime.tv_sec * 1000000000 +
 	    x->stx_ctime.tv_nsec;
 	f->ino = (int64_t)x->stx_ino;
+	f->blocks = (int64_t)x->stx_blocks;
 	f->mode = x->stx_mode;
 	f->uid = x->stx_uid;
 	f->gid = x->stx_gid;
@@ -476,7 +493,8 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len,
 			else
 				walk(s, fd, rel, relcap, at + k, depth + 1);
 		} else
-			merge_file(s, *rel, at + k, &v[i].st);
+			merge_file(s, dirfd(d), name, *rel, at + k,
+			    &v[i].st);
 		(*rel)[len] = '\0';
 	}
 	free(names);

@@ -12,7 +12,6 @@
 
 #include "stub.h"
 
-#define STUB_HEAD	4096
 static const char zeros[STUB_HEAD];
 
 #define STUB_FMT	"jts-tier stub 1 row=%" PRId64 " size=%" PRId64 \

@@ -26,6 +26,8 @@ struct stub_info {
  * Is fd a stub?  1 and *si filled (si may be NULL), 0 if not, -errno if
  * it cannot be told (-EBADMSG: a mark that does not parse).
  */
+/* A stub holds a block of zeros at its start, a hole after. */
+#define STUB_HEAD	4096
 int	stub_read_fd(int fd, struct stub_info *si);
 /* The same for name in dirfd, not following a symlink; st filled. */
 int	stub_read_at(int dirfd, const char *name, struct stub_info *si,

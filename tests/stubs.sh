@@ -148,6 +148,9 @@ contains "explain says where the data is" "$("$CTL" explain "$H/wal")" \
     "at this path: a stub"
 # A rescan does not catalogue a stub's holes as content.
 "$CTL" scan > /dev/null 2>&1
+eq "a rescan takes no stub at its home path for a file of hot" \
+    "$(grep -c 'on tier hot: the catalog has this path on another' \
+    "$W/d.log")" 0
 eq "a rescan leaves the catalog's data on warm" \
     "$(sqlite3 "$CAT" "select count(*) from files where tier = 'warm'")" \
     "$stubs"
@@ -335,9 +338,14 @@ truncate -s 4096 "$W/warm/copied/page"
 setfattr -n trusted.jts-tier.stub \
     -v "$(getfattr -n trusted.jts-tier.stub --only-values "$H/page")" \
     "$W/warm/copied/page"
+"$CTL" scan > /dev/null 2>&1
+eq "a scan does not catalogue the copied stub's holes" \
+    "$(sqlite3 "$CAT" "select count(*) from files where
+    cast(path as text) = 'copied/page'")" 0
 out=$("$CTL" check 2>&1)
 contains "check notices a copied stub" "$out" "stub-copy"
 rm -rf "$W/warm/copied"
+"$CTL" scan > /dev/null 2>&1
 
 # --- 1,000 stubs read at once: queued, at most recall_concurrency ------
 mkdir -p "$W/hot/k"
