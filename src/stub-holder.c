@@ -62,21 +62,24 @@ close_thread(void *arg)
 	return NULL;
 }
 
+/* Close fd in a thread of its own: this loop must never wait on it. */
+static void
+close_later(int fd)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, close_thread, (void *)(intptr_t)fd) == 0)
+		pthread_detach(t);
+	else
+		close(fd);
+}
+
 /* The daemon is gone: let go of what it handed over, without waiting. */
 static void
 keep_release(void)
 {
-	pthread_t t;
-
-	while (nkeep > 0) {
-		int fd = keep[--nkeep];
-
-		if (pthread_create(&t, NULL, close_thread,
-		    (void *)(intptr_t)fd) == 0)
-			pthread_detach(t);
-		else
-			close(fd);
-	}
+	while (nkeep > 0)
+		close_later(keep[--nkeep]);
 }
 
 static void
@@ -156,10 +159,11 @@ on_daemon(int g, int d)
 			continue;
 		}
 		if (m.type == HM_KEEP && fd >= 0) {
-			if (nkeep < NKEEP) {
+			if (nkeep < NKEEP)
 				keep[nkeep++] = fd;
-				continue;
-			}
+			else
+				close_later(fd);
+			continue;
 		}
 		if (fd >= 0)
 			close(fd);
