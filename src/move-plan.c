@@ -73,10 +73,15 @@ static void
 plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
     const struct stat *st, enum move_op op, int to)
 {
-	struct move_item *it = plan_add(p, rel);
+	struct move_item *it;
 	struct cat_file f;
 	int r;
 
+	/* One file, one item: met again under a name it was renamed to. */
+	if (S_ISREG(st->st_mode) && st->st_nlink == 1 &&
+	    !jts_idset_add(&p->files, st->st_dev, st->st_ino))
+		return;
+	it = plan_add(p, rel);
 	r = catalog_file_get(&e->cat, rel, &f);
 	if (r < 0) {
 		item_fail(it, IT_FAILED, "catalog %s: lookup failed: %s",
@@ -190,6 +195,12 @@ plan_walk(struct engine *e, struct move_plan *p, int t, const char *rel,
 		if (fd >= 0)
 			close(fd);
 		p->errors++;
+		return;
+	}
+	/* Met before under another name (renamed during the walk). */
+	if (fstat(fd, &st) != 0 || !jts_idset_add(&p->dirs, st.st_dev,
+	    st.st_ino)) {
+		closedir(d);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -367,6 +378,7 @@ move_plan_clear(struct move_plan *p)
 	}
 	p->n = 0;
 	p->bytes = 0;
+	jts_idset_clear(&p->files);
 }
 
 void
@@ -374,5 +386,7 @@ move_plan_free(struct move_plan *p)
 {
 	move_plan_clear(p);
 	free(p->items);
+	jts_idset_free(&p->dirs);
+	jts_idset_free(&p->files);
 	memset(p, 0, sizeof(*p));
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "util.h"
 
 enum move_op {
 	OP_MIGRATE,
@@ -58,6 +59,12 @@ struct move_plan {
 	void		(*flush)(struct move_plan *, void *arg);
 	void		*flush_arg;
 	int		 flush_at;
+	/*
+	 * What the walk met: a directory or file its owner renames during
+	 * the walk can be met under two names, and is planned once.
+	 */
+	struct jts_idset dirs;		/* for the whole plan */
+	struct jts_idset files;		/* for the items not yet run */
 };
 
 struct move_stats {

@@ -945,3 +945,56 @@ jts_set_size(int fd, off_t size)
 		return -errno;
 	return 0;
 }
+
+static size_t
+idset_slot(const struct jts_idset *s, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 32 |
+	    (uint64_t)dev >> 32)) * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 17) & (s->cap - 1);
+}
+
+bool
+jts_idset_add(struct jts_idset *s, dev_t dev, ino_t ino)
+{
+	size_t i, k, ocap = s->cap;
+	struct jts_id *ov = s->v;
+
+	if (ino == 0)
+		ino = (ino_t)-1;	/* 0 marks a free slot */
+	if (2 * (s->n + 1) > s->cap) {
+		s->cap = ocap ? 2 * ocap : 256;
+		s->v = xcalloc(s->cap, sizeof(*s->v));
+		s->n = 0;
+		for (k = 0; k < ocap; k++)
+			if (ov[k].ino != 0)
+				(void)jts_idset_add(s, ov[k].dev, ov[k].ino);
+		free(ov);
+	}
+	for (i = idset_slot(s, dev, ino);; i = (i + 1) & (s->cap - 1)) {
+		if (s->v[i].ino == 0) {
+			s->v[i].dev = dev;
+			s->v[i].ino = ino;
+			s->n++;
+			return true;
+		}
+		if (s->v[i].ino == ino && s->v[i].dev == dev)
+			return false;
+	}
+}
+
+void
+jts_idset_clear(struct jts_idset *s)
+{
+	if (s->n > 0)
+		memset(s->v, 0, s->cap * sizeof(*s->v));
+	s->n = 0;
+}
+
+void
+jts_idset_free(struct jts_idset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}

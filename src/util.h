@@ -167,4 +167,15 @@ int	jts_xattr_copy(int sfd, int dfd, const char *skip, const char *skip2,
  */
 int	jts_set_size(int fd, off_t size);
 
+/* A set of file identities (device, inode), for walks that meet a file
+ * or directory under two names when its owner renames it meanwhile. */
+struct jts_idset {
+	struct jts_id { dev_t dev; ino_t ino; } *v;
+	size_t		 n, cap;	/* cap: 0 or a power of two */
+};
+/* Add (dev, ino): true if it was not there yet. */
+bool	jts_idset_add(struct jts_idset *s, dev_t dev, ino_t ino);
+void	jts_idset_clear(struct jts_idset *s);
+void	jts_idset_free(struct jts_idset *s);
+
 #endif

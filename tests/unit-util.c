@@ -79,5 +79,25 @@ main(void)
 		jts_hash_hex(h, hex);
 		CHECK_STR(hex, "00112233445566778899aabbccddeeff");
 	}
+	/* The identity set: each (dev, ino) added once, across growth. */
+	{
+		struct jts_idset ids = { 0 };
+		unsigned i, fresh = 0, again = 0;
+
+		for (i = 0; i < 5000; i++)
+			fresh += jts_idset_add(&ids, i % 3, i);
+		for (i = 0; i < 5000; i++)
+			again += jts_idset_add(&ids, i % 3, i);
+		CHECK(fresh == 5000);
+		CHECK(again == 0);
+		CHECK(ids.n == 5000);
+		CHECK(jts_idset_add(&ids, 1, 0));	/* inode 0 is kept too */
+		CHECK(!jts_idset_add(&ids, 1, 0));
+		CHECK(jts_idset_add(&ids, 2, 3));	/* 3 is on device 0 */
+		jts_idset_clear(&ids);
+		CHECK(ids.n == 0);
+		CHECK(jts_idset_add(&ids, 0, 3));
+		jts_idset_free(&ids);
+	}
 	return unit_done("unit-util");
 }
