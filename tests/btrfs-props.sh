@@ -110,9 +110,16 @@ eq "btrfs -> btrfs: content" "$(xxh128sum < "$W/b2/d/z" | cut -d' ' -f1)" "$want
 contains "btrfs -> btrfs: the property carried" \
     "$(getfattr -d -m - "$W/b2/d/z" 2>/dev/null)" 'btrfs.compression="zstd"'
 sync
-# Every extent line of filefrag -v (they start with "N:") is encoded.
+# Every extent line of filefrag -v (they start with "N:") is encoded,
+# but for extents of one block: btrfs never compresses a one-block range,
+# and a sync(2) by another process while the copy writes a buffer can
+# write back a range that holds only its first dirty page.  Without the
+# property set before the data, every extent would be plain and long.
 filefrag -v "$W/b2/d/z" > "$W/frag"
 ok "btrfs -> btrfs: the copy has extents" grep -q '^ *[0-9]*:.*encoded' "$W/frag"
 eq "btrfs -> btrfs: every extent of the copy compressed (filefrag)" \
-    "$(grep -E '^ *[0-9]+:' "$W/frag" | grep -vc encoded)" 0
+    "$(grep -E '^ *[0-9]+:' "$W/frag" | grep -v encoded |
+    awk -F: '$4 + 0 > 1' | wc -l)" 0
+ok "btrfs -> btrfs: at most a few one-block extents plain" \
+    [ "$(grep -E '^ *[0-9]+:' "$W/frag" | grep -vc encoded)" -le 4 ]
 finish

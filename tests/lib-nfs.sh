@@ -2,13 +2,15 @@
 # directory on loopback, on its own ports, started and stopped by the test
 # (sourced after tests/lib.sh).  NFSv3 through rpcbind; libnfs URLs also
 # carry the ports, so rpcbind is only needed for ganesha's registration.
-# Tests that use it run one at a time (a lock), since ganesha registers
-# its programs with the one rpcbind.
+# Tests that use it run side by side, each server on ports of its own (a
+# lock per port).  Every server registers with the one rpcbind (ganesha
+# will not start without it; the clients never ask it, the URLs carry
+# the ports): each test holds a shared lock while it needs rpcbind, and
+# the last one out stops it if a test started it.
 
 NAS_PID=
 NAS_DIR=
 NAS_URL=
-NAS_RPCBIND=
 
 # start_nas DIR: serve DIR, set NAS_URL (nfs://127.0.0.1/DIR?...), or skip.
 start_nas() {
@@ -17,16 +19,32 @@ start_nas() {
 	mkdir -p "$NAS_DIR" "$W/nas"
 	trap 'set +e; stop_nas; cleanup' EXIT INT TERM
 	exec 7>/run/lock/jts-tier-test-nas.lock
-	flock -w 600 7 || skip "another test holds the test NAS"
-	if ! pgrep -x rpcbind >/dev/null; then
-		rpcbind 7>&- || skip "cannot start rpcbind"
-		NAS_RPCBIND=1
-	fi
+	flock -s -w 600 7 || skip "a test stopping rpcbind held the lock for 600 s"
+	(
+		flock -x 9
+		if ! pgrep -x rpcbind >/dev/null; then
+			rpcbind 6>&- 7>&- 9>&- || exit 1
+			touch /run/lock/jts-tier-test-rpcbind.ours
+		fi
+	) 9>/run/lock/jts-tier-test-rpcbind.lock || skip "cannot start rpcbind"
 	for _ in $(seq 1 50); do
 		rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break
 		sleep 0.1
 	done
-	local port=$((20000 + $$ % 5000)) mport=$((25000 + $$ % 5000))
+	# Two free ports of our own: the lock of the first, from an offset
+	# of our pid, then the next ones; neither listened on.
+	local port= mport= k p
+	for k in $(seq 0 99); do
+		p=$((20000 + ($$ + 37 * k) % 2500 * 2))
+		exec 6>"/run/lock/jts-tier-test-nas-port.$p.lock"
+		if flock -n 6 && ! ss -Htln "( sport = :$p or sport = :$((p + 1)) )" |
+		    grep -q .; then
+			port=$p mport=$((p + 1))
+			break
+		fi
+		exec 6>&-
+	done
+	[ -n "$port" ] || skip "no two free ports for the test NAS in 20000-24999"
 	cat > "$W/nas/ganesha.conf" <<CONF
 NFS_CORE_PARAM {
 	NFS_Port = $port;
@@ -64,7 +82,7 @@ CONF
 nas_up() {
 	rm -f "$W/nas/ganesha.pid"
 	ganesha.nfsd -f "$W/nas/ganesha.conf" -L "$W/nas/ganesha.log" \
-	    -p "$W/nas/ganesha.pid" 7>&- || return 1
+	    -p "$W/nas/ganesha.pid" 6>&- 7>&- || return 1
 	for _ in $(seq 1 150); do
 		NAS_PID=$(cat "$W/nas/ganesha.pid" 2>/dev/null)
 		nfs-ls "$NAS_URL" >/dev/null 2>&1 && return 0
@@ -96,14 +114,17 @@ stop_nas() {
 		kill -9 "$NAS_PID" 2>/dev/null
 		NAS_PID=
 	fi
-	if [ -n "$NAS_RPCBIND" ]; then
-		# Gone before the next test looks for it.
+	exec 6>&- 2>/dev/null
+	# The last test out stops the rpcbind a test started, and is gone
+	# before the next one looks for it.
+	if { true >&7; } 2>/dev/null && flock -n -x 7 &&
+	    [ -e /run/lock/jts-tier-test-rpcbind.ours ]; then
 		pkill -x rpcbind
 		for _ in $(seq 1 50); do
 			pgrep -x rpcbind >/dev/null || break
 			sleep 0.1
 		done
-		NAS_RPCBIND=
+		rm -f /run/lock/jts-tier-test-rpcbind.ours
 	fi
 	exec 7>&- 2>/dev/null
 }

@@ -196,7 +196,7 @@ settled() {
 round() {
 	local how=$1 out
 	readers_start
-	out=$(JTS_TIER_PAUSE=release:300 "$CTL" migrate --no-progress "$H" 2>&1)
+	out=$(JTS_TIER_PAUSE=release:100 "$CTL" migrate --no-progress "$H" 2>&1)
 	moved "$how hot -> warm" "$out"
 	out=$("$CTL" migrate --to cold --no-progress "$H" 2>&1)
 	moved "$how warm -> NAS" "$out"
@@ -207,7 +207,7 @@ round() {
 	moved "$how NAS -> hot" "$out"
 	out=$("$CTL" migrate --no-progress "$H" 2>&1)
 	moved "$how hot -> warm again" "$out"
-	out=$(JTS_TIER_PAUSE=release:300 "$CTL" recall --no-progress "$H" 2>&1)
+	out=$(JTS_TIER_PAUSE=release:100 "$CTL" recall --no-progress "$H" 2>&1)
 	moved "$how warm -> hot" "$out"
 	readers_stop "$how NAS -> hot -> warm -> hot"
 	settled "$how after NAS -> hot -> warm -> hot"
