@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include "copy.h"
+#include "readback.h"
 
 #define ALIGN		4096u
 #define ROUNDUP(x)	(((x) + ALIGN - 1) & ~(uint64_t)(ALIGN - 1))
@@ -46,6 +47,7 @@ struct run {
 	XXH3_state_t		*xs;
 	uint64_t		 wb_started;	/* write-back started below */
 	uint64_t		 wb_dropped;	/* pages dropped below */
+	struct readback		*rb;		/* reads back what is dropped */
 };
 
 /* Buffered destinations: start write-back every WB_WINDOW bytes. */
@@ -371,6 +373,8 @@ writeback(struct run *r, uint64_t done)
 		    (off_t)(r->wb_started - r->wb_dropped),
 		    POSIX_FADV_DONTNEED);
 		r->wb_dropped = r->wb_started;
+		if (r->rb != NULL)
+			readback_advance(r->rb, r->wb_dropped);
 	}
 	r->wb_started = done;
 }
@@ -512,6 +516,11 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 		cp->slots[i].state = CS_FREE;
 		cp->slots[i].seq = (uint64_t)-1;
 	}
+	if (r.o->rb != NULL) {
+		r.o->rb->err = -EAGAIN;
+		if (dst >= 0 && !r.dst_direct && r.o->rb->fd >= 0)
+			r.rb = readback_start(r.o->rb->fd);
+	}
 
 	for (;;) {
 		if (r.err == 0 && ((r.o->abort_flag && *r.o->abort_flag) ||
@@ -597,6 +606,18 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 		if (dst >= 0)
 			r.err = jts_set_size(dst, (off_t)size);
 	}
+	if (r.rb != NULL && r.err == 0) {
+		/* The last windows written back and dropped, then read. */
+		(void)sync_file_range(dst, (off_t)r.wb_dropped,
+		    (off_t)(size - r.wb_dropped), SYNC_FILE_RANGE_WAIT_BEFORE |
+		    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+		(void)posix_fadvise(dst, (off_t)r.wb_dropped,
+		    (off_t)(size - r.wb_dropped), POSIX_FADV_DONTNEED);
+		readback_catch_up(r.rb);
+		jts_pause_point("readback");
+		r.o->rb->err = readback_finish(r.rb, size, r.o->rb->hash);
+	} else if (r.rb != NULL)
+		readback_cancel(r.rb);
 	XXH3_freeState(r.xs);
 	return r.err;
 }

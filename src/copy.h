@@ -12,6 +12,8 @@
 /* Small files are copied many at a time, one small buffer each. */
 #define COPY_SMALL_SLOTS	64
 #define COPY_SMALL_MAX		(128u << 10)
+/* Files from this size on are read back while they are copied. */
+#define COPY_READBACK_MIN	(64ULL << 20)
 
 struct copier {
 	struct io_uring	 ring;
@@ -39,6 +41,18 @@ struct copy_job {
 	int		 err;		/* 0 or -errno */
 };
 
+/*
+ * A copy read back from its device while it is written (copier_run into a
+ * buffered destination): each window, once written back, read again past
+ * the page cache and hashed, overlapping the copy of the next.
+ */
+struct copy_readback {
+	int		 fd;		/* the copy, opened O_RDONLY|O_DIRECT */
+	int		 err;		/* out: 0 (hash set), -EAGAIN (not read
+					   back: do it after the sync), -errno */
+	unsigned char	 hash[JTS_HASH_LEN];
+};
+
 struct copy_opts {
 	/* Set asynchronously (lease break, signal): abort with -ECANCELED. */
 	volatile sig_atomic_t	*abort_flag;
@@ -49,6 +63,8 @@ struct copy_opts {
 	void			*arg;
 	/* Test knob: submit every request shorter than it should be. */
 	bool			 short_io;
+	/* Read the copy back as it is written (NULL: not). */
+	struct copy_readback	*rb;
 };
 
 /* Feed n zero bytes (a hole) to a hash state. */

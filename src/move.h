@@ -43,6 +43,8 @@ struct move_item {
 	int64_t		 jid;
 	int64_t		 ns;		/* time of the batch that moved it */
 	unsigned char	 hash[JTS_HASH_LEN];
+	bool		 read_back;	/* rb_hash: the copy read back */
+	unsigned char	 rb_hash[JTS_HASH_LEN];
 };
 
 struct move_plan {

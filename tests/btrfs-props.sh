@@ -59,8 +59,10 @@ contains "refusal names the cause" "$out" "has extended attributes or ACLs"
 
 # The read-back reads the device, not the page cache: on compressed
 # btrfs an O_DIRECT read of a compressed extent goes through the page
-# cache, so the copy's pages are dropped before it (fincore, during a
-# pause at the start of the read-back).
+# cache, so the copy's pages are dropped before it.  A file this large
+# is read back window by window while it is copied: during a pause
+# before the last windows are read, with every window before them read
+# already, fincore finds no page of the copy cached.
 {
 	yes compressible | head -c 100000000 > "$H/cached"
 	JTS_TIER_PAUSE=readback:2000 "$CTL" migrate -q --no-progress \
