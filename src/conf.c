@@ -358,6 +358,18 @@ k_fanotify(struct parse *ps, const char *v)
 	return 1;
 }
 
+static int
+k_io_priority(struct parse *ps, const char *v)
+{
+	int p = jts_ioprio_parse(v);
+
+	if (p < 0)
+		return fail(ps, "bad io_priority: %s%s", v,
+		    " (idle, low or normal)");
+	ps->conf->io_priority = p;
+	return 1;
+}
+
 /* A positive number, for a [bench] target. */
 static int
 bench_target(struct parse *ps, const char *v, double *out)
@@ -413,6 +425,7 @@ static const struct {
 	{ "daemon",	"scan_interval",	k_scan_interval },
 	{ "daemon",	"policy_timeout",	k_policy_timeout },
 	{ "daemon",	"fanotify",		k_fanotify },
+	{ "daemon",	"io_priority",		k_io_priority },
 	{ "daemon",	"recall_concurrency",	k_recall_concurrency },
 	{ "daemon",	"stub_timeout",		k_stub_timeout },
 	{ "bench",	"iops",			k_bench_iops },
@@ -656,6 +669,7 @@ conf_parse_fp(const char *path, FILE *fp, struct conf *c, char *err,
 	c->scan_interval = 6 * 3600;
 	c->policy_timeout = 60;
 	c->fanotify = true;
+	c->io_priority = JTS_IOPRIO_LOW;
 	c->recall_concurrency = 2;
 	c->stub_timeout = 60;
 	c->bench_iops = 50000;

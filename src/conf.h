@@ -55,6 +55,7 @@ struct conf {
 	int64_t		 scan_interval;	/* seconds between rescans; 0 off */
 	int64_t		 policy_timeout; /* s a policy's selection may take */
 	bool		 fanotify;	/* track reads and writes live */
+	int		 io_priority;	/* JTS_IOPRIO_*: the daemon's moves */
 	int		 recall_concurrency; /* stubs filled at once */
 	int64_t		 stub_timeout;	/* s a reader waits for the daemon */
 	/* [bench] targets, the storage plan's by default */

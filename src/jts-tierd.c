@@ -885,6 +885,9 @@ reload(struct conn *c)
 	D.conf.leave = nc.leave;
 	D.conf.reserve = nc.reserve;
 	D.conf.policy_timeout = nc.policy_timeout;
+	if (nc.io_priority != D.conf.io_priority &&
+	    jts_ioprio_set(nc.io_priority) == 0)
+		D.conf.io_priority = nc.io_priority;
 	policy_set_limits(D.conf.policy_timeout, serve_clients_now);
 	for (i = 0; i < nc.ntiers; i++) {
 		D.conf.tiers[i].high = nc.tiers[i].high;
@@ -958,7 +961,7 @@ main(int argc, char **argv)
 	uint64_t wd_usec = 0;
 	double fill_every = 60;
 	const char *s;
-	int ch, left, code = 0;
+	int ch, left, r, code = 0;
 
 	jts_progname = JTS_PROG_D;
 	if (argc == 4 && strcmp(argv[1], "--stub-holder") == 0) {
@@ -1080,11 +1083,17 @@ main(int argc, char **argv)
 		D.track = track_start(&D.e, D.loop, &D.busy, rescan_soon);
 	if (D.track != NULL && D.stubs_on)
 		stubd_keep(track_fd(D.track));
+	/* The moves' I/O yields to the tiers' own users (recalls for
+	 * readers of stubs keep the normal priority: stubd's workers). */
+	if ((r = jts_ioprio_set(D.conf.io_priority)) != 0)
+		jts_warn("cannot set the I/O priority %s: %s",
+		    jts_ioprio_name(D.conf.io_priority), strerror(-r));
 	queue_scan(NULL);
 	arm_policies();
 	jts_notice("started: pid %d, %d tiers, %d policies, socket %s, "
-	    "tracking: %s", getpid(), D.conf.ntiers, D.ps.n, D.conf.socket,
-	    D.track ? track_mode(D.track) : "scans only");
+	    "tracking: %s, I/O priority %s", getpid(), D.conf.ntiers, D.ps.n,
+	    D.conf.socket, D.track ? track_mode(D.track) : "scans only",
+	    jts_ioprio_name(D.conf.io_priority));
 	sd_notify(0, "READY=1\nSTATUS=started");
 	D.ready = true;
 	ev_run(D.loop, 0);

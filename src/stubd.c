@@ -745,6 +745,8 @@ worker(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* A reader waits: its recall is never held back by io_priority. */
+	(void)jts_ioprio_set(JTS_IOPRIO_NORMAL);
 	for (;;) {
 		pthread_mutex_lock(&S.mu);
 		while (S.todo == NULL && !S.stopping)

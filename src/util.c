@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -997,4 +998,40 @@ jts_idset_free(struct jts_idset *s)
 {
 	free(s->v);
 	memset(s, 0, sizeof(*s));
+}
+
+/* ioprio_set(2): no glibc wrapper. */
+#define IOPRIO_WHO_PROCESS	1
+#define IOPRIO_CLASS_BE		2
+#define IOPRIO_CLASS_IDLE	3
+#define IOPRIO_VALUE(c, d)	(((c) << 13) | (d))
+
+static const char *const ioprio_names[] = { "idle", "low", "normal" };
+
+int
+jts_ioprio_parse(const char *v)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(v, ioprio_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+jts_ioprio_name(int p)
+{
+	return p >= 0 && p < 3 ? ioprio_names[p] : "?";
+}
+
+int
+jts_ioprio_set(int p)
+{
+	int v = p == JTS_IOPRIO_IDLE ? IOPRIO_VALUE(IOPRIO_CLASS_IDLE, 0) :
+	    p == JTS_IOPRIO_LOW ? IOPRIO_VALUE(IOPRIO_CLASS_BE, 7) :
+	    IOPRIO_VALUE(IOPRIO_CLASS_BE, 4);
+
+	return syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, v) == 0 ? 0 :
+	    -errno;
 }

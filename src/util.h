@@ -167,6 +167,18 @@ int	jts_xattr_copy(int sfd, int dfd, const char *skip, const char *skip2,
  */
 int	jts_set_size(int fd, off_t size);
 
+/*
+ * I/O priorities (the block layer's classes, honoured by schedulers such
+ * as mq-deadline and bfq): idle, low (best-effort, its lowest level) and
+ * normal (best-effort, the default level).
+ */
+enum { JTS_IOPRIO_IDLE, JTS_IOPRIO_LOW, JTS_IOPRIO_NORMAL };
+/* "idle", "low" or "normal": JTS_IOPRIO_*, or -1. */
+int	jts_ioprio_parse(const char *);
+const char *jts_ioprio_name(int);
+/* Give the calling thread (and threads it starts) that priority. */
+int	jts_ioprio_set(int);
+
 /* A set of file identities (device, inode), for walks that meet a file
  * or directory under two names when its owner renames it meanwhile. */
 struct jts_idset {

@@ -34,6 +34,10 @@ hash_manifest "$H" > "$W/manifest"
 # A daemon with no policies yet: it scans and tracks.
 start_daemon JTS_TIER_TRACK_FLUSH=0.3 || exit 1
 wait_log "scan tier=warm" 20
+# Its moves yield to the tiers' users: best-effort at the lowest level
+# (io_priority = low, the default), judged with ionice.
+eq "the daemon's I/O priority (ionice)" "$(ionice -p "$DPID")" \
+    "best-effort: prio 7"
 contains "the first scan catalogues the hot tree" "$(grep 'scan tier=hot' "$W/d.log")" \
     "files=17 added=17"
 eq "catalog has every hot file" \

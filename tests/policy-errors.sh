@@ -245,4 +245,8 @@ contains "relative socket: file:line" "$out" "bad.conf:2: socket must be an abso
 printf '[daemon]\npolicies = /p\nfanotify = maybe\n[tier hot]\nroot = /x\n' > "$W/bad.conf"
 out=$("$CTL" -c "$W/bad.conf" policy list 2>&1)
 contains "bad fanotify: file:line" "$out" "bad.conf:3: bad fanotify"
+printf '[daemon]\nio_priority = high\n[tier hot]\nroot = /x\n' > "$W/bad.conf"
+out=$("$CTL" -c "$W/bad.conf" policy list 2>&1)
+contains "bad io_priority: file:line and the choices" "$out" \
+    "bad.conf:2: bad io_priority: high (idle, low or normal)"
 finish
