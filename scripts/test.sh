@@ -100,10 +100,11 @@ tally test-suite.log
 
 # The whole suite again, built with AddressSanitizer and UBSan.  The
 # fault sweep and the crash torture run half as many faults here, from
-# their own random offset and seed: the plain pass has judged the
-# behaviour; this one looks for memory errors on the same paths.
+# their own random offset and seed, and the longest tests half their
+# rounds (JTS_TEST_SHARE): the plain pass has judged the behaviour; this
+# one looks for memory errors on the same paths.
 if wait "$asan_build" && cd "$asan"/jts-tier-*; then
-	JTS_SWEEP_SHARE=2 JTS_TORTURE_ITER=100 \
+	JTS_SWEEP_SHARE=2 JTS_TORTURE_ITER=100 JTS_TEST_SHARE=2 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
