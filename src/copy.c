@@ -169,7 +169,6 @@ copier_init(struct copier *cp, int nbufs, size_t bufsz)
 int
 copier_init_small(struct copier *cp, int nbufs, size_t bufsz, int nsmall)
 {
-	struct iovec iov[2];
 	void *mem, *small;
 	int r, i;
 
@@ -193,15 +192,29 @@ copier_init_small(struct copier *cp, int nbufs, size_t bufsz, int nsmall)
 	}
 	cp->arena = mem;
 	cp->small = small;
-	iov[0].iov_base = mem;
-	iov[0].iov_len = (size_t)nbufs * bufsz;
-	iov[1].iov_base = small;
-	iov[1].iov_len = (size_t)cp->nsmall * COPY_SMALL_MAX;
-	cp->fixed = io_uring_register_buffers(&cp->ring, iov, 2) == 0;
 	cp->slots = xcalloc((size_t)nbufs, sizeof(*cp->slots));
 	for (i = 0; i < nbufs; i++)
 		cp->slots[i].buf = cp->arena + (size_t)i * bufsz;
 	return 0;
+}
+
+/*
+ * Register the buffers with the ring (pinning them), once, at the first
+ * copy: no request is in flight then.  Unregistered, they still work.
+ */
+static void
+copier_pin(struct copier *cp)
+{
+	struct iovec iov[2];
+
+	if (cp->pin_tried)
+		return;
+	cp->pin_tried = true;
+	iov[0].iov_base = cp->arena;
+	iov[0].iov_len = (size_t)cp->nbufs * cp->bufsz;
+	iov[1].iov_base = cp->small;
+	iov[1].iov_len = (size_t)cp->nsmall * COPY_SMALL_MAX;
+	cp->fixed = io_uring_register_buffers(&cp->ring, iov, 2) == 0;
 }
 
 void
@@ -497,6 +510,7 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 	unsigned head, seen;
 	int i, fl, rc;
 
+	copier_pin(cp);
 	memset(&r, 0, sizeof(r));
 	r.cp = cp;
 	r.o = opts ? opts : &none;
@@ -682,6 +696,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 	unsigned head, seen;
 	int i, next = 0, inflight = 0, rc, res;
 
+	copier_pin(cp);
 	for (i = 0; i < COPY_SMALL_SLOTS; i++)
 		ms[i].job = -1;
 	for (;;) {

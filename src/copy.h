@@ -24,6 +24,9 @@ struct copier {
 	int		 nsmall;	/* small files in flight, at most
 					   COPY_SMALL_SLOTS */
 	bool		 fixed;		/* buffers registered with the ring */
+	bool		 pin_tried;	/* registered at the first copy, not
+					   before: a daemon that only scans
+					   keeps them out of its memory */
 	struct cslot	*slots;
 	struct ev_loop	*loop;		/* completions arrive through it */
 	int		 efd;		/* the ring's eventfd, or -1 */

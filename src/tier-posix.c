@@ -443,6 +443,7 @@ phase_copy(struct batch *b, struct move_item *it)
 		return 0;
 	copy_opts_of(b, it, &co);
 	/* A large file without holes is read back while it is copied. */
+	memset(&rb, 0, sizeof(rb));
 	rb.fd = -1;
 	if ((uint64_t)it->pre.st_size >= COPY_READBACK_MIN &&
 	    (uint64_t)it->pre.st_blocks * 512 >= (uint64_t)it->pre.st_size) {
@@ -464,7 +465,8 @@ phase_copy(struct batch *b, struct move_item *it)
 		close(wfd);
 		return 0;
 	}
-	memcpy(it->rb_hash, rb.hash, JTS_HASH_LEN);
+	if (it->read_back)
+		memcpy(it->rb_hash, rb.hash, JTS_HASH_LEN);
 	return copy_done(b, it, wfd, r, b->one, NULL) == 0;
 }
 
