@@ -151,15 +151,20 @@ run(struct scan *s, sqlite3_stmt *st)
  * sparse file, or one no larger than a stub's first block, can be one,
  * so only those are looked at.
  */
+static bool
+is_stub(int dfd, const char *name, const struct fst *x)
+{
+	struct stat sb;
+
+	return (x->size <= STUB_HEAD || x->blocks * 512 < x->size) &&
+	    stub_read_at(dfd, name, NULL, &sb) == 1;
+}
+
 static void
 file_new(struct scan *s, int dfd, const char *name, const char *rel,
     size_t n, const struct fst *x)
 {
-	struct stat sb;
-
-	if ((x->size <= STUB_HEAD ||
-	    x->blocks * 512 < x->size) &&
-	    stub_read_at(dfd, name, NULL, &sb) == 1)
+	if (is_stub(dfd, name, x))
 		return;
 	sqlite3_bind_blob(s->ins, 1, rel, (int)n, SQLITE_STATIC);
 	sqlite3_bind_text(s->ins, 2, s->tier, -1, SQLITE_STATIC);
@@ -197,7 +202,8 @@ file_new(struct scan *s, int dfd, const char *name, const char *rel,
 
 /* A file on disk and its row: update the row if the file changed. */
 static void
-file_seen(struct scan *s, const char *rel, size_t n, const struct fst *x)
+file_seen(struct scan *s, int dfd, const char *name, const char *rel,
+    size_t n, const struct fst *x)
 {
 	bool same_data;
 
@@ -206,6 +212,16 @@ file_seen(struct scan *s, const char *rel, size_t n, const struct fst *x)
 	    sqlite3_column_int64(s->cur, 3) == x->ctime_ns &&
 	    sqlite3_column_int64(s->cur, 4) == x->ino)
 		return;
+	/*
+	 * Marked a stub since it was catalogued (a stub's copy, tracked
+	 * before its mark was set): no data, its row goes.  A move never
+	 * leaves a row of this tier on a stub: a fill unmarks the stub
+	 * before the catalog has the data there.
+	 */
+	if (is_stub(dfd, name, x)) {
+		row_gone(s);
+		return;
+	}
 	/*
 	 * Written (or its inode replaced) since catalogued: the stored hash
 	 * no longer describes it; a change of owner or mode alone (ctime)
@@ -248,7 +264,7 @@ merge_file(struct scan *s, int dfd, const char *name, const char *rel,
 	if (s->failed)
 		return;
 	if (s->cur_ok && c == 0) {
-		file_seen(s, rel, n, x);
+		file_seen(s, dfd, name, rel, n, x);
 		cur_next(s);
 	} else
 		file_new(s, dfd, name, rel, n, x);
