@@ -41,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 loopfs "$B/hot.img" $((MOVE_GB + 3))G ext4 "$B/hot"
-loopfs "$B/warm.img" $((MOVE_GB + 2))G btrfs "$B/warm" compress=zstd
+loopfs "$B/warm.img" $((MOVE_GB + 2))G btrfs "$B/warm" nodiscard,compress=zstd
 cat > "$B/conf" <<CONF
 [catalog]
 path = $B/cat/catalog.db

@@ -13,8 +13,9 @@
 # Every method runs BENCH_RUNS times (5), in rotated order, so background
 # work of the file systems and the host falls on every method alike.
 #
-# Environment: BENCH_RUNS (5), BENCH_LARGE_MB (1024), BENCH_SMALL_FILES
-# (20000), BENCH_SMALL_KB (16), BENCH_WARM_OPTS (one set of btrfs mount
+# Environment: BENCH_RUNS (5), BENCH_SETTLE (4 s between runs),
+# BENCH_LARGE_MB (1024), BENCH_SMALL_FILES (20000), BENCH_SMALL_KB (16),
+# BENCH_WARM_OPTS (one set of btrfs mount
 # options instead of both "compress=zstd" and plain; "none" for plain),
 # JTS_TIERCTL (the binary).
 set -eu
@@ -61,7 +62,11 @@ CONF
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l | xargs printf '%.3f'; }
-clean_warm() { rm -rf "$B/warm/set"; drop; }
+# After each run, a pause for the disk beneath the loops: writes it has
+# taken (the run's, or jts's recall of the source) are destaged under
+# the next run otherwise, and whichever ran after jts-tierctl paid for
+# its recall (1.4 s against 3 s for cp + sync here).
+clean_warm() { rm -rf "$B/warm/set"; drop; sleep "${BENCH_SETTLE:-4}"; }
 
 # time_run CMD...: seconds into $T
 time_run() {
@@ -227,7 +232,9 @@ for opts in $CONFIGS; do
 		umount "$B/warm"
 	fi
 	[ "$opts" = none ] && mo="" || mo=$opts
-	loopfs "$B/warm$c.img" 6G btrfs "$B/warm" "$mo"
+	# nodiscard: btrfs's async discard of what the previous run freed
+	# would trickle on (a few MB/s, minutes) under the next runs.
+	loopfs "$B/warm$c.img" 6G btrfs "$B/warm" "nodiscard${mo:+,$mo}"
 	if [ -n "$mo" ]; then label="warm btrfs $mo"; else label="warm btrfs, plain"; fi
 	if [ "$MODE" != --small-only ]; then
 		make_large
