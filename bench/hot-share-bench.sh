@@ -11,7 +11,7 @@
 #   bench/hot-share-bench.sh          (as root)
 #
 # Environment: BENCH_RUNS (5), BENCH_MOVE_GB (4), BENCH_FIO_SECONDS (8),
-# JTS_TIERCTL, JTS_TIERD (the binaries).
+# BENCH_HOT_SCHEDULER (none: the loop's own), JTS_TIERCTL, JTS_TIERD.
 set -eu
 cd "$(dirname "$0")/.."
 CTL=${JTS_TIERCTL:-$(pwd)/jts-tierctl}
@@ -41,6 +41,12 @@ cleanup() {
 trap cleanup EXIT
 
 loopfs "$B/hot.img" $((MOVE_GB + 3))G ext4 "$B/hot"
+# BENCH_HOT_SCHEDULER: the hot loop's I/O scheduler (loops have none,
+# which ignores I/O priorities; mq-deadline honours them).
+HOT_DEV=$(findmnt -no SOURCE "$B/hot")
+if [ -n "${BENCH_HOT_SCHEDULER:-}" ]; then
+	echo "$BENCH_HOT_SCHEDULER" > "/sys/block/${HOT_DEV##*/}/queue/scheduler"
+fi
 loopfs "$B/warm.img" $((MOVE_GB + 2))G btrfs "$B/warm" nodiscard,compress=zstd
 cat > "$B/conf" <<CONF
 [catalog]
@@ -132,6 +138,7 @@ read -r pi pmn pmx <<< "$(stats "$P99_IDLE")"
 read -r im mmn mmx <<< "$(stats "$IOPS_MOVE")"
 read -r pm qmn qmx <<< "$(stats "$P99_MOVE")"
 echo "== fio 4 KiB random reads on hot, ${SECS} s, QD 16; jts-tierd moving ${MOVE_GB} GiB hot -> warm (zstd); $RUNS runs each"
+echo "hot: $HOT_DEV, scheduler: $(cat "/sys/block/${HOT_DEV##*/}/queue/scheduler"); jts-tierd's I/O priority: $(ionice -p "$DPID")"
 printf '%-26s %22s %24s\n' "" "IOPS median (min-max)" "p99 us median (min-max)"
 printf '%-26s %22s %24s\n' "idle" "$ii ($imn-$imx)" "$pi ($pmn-$pmx)"
 printf '%-26s %22s %24s\n' "while jts-tierd moves" "$im ($mmn-$mmx)" "$pm ($qmn-$qmx)"
