@@ -152,6 +152,17 @@ rb_main(void *arg)
 	return NULL;
 }
 
+/* Free it: its thread joined, or never started. */
+static void
+rb_free(struct readback *rb)
+{
+	pthread_cond_destroy(&rb->cv);
+	pthread_mutex_destroy(&rb->mu);
+	XXH3_freeState(rb->xs);
+	free(rb->buf);
+	free(rb);
+}
+
 struct readback *
 readback_start(int fd)
 {
@@ -178,11 +189,7 @@ readback_start(int fd)
 	pthread_mutex_init(&rb->mu, NULL);
 	pthread_cond_init(&rb->cv, NULL);
 	if (pthread_create(&rb->th, NULL, rb_main, rb) != 0) {
-		pthread_cond_destroy(&rb->cv);
-		pthread_mutex_destroy(&rb->mu);
-		XXH3_freeState(rb->xs);
-		free(rb->buf);
-		free(rb);
+		rb_free(rb);
 		return NULL;
 	}
 	return rb;
@@ -206,17 +213,6 @@ readback_catch_up(struct readback *rb)
 	while (!rb->exited && rb->pos < rb->ready)
 		pthread_cond_wait(&rb->cv, &rb->mu);
 	pthread_mutex_unlock(&rb->mu);
-}
-
-/* Free it, its thread joined. */
-static void
-rb_free(struct readback *rb)
-{
-	pthread_cond_destroy(&rb->cv);
-	pthread_mutex_destroy(&rb->mu);
-	XXH3_freeState(rb->xs);
-	free(rb->buf);
-	free(rb);
 }
 
 int
