@@ -11,6 +11,8 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ struct xslot {
 	uint32_t	 done;		/* bytes answered so far */
 	bool		 busy;		/* a request is in flight */
 	bool		 ready;		/* read: whole chunk here */
+	struct seg	*seg;		/* write: the source's chunk sent */
 };
 
 struct xfer {
@@ -43,6 +46,7 @@ struct xfer {
 	struct xslot	 s[NSLOTS];
 	unsigned char	*arena;
 	XXH3_state_t	*xs;		/* the stream's hash */
+	struct prefetch	*pf;		/* write: the source read ahead */
 	int		 pending;
 	int		 err;
 };
@@ -68,7 +72,7 @@ xfer_init(struct xfer *x, struct nfs_tier *t, struct nfsfh *fh, size_t chunk)
 	x->fh = fh;
 	if (nt_usable(t) != 0)
 		return -EIO;
-	if (posix_memalign((void **)&x->arena, 4096, chunk *
+	if (chunk > 0 && posix_memalign((void **)&x->arena, 4096, chunk *
 	    (size_t)t->inflight) != 0)
 		return -ENOMEM;
 	if ((x->xs = XXH3_createState()) == NULL) {
@@ -78,7 +82,8 @@ xfer_init(struct xfer *x, struct nfs_tier *t, struct nfsfh *fh, size_t chunk)
 	XXH3_128bits_reset(x->xs);
 	for (i = 0; i < t->inflight; i++) {
 		x->s[i].x = x;
-		x->s[i].buf = x->arena + (size_t)i * chunk;
+		x->s[i].buf = x->arena == NULL ? NULL : x->arena +
+		    (size_t)i * chunk;
 	}
 	return 0;
 }
@@ -160,6 +165,18 @@ slot_answer(struct xslot *s, int status, void *data)
 	return status >= 0;
 }
 
+static void pf_release(struct prefetch *, struct seg *);
+
+/* A WRITE stream's slot is done with its chunk: the buffer may be reused. */
+static void
+slot_written(struct xslot *s)
+{
+	if (s->seg != NULL) {
+		pf_release(s->x->pf, s->seg);
+		s->seg = NULL;
+	}
+}
+
 static void
 write_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 {
@@ -172,8 +189,10 @@ write_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 	(void)rpc;
 	r = rpc_errno(t, status, status == RPC_STATUS_SUCCESS ?
 	    (int)res->status : NFS3_OK);
-	if (!slot_answer(s, r, NULL))
+	if (!slot_answer(s, r, NULL)) {
+		slot_written(s);
 		return;
+	}
 	if (!t->wverf_set) {
 		memcpy(t->wverf, res->WRITE3res_u.resok.verf, sizeof(t->wverf));
 		t->wverf_set = true;
@@ -188,6 +207,8 @@ write_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 	/* Short WRITE: send the rest. */
 	if (x->err == 0 && s->done < s->len && slot_queue(s, true) != 0)
 		x->err = -EIO;
+	if (!s->busy)
+		slot_written(s);
 }
 
 static bool
@@ -197,99 +218,290 @@ raised(const struct copy_opts *o)
 	    (o->stop_flag && *o->stop_flag));
 }
 
+/* --- the source of a WRITE stream, read ahead by a thread ---------------- */
+
+/*
+ * A synchronous read of the source between WRITEs leaves the connection
+ * idle while the disk answers (measured: 1.6 s of a 2.7 s put of 1 GiB
+ * from a compressed btrfs).  A thread reads the source in order into a
+ * ring of chunks, AHEAD more than the WRITEs in flight; the loop's thread
+ * takes them in order, hashes and sends them.  A chunk's buffer is reused
+ * only when its WRITE has been answered.  Errors are the loop's to judge
+ * (and its fault points stay on its thread, counted as before).
+ */
+#define AHEAD	4
+
+enum { SEG_FREE, SEG_DATA, SEG_HOLE, SEG_END, SEG_ERR };
+
+struct seg {
+	unsigned char	*buf;
+	uint64_t	 off;
+	uint64_t	 len;		/* bytes of data, or of the hole */
+	int		 state;
+	int		 err;		/* SEG_ERR: -errno */
+	bool		 busy;		/* its WRITE is in flight */
+};
+
+struct prefetch {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 src;
+	uint64_t	 size;
+	uint64_t	 chunk;
+	unsigned char	*arena;
+	struct seg	*s;
+	unsigned	 n;
+	uint64_t	 head;		/* segments produced */
+	uint64_t	 tail;		/* segments taken */
+	bool		 stop;
+};
+
+/* The next segment of the source from off: data (read), a hole, or the end. */
+static void
+pf_read(struct prefetch *p, struct seg *g, uint64_t off, uint64_t *data_end)
+{
+	uint64_t want;
+	ssize_t n;
+
+	g->off = off;
+	g->err = 0;
+	if (off >= p->size) {
+		g->state = SEG_END;
+		return;
+	}
+	if (off >= *data_end) {
+		/* Where the next data is; a hole reads as zeros. */
+		off_t d = lseek(p->src, (off_t)off, SEEK_DATA), h;
+
+		if (d < 0 || (uint64_t)d > p->size)
+			d = (off_t)p->size;
+		if ((uint64_t)d > off) {
+			g->state = SEG_HOLE;
+			g->len = (uint64_t)d - off;
+			return;
+		}
+		h = lseek(p->src, (off_t)off, SEEK_HOLE);
+		*data_end = h < 0 || (uint64_t)h > p->size ? p->size :
+		    (uint64_t)h;
+		if (*data_end <= off)
+			*data_end = p->size;
+	}
+	want = *data_end - off < p->chunk ? *data_end - off : p->chunk;
+	n = pread(p->src, g->buf, (size_t)want, (off_t)off);
+	if (n < 0 && errno == EINVAL) {
+		/* An O_DIRECT source's tail: read it whole. */
+		n = pread(p->src, g->buf, (size_t)((want + 4095) & ~4095ULL),
+		    (off_t)off);
+		if (n > (ssize_t)want)
+			n = (ssize_t)want;
+	}
+	if (n <= 0) {
+		g->state = SEG_ERR;
+		g->err = n < 0 ? -errno : -ESTALE;	/* or the source shrank */
+		return;
+	}
+	g->state = SEG_DATA;
+	g->len = (uint64_t)n;
+}
+
+static void *
+pf_main(void *arg)
+{
+	struct prefetch *p = arg;
+	uint64_t off = 0, data_end = 0;
+	struct seg *g, next;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		g = &p->s[p->head % p->n];
+		while (!p->stop && (g->state != SEG_FREE || g->busy))
+			pthread_cond_wait(&p->cv, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+		if (p->stop)
+			break;
+		next.buf = g->buf;
+		pf_read(p, &next, off, &data_end);
+		pthread_mutex_lock(&p->mu);
+		*g = next;
+		p->head++;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (next.state == SEG_END || next.state == SEG_ERR)
+			break;
+		off += next.len;
+	}
+	return NULL;
+}
+
+static int
+pf_start(struct prefetch *p, int src, uint64_t size, uint64_t chunk,
+    unsigned n)
+{
+	sigset_t all, old;
+	unsigned i;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->src = src;
+	p->size = size;
+	p->chunk = chunk;
+	p->n = n;
+	if (posix_memalign((void **)&p->arena, 4096, chunk * n) != 0)
+		return -ENOMEM;
+	p->s = xcalloc(n, sizeof(*p->s));
+	for (i = 0; i < n; i++)
+		p->s[i].buf = p->arena + (size_t)i * chunk;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	/* Signals are the loop thread's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&p->th, NULL, pf_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		free(p->s);
+		free(p->arena);
+		return -r;
+	}
+	return 0;
+}
+
+/* The thread stopped; the ring kept until the WRITEs are answered. */
+static void
+pf_stop(struct prefetch *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->th, NULL);
+}
+
+static void
+pf_free(struct prefetch *p)
+{
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->s);
+	free(p->arena);
+}
+
+/* The next segment in order, waiting for it if wait, else NULL. */
+static struct seg *
+pf_next(struct prefetch *p, bool wait)
+{
+	struct seg *g = &p->s[p->tail % p->n];
+
+	pthread_mutex_lock(&p->mu);
+	while (wait && p->tail == p->head)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (p->tail == p->head)
+		g = NULL;
+	pthread_mutex_unlock(&p->mu);
+	return g;
+}
+
+/* Segment g taken: its buffer free at once, or when its WRITE is done. */
+static void
+pf_take(struct prefetch *p, struct seg *g, bool busy)
+{
+	pthread_mutex_lock(&p->mu);
+	g->state = SEG_FREE;
+	g->busy = busy;
+	p->tail++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+pf_release(struct prefetch *p, struct seg *g)
+{
+	pthread_mutex_lock(&p->mu);
+	g->busy = false;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 int
 nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
     unsigned char hash[JTS_HASH_LEN], const struct copy_opts *o)
 {
 	struct xfer x;
-	uint64_t off = 0, data_end = 0, chunk = t->wmax;
+	struct prefetch pf;
 	int64_t last = jts_mono_ns();
 	uint64_t seen = t->answers;
 	int r;
 
-	if ((r = xfer_init(&x, t, fh, chunk)) != 0)
+	if ((r = xfer_init(&x, t, fh, 0)) != 0)
 		return r;
-	while (off < size && r == 0) {
+	if ((r = pf_start(&pf, src, size, t->wmax,
+	    (unsigned)t->inflight + AHEAD)) != 0)
+		return xfer_end(&x, r, hash);
+	x.pf = &pf;
+	for (;;) {
 		struct xslot *s = NULL;
-		ssize_t n;
-		uint64_t want;
+		struct seg *g;
 		int i;
 
 		if (raised(o)) {
 			r = -ECANCELED;
 			break;
 		}
-		if (off >= data_end) {
-			/* Where the next data is; a hole reads as zeros. */
-			off_t d = lseek(src, (off_t)off, SEEK_DATA), h;
-
-			if (d < 0 || (uint64_t)d > size)
-				d = (off_t)size;
-			if ((uint64_t)d > off) {
-				copy_hash_zeros(x.xs, (uint64_t)d - off);
-				if (o && o->progress)
-					o->progress(o->arg, (uint64_t)d - off);
-				off = (uint64_t)d;
-				continue;
-			}
-			h = lseek(src, (off_t)off, SEEK_HOLE);
-			data_end = h < 0 || (uint64_t)h > size ? size :
-			    (uint64_t)h;
-			if (data_end <= off)
-				data_end = size;
+		if (x.err != 0 || t->nfs == NULL) {
+			r = x.err != 0 ? x.err : -EIO;
+			break;
 		}
-		/* A slot: wait for answers while all are in flight. */
-		while (s == NULL && r == 0) {
-			for (i = 0; i < t->inflight; i++)
-				if (!x.s[i].busy) {
-					s = &x.s[i];
-					break;
-				}
-			if (s != NULL)
-				break;
-			if (t->nfs == NULL) {
-				r = -EIO;
-				break;
-			}
+		for (i = 0; i < t->inflight && s == NULL; i++)
+			if (!x.s[i].busy)
+				s = &x.s[i];
+		/*
+		 * Wait for the source only with nothing in flight (then no
+		 * answer can come); else for an answer, and look again.
+		 */
+		g = s == NULL ? NULL : pf_next(&pf, x.pending == 0);
+		if (g == NULL) {
 			nt_step(t, &seen, &last);
-			if (x.err != 0)
-				r = x.err;
-
+			continue;
 		}
-		if (r != 0)
+		if (g->state == SEG_END)
 			break;
-		want = data_end - off < chunk ? data_end - off : chunk;
-		n = pread(src, s->buf, (size_t)want, (off_t)off);
-		if (n < 0 && errno == EINVAL) {
-			/* An O_DIRECT source's tail: read it whole. */
-			n = pread(src, s->buf, (size_t)((want + 4095) & ~4095ULL),
-			    (off_t)off);
-			if (n > (ssize_t)want)
-				n = (ssize_t)want;
-		}
-		if (n < 0 || (errno = -jts_fault_errno("read")) != 0) {
-			r = -errno;
+		if (g->state == SEG_ERR) {
+			r = g->err;
 			break;
 		}
-		if (n == 0) {
-			r = -ESTALE;	/* the source shrank */
-			break;
+		if (g->state == SEG_HOLE) {
+			copy_hash_zeros(x.xs, g->len);
+			if (o && o->progress)
+				o->progress(o->arg, g->len);
+			pf_take(&pf, g, false);
+			continue;
 		}
-		XXH3_128bits_update(x.xs, s->buf, (size_t)n);
+		if ((r = jts_fault_errno("read")) != 0)
+			break;
+		XXH3_128bits_update(x.xs, g->buf, (size_t)g->len);
 		/* Test hook: a byte changed after hashing must be caught. */
 		if (jts_fault_errno("corrupt") != 0)
-			s->buf[0] ^= 0xff;
-		s->off = off;
-		s->len = (uint32_t)n;
+			g->buf[0] ^= 0xff;
+		s->seg = g;
+		s->buf = g->buf;
+		s->off = g->off;
+		s->len = (uint32_t)g->len;
 		s->done = 0;
+		pf_take(&pf, g, true);
 		if ((r = jts_fault_errno("write")) != 0 ||
-		    (r = slot_queue(s, true)) != 0)
+		    (r = slot_queue(s, true)) != 0) {
+			pf_release(&pf, g);
+			s->seg = NULL;
 			break;
+		}
 		if (o && o->progress)
-			o->progress(o->arg, (uint64_t)n);
-		off += (uint64_t)n;
+			o->progress(o->arg, g->len);
 	}
-	return xfer_end(&x, r, hash);
+	pf_stop(&pf);
+	r = xfer_end(&x, r, hash);	/* the WRITEs in flight answered */
+	pf_free(&pf);
+	return r;
 }
 
 static void

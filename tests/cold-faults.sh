@@ -163,6 +163,36 @@ ok "no temporaries" no_temps
 eq "the other three moved, intact" "$(manifest "$NAS_DIR/data/rot")" \
     "$(printf '%s\n' "$before" | grep -v "^./$left|")"
 
+# A large file is read ahead of its WRITEs by a thread: a read error in
+# the middle of the stream, and a chunk changed after it was hashed, fail
+# that file alone, its source kept and nothing left on the NAS.
+mkdir -p "$H/big"
+head -c $((24 << 20)) /dev/urandom > "$H/big/rd"
+id_rd=$(fileid "$H/big/rd")
+out=$(JTS_TIER_FAIL=read:5:7 "$CTL" migrate --to cold "$H/big/rd" 2>&1); rc=$?
+ok "source read error mid-stream: exit non-zero" [ "$rc" -ne 0 ]
+contains "names the file and the cause" "$out" "rd: "
+contains "the cause" "$out" "Input/output error"
+eq "source intact" "$(fileid "$H/big/rd")" "$id_rd"
+ok "nothing of it on the NAS" [ ! -e "$NAS_DIR/data/big/rd" ]
+ok "no temporaries" no_temps
+out=$(JTS_TIER_FAIL=corrupt:1:9 "$CTL" migrate --to cold "$H/big/rd" 2>&1); rc=$?
+ok "a chunk changed after hashing: exit non-zero" [ "$rc" -ne 0 ]
+contains "the read-back names the mismatch" "$out" "verification failed on tier cold"
+eq "source intact" "$(fileid "$H/big/rd")" "$id_rd"
+ok "no temporaries" no_temps
+# Data, a hole longer than the read-ahead, data, and a hole at the end.
+truncate -s $((48 << 20)) "$H/big/holes"
+head -c $((3 << 20)) /dev/urandom | dd of="$H/big/holes" conv=notrunc 2>/dev/null
+head -c $((5 << 20)) /dev/urandom | dd of="$H/big/holes" bs=1M seek=30 \
+    conv=notrunc 2>/dev/null
+id_holes=$(fileid "$H/big/holes")
+out=$("$CTL" migrate --to cold "$H/big" 2>&1); rc=$?
+eq "large files move" "$rc" 0
+eq "with holes: identical on the NAS" "$(fileid "$NAS_DIR/data/big/holes")" "$id_holes"
+eq "and the other" "$(fileid "$NAS_DIR/data/big/rd")" "$id_rd"
+ok "holes kept" [ "$(du -k "$NAS_DIR/data/big/holes" | cut -f1)" -lt $((12 << 10)) ]
+
 # jts-tierctl killed during a batch of small files to the NAS.
 for point in copy verify rename committed; do
 	mkdir -p "$H/kb-$point"
