@@ -11,7 +11,8 @@
 #   bench/hot-share-bench.sh          (as root)
 #
 # Environment: BENCH_RUNS (5), BENCH_MOVE_GB (4), BENCH_FIO_SECONDS (8),
-# BENCH_HOT_SCHEDULER (none: the loop's own), JTS_TIERCTL, JTS_TIERD.
+# BENCH_HOT_SCHEDULER (none: the loop's own), BENCH_MOVE_RATE (the
+# daemon's move_rate, e.g. 100M; 0: none), JTS_TIERCTL, JTS_TIERD.
 set -eu
 cd "$(dirname "$0")/.."
 CTL=${JTS_TIERCTL:-$(pwd)/jts-tierctl}
@@ -19,6 +20,7 @@ TIERD=${JTS_TIERD:-$(pwd)/jts-tierd}
 RUNS=${BENCH_RUNS:-5}
 MOVE_GB=${BENCH_MOVE_GB:-4}
 SECS=${BENCH_FIO_SECONDS:-8}
+RATE=${BENCH_MOVE_RATE:-0}
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 for b in "$CTL" "$TIERD"; do
@@ -56,6 +58,7 @@ reserve = 64M
 [daemon]
 socket = $B/ctl.sock
 fanotify = no
+move_rate = $RATE
 [tier hot]
 kind = posix
 root = $B/hot
@@ -74,7 +77,7 @@ fio --name=lay --filename="$B/hot/fio/data" --size=1G --rw=write --bs=1M \
     --direct=1 --output=/dev/null
 sync
 
-"$TIERD" >"$B/d.log" 2>&1 &
+JTS_TIER_LOG_STDERR=1 "$TIERD" >"$B/d.log" 2>&1 &
 DPID=$!
 for _ in $(seq 100); do
 	[ -S "$B/ctl.sock" ] && break
@@ -92,6 +95,22 @@ fio_run() {
 	    --output-format=json --output="$B/fio.json" >/dev/null
 	jq -r '.jobs[0].read | "\(.iops) \(.clat_ns.percentile["99.000000"] / 1000)"' \
 	    "$B/fio.json" > "$1"
+}
+
+# set_rate R: the daemon's move_rate, reloaded (the untimed recalls
+# run without it).
+set_rate() {
+	local n
+	[ "$RATE" = 0 ] && return 0
+	n=$(grep -c 'reloaded:' "$B/d.log" || true)
+	sed -i "s/^move_rate = .*/move_rate = $1/" "$B/conf"
+	kill -HUP "$DPID"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'reloaded:' "$B/d.log" || true)" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	echo "bench: jts-tierd did not reload:" >&2; tail -3 "$B/d.log" >&2
+	exit 1
 }
 
 IOPS_IDLE= P99_IDLE= IOPS_MOVE= P99_MOVE= OVERLAP=
@@ -117,8 +136,10 @@ moving() {
 	IOPS_MOVE="$IOPS_MOVE $i" P99_MOVE="$P99_MOVE $p"
 	MOVE_T="${MOVE_T:-} $(echo "$t1 - $t0" | bc -l | xargs printf '%.2f')"
 	# Back again, untimed, for the next run.
+	set_rate 0
 	"$CTL" recall -q --no-progress "$B/hot/set" >/dev/null ||
 	    { echo "bench: recall failed" >&2; exit 1; }
+	set_rate "$RATE"
 }
 
 for r in $(seq 1 "$RUNS"); do
@@ -138,7 +159,7 @@ read -r pi pmn pmx <<< "$(stats "$P99_IDLE")"
 read -r im mmn mmx <<< "$(stats "$IOPS_MOVE")"
 read -r pm qmn qmx <<< "$(stats "$P99_MOVE")"
 echo "== fio 4 KiB random reads on hot, ${SECS} s, QD 16; jts-tierd moving ${MOVE_GB} GiB hot -> warm (zstd); $RUNS runs each"
-echo "hot: $HOT_DEV, scheduler: $(cat "/sys/block/${HOT_DEV##*/}/queue/scheduler"); jts-tierd's I/O priority: $(ionice -p "$DPID")"
+echo "hot: $HOT_DEV, scheduler: $(cat "/sys/block/${HOT_DEV##*/}/queue/scheduler"); jts-tierd's I/O priority: $(ionice -p "$DPID"); move_rate: $RATE"
 printf '%-26s %22s %24s\n' "" "IOPS median (min-max)" "p99 us median (min-max)"
 printf '%-26s %22s %24s\n' "idle" "$ii ($imn-$imx)" "$pi ($pmn-$pmx)"
 printf '%-26s %22s %24s\n' "while jts-tierd moves" "$im ($mmn-$mmx)" "$pm ($qmn-$qmx)"

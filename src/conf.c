@@ -359,6 +359,20 @@ k_fanotify(struct parse *ps, const char *v)
 }
 
 static int
+k_move_rate(struct parse *ps, const char *v)
+{
+	uint64_t n;
+
+	if (strcmp(v, "0") == 0 || strcmp(v, "none") == 0)
+		n = 0;
+	else if (jts_parse_size(v, &n) != 0 || n < (1u << 20))
+		return fail(ps, "bad move_rate: %s%s", v, " (bytes a second, "
+		    "at least 1M, e.g. 200M; 0 or none: no limit)");
+	ps->conf->move_rate = n;
+	return 1;
+}
+
+static int
 k_io_priority(struct parse *ps, const char *v)
 {
 	int p = jts_ioprio_parse(v);
@@ -426,6 +440,7 @@ static const struct {
 	{ "daemon",	"policy_timeout",	k_policy_timeout },
 	{ "daemon",	"fanotify",		k_fanotify },
 	{ "daemon",	"io_priority",		k_io_priority },
+	{ "daemon",	"move_rate",		k_move_rate },
 	{ "daemon",	"recall_concurrency",	k_recall_concurrency },
 	{ "daemon",	"stub_timeout",		k_stub_timeout },
 	{ "bench",	"iops",			k_bench_iops },

@@ -56,6 +56,8 @@ struct conf {
 	int64_t		 policy_timeout; /* s a policy's selection may take */
 	bool		 fanotify;	/* track reads and writes live */
 	int		 io_priority;	/* JTS_IOPRIO_*: the daemon's moves */
+	uint64_t	 move_rate;	/* bytes/s of the daemon's copies, 0:
+					   as fast as the tiers go */
 	int		 recall_concurrency; /* stubs filled at once */
 	int64_t		 stub_timeout;	/* s a reader waits for the daemon */
 	/* [bench] targets, the storage plan's by default */

@@ -287,6 +287,13 @@ get_sqe(struct run *r)
 	return sqe;
 }
 
+/* A paced copy: may a read of n bytes go now (else see jts_pace_go)? */
+static bool
+pace_ok(const struct copy_opts *o, uint64_t n, int inflight)
+{
+	return !o->paced || jts_pace_go(n, inflight > 0);
+}
+
 /* Queue a read of what slot s still lacks. */
 static void
 queue_read(struct run *r, struct cslot *s)
@@ -509,6 +516,7 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 	off_t d, h;
 	unsigned head, seen;
 	int i, fl, rc;
+	bool held;
 
 	copier_pin(cp);
 	memset(&r, 0, sizeof(r));
@@ -541,6 +549,7 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 		    (r.o->stop_flag && *r.o->stop_flag)))
 			r.err = -ECANCELED;
 		/* Issue reads into free slots, in stream order. */
+		held = false;
 		while (r.err == 0 && pos < size) {
 			s = &cp->slots[seq % (uint64_t)cp->nbufs];
 			if (s->state != CS_FREE)
@@ -567,6 +576,11 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 				pos = (uint64_t)d;
 				data_end = (uint64_t)h < size ? (uint64_t)h : size;
 			}
+			if (!pace_ok(r.o, data_end - pos < cp->bufsz ?
+			    data_end - pos : cp->bufsz, r.inflight)) {
+				held = true;
+				break;
+			}
 			s->seq = seq++;
 			s->off = pos;
 			s->want = data_end - pos < cp->bufsz ?
@@ -579,8 +593,10 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 			pos += s->want;
 			queue_read(&r, s);
 		}
-		if (r.inflight == 0)
+		if (r.inflight == 0 && !held)
 			break;
+		if (r.inflight == 0)
+			continue;	/* slept for the pace */
 		rc = copier_wait(cp);
 		if (rc < 0 && rc != -EINTR) {
 			if (r.err == 0)
@@ -695,18 +711,24 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 	XXH128_canonical_t canon;
 	unsigned head, seen;
 	int i, next = 0, inflight = 0, rc, res;
+	bool held;
 
 	copier_pin(cp);
 	for (i = 0; i < COPY_SMALL_SLOTS; i++)
 		ms[i].job = -1;
 	for (;;) {
 		/* Give each free slot the next job; empty files need none. */
+		held = false;
 		for (i = 0; i < cp->nsmall && next < n;) {
 			struct copy_job *j;
 
 			if (ms[i].job >= 0) {
 				i++;
 				continue;
+			}
+			if (!pace_ok(o, jobs[next].size, inflight)) {
+				held = true;
+				break;
 			}
 			j = &jobs[next++];
 			j->err = 0;
@@ -727,8 +749,10 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 			inflight += many_queue(cp, jobs, ms, i, o);
 			i++;
 		}
-		if (inflight == 0)
+		if (inflight == 0 && !held)
 			break;
+		if (inflight == 0)
+			continue;	/* slept for the pace */
 		rc = copier_wait(cp);
 		if (rc < 0 && rc != -EINTR) {
 			copier_drain(cp, inflight);

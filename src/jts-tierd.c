@@ -270,6 +270,7 @@ run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave,
 	mo.leave = leave;
 	mo.leave_forced = forced;
 	mo.quiet = true;
+	mo.paced = true;
 	mo.report = report_move;
 	mo.report_arg = j;
 	D.echo = j->conn;
@@ -478,6 +479,7 @@ step_request(struct job *j)
 		return;
 	}
 	rr.mo.quiet = true;
+	rr.mo.paced = true;
 	rr.mo.report = report_move;
 	rr.mo.report_arg = j;
 	plan.flush = req_flush;
@@ -888,6 +890,10 @@ reload(struct conn *c)
 	if (nc.io_priority != D.conf.io_priority &&
 	    jts_ioprio_set(nc.io_priority) == 0)
 		D.conf.io_priority = nc.io_priority;
+	if (nc.move_rate != D.conf.move_rate) {
+		D.conf.move_rate = nc.move_rate;
+		jts_pace_set(D.conf.move_rate);
+	}
 	policy_set_limits(D.conf.policy_timeout, serve_clients_now);
 	for (i = 0; i < nc.ntiers; i++) {
 		D.conf.tiers[i].high = nc.tiers[i].high;
@@ -957,7 +963,7 @@ main(int argc, char **argv)
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char err[1024];
+	char err[1024], rate[32];
 	uint64_t wd_usec = 0;
 	double fill_every = 60;
 	const char *s;
@@ -1088,12 +1094,17 @@ main(int argc, char **argv)
 	if ((r = jts_ioprio_set(D.conf.io_priority)) != 0)
 		jts_warn("cannot set the I/O priority %s: %s",
 		    jts_ioprio_name(D.conf.io_priority), strerror(-r));
+	/* And they keep to move_rate (a reader's recall does not). */
+	jts_pace_set(D.conf.move_rate);
 	queue_scan(NULL);
 	arm_policies();
 	jts_notice("started: pid %d, %d tiers, %d policies, socket %s, "
-	    "tracking: %s, I/O priority %s", getpid(), D.conf.ntiers, D.ps.n,
-	    D.conf.socket, D.track ? track_mode(D.track) : "scans only",
-	    jts_ioprio_name(D.conf.io_priority));
+	    "tracking: %s, I/O priority %s, move rate %s", getpid(),
+	    D.conf.ntiers, D.ps.n, D.conf.socket, D.track ?
+	    track_mode(D.track) : "scans only",
+	    jts_ioprio_name(D.conf.io_priority), D.conf.move_rate == 0 ?
+	    "unlimited" : (jts_fmt_bytes(D.conf.move_rate, rate,
+	    sizeof(rate) - 2), strcat(rate, "/s")));
 	sd_notify(0, "READY=1\nSTATUS=started");
 	D.ready = true;
 	ev_run(D.loop, 0);

@@ -304,6 +304,7 @@ copy_opts_of(struct batch *b, struct move_item *it, struct copy_opts *co)
 	co->progress = progress_bytes;
 	co->arg = b->pg;
 	co->short_io = b->e->short_io;
+	co->paced = b->o != NULL && b->o->paced;
 }
 
 /* The table of tier t of e. */

@@ -84,6 +84,8 @@ struct move_opts {
 					   wins over each home tier's own */
 	bool		 progress;	/* draw a progress bar on stderr */
 	bool		 quiet;
+	bool		 paced;		/* copies keep to jts_pace (the
+					   daemon's move_rate) */
 	/* When set, called for each item moved or not, instead of printing;
 	 * where is the file's path (or URL) on its source tier. */
 	void		(*report)(struct engine *, const struct move_item *,

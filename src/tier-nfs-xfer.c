@@ -470,6 +470,12 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 			r = g->err;
 			break;
 		}
+		if (g->state == SEG_DATA && o != NULL && o->paced &&
+		    !jts_pace_go(g->len, x.pending > 0)) {
+			if (x.pending > 0)
+				nt_step(t, &seen, &last);
+			continue;
+		}
 		if (g->state == SEG_HOLE) {
 			copy_hash_zeros(x.xs, g->len);
 			if (o && o->progress)
@@ -554,10 +560,22 @@ reader_pump(struct nfst_reader *rd)
 			return -EIO;
 		while (rd->issued - rd->consumed < (uint64_t)x->t->inflight &&
 		    rd->next < rd->limit) {
+			uint32_t len = (uint32_t)(rd->limit - rd->next < chunk ?
+			    rd->limit - rd->next : chunk);
+
+			/* Paced: busy, the answers are waited for; idle, the
+			 * wait is slept a slice at a time. */
+			if (rd->o != NULL && rd->o->paced && !jts_pace_go(len,
+			    rd->issued > rd->consumed)) {
+				if (rd->issued > rd->consumed)
+					break;
+				if (raised(rd->o))
+					return x->err = -ECANCELED;
+				continue;
+			}
 			s = &x->s[rd->issued % (uint64_t)x->t->inflight];
 			s->off = rd->next;
-			s->len = (uint32_t)(rd->limit - rd->next < chunk ?
-			    rd->limit - rd->next : chunk);
+			s->len = len;
 			s->done = 0;
 			s->ready = false;
 			if ((r = slot_queue(s, false)) != 0)
@@ -844,7 +862,8 @@ pjob_rpc_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 }
 
 int
-nfst_put_many(struct nfs_tier *t, struct nfst_put_job *job, int n)
+nfst_put_many(struct nfs_tier *t, struct nfst_put_job *job, int n,
+    bool paced)
 {
 	struct pjob *p = xcalloc((size_t)(n ? n : 1), sizeof(*p));
 	struct pool pool;
@@ -862,7 +881,15 @@ nfst_put_many(struct nfs_tier *t, struct nfst_put_job *job, int n)
 		pool.free[pool.nfree++] = i;
 	while ((next < n || pool.pending > 0) && r == 0) {
 		while (next < n && pool.nfree > 0 && t->nfs != NULL) {
-			char *path = nt_path(t, job[next].rel);
+			char *path;
+
+			if (paced && !jts_pace_go(job[next].size,
+			    pool.pending > 0)) {
+				if (pool.pending > 0)
+					break;
+				continue;	/* slept a slice */
+			}
+			path = nt_path(t, job[next].rel);
 
 			p[next].t = t;
 			p[next].pool = &pool;

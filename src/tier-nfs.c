@@ -502,7 +502,8 @@ phase_copy_nfs_out_many(struct batch *b, struct move_item **v, int n)
 		for (i = 0; i < n; i++)
 			job[i].err = -EIO;
 	else
-		(void)nfst_put_many(nt, job, n);
+		(void)nfst_put_many(nt, job, n, b->o != NULL &&
+		    b->o->paced);
 	for (i = 0; i < n; i++) {
 		struct move_item *it = v[i];
 		int r = job[i].err;
@@ -656,6 +657,7 @@ nfs_fetch(struct batch *b, struct move_item *it, int wfd, const char **why)
 	co.stop_flag = &stop_requested;
 	co.progress = progress_bytes;
 	co.arg = b->pg;
+	co.paced = b->o != NULL && b->o->paced;
 	jts_fault_point("copy");
 	jts_pause_point("copy");
 	r = nfst_get(nt, fh, wfd, (uint64_t)it->pre.st_size, it->hash, &co);

@@ -502,6 +502,7 @@ phase_copy_many(struct batch *b, struct move_item **v, int n)
 	co.progress = progress_bytes;
 	co.arg = b->pg;
 	co.short_io = e->short_io;
+	co.paced = b->o != NULL && b->o->paced;
 	r = copier_run_many(&e->cp, jobs, k, &co);
 	for (i = 0; i < k; i++) {
 		memcpy(v[i]->hash, jobs[i].hash, JTS_HASH_LEN);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1023,6 +1024,78 @@ const char *
 jts_ioprio_name(int p)
 {
 	return p >= 0 && p < 3 ? ioprio_names[p] : "?";
+}
+
+static struct {
+	pthread_mutex_t	 mu;
+	uint64_t	 rate;
+	double		 tokens;	/* bytes that may go now */
+	int64_t		 last;		/* when tokens was reckoned */
+} pace = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+void
+jts_pace_set(uint64_t rate)
+{
+	pthread_mutex_lock(&pace.mu);
+	pace.rate = rate;
+	pace.tokens = 0;
+	pace.last = jts_mono_ns();
+	pthread_mutex_unlock(&pace.mu);
+}
+
+uint64_t
+jts_pace_rate(void)
+{
+	uint64_t r;
+
+	pthread_mutex_lock(&pace.mu);
+	r = pace.rate;
+	pthread_mutex_unlock(&pace.mu);
+	return r;
+}
+
+int64_t
+jts_pace_take(uint64_t n)
+{
+	int64_t now, wait = 0;
+	double burst, need;
+
+	pthread_mutex_lock(&pace.mu);
+	if (pace.rate == 0)
+		goto out;
+	now = jts_mono_ns();
+	burst = (double)pace.rate / 8;
+	pace.tokens += (double)(now - pace.last) * (double)pace.rate / 1e9;
+	if (pace.tokens > burst)
+		pace.tokens = burst;
+	pace.last = now;
+	/* A request larger than a burst goes when a whole burst is there
+	 * (the tokens then run into debt, paid back before the next). */
+	need = (double)n < burst ? (double)n : burst;
+	if (pace.tokens >= need)
+		pace.tokens -= (double)n;
+	else
+		wait = (int64_t)((need - pace.tokens) * 1e9 /
+		    (double)pace.rate) + 1;
+out:
+	pthread_mutex_unlock(&pace.mu);
+	return wait;
+}
+
+bool
+jts_pace_go(uint64_t n, bool busy)
+{
+	int64_t ns = jts_pace_take(n);
+	struct timespec ts;
+
+	if (ns == 0)
+		return true;
+	if (!busy) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = ns < 50000000 ? ns : 50000000;
+		(void)nanosleep(&ts, NULL);
+	}
+	return false;
 }
 
 int

@@ -179,6 +179,23 @@ const char *jts_ioprio_name(int);
 /* Give the calling thread (and threads it starts) that priority. */
 int	jts_ioprio_set(int);
 
+/*
+ * The moves' pace: at most rate bytes a second over the whole process
+ * (every copy that asks, from any thread), in bursts of at most an
+ * eighth of a second's worth.  Rate 0: no pace.
+ */
+void	jts_pace_set(uint64_t rate);
+uint64_t jts_pace_rate(void);
+/* Take n bytes: 0 when they may go now, else the nanoseconds to wait
+ * before asking again (nothing taken). */
+int64_t	jts_pace_take(uint64_t n);
+/*
+ * May n bytes go now (taken)?  If not and nothing else is in flight
+ * (!busy), part of the wait is slept here, at most 50 ms, so a caller's
+ * loop sees a stop between; a busy caller waits for its answers instead.
+ */
+bool	jts_pace_go(uint64_t n, bool busy);
+
 /* A set of file identities (device, inode), for walks that meet a file
  * or directory under two names when its owner renames it meanwhile. */
 struct jts_idset {

@@ -35,6 +35,8 @@ bad 2 "bad bench target: lots" < <(printf '[bench]\niops = lots\n[tier hot]\nroo
 bad 3 "bad inflight: 99" < <(printf '[tier cold]\nkind = nfs\ninflight = 99\nurl = nfs://h/e\n')
 bad 1 "inflight are for kind nfs only" < <(printf '[tier hot]\nroot = /a\ninflight = 2\n')
 bad 2 "bad bench target: 0" < <(printf '[bench]\nmigrate_seconds = 0\n[tier hot]\nroot = /a\n')
+bad 2 "bad move_rate: 512K" < <(printf '[daemon]\nmove_rate = 512K\n[tier hot]\nroot = /a\n')
+bad 2 "bad move_rate: fast" < <(printf '[daemon]\nmove_rate = fast\n[tier hot]\nroot = /a\n')
 bad 1 "needs url" < <(printf '[tier cold]\nkind = nfs\nroot = /x\n')
 ok "nothing created at /x" [ ! -e /x ]
 finish

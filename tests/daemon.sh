@@ -38,6 +38,8 @@ wait_log "scan tier=warm" 20
 # (io_priority = low, the default), judged with ionice.
 eq "the daemon's I/O priority (ionice)" "$(ionice -p "$DPID")" \
     "best-effort: prio 7"
+contains "no move_rate: the moves are not held back" \
+    "$(grep 'started: pid' "$W/d.log")" "move rate unlimited"
 contains "the first scan catalogues the hot tree" "$(grep 'scan tier=hot' "$W/d.log")" \
     "files=17 added=17"
 eq "catalog has every hot file" \
