@@ -193,6 +193,26 @@ eq "with holes: identical on the NAS" "$(fileid "$NAS_DIR/data/big/holes")" "$id
 eq "and the other" "$(fileid "$NAS_DIR/data/big/rd")" "$id_rd"
 ok "holes kept" [ "$(du -k "$NAS_DIR/data/big/holes" | cut -f1)" -lt $((12 << 10)) ]
 
+# Files many times larger than the read-ahead: a chunk changed after
+# hashing, in the middle, is caught; a file ending in a hole (its size
+# set after the WRITEs) and one ending in data both arrive whole.
+mkdir -p "$H/ov"
+head -c $((48 << 20)) /dev/urandom > "$H/ov/data"
+truncate -s $((24 << 20)) "$H/ov/tailhole"
+head -c $((14 << 20)) /dev/urandom | dd of="$H/ov/tailhole" conv=notrunc 2>/dev/null
+id_ov=$(fileid "$H/ov/data")
+id_th=$(fileid "$H/ov/tailhole")
+out=$(JTS_TIER_FAIL=corrupt:1:30 "$CTL" migrate --to cold "$H/ov/data" 2>&1); rc=$?
+ok "48 MiB, a chunk changed: exit non-zero" [ "$rc" -ne 0 ]
+contains "the read-back names the mismatch" "$out" "verification failed on tier cold"
+eq "source intact" "$(fileid "$H/ov/data")" "$id_ov"
+ok "nothing of it on the NAS" [ ! -e "$NAS_DIR/data/ov/data" ]
+ok "no temporaries" no_temps
+out=$("$CTL" migrate --to cold "$H/ov" 2>&1); rc=$?
+eq "48 and 24 MiB: moved" "$rc" 0
+eq "ending in data: identical on the NAS" "$(fileid "$NAS_DIR/data/ov/data")" "$id_ov"
+eq "ending in a hole: identical on the NAS" "$(fileid "$NAS_DIR/data/ov/tailhole")" "$id_th"
+
 # jts-tierctl killed during a batch of small files to the NAS.
 for point in copy verify rename committed; do
 	mkdir -p "$H/kb-$point"
