@@ -157,6 +157,7 @@ is_stub(int dfd, const char *name, const struct fst *x)
 	struct stat sb;
 
 	return (x->size <= STUB_HEAD || x->blocks * 512 < x->size) &&
+	    !stub_surely_not(dfd, name) &&
 	    stub_read_at(dfd, name, NULL, &sb) == 1;
 }
 

@@ -30,6 +30,9 @@ struct stub_info {
 #define STUB_HEAD	4096
 int	stub_read_fd(int fd, struct stub_info *si);
 /* The same for name in dirfd, not following a symlink; st filled. */
+/* True if name in dirfd surely carries no stub mark (one lookup, where
+ * the kernel offers getxattrat); false: cannot tell, ask stub_read_at. */
+bool	stub_surely_not(int dirfd, const char *name);
 int	stub_read_at(int dirfd, const char *name, struct stub_info *si,
 	    struct stat *st);
 /*
