@@ -66,7 +66,7 @@ struct copy_opts {
 	void			*arg;
 	/* Test knob: submit every request shorter than it should be. */
 	bool			 short_io;
-	/* Keep to the process's pace (jts_pace_take). */
+	/* Keep to the process's pace (jts_pace_go). */
 	bool			 paced;
 	/* Read the copy back as it is written (NULL: not). */
 	struct copy_readback	*rb;

@@ -963,7 +963,7 @@ main(int argc, char **argv)
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char err[1024], rate[32];
+	char err[1024], rate[48], num[32];
 	uint64_t wd_usec = 0;
 	double fill_every = 60;
 	const char *s;
@@ -1096,15 +1096,18 @@ main(int argc, char **argv)
 		    jts_ioprio_name(D.conf.io_priority), strerror(-r));
 	/* And they keep to move_rate (a reader's recall does not). */
 	jts_pace_set(D.conf.move_rate);
+	if (D.conf.move_rate == 0)
+		snprintf(rate, sizeof(rate), "unlimited");
+	else
+		snprintf(rate, sizeof(rate), "%s/s",
+		    jts_fmt_bytes(D.conf.move_rate, num, sizeof(num)));
 	queue_scan(NULL);
 	arm_policies();
 	jts_notice("started: pid %d, %d tiers, %d policies, socket %s, "
 	    "tracking: %s, I/O priority %s, move rate %s", getpid(),
 	    D.conf.ntiers, D.ps.n, D.conf.socket, D.track ?
 	    track_mode(D.track) : "scans only",
-	    jts_ioprio_name(D.conf.io_priority), D.conf.move_rate == 0 ?
-	    "unlimited" : (jts_fmt_bytes(D.conf.move_rate, rate,
-	    sizeof(rate) - 2), strcat(rate, "/s")));
+	    jts_ioprio_name(D.conf.io_priority), rate);
 	sd_notify(0, "READY=1\nSTATUS=started");
 	D.ready = true;
 	ev_run(D.loop, 0);

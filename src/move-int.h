@@ -103,8 +103,11 @@ int	batch_by_size(struct batch *b, struct move_item **v, int n,
 	    bool (*small)(const struct batch *, const struct move_item *),
 	    int (*one)(struct batch *, struct move_item *),
 	    int (*many)(struct batch *, struct move_item **, int));
-/* The settings of the item's copy: aborted by a lease break or a stop,
- * counted in the batch's progress. */
+/* What every copy of batch b shares: counted in its progress, and kept
+ * to the daemon's pace when its moves are paced. */
+void	batch_copy_opts(struct batch *b, struct copy_opts *co);
+/* The settings of the item's copy: the batch's, and aborted by a lease
+ * break or a stop. */
 void	copy_opts_of(struct batch *b, struct move_item *it,
 	    struct copy_opts *co);
 /* Fail every pending item of the batch: temporaries removed. */

@@ -296,15 +296,21 @@ batch_by_size(struct batch *b, struct move_item **v, int n,
 }
 
 void
-copy_opts_of(struct batch *b, struct move_item *it, struct copy_opts *co)
+batch_copy_opts(struct batch *b, struct copy_opts *co)
 {
 	memset(co, 0, sizeof(*co));
-	co->abort_flag = lease_flag(it->fd);
-	co->stop_flag = &stop_requested;
 	co->progress = progress_bytes;
 	co->arg = b->pg;
-	co->short_io = b->e->short_io;
 	co->paced = b->o != NULL && b->o->paced;
+}
+
+void
+copy_opts_of(struct batch *b, struct move_item *it, struct copy_opts *co)
+{
+	batch_copy_opts(b, co);
+	co->abort_flag = lease_flag(it->fd);
+	co->stop_flag = &stop_requested;
+	co->short_io = b->e->short_io;
 }
 
 /* The table of tier t of e. */

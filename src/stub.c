@@ -78,7 +78,7 @@ bool
 stub_surely_not(int dirfd, const char *name)
 {
 #ifdef SYS_getxattrat
-	static volatile int missing;	/* ENOSYS seen: not asked again */
+	static int missing;	/* ENOSYS seen: not asked again */
 	struct jts_xattr_args a;
 	char val[160];
 

@@ -311,15 +311,18 @@ pf_main(void *arg)
 	struct prefetch *p = arg;
 	uint64_t off = 0, data_end = 0;
 	struct seg *g, next;
+	bool stop;
 
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		g = &p->s[p->head % p->n];
 		while (!p->stop && (g->state != SEG_FREE || g->busy))
 			pthread_cond_wait(&p->cv, &p->mu);
+		stop = p->stop;
 		pthread_mutex_unlock(&p->mu);
-		if (p->stop)
+		if (stop)
 			break;
+		memset(&next, 0, sizeof(next));
 		next.buf = g->buf;
 		pf_read(p, &next, off, &data_end);
 		pthread_mutex_lock(&p->mu);

@@ -653,11 +653,8 @@ nfs_fetch(struct batch *b, struct move_item *it, int wfd, const char **why)
 		    tier_name(e, it->src), nfs_why(e, it->src, r));
 		return r;
 	}
-	memset(&co, 0, sizeof(co));
+	batch_copy_opts(b, &co);
 	co.stop_flag = &stop_requested;
-	co.progress = progress_bytes;
-	co.arg = b->pg;
-	co.paced = b->o != NULL && b->o->paced;
 	jts_fault_point("copy");
 	jts_pause_point("copy");
 	r = nfst_get(nt, fh, wfd, (uint64_t)it->pre.st_size, it->hash, &co);

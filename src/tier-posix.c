@@ -498,11 +498,8 @@ phase_copy_many(struct batch *b, struct move_item **v, int n)
 		jobs[k].direct = false;		/* small sources: buffered */
 		v[k++] = v[i];
 	}
-	memset(&co, 0, sizeof(co));
-	co.progress = progress_bytes;
-	co.arg = b->pg;
+	batch_copy_opts(b, &co);
 	co.short_io = e->short_io;
-	co.paced = b->o != NULL && b->o->paced;
 	r = copier_run_many(&e->cp, jobs, k, &co);
 	for (i = 0; i < k; i++) {
 		memcpy(v[i]->hash, jobs[i].hash, JTS_HASH_LEN);

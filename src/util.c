@@ -1043,19 +1043,10 @@ jts_pace_set(uint64_t rate)
 	pthread_mutex_unlock(&pace.mu);
 }
 
-uint64_t
-jts_pace_rate(void)
-{
-	uint64_t r;
-
-	pthread_mutex_lock(&pace.mu);
-	r = pace.rate;
-	pthread_mutex_unlock(&pace.mu);
-	return r;
-}
-
-int64_t
-jts_pace_take(uint64_t n)
+/* Take n bytes: 0 when they may go now, else the nanoseconds to wait
+ * before asking again (nothing taken). */
+static int64_t
+pace_take(uint64_t n)
 {
 	int64_t now, wait = 0;
 	double burst, need;
@@ -1085,7 +1076,7 @@ out:
 bool
 jts_pace_go(uint64_t n, bool busy)
 {
-	int64_t ns = jts_pace_take(n);
+	int64_t ns = pace_take(n);
 	struct timespec ts;
 
 	if (ns == 0)

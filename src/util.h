@@ -185,10 +185,6 @@ int	jts_ioprio_set(int);
  * eighth of a second's worth.  Rate 0: no pace.
  */
 void	jts_pace_set(uint64_t rate);
-uint64_t jts_pace_rate(void);
-/* Take n bytes: 0 when they may go now, else the nanoseconds to wait
- * before asking again (nothing taken). */
-int64_t	jts_pace_take(uint64_t n);
 /*
  * May n bytes go now (taken)?  If not and nothing else is in flight
  * (!busy), part of the wait is slept here, at most 50 ms, so a caller's
