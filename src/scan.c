@@ -154,11 +154,7 @@ run(struct scan *s, sqlite3_stmt *st)
 static bool
 is_stub(int dfd, const char *name, const struct fst *x)
 {
-	struct stat sb;
-
-	return (x->size <= STUB_HEAD || x->blocks * 512 < x->size) &&
-	    !stub_surely_not(dfd, name) &&
-	    stub_read_at(dfd, name, NULL, &sb) == 1;
+	return stub_is(dfd, name, x->size, x->blocks);
 }
 
 static void

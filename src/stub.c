@@ -100,6 +100,16 @@ stub_surely_not(int dirfd, const char *name)
 #endif
 }
 
+bool
+stub_is(int dirfd, const char *name, int64_t size, int64_t blocks)
+{
+	struct stat sb;
+
+	return (size <= STUB_HEAD || blocks * 512 < size) &&
+	    !stub_surely_not(dirfd, name) &&
+	    stub_read_at(dirfd, name, NULL, &sb) == 1;
+}
+
 int
 stub_read_at(int dirfd, const char *name, struct stub_info *si,
     struct stat *st)

@@ -33,6 +33,10 @@ int	stub_read_fd(int fd, struct stub_info *si);
 /* True if name in dirfd surely carries no stub mark (one lookup, where
  * the kernel offers getxattrat); false: cannot tell, ask stub_read_at. */
 bool	stub_surely_not(int dirfd, const char *name);
+/* Is name in dirfd, of that size and those 512-byte blocks, a stub?
+ * Only a sparse file, or one no larger than a stub's first block, can be
+ * one, so only those are looked at. */
+bool	stub_is(int dirfd, const char *name, int64_t size, int64_t blocks);
 int	stub_read_at(int dirfd, const char *name, struct stub_info *si,
 	    struct stat *st);
 /*

@@ -25,6 +25,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "stub.h"
 #include "track.h"
 #include "util.h"
 
@@ -254,11 +255,16 @@ restat(struct track *t, sqlite3_stmt *get, sqlite3_stmt *ins,
 	int dfd = tier_open_parent(&e->tiers[p->tier], p->rel);
 	struct stat sb;
 	bool exists = false, have = false, same_tier = false, born = false;
+	bool stub = false;
 	int64_t osize = 0, omtime = 0;
 
 	if (dfd >= 0) {
 		exists = fstatat(dfd, rel_base(p->rel), &sb,
 		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
+		/* A stub (a copy of one, marked after it was made) holds no
+		 * data of this tier: never catalogued, as a scan does. */
+		stub = exists && stub_is(dfd, rel_base(p->rel),
+		    (int64_t)sb.st_size, (int64_t)sb.st_blocks);
 		close(dfd);
 	}
 	sqlite3_bind_blob(get, 1, p->rel, (int)strlen(p->rel), SQLITE_STATIC);
@@ -272,7 +278,14 @@ restat(struct track *t, sqlite3_stmt *get, sqlite3_stmt *ins,
 		omtime = sqlite3_column_int64(get, 3);
 	}
 	sqlite3_reset(get);
-	if (exists && (!have || same_tier)) {
+	if (stub) {
+		if (have && same_tier) {
+			sqlite3_bind_blob(del, 1, p->rel, (int)strlen(p->rel),
+			    SQLITE_STATIC);
+			(void)sqlite3_step(del);
+			sqlite3_reset(del);
+		}
+	} else if (exists && (!have || same_tier)) {
 		sqlite3_stmt *st = have ? upd : ins;
 		int64_t mt = jts_ts_ns(&sb.st_mtim);
 
