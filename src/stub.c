@@ -78,11 +78,12 @@ bool
 stub_surely_not(int dirfd, const char *name)
 {
 #ifdef SYS_getxattrat
-	static int missing;	/* ENOSYS seen: not asked again */
+	static int missing;	/* ENOSYS seen: not asked again (atomic: a
+				   scan looks from two threads) */
 	struct jts_xattr_args a;
 	char val[160];
 
-	if (missing)
+	if (__atomic_load_n(&missing, __ATOMIC_RELAXED))
 		return false;
 	memset(&a, 0, sizeof(a));
 	a.value = (uint64_t)(uintptr_t)val;
@@ -91,7 +92,7 @@ stub_surely_not(int dirfd, const char *name)
 	    STUB_XATTR, &a, sizeof(a)) >= 0)
 		return false;
 	if (errno == ENOSYS || errno == EINVAL)
-		missing = 1;
+		__atomic_store_n(&missing, 1, __ATOMIC_RELAXED);
 	return errno == ENODATA || errno == ENOTSUP;
 #else
 	(void)dirfd;

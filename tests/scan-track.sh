@@ -6,6 +6,7 @@
 # with stat and sqlite3.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
 need_hooks
+need_cmd getfattr setfattr
 setup_tiers 512M 512M
 [ -x "$TIERD" ] || skip "jts-tierd not built"
 H=$W/hot
@@ -98,6 +99,36 @@ done
 eq "the rescan after lost events catalogued the burst" \
     "$(q "SELECT count(*) FROM files WHERE CAST(path AS TEXT) GLOB 'burst/*'")" 20
 stop_daemon
+
+# A directory of new small files beyond every catalogued path: their stub
+# look is shared with a second thread.  Copies of stubs (the mark set by
+# hand here) among them, in a subdirectory in the middle of the listing
+# and as sparse files, are not catalogued; every other file is.
+M=$H/zz-many
+mkdir -p "$M/f100.d"
+mark='jts-tier stub 1 row=1 size=3000 xxh3=0123456789abcdef0123456789abcdef'
+for i in $(seq 100 299); do head -c $((i * 7)) /dev/urandom > "$M/f$i"; done
+for i in $(seq 10 49); do head -c $i /dev/urandom > "$M/f100.d/g$i"; done
+truncate -s 10M "$M/sparse-marked" "$M/sparse-plain"
+for f in $(seq 100 10 299) ; do setfattr -n trusted.jts-tier.stub -v "$mark" "$M/f$f"; done
+for f in $(seq 10 8 49); do setfattr -n trusted.jts-tier.stub -v "$mark" "$M/f100.d/g$f"; done
+setfattr -n trusted.jts-tier.stub -v "$mark" "$M/sparse-marked"
+getfattr -R -m '^trusted.jts-tier.stub$' --absolute-names "$M" 2>/dev/null |
+    sed -n "s|^# file: $H/||p" | sort > "$W/marked"
+eq "the tree holds 26 marked files (getfattr)" "$(wc -l < "$W/marked")" 26
+(cd "$H" && find zz-many -type f) | sort | comm -23 - "$W/marked" > "$W/want"
+eq "and 216 others (find)" "$(wc -l < "$W/want")" 216
+n=$(grep -c 'scan tier=warm' "$W/d.log")
+start_daemon || exit 1
+wait_log "scan tier=warm" 20 $((n + 1))
+q "SELECT CAST(path AS TEXT) FROM files WHERE CAST(path AS TEXT) GLOB 'zz-many/*'" |
+    sort > "$W/got"
+eq "the scan catalogued every file but the marked ones" \
+    "$(diff "$W/want" "$W/got" && echo same)" same
+contains "and counted them" "$(grep 'scan tier=hot' "$W/d.log" | tail -1)" \
+    "added=216 "
+stop_daemon
+rm -rf "$M"
 
 # A catalog beneath a tier root (as /var/lib/jts-tier under /var/lib) is
 # never catalogued, scanned or moved.
