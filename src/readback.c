@@ -188,7 +188,7 @@ readback_start(int fd)
 	XXH3_128bits_reset(rb->xs);
 	pthread_mutex_init(&rb->mu, NULL);
 	pthread_cond_init(&rb->cv, NULL);
-	if (pthread_create(&rb->th, NULL, rb_main, rb) != 0) {
+	if (jts_thread_start(&rb->th, rb_main, rb) != 0) {
 		rb_free(rb);
 		return NULL;
 	}

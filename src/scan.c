@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -476,18 +475,11 @@ look_start(struct scan *s, int dfd, const char *names, struct ent *v,
     size_t n)
 {
 	struct look *l = &s->look;
-	sigset_t all, old;
-	int r;
 
 	if (!l->started) {
 		pthread_mutex_init(&l->mu, NULL);
 		pthread_cond_init(&l->cv, NULL);
-		/* Signals are the walk's. */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		r = pthread_create(&l->th, NULL, look_main, l);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (r != 0) {
+		if (jts_thread_start(&l->th, look_main, l) != 0) {
 			pthread_cond_destroy(&l->cv);
 			pthread_mutex_destroy(&l->mu);
 			return false;

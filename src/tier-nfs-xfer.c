@@ -341,7 +341,6 @@ static int
 pf_start(struct prefetch *p, int src, uint64_t size, uint64_t chunk,
     unsigned n)
 {
-	sigset_t all, old;
 	unsigned i;
 	int r;
 
@@ -357,12 +356,7 @@ pf_start(struct prefetch *p, int src, uint64_t size, uint64_t chunk,
 		p->s[i].buf = p->arena + (size_t)i * chunk;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	/* Signals are the loop thread's. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&p->th, NULL, pf_main, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
+	if ((r = jts_thread_start(&p->th, pf_main, p)) != 0) {
 		free(p->s);
 		free(p->arena);
 		return -r;

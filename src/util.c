@@ -1099,3 +1099,16 @@ jts_ioprio_set(int p)
 	return syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, v) == 0 ? 0 :
 	    -errno;
 }
+
+int
+jts_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}

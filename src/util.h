@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <pthread.h>
 
 #define JTS_PROG_CTL	"jts-tierctl"
 
@@ -202,5 +203,11 @@ struct jts_idset {
 bool	jts_idset_add(struct jts_idset *s, dev_t dev, ino_t ino);
 void	jts_idset_clear(struct jts_idset *s);
 void	jts_idset_free(struct jts_idset *s);
+
+/*
+ * Start a thread with every signal blocked (signals are the loop's
+ * thread's); 0 or the error number.
+ */
+int	 jts_thread_start(pthread_t *, void *(*)(void *), void *);
 
 #endif
