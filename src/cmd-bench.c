@@ -262,6 +262,14 @@ randread(struct bench *b, const struct tier_conf *tc)
 	now = t0;
 	ret = 0;
 	while (inflight > 0) {
+		/*
+		 * Requests queued but not yet submitted (batched below) are
+		 * in flight for the count: submit them before a wait, or the
+		 * drain at the end waits for answers never asked.
+		 */
+		if (io_uring_sq_ready(&ring) > 0 &&
+		    io_uring_cq_ready(&ring) == 0)
+			io_uring_submit(&ring);
 		if ((ret = io_uring_wait_cqe(&ring, &cqe)) != 0) {
 			if (ret == -EINTR && !bench_stop)
 				continue;

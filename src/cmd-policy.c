@@ -139,6 +139,8 @@ policy_list(struct cmd_ctx *ctx, bool json)
 			    json_object_new_string(p->from_name));
 			json_object_object_add(o, "to",
 			    json_object_new_string(p->to_name));
+			json_object_object_add(o, "up",
+			    json_object_new_boolean(p->up));
 			json_object_object_add(o, "enabled",
 			    json_object_new_boolean(p->enabled));
 			json_object_object_add(o, "schedule_s",
@@ -149,8 +151,9 @@ policy_list(struct cmd_ctx *ctx, bool json)
 			    json_object_new_string(p->condition));
 			json_object_array_add(arr, o);
 		} else
-			printf("%-20s %s -> %s, %s%s\n  condition: %s\n",
-			    p->name, p->from_name, p->to_name, trig,
+			printf("%-20s %s -> %s%s, %s%s\n  condition: %s\n",
+			    p->name, p->from_name, p->to_name, p->up ?
+			    " (up: recalls)" : "", trig,
 			    p->enabled ? "" : " (disabled)", p->condition);
 	}
 	if (json)
@@ -186,13 +189,28 @@ policy_print_sel(FILE *fp, const struct policy *p, const struct conf *c,
 	for (t = 0; t < c->ntiers; t++) {
 		if (t != p->from && t != p->to)
 			continue;
-		if (!before[t].known)
+		if (!before[t].known) {
 			fprintf(fp, "tier %s: fill level unknown\n",
 			    c->tiers[t].name);
-		else
-			fprintf(fp, "tier %s: %.1f%% used now, %.1f%% after\n",
-			    c->tiers[t].name, pctf(&before[t]),
-			    pctf(&s->after[t]));
+			continue;
+		}
+		fprintf(fp, "tier %s: %.1f%% used now, %.1f%% after\n",
+		    c->tiers[t].name, pctf(&before[t]), pctf(&s->after[t]));
+		/* The arithmetic, as df(1) makes it. */
+		fprintf(fp, "  now:   used %" PRIu64 " / (used + available) %"
+		    PRIu64 " bytes\n", before[t].used, before[t].size);
+		fprintf(fp, "  after: used %" PRIu64 " %s %" PRIu64 " (the "
+		    "files' 4 KiB blocks) = %" PRIu64 "\n", before[t].used,
+		    t == p->to ? "+" : "-", t == p->to ?
+		    s->after[t].used - before[t].used : before[t].used -
+		    s->after[t].used, s->after[t].used);
+		if (t == p->to && p->dst_cap >= 0)
+			fprintf(fp, "  a run stops before %s goes above %d%% "
+			    "(its %s)\n", c->tiers[t].name, p->dst_cap,
+			    p->dst_cap_what);
+		if (t == p->from && s->reason == RUN_FILL && !p->up)
+			fprintf(fp, "  a fill run starts above %d%% and stops "
+			    "at %d%%\n", p->high, p->low);
 	}
 }
 
@@ -240,6 +258,9 @@ policy_sel_json(const struct policy *p, const struct conf *c,
 		    json_object_new_int64((int64_t)before[t].used));
 		json_object_object_add(f, "used_after",
 		    json_object_new_int64((int64_t)s->after[t].used));
+		if (t == p->to && p->dst_cap >= 0)
+			json_object_object_add(f, "cap_pct",
+			    json_object_new_int(p->dst_cap));
 		json_object_array_add(tiers, f);
 	}
 	json_object_object_add(o, "tiers", tiers);

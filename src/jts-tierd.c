@@ -352,9 +352,12 @@ step_policy(struct job *j)
 	while (j->at < j->sel.n && n < STEP_FILES && (n == 0 ||
 	    bytes + (uint64_t)j->sel.c[j->at].size <= step_bytes)) {
 		struct policy_cand *c = &j->sel.c[j->at++];
-		char *abs = jts_path_join(D.conf.tiers[p->from].root, c->rel);
+		/* Up, the verified recall: found by its path in the catalog. */
+		char *abs = jts_path_join(D.conf.tiers[p->up ? p->to :
+		    p->from].root, c->rel);
 
-		(void)move_plan_path(&D.e, &plan, abs, OP_MIGRATE, p->to);
+		(void)move_plan_path(&D.e, &plan, abs, p->up ? OP_RECALL :
+		    OP_MIGRATE, p->to);
 		free(abs);
 		bytes += (uint64_t)c->size;
 		n++;

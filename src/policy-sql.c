@@ -406,9 +406,9 @@ sandboxed_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
 	return r;
 }
 
-static const char sel_what[] = "path, size, pinned, residency";
+static const char sel_what[] = "path, size, pinned, residency, home";
 static const char one_what[] =
-    "tier, pinned, residency, age, idle, size, heat";
+    "tier, pinned, residency, age, idle, size, heat, home";
 
 /*
  * How many SELECTs a form of the query makes with a trivial condition:

@@ -271,16 +271,33 @@ policy_validate(struct pparse *ps)
 		PV_FAIL(1, "missing from = (the tier files leave)");
 	if (p->to < 0)
 		PV_FAIL(1, "missing to = (the tier files go to)");
-	if (p->to <= p->from)
-		PV_FAIL(1, "from %s to %s: policies move data down the tiers "
-		    "(%s is listed after %s in %s); use 'jts-tierctl recall' "
-		    "to bring files back", c->tiers[p->from].name,
-		    c->tiers[p->to].name, c->tiers[p->from].name,
-		    c->tiers[p->to].name, c->path);
-	if (!(tier_ops_of(c->tiers[p->from].kind)->caps & TIER_CAP_LOCAL))
+	if (p->to == p->from)
+		PV_FAIL(1, "from and to are both %s", c->tiers[p->from].name);
+	p->up = p->to < p->from;
+	if (!p->up && !(tier_ops_of(c->tiers[p->from].kind)->caps &
+	    TIER_CAP_LOCAL))
 		PV_FAIL(1, "from %s: an %s tier is the last stop; nothing "
-		    "moves down from it", c->tiers[p->from].name,
+		    "moves down from it (a policy up, to a tier listed before "
+		    "it, brings files back)", c->tiers[p->from].name,
 		    tier_ops_of(c->tiers[p->from].kind)->name);
+	if (p->up && !(tier_ops_of(c->tiers[p->to].kind)->caps &
+	    TIER_CAP_LOCAL))
+		PV_FAIL(1, "to %s: files come back only to a local tier",
+		    c->tiers[p->to].name);
+	/*
+	 * Up, a run recalls: files leave nothing behind, and it runs on its
+	 * schedule (a fill run is for the tier a policy empties).
+	 */
+	if (p->up && p->on_fill)
+		PV_FAIL(1, "on_fill: a policy up (from %s to %s) runs on its "
+		    "schedule; the fill of %s bounds it (its low watermark)",
+		    c->tiers[p->from].name, c->tiers[p->to].name,
+		    c->tiers[p->to].name);
+	if (p->up && p->leave_set)
+		PV_FAIL(1, "leave: a policy up brings files back; nothing "
+		    "is left where they were");
+	if (p->up && p->fill_path != NULL)
+		PV_FAIL(1, "fill_path: only for on_fill (a policy down)");
 	if (p->condition == NULL)
 		PV_FAIL(1, "missing condition = (e.g. condition = age > "
 		    "days(30))");
@@ -298,6 +315,18 @@ policy_validate(struct pparse *ps)
 	if (p->low > p->high)
 		PV_FAIL(1, "low_watermark %d%% is above high_watermark %d%%",
 		    p->low, p->high);
+	if (p->up) {
+		int i;
+
+		p->dst_cap = c->tiers[p->to].low;
+		p->dst_cap_what = "low watermark";
+		for (i = 0; i <= p->to && i < JTS_MAX_TIERS; i++)
+			snprintf(p->homes[p->nhomes++], sizeof(p->homes[0]),
+			    "%s", c->tiers[i].name);
+	} else {
+		p->dst_cap = c->tiers[p->to].high;
+		p->dst_cap_what = "high watermark";
+	}
 #undef PV_FAIL
 	return 0;
 }
@@ -389,6 +418,33 @@ cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * A policy up never fills its destination to where a fill policy that
+ * empties that tier would start: it stops at the lowest low watermark of
+ * those, if below the tier's own.
+ */
+static void
+policy_caps(struct policy_set *s)
+{
+	int i, k;
+
+	for (i = 0; i < s->n; i++) {
+		struct policy *p = &s->p[i];
+
+		if (!p->up)
+			continue;
+		for (k = 0; k < s->n; k++) {
+			struct policy *q = &s->p[k];
+
+			if (q->enabled && q->on_fill && !q->up &&
+			    q->from == p->to && q->low < p->dst_cap) {
+				p->dst_cap = q->low;
+				p->dst_cap_what = "fill policy's low watermark";
+			}
+		}
+	}
+}
+
 int
 policy_load_dir(const char *dir, const struct conf *c, struct policy_set *out,
     char *err, size_t errlen)
@@ -443,6 +499,7 @@ policy_load_dir(const char *dir, const struct conf *c, struct policy_set *out,
 		policy_set_free(&s);
 		return r;
 	}
+	policy_caps(&s);
 	s.dir = xstrdup(dir);
 	*out = s;
 	return 0;
@@ -543,6 +600,28 @@ static uint64_t
 blocks_of(int64_t size)
 {
 	return ((uint64_t)size + 4095) & ~(uint64_t)4095;
+}
+
+/* A policy up takes a file whose home is its destination or above. */
+static bool
+home_above(const struct policy *p, const char *home)
+{
+	int i;
+
+	for (i = 0; home != NULL && i < p->nhomes; i++)
+		if (strcmp(p->homes[i], home) == 0)
+			return true;
+	return false;
+}
+
+/* Would a file of size fill the destination past the policy's cap? */
+static bool
+over_cap(const struct policy *p, const struct tier_fill *dst, int64_t size)
+{
+	if (p->dst_cap < 0 || !dst->known || dst->size == 0)
+		return false;
+	return 100.0 * (double)(dst->used + blocks_of(size)) /
+	    (double)dst->size > (double)p->dst_cap;
 }
 
 /* How long a selection may take, and what to do while it runs. */
@@ -657,7 +736,9 @@ policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
 		char *path;
 
 		if (rel == NULL || sqlite3_column_int(st, 2) != 0 ||
-		    sqlite3_column_int64(st, 3) < p->min_residency_s)
+		    sqlite3_column_int64(st, 3) < p->min_residency_s ||
+		    (p->up && !home_above(p, (const char *)
+		    sqlite3_column_text(st, 4))))
 			continue;
 		path = xmalloc((size_t)n + 1);
 		memcpy(path, rel, (size_t)n);
@@ -679,6 +760,12 @@ policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
 		}
 		if (reason == RUN_FILL && pct(src) <= p->low) {
 			out->stopped = "source down to its low watermark";
+			free(path);
+			break;
+		}
+		if (over_cap(p, dst, size)) {
+			out->stopped = p->up ? "destination at its low "
+			    "watermark" : "destination at its high watermark";
 			free(path);
 			break;
 		}
@@ -770,7 +857,12 @@ policy_explain(struct policy *p, sqlite3 *db, const struct conf *c,
 	}
 	else if ((ex = excluded_by(p, rel)) != NULL)
 		snprintf(why, whylen, "excluded by '%s'", ex);
-	else if (sqlite3_column_int(st, 7) == 0)
+	else if (p->up && !home_above(p, (const char *)
+	    sqlite3_column_text(st, 7)))
+		snprintf(why, whylen, "its home is tier %s, below %s: a policy "
+		    "up brings files back toward their home only",
+		    sqlite3_column_text(st, 7), c->tiers[p->to].name);
+	else if (sqlite3_column_int(st, 8) == 0)
 		snprintf(why, whylen, "condition false: %s (age %s, idle %s, "
 		    "size %jd, heat %.2f)", p->condition,
 		    jts_fmt_duration(age, b1, sizeof(b1)),
@@ -781,7 +873,11 @@ policy_explain(struct policy *p, sqlite3 *db, const struct conf *c,
 		    "min_residency is %s", c->tiers[p->from].name,
 		    jts_fmt_duration(res, b1, sizeof(b1)),
 		    jts_fmt_duration(p->min_residency_s, b2, sizeof(b2)));
-	else {
+	else if (over_cap(p, &fill[p->to], size)) {
+		snprintf(why, whylen, "matches, but tier %s is %.0f%% full: a "
+		    "run stops at its %s (%d%%)", c->tiers[p->to].name,
+		    pct(&fill[p->to]), p->dst_cap_what, p->dst_cap);
+	} else {
 		ret = 1;
 		if (p->schedule_s)
 			snprintf(why, whylen, "matches: moves to %s on the next "

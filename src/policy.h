@@ -15,6 +15,17 @@ struct policy {
 	char		*file;
 	int		 from, to;	/* tier indexes */
 	char		 from_name[40], to_name[40];
+	bool		 up;		/* to is above from: files come back */
+	/*
+	 * The destination's fill a run stops at, percent (-1: none): its
+	 * high watermark for a policy down, its low one (or a lower low of
+	 * a fill policy leaving it) for a policy up.
+	 */
+	int		 dst_cap;
+	const char	*dst_cap_what;	/* "high watermark", ... */
+	/* A policy up: the tiers a file's home may be (to and above). */
+	char		 homes[JTS_MAX_TIERS][40];
+	int		 nhomes;
 	char		*condition;
 	int		 cond_line;
 	char		*order;

@@ -51,12 +51,19 @@ bad no-tier 3 "to: no tier 'cold'" <<'P'
 from = hot
 to = cold
 P
-bad upward 1 "from warm to hot: policies move data down the tiers" <<'P'
+bad same-tier 1 "from and to are both hot" <<'P'
+[policy]
+from = hot
+to = hot
+condition = 1
+schedule = 1h
+P
+bad up-on-fill 1 "on_fill: a policy up (from warm to hot) runs on its schedule" <<'P'
 [policy]
 from = warm
 to = hot
 condition = 1
-schedule = 1h
+on_fill = yes
 P
 bad no-condition 1 "missing condition" <<'P'
 [policy]
@@ -229,7 +236,9 @@ sed -e "s|^policies = .*|policies = $(cd "${JTS_SRCDIR:-.}" && pwd)/policies|" \
     "${JTS_SRCDIR:-.}/jts-tier.conf.example" > "$W/example.conf"
 out=$("$CTL" -c "$W/example.conf" policy list 2>&1); rc=$?
 eq "example policies load: exit 0" "$rc" 0
-eq "five example policies" "$(printf '%s\n' "$out" | grep -c '^[a-z].* -> ')" 5
+eq "six example policies" "$(printf '%s\n' "$out" | grep -c '^[a-z].* -> ')" 6
+contains "the WAL recall goes up" "$out" \
+    "postgresql-wal-recall warm -> hot (up: recalls), every 15m"
 contains "kafka watches its volume" "$out" \
     "kafka-segments       hot -> warm, every 6h 0m, and when hot/kafka is above 85% (down to 70%)"
 contains "warm to cold" "$out" "warm-to-cold         warm -> cold, every 1d 0h"
