@@ -47,9 +47,12 @@ struct xfer {
 	unsigned char	*arena;
 	XXH3_state_t	*xs;		/* the stream's hash */
 	struct prefetch	*pf;		/* write: the source read ahead */
+	struct nfst_reader *rd;		/* read: the stream it serves */
 	int		 pending;
 	int		 err;
 };
+
+struct nfst_reader;
 
 struct nfst_reader {
 	struct xfer	 x;
@@ -507,6 +510,9 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 	return r;
 }
 
+static int	reader_take(struct nfst_reader *, struct xslot *,
+		    const unsigned char *);
+
 static void
 read_cb(int status, struct nfs_context *nfs, void *data, void *arg)
 {
@@ -523,6 +529,16 @@ read_cb(int status, struct nfs_context *nfs, void *data, void *arg)
 	}
 	if ((uint32_t)status > s->len - s->done)
 		status = (int)(s->len - s->done);
+	/*
+	 * The whole chunk next in order: taken from libnfs's buffer, not
+	 * copied first (a stream's answers mostly come in order).
+	 */
+	if (s->done == 0 && (uint32_t)status == s->len && x->rd != NULL &&
+	    x->err == 0 && x->rd->consumed < x->rd->issued &&
+	    &x->s[x->rd->consumed % (uint64_t)x->t->inflight] == s) {
+		(void)reader_take(x->rd, s, data);
+		return;
+	}
 	memcpy(s->buf + s->done, data, (size_t)status);
 	s->done += (uint32_t)status;
 	if (s->done == s->len)
@@ -535,6 +551,38 @@ static bool
 all_zero(const unsigned char *p, size_t n)
 {
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/*
+ * The chunk next in order, s's, whose bytes are at buf: hash it, write
+ * it to dst (holes stay holes), count it.  0 or -errno (also x->err).
+ */
+static int
+reader_take(struct nfst_reader *rd, struct xslot *s, const unsigned char *buf)
+{
+	struct xfer *x = &rd->x;
+
+	XXH3_128bits_update(x->xs, buf, s->len);
+	if (rd->dst >= 0 && !all_zero(buf, s->len)) {
+		size_t w = 0;
+
+		while (w < s->len) {
+			ssize_t n = pwrite(rd->dst, buf + w, s->len - w,
+			    (off_t)(s->off + w));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0 || (errno = -jts_fault_errno("write")) != 0)
+				return x->err = n == 0 ? -EIO : -errno;
+			w += (size_t)n;
+		}
+	}
+	if (rd->o && rd->o->progress)
+		rd->o->progress(rd->o->arg, s->len);
+	rd->off += s->len;
+	s->ready = false;
+	rd->consumed++;
+	return 0;
 }
 
 /*
@@ -585,27 +633,8 @@ reader_pump(struct nfst_reader *rd)
 		s = &x->s[rd->consumed % (uint64_t)x->t->inflight];
 		if (!s->ready)
 			return 0;
-		XXH3_128bits_update(x->xs, s->buf, s->len);
-		if (rd->dst >= 0 && !all_zero(s->buf, s->len)) {
-			size_t w = 0;
-
-			while (w < s->len) {
-				ssize_t n = pwrite(rd->dst, s->buf + w,
-				    s->len - w, (off_t)(s->off + w));
-
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0 || (errno =
-				    -jts_fault_errno("write")) != 0)
-					return x->err = n == 0 ? -EIO : -errno;
-				w += (size_t)n;
-			}
-		}
-		if (rd->o && rd->o->progress)
-			rd->o->progress(rd->o->arg, s->len);
-		rd->off += s->len;
-		s->ready = false;
-		rd->consumed++;
+		if ((r = reader_take(rd, s, s->buf)) != 0)
+			return r;
 	}
 }
 
@@ -613,11 +642,15 @@ static int
 reader_init(struct nfst_reader *rd, struct nfs_tier *t, struct nfsfh *fh,
     int dst, uint64_t size, const struct copy_opts *o)
 {
+	int r;
+
 	memset(rd, 0, sizeof(*rd));
 	rd->size = size;
 	rd->dst = dst;
 	rd->o = o;
-	return xfer_init(&rd->x, t, fh, t->rmax);
+	if ((r = xfer_init(&rd->x, t, fh, t->rmax)) == 0)
+		rd->x.rd = rd;
+	return r;
 }
 
 /* Read to the end, then the hash; the reader's buffers are freed. */
