@@ -39,7 +39,7 @@ _jts_tierctl()
 	local cur prev words cword cmd i
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="migrate recall status check recover scan policy explain pin unpin reload metrics report provision bench"
+	local commands="migrate recall cancel status check recover scan policy explain pin unpin reload metrics report provision bench"
 
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -76,6 +76,8 @@ _jts_tierctl()
 		else
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi ;;
+	cancel)
+		COMPREPLY=($(compgen -W "-j --json -c --config -h --help" -- "$cur")) ;;
 	status)
 		COMPREPLY=($(compgen -W "-j --json -c --config -h --help" -- "$cur")) ;;
 	check)

@@ -1,5 +1,6 @@
 /* client.c - jts-tierctl as a client of a running jts-tierd */
 #include "config.h"
+#include <signal.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -51,9 +52,24 @@ say(FILE *fp, const char *pre, const char *text, const char *post)
 	free(t);
 }
 
+/*
+ * Interrupted while the daemon works for us: the connection is shut, and
+ * the daemon cancels the request it was serving on it.
+ */
+static volatile sig_atomic_t call_fd = -1, call_sig;
+
+static void
+on_call_signal(int sig)
+{
+	call_sig = sig;
+	if (call_fd >= 0)
+		(void)shutdown(call_fd, SHUT_RDWR);
+}
+
 int
 client_call(struct cmd_ctx *ctx, json_object *req, json_object **result)
 {
+	struct sigaction sa, old_int, old_term, old_hup;
 	json_object *m, *v;
 	char err[256];
 	int fd, r, code = EXIT_FAILED;
@@ -64,6 +80,18 @@ client_call(struct cmd_ctx *ctx, json_object *req, json_object **result)
 		json_object_put(req);
 		return fd == CLIENT_NO_DAEMON ? CLIENT_NO_DAEMON : EXIT_FAILED;
 	}
+	/*
+	 * Caught even where the shell that started us ignores SIGINT (a
+	 * background job): the request is ours to cancel.
+	 */
+	call_sig = 0;
+	call_fd = fd;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_call_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
 	r = ctl_send(fd, req);
 	json_object_put(req);
 	if (r != 0) {
@@ -73,7 +101,15 @@ client_call(struct cmd_ctx *ctx, json_object *req, json_object **result)
 	}
 	for (;;) {
 		if ((m = ctl_recv(fd, err, sizeof(err))) == NULL) {
-			jts_err("daemon at %s: %s", ctx->conf.socket, err);
+			if (call_sig != 0) {
+				jts_err("interrupted (%s): the daemon cancels "
+				    "the request; files in flight are undone, "
+				    "none is left half moved",
+				    strsignal(call_sig));
+				code = 128 + call_sig;
+			} else
+				jts_err("daemon at %s: %s", ctx->conf.socket,
+				    err);
 			break;
 		}
 		if (!json_object_object_get_ex(m, "v", &v) ||
@@ -115,6 +151,10 @@ client_call(struct cmd_ctx *ctx, json_object *req, json_object **result)
 			json_object_put(m);
 		break;
 	}
+	call_fd = -1;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
 	close(fd);
 	return code;
 }

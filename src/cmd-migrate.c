@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -452,4 +453,131 @@ const struct cmd_entry cmd_scan_entry = {
 	    "changed, deleted\nand renamed files (what jts-tierd does at start "
 	    "and every scan_interval).",
 	.exec = cmd_scan_exec,
+};
+
+/* ---- cancel ----------------------------------------------------------- */
+
+static const char cancel_options[] =
+    "Without an id: the daemon's jobs, queued and running, with their ids.\n"
+    "With ids: cancel those jobs (a migrate or recall request, a policy\n"
+    "run).  A queued job is dropped; a running one stops as an interrupt\n"
+    "would stop it: the files in flight are finished or undone, none is\n"
+    "left half moved.  Interrupting the jts-tierctl that asked (Ctrl-C)\n"
+    "cancels its request too.\n"
+    "\noptions:\n"
+    "  -j, --json           machine-readable output (the list)\n"
+    "  -c, --config FILE    configuration file\n"
+    "  -h, --help           this help\n";
+
+static int
+cancel_list(struct cmd_ctx *ctx, bool json)
+{
+	json_object *req = json_object_new_object(), *res = NULL, *jobs, *o,
+	    *v;
+	size_t i, n;
+	int r;
+
+	json_object_object_add(req, "cmd", json_object_new_string("cancel"));
+	r = client_call(ctx, req, &res);
+	if (r != EXIT_OK || res == NULL ||
+	    !json_object_object_get_ex(res, "jobs", &jobs)) {
+		if (res != NULL)
+			json_object_put(res);
+		return r == EXIT_OK ? EXIT_FAILED : r;
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(jobs,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if ((n = json_object_array_length(jobs)) == 0)
+		printf("no jobs: the daemon is idle\n");
+	else {
+		printf("%6s  %-8s  %-8s  %7s  %8s  %s\n", "id", "state", "job",
+		    "pid", "age", "policy");
+		for (i = 0; i < n; i++) {
+			char d[32];
+
+			o = json_object_array_get_idx(jobs, i);
+			printf("%6" PRId64 "  %-8s  %-8s  %7d  %8s  %s\n",
+			    json_object_object_get_ex(o, "id", &v) ?
+			    json_object_get_int64(v) : 0,
+			    json_object_object_get_ex(o, "state", &v) ?
+			    json_object_get_string(v) : "?",
+			    json_object_object_get_ex(o, "what", &v) ?
+			    json_object_get_string(v) : "?",
+			    json_object_object_get_ex(o, "pid", &v) ?
+			    json_object_get_int(v) : 0,
+			    jts_fmt_duration(json_object_object_get_ex(o,
+			    "age_s", &v) ? (int64_t)json_object_get_double(v) :
+			    0, d, sizeof(d)),
+			    json_object_object_get_ex(o, "policy", &v) ?
+			    json_object_get_string(v) : "");
+		}
+	}
+	json_object_put(res);
+	return EXIT_OK;
+}
+
+static int
+cmd_cancel_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false;
+	int c, i, r = EXIT_OK, rr;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return cmd_help(&cmd_cancel_entry, cancel_options);
+		default:
+			return cmd_usage(&cmd_cancel_entry);
+		}
+	}
+	for (i = optind; i < argc; i++) {
+		char *end;
+
+		errno = 0;
+		if (strtoll(argv[i], &end, 10) <= 0 || *end != '\0' ||
+		    errno != 0) {
+			jts_err("%s: not a job id (a whole number; 'jts-tierctl "
+			    "cancel' lists them)", jts_quote(argv[i]));
+			return EXIT_USAGE;
+		}
+	}
+	if (cmd_load_conf(ctx) != 0)
+		return EXIT_USAGE;
+	if (optind == argc)
+		r = cancel_list(ctx, json);
+	for (i = optind; i < argc; i++) {
+		json_object *req = json_object_new_object();
+
+		json_object_object_add(req, "cmd",
+		    json_object_new_string("cancel"));
+		json_object_object_add(req, "id",
+		    json_object_new_int64(strtoll(argv[i], NULL, 10)));
+		if ((rr = client_call(ctx, req, NULL)) != EXIT_OK && r == EXIT_OK)
+			r = rr;
+	}
+	if (r == CLIENT_NO_DAEMON) {
+		jts_err("no daemon is running (socket %s): nothing to cancel; "
+		    "a jts-tierctl moving without the daemon stops with Ctrl-C",
+		    ctx->conf.socket);
+		return EXIT_FAILED;
+	}
+	return r;
+}
+
+const struct cmd_entry cmd_cancel_entry = {
+	.name = "cancel",
+	.usage = "[id ...]",
+	.summary = "List the daemon's jobs, or cancel some: nothing is left "
+	    "half moved.",
+	.exec = cmd_cancel_exec,
 };

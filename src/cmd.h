@@ -28,6 +28,7 @@ extern const struct cmd_entry cmd_check_entry;
 extern const struct cmd_entry cmd_recover_entry;
 extern const struct cmd_entry cmd_policy_entry;
 extern const struct cmd_entry cmd_explain_entry;
+extern const struct cmd_entry cmd_cancel_entry;
 extern const struct cmd_entry cmd_pin_entry;
 extern const struct cmd_entry cmd_unpin_entry;
 extern const struct cmd_entry cmd_reload_entry;

@@ -170,6 +170,25 @@ req_string(json_object *req, const char *key, const char **out, char *err,
 	return 0;
 }
 
+/* A count: an integer from 0 to INT64_MAX, 0 if absent. */
+static int
+req_count(json_object *req, const char *key, int64_t *out, char *err,
+    size_t errlen)
+{
+	json_object *v;
+
+	*out = 0;
+	if (!json_object_object_get_ex(req, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0) {
+		snprintf(err, errlen, "%s: not a whole number >= 0", key);
+		return -1;
+	}
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
 static int
 req_flag(json_object *req, const char *key, bool *out, char *err,
     size_t errlen)
@@ -195,7 +214,7 @@ ctl_req_parse(json_object *req, struct ctl_req *r, char *err, size_t errlen)
 		[CTL_RECALL] = "recall", [CTL_PIN] = "pin",
 		[CTL_UNPIN] = "unpin", [CTL_RELOAD] = "reload",
 		[CTL_RUN] = "run", [CTL_SCAN] = "scan",
-		[CTL_RECOVER] = "recover",
+		[CTL_RECOVER] = "recover", [CTL_CANCEL] = "cancel",
 	};
 	json_object *v, *p;
 	const char *cmd;
@@ -237,7 +256,8 @@ ctl_req_parse(json_object *req, struct ctl_req *r, char *err, size_t errlen)
 	    req_flag(req, "dry_run", &r->dry_run, err, errlen) != 0 ||
 	    req_flag(req, "remove_source", &r->remove_source, err,
 	    errlen) != 0 ||
-	    req_flag(req, "quiet", &r->quiet, err, errlen) != 0)
+	    req_flag(req, "quiet", &r->quiet, err, errlen) != 0 ||
+	    req_count(req, "id", &r->id, err, errlen) != 0)
 		return -1;
 	if (r->leave != NULL && leave_parse(r->leave) < 0) {
 		snprintf(err, errlen, "bad leave '%.32s' (symlink, remove or "

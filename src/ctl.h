@@ -37,7 +37,7 @@ void	ctl_buf_free(struct ctl_buf *);
 
 enum ctl_cmd {
 	CTL_STATUS, CTL_MIGRATE, CTL_RECALL, CTL_PIN, CTL_UNPIN, CTL_RELOAD,
-	CTL_RUN, CTL_SCAN, CTL_RECOVER,
+	CTL_RUN, CTL_SCAN, CTL_RECOVER, CTL_CANCEL,
 };
 
 /* A request, checked; its strings point into the JSON object. */
@@ -51,6 +51,7 @@ struct ctl_req {
 	const char	*leave;		/* migrate: symlink, remove, stub */
 	bool		 dry_run, remove_source;
 	bool		 quiet;		/* migrate, recall: no line per file */
+	int64_t		 id;		/* cancel: a job's id; 0: list them */
 };
 
 /*

@@ -38,10 +38,18 @@ conn_close(struct conn *c)
 	close(c->fd);
 	ctl_buf_free(&c->in);
 	free(c->out);
-	if (c->job != NULL)
-		c->job->conn = NULL;
 	if (D.echo == c)
 		D.echo = NULL;
+	if (c->job != NULL) {
+		struct job *j = c->job;
+
+		/* Its client went away (interrupted): the request with it. */
+		j->conn = NULL;
+		c->job = NULL;
+		if (j->kind == JOB_REQUEST || (j->kind == JOB_POLICY &&
+		    j->reason == RUN_REQUEST))
+			(void)job_cancel(j, "its client went away");
+	}
 	for (pp = &D.conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -306,6 +314,49 @@ req_run(struct conn *c, const struct ctl_req *rq, json_object *req)
 		queue_policy(rq->policy, RUN_REQUEST, c);
 }
 
+/*
+ * cancel: without an id, the jobs (queued and running); with one, that
+ * job cancelled (a request or a policy run).
+ */
+static void
+req_cancel(struct conn *c, const struct ctl_req *rq, json_object *req)
+{
+	json_object *o;
+	struct job *j;
+	char *t, *why;
+
+	(void)req;
+	if (rq->id == 0) {
+		o = json_object_new_object();
+		json_object_object_add(o, "type",
+		    json_object_new_string("result"));
+		json_object_object_add(o, "exit", json_object_new_int(0));
+		json_object_object_add(o, "jobs", jobs_json());
+		conn_send(c, o);
+		return;
+	}
+	if ((j = job_find((uint64_t)rq->id)) == NULL) {
+		t = xasprintf("no job %" PRId64 " (done, or never queued; "
+		    "'jts-tierctl cancel' lists them)", rq->id);
+		send_result(c, EXIT_FAILED_D, NULL, t);
+		free(t);
+		return;
+	}
+	why = xasprintf("jts-tierctl cancel, pid %d", (int)c->pid);
+	if (!job_cancel(j, why)) {
+		t = xasprintf("job %" PRId64 " is a %s: only requests (migrate, "
+		    "recall) and policy runs can be cancelled", rq->id,
+		    j->kind == JOB_SCAN ? "scan" : j->kind == JOB_PIN ?
+		    "pin" : "recovery");
+		send_result(c, EXIT_FAILED_D, NULL, t);
+	} else {
+		t = xasprintf("job %" PRId64 " cancelled\n", rq->id);
+		send_result(c, 0, t, NULL);
+	}
+	free(t);
+	free(why);
+}
+
 /* migrate, recall, pin, unpin: a job of the queue, answered when done. */
 static void
 req_job(struct conn *c, const struct ctl_req *rq, json_object *req)
@@ -336,6 +387,7 @@ static const struct {
 	[CTL_RUN] =	{ req_run,	true,	true },
 	[CTL_SCAN] =	{ req_scan,	true,	true },
 	[CTL_RECOVER] =	{ req_recover,	true,	true },
+	[CTL_CANCEL] =	{ req_cancel,	true,	false },
 };
 
 static void

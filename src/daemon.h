@@ -36,6 +36,10 @@ struct job {
 	enum job_kind	 kind;
 	struct job	*next;
 	struct conn	*conn;		/* who asked; NULL if gone or nobody */
+	uint64_t	 id;		/* for jts-tierctl cancel */
+	pid_t		 pid;		/* of the client that asked, or 0 */
+	int64_t		 queued_ns;
+	char		*cancelled;	/* why, once cancelled */
 	/* JOB_POLICY */
 	char		*policy;
 	enum policy_reason reason;
@@ -100,6 +104,7 @@ struct daemon {
 	ev_idle		 work;
 	ev_timer	 wake;		/* bandwidth pause */
 	struct job	*q, *qtail;
+	uint64_t	 job_seq;	/* the last job's id */
 	struct job	*cur;		/* the job a step is working on */
 	bool		 busy;		/* inside a step */
 	bool		 stopping;
@@ -131,6 +136,16 @@ void	serve_clients_now(void);
 /* jts-tierd.c: jobs and reloads */
 bool	policy_queued(const char *name);
 void	queue(struct job *j);
+/*
+ * Cancel job j (a request or a policy run) for the reason why: queued,
+ * it is dropped and its client told; running, its moves stop as a
+ * signal would stop them (the files in flight finished or undone) and it
+ * ends.  False if j is not a kind that can be cancelled.
+ */
+bool	job_cancel(struct job *j, const char *why);
+/* The jobs, for jts-tierctl cancel (a list to read, not to keep). */
+json_object *jobs_json(void);
+struct job *job_find(uint64_t id);
 void	queue_policy(const char *name, enum policy_reason reason,
 	    struct conn *c);
 void	queue_recover(struct conn *c);

@@ -14,6 +14,7 @@
 static const struct cmd_entry *const cmd_table[] = {
 	&cmd_migrate_entry,
 	&cmd_recall_entry,
+	&cmd_cancel_entry,
 	&cmd_status_entry,
 	&cmd_check_entry,
 	&cmd_recover_entry,

@@ -61,6 +61,10 @@ log_hook(int prio, const char *msg)
 void
 queue(struct job *j)
 {
+	j->id = ++D.job_seq;
+	j->queued_ns = jts_now_ns();
+	if (j->conn != NULL)
+		j->pid = j->conn->pid;
 	j->next = NULL;
 	if (D.qtail)
 		D.qtail->next = j;
@@ -94,6 +98,119 @@ scan_queued(void)
 	return false;
 }
 
+static void job_free(struct job *j);
+
+static const char *
+job_what(const struct job *j)
+{
+	switch (j->kind) {
+	case JOB_SCAN:
+		return "scan";
+	case JOB_POLICY:
+		return "policy";
+	case JOB_REQUEST:
+		return j->rq.name;
+	case JOB_PIN:
+		return j->rq.name;
+	case JOB_RECOVER:
+		return "recover";
+	}
+	return "?";
+}
+
+struct job *
+job_find(uint64_t id)
+{
+	struct job *j;
+
+	for (j = D.q; j != NULL; j = j->next)
+		if (j->id == id)
+			return j;
+	return NULL;
+}
+
+json_object *
+jobs_json(void)
+{
+	json_object *a = json_object_new_array();
+	struct job *j;
+
+	for (j = D.q; j != NULL; j = j->next) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "id", json_object_new_int64(
+		    (int64_t)j->id));
+		json_object_object_add(o, "what",
+		    json_object_new_string(job_what(j)));
+		if (j->kind == JOB_POLICY) {
+			json_object_object_add(o, "policy",
+			    json_object_new_string(j->policy));
+			json_object_object_add(o, "reason",
+			    json_object_new_string(policy_reason_name(
+			    j->reason)));
+		}
+		json_object_object_add(o, "state", json_object_new_string(
+		    j == D.cur || (j == D.q && j->selected) ? "running" :
+		    "queued"));
+		json_object_object_add(o, "pid", json_object_new_int(
+		    (int)j->pid));
+		json_object_object_add(o, "age_s", json_object_new_double(
+		    (double)(jts_now_ns() - j->queued_ns) / 1e9));
+		json_object_object_add(o, "cancellable",
+		    json_object_new_boolean(j->kind == JOB_REQUEST ||
+		    j->kind == JOB_POLICY));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+bool
+job_cancel(struct job *j, const char *why)
+{
+	struct job **pp;
+
+	if (j->kind != JOB_REQUEST && j->kind != JOB_POLICY)
+		return false;
+	if (j->cancelled != NULL)
+		return true;
+	j->cancelled = xstrdup(why);
+	jts_notice("job %" PRIu64 " (%s%s%s) cancelled: %s", j->id,
+	    job_what(j), j->policy ? " " : "", j->policy ? j->policy : "",
+	    why);
+	if (j == D.cur) {
+		move_cancel();		/* the step ends it */
+		return true;
+	}
+	if (j == D.q && j->selected) {
+		/* A policy run between its steps: its next step ends it. */
+		j->resume_at = 0;
+		ev_timer_stop(D.loop, &D.wake);
+		if (!D.busy && !D.stopping)
+			ev_idle_start(D.loop, &D.work);
+		return true;
+	}
+	for (pp = &D.q; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	if (D.qtail == j) {
+		struct job *t;
+
+		D.qtail = NULL;
+		for (t = D.q; t != NULL; t = t->next)
+			D.qtail = t;
+	}
+	{
+		char *e = xasprintf("cancelled before it started: %s", why);
+
+		send_result(j->conn, EXIT_FAILED_D, NULL, e);
+		free(e);
+	}
+	job_free(j);
+	return true;
+}
+
 static void
 job_free(struct job *j)
 {
@@ -105,6 +222,7 @@ job_free(struct job *j)
 	}
 	policy_sel_free(&j->sel);
 	free(j->policy);
+	free(j->cancelled);
 	if (j->req)
 		json_object_put(j->req);
 	free(j);
@@ -215,6 +333,22 @@ step_scan(struct job *j)
 	send_result(j->conn, failed ? EXIT_FAILED_D : 0, NULL, NULL);
 }
 
+/*
+ * Between two files of a step: the clients get a turn (a cancel, a
+ * status, a client gone), at most every 20 ms.
+ */
+static void
+serve_between(void)
+{
+	static int64_t last;
+	int64_t now = jts_mono_ns();
+
+	if (now - last < 20000000)
+		return;
+	last = now;
+	serve_clients_now();
+}
+
 /* One line per move, in the log; the requester sees the same. */
 static void
 report_move(struct engine *e, const struct move_item *it, const char *where,
@@ -256,6 +390,7 @@ report_move(struct engine *e, const struct move_item *it, const char *where,
 	} else
 		jts_warn("%s", line);
 	free(line);
+	serve_between();
 }
 
 static void
@@ -273,6 +408,7 @@ run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave,
 	mo.paced = true;
 	mo.report = report_move;
 	mo.report_arg = j;
+	mo.tick = serve_between;
 	D.echo = j->conn;
 	move_begin(&D.e, &mo, &st);
 	(void)move_chunk(&D.e, plan, &mo, &st);
@@ -283,6 +419,7 @@ run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave,
 		D.stopping = true;
 	}
 }
+
 
 static void
 policy_run_row(struct job *j, bool end)
@@ -324,6 +461,8 @@ step_policy(struct job *j)
 		send_result(j->conn, 1, NULL, "the policy is gone");
 		return true;
 	}
+	if (j->cancelled != NULL)
+		goto end;
 	if (!j->selected) {
 		j->selected = true;
 		j->t0 = jts_mono_ns();
@@ -366,6 +505,8 @@ step_policy(struct job *j)
 		run_moves(j, &plan, p->leave, p->leave_set);
 	plan.errors = 0;
 	move_plan_free(&plan);
+	if (j->cancelled != NULL)
+		goto end;
 	if (p->bandwidth > 0 && bytes > 0) {
 		/* Pause until these bytes fit under the cap. */
 		double need = (double)bytes / (double)p->bandwidth;
@@ -380,21 +521,26 @@ step_policy(struct job *j)
 	if (j->resume_at > ev_now(D.loop) && !D.stopping)
 		return false;
 end:
-	policy_run_row(j, true);
+	if (j->selected)
+		policy_run_row(j, true);
 	if (j->reason == RUN_FILL)
 		p->fill_done = ev_now(D.loop);
 	jts_notice("policy %s run=%s moved=%" PRIu64 " bytes=%" PRIu64
 	    " skipped=%" PRIu64 " failed=%" PRIu64 " time=%.2fs%s", p->name,
 	    policy_reason_name(j->reason), j->moved, j->bytes, j->skipped,
 	    j->failed, (double)(jts_mono_ns() - j->t0) / 1e9,
-	    j->at < j->sel.n ? " (stopped early: daemon stopping)" : "");
+	    j->cancelled ? " (cancelled)" : j->at < j->sel.n ?
+	    " (stopped early: daemon stopping)" : "");
 	if (j->conn) {
 		char *t = xasprintf("policy %s: %" PRIu64 " moved (%s), %"
-		    PRIu64 " skipped, %" PRIu64 " failed\n", p->name, j->moved,
-		    jts_fmt_bytes(j->bytes, b, sizeof(b)), j->skipped,
-		    j->failed);
+		    PRIu64 " skipped, %" PRIu64 " failed%s%s%s\n", p->name,
+		    j->moved, jts_fmt_bytes(j->bytes, b, sizeof(b)),
+		    j->skipped, j->failed, j->cancelled ? "; cancelled (" :
+		    "", j->cancelled ? j->cancelled : "", j->cancelled ?
+		    "): the files in flight left in place" : "");
 
-		send_result(j->conn, j->failed ? 1 : 0, t, NULL);
+		send_result(j->conn, j->failed || j->cancelled ? 1 : 0, t,
+		    NULL);
 		free(t);
 	}
 	return true;
@@ -485,6 +631,7 @@ step_request(struct job *j)
 	rr.mo.paced = true;
 	rr.mo.report = report_move;
 	rr.mo.report_arg = j;
+	rr.mo.tick = serve_between;
 	plan.flush = req_flush;
 	plan.flush_arg = &rr;
 	plan.flush_at = 4096;
@@ -511,6 +658,17 @@ step_request(struct job *j)
 		if (rr.st.interrupted && !D.stopping) {
 			jts_notice("stop requested: finishing");
 			D.stopping = true;
+		}
+		if (j->cancelled != NULL) {
+			t = xasprintf("%s cancelled (%s): %" PRIu64 " moved "
+			    "before (%s), the files in flight left in place; "
+			    "nothing is half done", cmd, j->cancelled,
+			    j->moved, jts_fmt_bytes(j->bytes, b, sizeof(b)));
+			D.echo = NULL;
+			send_result(j->conn, EXIT_FAILED_D, NULL, t);
+			free(t);
+			move_plan_free(&plan);
+			return;
 		}
 		t = xasprintf("%s: %" PRIu64 " moved (%s in %.2f s), %" PRIu64
 		    " skipped, %" PRIu64 " failed\n", cmd, j->moved,

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@ progress_bytes(void *arg, uint64_t n)
 
 	pg->done += n;
 	progress_draw(pg, false);
+	if (pg->tick != NULL)
+		pg->tick();
 }
 
 static void
@@ -120,6 +123,29 @@ batch_thread(void *arg)
 	return NULL;
 }
 
+/* Wait for the batch beside, the caller's tick called meanwhile. */
+static void
+join_ticking(pthread_t th, const struct move_opts *o)
+{
+	struct timespec ts;
+
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (o->tick == NULL) {
+			pthread_join(th, NULL);
+			return;
+		}
+		if (pthread_timedjoin_np(th, NULL, &ts) != ETIMEDOUT)
+			return;
+		o->tick();
+	}
+}
+
 /* The next batch of p from *at: same tiers, bounded; returns its size. */
 static int
 batch_form(struct move_plan *p, int *at, struct move_item **v, int max,
@@ -161,6 +187,7 @@ move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
 		rs->max_batch = atoi(jts_test_knob("JTS_TIER_BATCH_FILES"));
 	lease_setup();
 	stop_requested = 0;
+	stop_signalled = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
@@ -179,6 +206,7 @@ move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
 			    (int)(rl.rlim_cur - 512) / 2 : 256;
 	}
 	rs->pg.on = o->progress;
+	rs->pg.tick = o->tick;
 	rs->pg.start = rs->pg.last = rs->t0;
 }
 
@@ -258,7 +286,7 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 		t0 = jts_mono_ns();
 		run_batch(&b);
 		if (threaded)
-			pthread_join(th, NULL);
+			join_ticking(th, o);
 		else if (n2 > 0)
 			run_batch(&b2);	/* no thread: after the first */
 		t0 = jts_mono_ns() - t0;
@@ -318,7 +346,8 @@ move_end(struct engine *e, struct move_stats *st)
 		engine_close_worker(&rs->worker);
 	sigaction(SIGINT, &rs->old_int, NULL);
 	sigaction(SIGTERM, &rs->old_term, NULL);
-	st->interrupted = stop_requested != 0;
+	st->interrupted = stop_signalled != 0;
+	st->cancelled = stop_requested != 0 && !stop_signalled;
 	st->elapsed_ns = jts_mono_ns() - rs->t0;
 	free(rs);
 	st->run = NULL;

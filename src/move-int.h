@@ -21,6 +21,7 @@
 #define MAX_FD		65536
 
 extern volatile sig_atomic_t stop_requested;
+extern volatile sig_atomic_t stop_signalled;
 
 /*
  * Directories whose entries a batch changed, synced once each before the
@@ -45,6 +46,7 @@ struct progress {
 	uint64_t	 total, done;
 	int		 files, nfiles;
 	int64_t		 start, last;
+	void		(*tick)(void);	/* move_opts' */
 };
 struct batch {
 	struct engine		*e;

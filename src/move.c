@@ -39,11 +39,20 @@
 
 /* SIGINT or SIGTERM: finish or undo the batch in flight, start no other. */
 volatile sig_atomic_t stop_requested;
+/* Of those stops, the ones a signal asked for (not move_cancel). */
+volatile sig_atomic_t stop_signalled;
 
 void
 on_stop(int sig)
 {
 	(void)sig;
+	stop_requested = 1;
+	stop_signalled = 1;
+}
+
+void
+move_cancel(void)
+{
 	stop_requested = 1;
 }
 

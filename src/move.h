@@ -72,6 +72,7 @@ struct move_plan {
 struct move_stats {
 	void		*run;		/* state between move_begin and _end */
 	bool		 interrupted;	/* stopped by SIGINT or SIGTERM */
+	bool		 cancelled;	/* stopped by move_cancel */
 	uint64_t	 done, skipped, failed, conflicts;
 	uint64_t	 bytes;
 	int64_t		 elapsed_ns;
@@ -91,6 +92,12 @@ struct move_opts {
 	void		(*report)(struct engine *, const struct move_item *,
 			    const char *where, void *arg);
 	void		*report_arg;
+	/*
+	 * Called as bytes are copied (from the thread that called
+	 * move_chunk only; a batch in a worker thread does not): the
+	 * daemon answers its clients there.
+	 */
+	void		(*tick)(void);
 };
 
 /* Add what moving path (absolute or relative) means to plan. */
@@ -110,6 +117,12 @@ int	move_chunk(struct engine *, struct move_plan *,
 int	move_end(struct engine *, struct move_stats *);
 int	move_run(struct engine *, struct move_plan *, const struct move_opts *,
 	    struct move_stats *);
+/*
+ * Between move_begin and move_end: stop as a signal would (the files in
+ * flight finished or undone, no other started), without being one.
+ * Async-signal-safe.
+ */
+void	move_cancel(void);
 /* Forget the items of plan (keeping its settings and error count). */
 void	move_plan_clear(struct move_plan *);
 
