@@ -22,9 +22,11 @@ done
 q() { sqlite3 "$CAT" "$1"; }
 sync
 read -r used avail <<< "$(df -B1 --output=used,avail "$W/export" | tail -1)"
-P0=$(python3 -c "import math; print(math.ceil(100 * $used / ($used + $avail)))")
-# Each 8 MiB file is 6.25% of 128 MiB: two fit under ceil(now) + 13%.
-printf 'high_watermark = %d\nlow_watermark = %d\n' $((P0 + 13)) $((P0 + 10)) >> "$CONF"
+# A high watermark two and a half 8 MiB files above the NAS's fill now
+# (whole percent, rounded down): two fit under it, a third does not.
+HIGH=$(python3 -c "t = $used + $avail; print(int(100 * ($used + 2.5 * (8 << 20)) / t))")
+printf 'high_watermark = %d\nlow_watermark = %d\n' "$HIGH" $((HIGH - 1)) >> "$CONF"
+"$CTL" scan > /dev/null
 cat > "$W/policies/tocold.policy" <<P
 [policy]
 from = warm
@@ -34,10 +36,13 @@ order = path
 schedule = 1h
 P
 out=$("$CTL" policy test tocold 2>&1)
-contains "policy test: the NAS's fill from FSSTAT, as df counts it" "$out" \
-    "now:   used $used / (used + available) $((used + avail)) bytes"
+# The NAS's used and total bytes policy test printed (FSSTAT), against df
+# of the export's file system on the server, within 1 MiB.
+nas=$(printf '%s\n' "$out" | sed -n '/^tier cold:/,/^tier /s/^  now:   used \([0-9]*\) \/ (used + available) \([0-9]*\) bytes/\1 \2/p')
+ok "policy test: the NAS's fill from FSSTAT, as df counts it ($nas; df $used $((used + avail)))" \
+    python3 -c "import sys; u, t = map(int, '$nas'.split()); sys.exit(not (abs(u - $used) < (1 << 20) and abs(t - $used - $avail) < (1 << 20)))"
 contains "the bound: the NAS's high watermark" "$out" \
-    "a run stops before cold goes above $((P0 + 13))% (its high watermark)"
+    "a run stops before cold goes above $HIGH% (its high watermark)"
 contains "two files, then the bound" "$out" \
     "2 file(s), 16.0 MiB would move from warm to cold (schedule run); destination at its high watermark"
 
@@ -54,10 +59,10 @@ eq "the catalog has day1 and day2 on cold" \
 eq "their bytes on the NAS's disk (xxh128sum on the server side)" "$?" 0
 read -r used avail <<< "$(df -B1 --output=used,avail "$W/export" | tail -1)"
 ok "the NAS is not above its high watermark" python3 -c \
-    "import sys; sys.exit(100 * $used / ($used + $avail) > $((P0 + 13)))"
+    "import sys; sys.exit(100 * $used / ($used + $avail) > $HIGH)"
 
 # Filled from elsewhere past its high watermark: nothing more goes there.
-head -c $((16 << 20)) /dev/urandom > "$W/export/other-host-data"
+head -c $((24 << 20)) /dev/urandom > "$W/export/other-host-data"
 sync
 out=$("$CTL" policy test tocold 2>&1)
 contains "policy test: nothing, and why" "$out" \
