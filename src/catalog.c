@@ -311,7 +311,8 @@ catalog_file_put(struct catalog *c, const struct cat_file *f)
 
 	if (prep(c, S_FILE_PUT, "INSERT INTO files (path, tier, home, size, "
 	    "mtime_ns, ctime_ns, ino, mode, uid, gid, hash, verified_ns, "
-	    "moved_ns, pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+	    "moved_ns, pinned, blocks) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	    "?15) "
 	    /* An update keeps what the daemon saw of reads: atime, heat. */
 	    "ON CONFLICT (path) DO UPDATE SET tier = excluded.tier, "
 	    "home = excluded.home, size = excluded.size, "
@@ -319,7 +320,7 @@ catalog_file_put(struct catalog *c, const struct cat_file *f)
 	    "ino = excluded.ino, mode = excluded.mode, uid = excluded.uid, "
 	    "gid = excluded.gid, hash = excluded.hash, "
 	    "verified_ns = excluded.verified_ns, moved_ns = excluded.moved_ns, "
-	    "pinned = excluded.pinned", &st) != 0)
+	    "pinned = excluded.pinned, blocks = excluded.blocks", &st) != 0)
 		return -EIO;
 	sqlite3_bind_blob(st, 1, f->path, (int)strlen(f->path), SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, f->tier, -1, SQLITE_STATIC);
@@ -338,6 +339,8 @@ catalog_file_put(struct catalog *c, const struct cat_file *f)
 	if (f->moved_ns)
 		sqlite3_bind_int64(st, 13, f->moved_ns);
 	sqlite3_bind_int(st, 14, f->pinned);
+	if (f->has_blocks)
+		sqlite3_bind_int64(st, 15, f->blocks);
 	return step_done(c, st);
 }
 

@@ -22,6 +22,8 @@ struct cat_file {
 	char		 tier[40];
 	char		 home[40];
 	int64_t		 size, mtime_ns, ctime_ns, ino;
+	int64_t		 blocks;	/* 512-byte units on disk, */
+	bool		 has_blocks;	/* if known */
 	uint32_t	 mode, uid, gid;
 	bool		 has_hash;
 	unsigned char	 hash[JTS_HASH_LEN];

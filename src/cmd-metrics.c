@@ -83,12 +83,28 @@ write_metrics(FILE *fp, struct cmd_ctx *ctx, sqlite3 *db, json_object *dmn)
 		    "FROM files WHERE tier = ?", c->tiers[i].name));
 	}
 	help(fp, "jts_tier_bytes", "gauge", "Bytes of the files whose data is "
-	    "on the tier.");
+	    "on the tier, as du --apparent-size counts them (a file with "
+	    "several links once).");
 	for (i = 0; i < c->ntiers; i++) {
 		fputs("jts_tier_bytes{tier=\"", fp);
 		label(fp, c->tiers[i].name);
 		fprintf(fp, "\"} %" PRId64 "\n", one_int(db, "SELECT "
-		    "coalesce(sum(size), 0) FROM files WHERE tier = ?",
+		    "coalesce(sum(size), 0) FROM (SELECT size FROM files "
+		    "WHERE tier = ? GROUP BY ino, size, mtime_ns)",
+		    c->tiers[i].name));
+	}
+	help(fp, "jts_tier_disk_bytes", "gauge", "Bytes the files whose data "
+	    "is on the tier take on its disk, as du counts them (a file with "
+	    "several links once); absent while not known for every file.");
+	for (i = 0; i < c->ntiers; i++) {
+		if (one_int(db, "SELECT count(*) FROM files WHERE tier = ? AND "
+		    "blocks IS NULL", c->tiers[i].name) != 0)
+			continue;
+		fputs("jts_tier_disk_bytes{tier=\"", fp);
+		label(fp, c->tiers[i].name);
+		fprintf(fp, "\"} %" PRId64 "\n", one_int(db, "SELECT "
+		    "coalesce(sum(b), 0) * 512 FROM (SELECT max(blocks) AS b "
+		    "FROM files WHERE tier = ? GROUP BY ino, size, mtime_ns)",
 		    c->tiers[i].name));
 	}
 	/* One measure for every kind of tier: the NAS's through FSSTAT. */

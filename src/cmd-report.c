@@ -44,6 +44,8 @@ struct dirsum {
 struct tiersum {
 	int64_t		 files[NBUCKET], bytes[NBUCKET];
 	int64_t		 total_files, total_bytes;
+	int64_t		 disk_bytes;	/* st_blocks, as du counts them */
+	int64_t		 disk_unknown;	/* files whose blocks are unknown */
 	int64_t		 stubs;		/* stubs at home paths here */
 	struct dirsum	*d;
 	size_t		 nd, capd;
@@ -293,12 +295,19 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if (cmd_catalog_ro(ctx, &cat) != 0)
 		return EXIT_FAILED;
 	memset(ts, 0, sizeof(ts));
+	/*
+	 * Bytes as du(1) counts them: a file with several links (the same
+	 * inode, size and mtime on a tier) once, at its first path.
+	 */
 	if (cat.db != NULL && sqlite3_prepare_v2(cat.db, "SELECT path, tier, "
-	    "size, mtime_ns FROM files", -1, &st, NULL) == SQLITE_OK) {
+	    "size, mtime_ns, blocks, row_number() OVER (PARTITION BY tier, "
+	    "ino, size, mtime_ns ORDER BY path) FROM files", -1, &st, NULL) ==
+	    SQLITE_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *p = sqlite3_column_blob(st, 0);
 			size_t n = (size_t)sqlite3_column_bytes(st, 0);
-			int64_t size = sqlite3_column_int64(st, 2);
+			bool first = sqlite3_column_int64(st, 5) == 1;
+			int64_t size = first ? sqlite3_column_int64(st, 2) : 0;
 			int64_t mt = sqlite3_column_int64(st, 3);
 			int64_t age = (now - mt) / 1000000000;
 			struct dirsum *d;
@@ -314,6 +323,11 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			ts[t].bytes[i] += size;
 			ts[t].total_files++;
 			ts[t].total_bytes += size;
+			if (first && sqlite3_column_type(st, 4) == SQLITE_NULL)
+				ts[t].disk_unknown++;
+			else if (first)
+				ts[t].disk_bytes += sqlite3_column_int64(st, 4) *
+				    512;
 			d = dir_of(&ts[t], p, dir_len(p, n));
 			d->files++;
 			d->bytes += size;
@@ -354,6 +368,8 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    json_object_new_int64(s->total_files));
 			json_object_object_add(jt, "bytes",
 			    json_object_new_int64(s->total_bytes));
+			json_object_object_add(jt, "disk_bytes", s->disk_unknown ?
+			    NULL : json_object_new_int64(s->disk_bytes));
 			json_object_object_add(jt, "stubs",
 			    json_object_new_int64(s->stubs));
 			hist = json_object_new_array();
@@ -370,10 +386,18 @@ cmd_report_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			}
 			json_object_object_add(jt, "ages", hist);
 		} else {
-			printf("%stier %s: %" PRId64 " files, %s\n", t ? "\n" :
-			    "", ctx->conf.tiers[t].name, s->total_files,
-			    jts_fmt_bytes((uint64_t)s->total_bytes, b,
-			    sizeof(b)));
+			printf("%stier %s: %" PRId64 " files, %s (%" PRId64
+			    " bytes, as du --apparent-size counts them), ",
+			    t ? "\n" : "", ctx->conf.tiers[t].name,
+			    s->total_files, jts_fmt_bytes((uint64_t)
+			    s->total_bytes, b, sizeof(b)), s->total_bytes);
+			if (s->disk_unknown)
+				printf("on disk not known for %" PRId64
+				    " file(s)\n", s->disk_unknown);
+			else
+				printf("%s on disk (%" PRId64 " bytes, as du "
+				    "counts them)\n", jts_fmt_bytes((uint64_t)
+				    s->disk_bytes, b, sizeof(b)), s->disk_bytes);
 			if (s->stubs > 0)
 				printf("  %" PRId64 " stub(s) at their paths "
 				    "here, their data on other tiers\n",

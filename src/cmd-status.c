@@ -32,8 +32,10 @@ count_tier(struct catalog *cat, const char *tier, struct tier_count *tc)
 	sqlite3_stmt *st;
 
 	memset(tc, 0, sizeof(*tc));
-	if (cat->db == NULL || sqlite3_prepare_v2(cat->db, "SELECT count(*), "
-	    "coalesce(sum(size), 0) FROM files WHERE tier = ?", -1, &st, NULL)
+	if (cat->db == NULL || sqlite3_prepare_v2(cat->db, "SELECT "
+	    "(SELECT count(*) FROM files WHERE tier = ?1), (SELECT "
+	    "coalesce(sum(size), 0) FROM (SELECT size FROM files WHERE "
+	    "tier = ?1 GROUP BY ino, size, mtime_ns))", -1, &st, NULL)
 	    != SQLITE_OK)
 		return;
 	sqlite3_bind_text(st, 1, tier, -1, SQLITE_STATIC);

@@ -494,6 +494,8 @@ item_catalog(struct engine *e, struct move_item *it, struct cat_file *f)
 	if (it->copy_ino != 0) {
 		f->ino = (int64_t)it->copy_ino;
 		f->ctime_ns = it->copy_ctime_ns;
+		f->blocks = it->copy_blocks;
+		f->has_blocks = true;
 	}
 }
 

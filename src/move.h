@@ -33,6 +33,7 @@ struct move_item {
 	bool		 in_use;	/* failed as open or written by others */
 	ino_t		 copy_ino;	/* the copy, once renamed into place */
 	int64_t		 copy_ctime_ns;	/* (on a tier where it has its own) */
+	int64_t		 copy_blocks;	/* its st_blocks */
 	unsigned char	 cat_hash[JTS_HASH_LEN];
 	int64_t		 cat_size, cat_mtime_ns;
 	uint32_t	 cat_mode, cat_uid, cat_gid;

@@ -70,6 +70,8 @@ settle_to_source(struct engine *e, struct cat_journal *j, const struct stat *st,
 	f.mode = st->st_mode;
 	f.uid = st->st_uid;
 	f.gid = st->st_gid;
+	f.blocks = (int64_t)st->st_blocks;
+	f.has_blocks = true;
 	if (j->has_hash && ident_same(&pre, st)) {
 		f.has_hash = true;
 		memcpy(f.hash, j->hash, JTS_HASH_LEN);
@@ -167,6 +169,8 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 			f.mode = st.st_mode;
 			f.uid = st.st_uid;
 			f.gid = st.st_gid;
+			f.blocks = (int64_t)st.st_blocks;
+			f.has_blocks = true;
 		}
 		f.has_hash = true;
 		memcpy(f.hash, j->hash, JTS_HASH_LEN);

@@ -77,7 +77,7 @@ struct scan {
 	sqlite3		*rdb;		/* the snapshot being merged */
 	sqlite3_stmt	*cur;
 	bool		 cur_ok;	/* cur holds a row */
-	sqlite3_stmt	*ins, *upd, *del, *mv;
+	sqlite3_stmt	*ins, *upd, *del, *mv, *blk;
 	int		 pending;	/* changes in the open transaction */
 	struct gone	*gone;
 	int		 ngone, capgone;
@@ -158,6 +158,7 @@ bind_stat(sqlite3_stmt *st, const struct fst *x)
 	sqlite3_bind_int64(st, 7, x->mode);
 	sqlite3_bind_int64(st, 8, x->uid);
 	sqlite3_bind_int64(st, 9, x->gid);
+	sqlite3_bind_int64(st, 11, x->blocks);
 }
 
 static int
@@ -233,8 +234,24 @@ file_seen(struct scan *s, int dfd, const char *name, const char *rel,
 	if (sqlite3_column_int64(s->cur, 1) == x->size &&
 	    sqlite3_column_int64(s->cur, 2) == x->mtime_ns &&
 	    sqlite3_column_int64(s->cur, 3) == x->ctime_ns &&
-	    sqlite3_column_int64(s->cur, 4) == x->ino)
+	    sqlite3_column_int64(s->cur, 4) == x->ino) {
+		/*
+		 * Unchanged, but what it takes on disk is not what the row
+		 * says (not known before, or allocated since: delayed
+		 * allocation, compression): that alone is set.
+		 */
+		if (sqlite3_column_type(s->cur, 5) == SQLITE_NULL ||
+		    sqlite3_column_int64(s->cur, 5) != x->blocks) {
+			sqlite3_bind_blob(s->blk, 1, rel, (int)n,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(s->blk, 2, x->blocks);
+			if (run(s, s->blk) != 0)
+				sc_fail(s, "update");
+			else
+				sc_changed(s);
+		}
 		return;
+	}
 	/*
 	 * Marked a stub since it was catalogued (a stub's copy, tracked
 	 * before its mark was set): no data, its row goes.  A move never
@@ -831,15 +848,18 @@ scan_tier(struct engine *e, int t, struct scan_stats *st, char *err,
 	 * would cost a second lookup.  Rows of other tiers are skipped.
 	 */
 	if (sqlite3_prepare_v2(s.rdb, "SELECT path, size, mtime_ns, ctime_ns, "
-	    "ino FROM files NOT INDEXED WHERE tier = ? ORDER BY path", -1,
-	    &s.cur, NULL)
+	    "ino, blocks FROM files NOT INDEXED WHERE tier = ? ORDER BY path",
+	    -1, &s.cur, NULL)
 	    != SQLITE_OK ||
 	    prep(&s, e->cat.db, "INSERT INTO files (path, tier, home, size, "
-	    "mtime_ns, ctime_ns, ino, mode, uid, gid) VALUES "
-	    "(?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-	    &s.ins) != 0 ||
+	    "mtime_ns, ctime_ns, ino, mode, uid, gid, blocks) VALUES "
+	    "(?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11) ON CONFLICT DO "
+	    "NOTHING", &s.ins) != 0 ||
+	    prep(&s, e->cat.db, "UPDATE files SET blocks = ?2 WHERE path = ?1",
+	    &s.blk) != 0 ||
 	    prep(&s, e->cat.db, "UPDATE files SET size = ?3, mtime_ns = ?4, "
 	    "ctime_ns = ?5, ino = ?6, mode = ?7, uid = ?8, gid = ?9, "
+	    "blocks = ?11, "
 	    "hash = CASE WHEN ?10 THEN hash END, "
 	    "verified_ns = CASE WHEN ?10 THEN verified_ns END "
 	    "WHERE path = ?1", &s.upd) != 0 ||
@@ -904,6 +924,7 @@ out:
 	sqlite3_finalize(s.upd);
 	sqlite3_finalize(s.del);
 	sqlite3_finalize(s.mv);
+	sqlite3_finalize(s.blk);
 	sqlite3_close(s.rdb);
 	for (i = 0; i < s.ngone; i++)
 		free(s.gone[i].rel);

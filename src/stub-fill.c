@@ -182,6 +182,8 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 	f.mode = st.st_mode;
 	f.uid = st.st_uid;
 	f.gid = st.st_gid;
+	f.blocks = (int64_t)st.st_blocks;
+	f.has_blocks = true;
 	f.has_hash = true;
 	memcpy(f.hash, si.hash, JTS_HASH_LEN);
 	f.verified_ns = f.moved_ns = jts_now_ns();

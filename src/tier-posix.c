@@ -703,6 +703,7 @@ place_one(struct batch *b, struct move_item *it)
 	    S_ISREG(st.st_mode)) {
 		it->copy_ino = st.st_ino;
 		it->copy_ctime_ns = jts_ts_ns(&st.st_ctim);
+		it->copy_blocks = (int64_t)st.st_blocks;
 	}
 	jts_fault_point("rename");
 	return;

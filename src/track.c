@@ -299,6 +299,7 @@ restat(struct track *t, sqlite3_stmt *get, sqlite3_stmt *ins,
 		sqlite3_bind_int64(st, 7, sb.st_mode);
 		sqlite3_bind_int64(st, 8, sb.st_uid);
 		sqlite3_bind_int64(st, 9, sb.st_gid);
+		sqlite3_bind_int64(st, 11, (int64_t)sb.st_blocks);
 		sqlite3_bind_int(st, 10, have && osize == sb.st_size &&
 		    omtime == mt);
 		(void)sqlite3_step(st);
@@ -342,11 +343,12 @@ on_flush(struct ev_loop *loop, ev_timer *w, int revents)
 	    sqlite3_prepare_v2(db, "SELECT tier, home, size, mtime_ns FROM "
 	    "files WHERE path = ?", -1, &get, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO files (path, tier, home, "
-	    "size, mtime_ns, ctime_ns, ino, mode, uid, gid) VALUES "
-	    "(?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-	    -1, &ins, NULL) != SQLITE_OK ||
+	    "size, mtime_ns, ctime_ns, ino, mode, uid, gid, blocks) VALUES "
+	    "(?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11) ON CONFLICT DO "
+	    "NOTHING", -1, &ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "UPDATE files SET size = ?3, mtime_ns = ?4, "
 	    "ctime_ns = ?5, ino = ?6, mode = ?7, uid = ?8, gid = ?9, "
+	    "blocks = ?11, "
 	    "hash = CASE WHEN ?10 THEN hash END, verified_ns = CASE WHEN ?10 "
 	    "THEN verified_ns END WHERE path = ?1 AND tier = ?2", -1, &upd,
 	    NULL) != SQLITE_OK ||
