@@ -358,18 +358,31 @@ k_fanotify(struct parse *ps, const char *v)
 	return 1;
 }
 
+/* A rate in bytes a second: at least 1M, or 0 (none) for no limit. */
 static int
-k_move_rate(struct parse *ps, const char *v)
+rate_into(struct parse *ps, const char *key, const char *v, uint64_t *out)
 {
 	uint64_t n;
 
 	if (strcmp(v, "0") == 0 || strcmp(v, "none") == 0)
 		n = 0;
 	else if (jts_parse_size(v, &n) != 0 || n < (1u << 20))
-		return fail(ps, "bad move_rate: %s%s", v, " (bytes a second, "
-		    "at least 1M, e.g. 200M; 0 or none: no limit)");
-	ps->conf->move_rate = n;
+		return fail(ps, "bad %s: %s%s", key, v, " (bytes a second, at "
+		    "least 1M, e.g. 200M; 0 or none: no limit)");
+	*out = n;
 	return 1;
+}
+
+static int
+k_move_rate(struct parse *ps, const char *v)
+{
+	return rate_into(ps, "move_rate", v, &ps->conf->move_rate);
+}
+
+static int
+k_recall_rate(struct parse *ps, const char *v)
+{
+	return rate_into(ps, "recall_rate", v, &ps->cur->recall_rate);
 }
 
 static int
@@ -454,6 +467,7 @@ static const struct {
 	{ "tier",	"timeout",		k_timeout },
 	{ "tier",	"inflight",		k_inflight },
 	{ "tier",	"high_watermark",	k_high },
+	{ "tier",	"recall_rate",		k_recall_rate },
 	{ "tier",	"low_watermark",	k_low },
 	{ "tier",	"leave",		k_tier_leave },
 };

@@ -40,6 +40,8 @@ struct tier_conf {
 	int		 low;
 	int		 leave;		/* enum leave_mode for files whose home
 					   is here; -1: [defaults] leave */
+	uint64_t	 recall_rate;	/* bytes/s of the daemon's recalls
+					   from here; 0: no limit */
 	int		 line;		/* where the section starts */
 };
 

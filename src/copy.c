@@ -291,7 +291,7 @@ get_sqe(struct run *r)
 static bool
 pace_ok(const struct copy_opts *o, uint64_t n, int inflight)
 {
-	return !o->paced || jts_pace_go(n, inflight > 0);
+	return o->pace == 0 || jts_pace_go(o->pace, n, inflight > 0);
 }
 
 /* Queue a read of what slot s still lacks. */

@@ -66,8 +66,8 @@ struct copy_opts {
 	void			*arg;
 	/* Test knob: submit every request shorter than it should be. */
 	bool			 short_io;
-	/* Keep to the process's pace (jts_pace_go). */
-	bool			 paced;
+	/* Keep to these of the process's paces (jts_pace_go); 0: none. */
+	unsigned		 pace;
 	/* Read the copy back as it is written (NULL: not). */
 	struct copy_readback	*rb;
 };

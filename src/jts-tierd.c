@@ -56,6 +56,9 @@ log_hook(int prio, const char *msg)
 		send_progress(D.echo, "error", msg);
 }
 
+/* A pace for the moves, one for the recalls from each tier. */
+_Static_assert(1 + JTS_MAX_TIERS <= JTS_PACES, "a pace per tier");
+
 /* ---- jobs ------------------------------------------------------------- */
 
 void
@@ -1053,10 +1056,14 @@ reload(struct conn *c)
 		D.conf.io_priority = nc.io_priority;
 	if (nc.move_rate != D.conf.move_rate) {
 		D.conf.move_rate = nc.move_rate;
-		jts_pace_set(D.conf.move_rate);
+		jts_pace_set(0, D.conf.move_rate);
 	}
 	policy_set_limits(D.conf.policy_timeout, serve_clients_now);
 	for (i = 0; i < nc.ntiers; i++) {
+		if (nc.tiers[i].recall_rate != D.conf.tiers[i].recall_rate) {
+			D.conf.tiers[i].recall_rate = nc.tiers[i].recall_rate;
+			jts_pace_set(1 + i, D.conf.tiers[i].recall_rate);
+		}
 		D.conf.tiers[i].high = nc.tiers[i].high;
 		D.conf.tiers[i].low = nc.tiers[i].low;
 		D.conf.tiers[i].leave = nc.tiers[i].leave;
@@ -1126,6 +1133,7 @@ main(int argc, char **argv)
 	};
 	char err[1024], rate[48], num[32];
 	uint64_t wd_usec = 0;
+	int i;
 	double fill_every = 60;
 	const char *s;
 	int ch, left, r, code = 0;
@@ -1255,8 +1263,13 @@ main(int argc, char **argv)
 	if ((r = jts_ioprio_set(D.conf.io_priority)) != 0)
 		jts_warn("cannot set the I/O priority %s: %s",
 		    jts_ioprio_name(D.conf.io_priority), strerror(-r));
-	/* And they keep to move_rate (a reader's recall does not). */
-	jts_pace_set(D.conf.move_rate);
+	/*
+	 * And they keep to move_rate, a recall also to its source's
+	 * recall_rate (a reader's recall of a stub does not).
+	 */
+	jts_pace_set(0, D.conf.move_rate);
+	for (i = 0; i < D.conf.ntiers; i++)
+		jts_pace_set(1 + i, D.conf.tiers[i].recall_rate);
 	if (D.conf.move_rate == 0)
 		snprintf(rate, sizeof(rate), "unlimited");
 	else

@@ -106,8 +106,9 @@ int	batch_by_size(struct batch *b, struct move_item **v, int n,
 	    int (*one)(struct batch *, struct move_item *),
 	    int (*many)(struct batch *, struct move_item **, int));
 /* What every copy of batch b shares: counted in its progress, and kept
- * to the daemon's pace when its moves are paced. */
+ * to the daemon's paces when its moves are paced (batch_pace). */
 void	batch_copy_opts(struct batch *b, struct copy_opts *co);
+unsigned batch_pace(const struct batch *b);
 /* The settings of the item's copy: the batch's, and aborted by a lease
  * break or a stop. */
 void	copy_opts_of(struct batch *b, struct move_item *it,

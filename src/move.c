@@ -310,7 +310,23 @@ batch_copy_opts(struct batch *b, struct copy_opts *co)
 	memset(co, 0, sizeof(*co));
 	co->progress = progress_bytes;
 	co->arg = b->pg;
-	co->paced = b->o != NULL && b->o->paced;
+	co->pace = batch_pace(b);
+}
+
+/*
+ * The paces a batch's copies keep to: the daemon's moves' when they are
+ * paced, and a recall's (data going up) its source tier's as well.  A
+ * batch's items share their tiers.
+ */
+unsigned
+batch_pace(const struct batch *b)
+{
+	const struct move_item *it = b->n > 0 ? b->it[0] : NULL;
+
+	if (b->o == NULL || !b->o->paced)
+		return 0;
+	return JTS_PACE_MOVES | (it != NULL && it->src >= 0 && it->dst >= 0 &&
+	    it->dst < it->src ? JTS_PACE_RECALL(it->src) : 0);
 }
 
 void

@@ -470,8 +470,8 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 			r = g->err;
 			break;
 		}
-		if (g->state == SEG_DATA && o != NULL && o->paced &&
-		    !jts_pace_go(g->len, x.pending > 0)) {
+		if (g->state == SEG_DATA && o != NULL && o->pace != 0 &&
+		    !jts_pace_go(o->pace, g->len, x.pending > 0)) {
 			if (x.pending > 0)
 				nt_step(t, &seen, &last);
 			continue;
@@ -610,7 +610,8 @@ reader_pump(struct nfst_reader *rd)
 
 			/* Paced: busy, the answers are waited for; idle, the
 			 * wait is slept a slice at a time. */
-			if (rd->o != NULL && rd->o->paced && !jts_pace_go(len,
+			if (rd->o != NULL && rd->o->pace != 0 &&
+			    !jts_pace_go(rd->o->pace, len,
 			    rd->issued > rd->consumed)) {
 				if (rd->issued > rd->consumed)
 					break;
@@ -893,7 +894,7 @@ pjob_rpc_cb(struct rpc_context *rpc, int status, void *data, void *arg)
 
 int
 nfst_put_many(struct nfs_tier *t, struct nfst_put_job *job, int n,
-    bool paced)
+    unsigned pace)
 {
 	struct pjob *p = xcalloc((size_t)(n ? n : 1), sizeof(*p));
 	struct pool pool;
@@ -913,7 +914,7 @@ nfst_put_many(struct nfs_tier *t, struct nfst_put_job *job, int n,
 		while (next < n && pool.nfree > 0 && t->nfs != NULL) {
 			char *path;
 
-			if (paced && !jts_pace_go(job[next].size,
+			if (pace != 0 && !jts_pace_go(pace, job[next].size,
 			    pool.pending > 0)) {
 				if (pool.pending > 0)
 					break;

@@ -502,8 +502,7 @@ phase_copy_nfs_out_many(struct batch *b, struct move_item **v, int n)
 		for (i = 0; i < n; i++)
 			job[i].err = -EIO;
 	else
-		(void)nfst_put_many(nt, job, n, b->o != NULL &&
-		    b->o->paced);
+		(void)nfst_put_many(nt, job, n, batch_pace(b));
 	for (i = 0; i < n; i++) {
 		struct move_item *it = v[i];
 		int r = job[i].err;

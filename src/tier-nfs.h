@@ -133,10 +133,12 @@ struct nfst_put_job {
  * Create, write and set the attributes of n small copies, many in flight,
  * each step sent by the answer to the one before.  Each job's result is
  * in its err (what failed in what) and its fh, to COMMIT and close.
- * Paced: each file's bytes wait for jts_pace first.  Returns 0, or -EIO if the connection broke (every job failed).
+ * Paced (pace: the paces of jts_pace_go, 0 none): each file's bytes
+ * wait for them first.  Returns 0, or -EIO if the connection broke
+ * (every job failed).
  */
 int	nfst_put_many(struct nfs_tier *, struct nfst_put_job *, int n,
-	    bool paced);
+	    unsigned pace);
 
 /*
  * Read n files whole, several at once, each opened afresh; hash[i] is

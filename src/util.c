@@ -1026,57 +1026,73 @@ jts_ioprio_name(int p)
 	return p >= 0 && p < 3 ? ioprio_names[p] : "?";
 }
 
+/* The paces: each a token bucket; one lock for them all. */
+static pthread_mutex_t pace_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	pthread_mutex_t	 mu;
 	uint64_t	 rate;
 	double		 tokens;	/* bytes that may go now */
 	int64_t		 last;		/* when tokens was reckoned */
-} pace = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} pace[JTS_PACES];
 
 void
-jts_pace_set(uint64_t rate)
+jts_pace_set(int k, uint64_t rate)
 {
-	pthread_mutex_lock(&pace.mu);
-	pace.rate = rate;
-	pace.tokens = 0;
-	pace.last = jts_mono_ns();
-	pthread_mutex_unlock(&pace.mu);
+	if (k < 0 || k >= JTS_PACES)
+		return;
+	pthread_mutex_lock(&pace_mu);
+	pace[k].rate = rate;
+	pace[k].tokens = 0;
+	pace[k].last = jts_mono_ns();
+	pthread_mutex_unlock(&pace_mu);
 }
 
-/* Take n bytes: 0 when they may go now, else the nanoseconds to wait
- * before asking again (nothing taken). */
+/*
+ * Take n bytes from every pace in mask: 0 when they may go now (taken
+ * from all), else the nanoseconds to wait before asking again (nothing
+ * taken from any).
+ */
 static int64_t
-pace_take(uint64_t n)
+pace_take(unsigned mask, uint64_t n)
 {
-	int64_t now, wait = 0;
-	double burst, need;
+	double need[JTS_PACES];
+	int64_t now, wait = 0, w;
+	double burst;
+	int k;
 
-	pthread_mutex_lock(&pace.mu);
-	if (pace.rate == 0)
-		goto out;
+	pthread_mutex_lock(&pace_mu);
 	now = jts_mono_ns();
-	burst = (double)pace.rate / 8;
-	pace.tokens += (double)(now - pace.last) * (double)pace.rate / 1e9;
-	if (pace.tokens > burst)
-		pace.tokens = burst;
-	pace.last = now;
-	/* A request larger than a burst goes when a whole burst is there
-	 * (the tokens then run into debt, paid back before the next). */
-	need = (double)n < burst ? (double)n : burst;
-	if (pace.tokens >= need)
-		pace.tokens -= (double)n;
-	else
-		wait = (int64_t)((need - pace.tokens) * 1e9 /
-		    (double)pace.rate) + 1;
-out:
-	pthread_mutex_unlock(&pace.mu);
+	for (k = 0; k < JTS_PACES; k++) {
+		if (!(mask & (1u << k)) || pace[k].rate == 0)
+			continue;
+		burst = (double)pace[k].rate / 8;
+		pace[k].tokens += (double)(now - pace[k].last) *
+		    (double)pace[k].rate / 1e9;
+		if (pace[k].tokens > burst)
+			pace[k].tokens = burst;
+		pace[k].last = now;
+		/* A request larger than a burst goes when a whole burst is
+		 * there (the tokens then run into debt, paid back before the
+		 * next). */
+		need[k] = (double)n < burst ? (double)n : burst;
+		if (pace[k].tokens < need[k]) {
+			w = (int64_t)((need[k] - pace[k].tokens) * 1e9 /
+			    (double)pace[k].rate) + 1;
+			if (w > wait)
+				wait = w;
+		}
+	}
+	if (wait == 0)
+		for (k = 0; k < JTS_PACES; k++)
+			if ((mask & (1u << k)) && pace[k].rate != 0)
+				pace[k].tokens -= (double)n;
+	pthread_mutex_unlock(&pace_mu);
 	return wait;
 }
 
 bool
-jts_pace_go(uint64_t n, bool busy)
+jts_pace_go(unsigned mask, uint64_t n, bool busy)
 {
-	int64_t ns = pace_take(n);
+	int64_t ns = pace_take(mask, n);
 	struct timespec ts;
 
 	if (ns == 0)

@@ -181,17 +181,22 @@ const char *jts_ioprio_name(int);
 int	jts_ioprio_set(int);
 
 /*
- * The moves' pace: at most rate bytes a second over the whole process
- * (every copy that asks, from any thread), in bursts of at most an
- * eighth of a second's worth.  Rate 0: no pace.
+ * Paces: each at most rate bytes a second over the whole process (every
+ * copy that asks, from any thread), in bursts of at most an eighth of a
+ * second's worth.  Rate 0: no pace.  Pace 0 is the daemon's moves'
+ * (move_rate), pace 1 + t the recalls from tier t (its recall_rate).
  */
-void	jts_pace_set(uint64_t rate);
+#define JTS_PACES		16
+#define JTS_PACE_MOVES		1u
+#define JTS_PACE_RECALL(t)	(1u << (1 + (t)))
+void	jts_pace_set(int k, uint64_t rate);
 /*
- * May n bytes go now (taken)?  If not and nothing else is in flight
- * (!busy), part of the wait is slept here, at most 50 ms, so a caller's
- * loop sees a stop between; a busy caller waits for its answers instead.
+ * May n bytes go now, under every pace in mask (taken from each)?  If
+ * not and nothing else is in flight (!busy), part of the wait is slept
+ * here, at most 50 ms, so a caller's loop sees a stop between; a busy
+ * caller waits for its answers instead.
  */
-bool	jts_pace_go(uint64_t n, bool busy);
+bool	jts_pace_go(unsigned mask, uint64_t n, bool busy);
 
 /* A set of file identities (device, inode), for walks that meet a file
  * or directory under two names when its owner renames it meanwhile. */

@@ -37,6 +37,7 @@ bad 1 "inflight are for kind nfs only" < <(printf '[tier hot]\nroot = /a\ninflig
 bad 2 "bad bench target: 0" < <(printf '[bench]\nmigrate_seconds = 0\n[tier hot]\nroot = /a\n')
 bad 2 "bad move_rate: 512K" < <(printf '[daemon]\nmove_rate = 512K\n[tier hot]\nroot = /a\n')
 bad 2 "bad move_rate: fast" < <(printf '[daemon]\nmove_rate = fast\n[tier hot]\nroot = /a\n')
+bad 3 "bad recall_rate: 100K" < <(printf '[tier hot]\nroot = /a\nrecall_rate = 100K\n')
 bad 1 "needs url" < <(printf '[tier cold]\nkind = nfs\nroot = /x\n')
 ok "nothing created at /x" [ ! -e /x ]
 finish

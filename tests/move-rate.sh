@@ -2,7 +2,8 @@
 # move-rate.sh - [daemon] move_rate holds the daemon's copies to that many
 # bytes a second on every path (a large file and many small ones between
 # local tiers, both to the NAS, a large one back from it), the copies
-# intact; a reload lifts it.  The elapsed time of a capped move can only
+# intact; a reload lifts it.  A tier's recall_rate holds the recalls from
+# it (the NAS's large stream, warm's small files).  The elapsed time of a capped move can only
 # be longer than its bytes over the rate, less the burst (an eighth of a
 # second's worth) and the largest request (4 MiB: a local copy's chunk),
 # however fast or slow the machine: that lower bound is the check, never
@@ -60,6 +61,21 @@ out=$("$CTL" reload); rc=$?
 eq "reload exits 0" "$rc" 0
 "$CTL" recall -q "$H/small" > "$W/out" 2>&1; rc=$?
 eq "recall after the reload: exit" "$rc" 0
+ok "the small files back on hot, intact" \
+    cmp -s "$W/small.manifest" <(hash_manifest "$H/small")
+
+# recall_rate: recalls from a tier keep to its own rate (move_rate off).
+"$CTL" migrate -q --to cold "$H/big" > "$W/out" 2>&1
+eq "the large file to the NAS again (unlimited): exit" "$?" 0
+"$CTL" migrate -q "$H/small" > "$W/out" 2>&1
+eq "the small files to warm again (unlimited): exit" "$?" 0
+sed -i "s|^root = $W/warm\$|&\nrecall_rate = 8M|" "$CONF"
+printf 'recall_rate = 8M\n' >> "$CONF"	# [tier cold] is the last section
+out=$("$CTL" reload); rc=$?
+eq "reload with recall rates: exit" "$rc" 0
+timed 2.3 "24 MiB NAS -> hot at the NAS's recall_rate" "$CTL" recall -q "$H/big"
+eq "recalled intact" "$(fileid "$H/big/f")" "$id_big"
+timed 0.8 "80 small files warm -> hot at warm's recall_rate" "$CTL" recall -q "$H/small"
 ok "the small files back on hot, intact" \
     cmp -s "$W/small.manifest" <(hash_manifest "$H/small")
 stop_daemon
