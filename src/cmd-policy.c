@@ -286,6 +286,13 @@ policy_test(struct cmd_ctx *ctx, const char *name, bool json, bool fill)
 		r = EXIT_USAGE;
 		goto out;
 	}
+	if (fill && p->up) {
+		jts_err("policy %s goes up (from %s to %s): it runs on its "
+		    "schedule only, there is no fill run to test", p->name,
+		    p->from_name, p->to_name);
+		r = EXIT_USAGE;
+		goto out;
+	}
 	fill_now(ctx, before);
 	policy_fill_apply(p, &ctx->conf, before);
 	if (policy_select(p, cat.db, jts_now_ns(), fill || !p->schedule_s ?

@@ -504,7 +504,8 @@ step_policy(struct job *j)
 		bytes += (uint64_t)c->size;
 		n++;
 	}
-	if (plan.n > 0)
+	/* Cancelled while it selected (clients are served meanwhile). */
+	if (plan.n > 0 && j->cancelled == NULL)
 		run_moves(j, &plan, p->leave, p->leave_set);
 	plan.errors = 0;
 	move_plan_free(&plan);

@@ -188,6 +188,7 @@ move_begin(struct engine *e, const struct move_opts *o, struct move_stats *st)
 	lease_setup();
 	stop_requested = 0;
 	stop_signalled = 0;
+	run_active = 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
@@ -348,6 +349,7 @@ move_end(struct engine *e, struct move_stats *st)
 	sigaction(SIGTERM, &rs->old_term, NULL);
 	st->interrupted = stop_signalled != 0;
 	st->cancelled = stop_requested != 0 && !stop_signalled;
+	run_active = 0;
 	st->elapsed_ns = jts_mono_ns() - rs->t0;
 	free(rs);
 	st->run = NULL;

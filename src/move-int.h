@@ -22,6 +22,7 @@
 
 extern volatile sig_atomic_t stop_requested;
 extern volatile sig_atomic_t stop_signalled;
+extern volatile sig_atomic_t run_active;
 
 /*
  * Directories whose entries a batch changed, synced once each before the

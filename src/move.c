@@ -50,10 +50,14 @@ on_stop(int sig)
 	stop_signalled = 1;
 }
 
+/* Between move_begin and move_end (a stop outside would outlive it). */
+volatile sig_atomic_t run_active;
+
 void
 move_cancel(void)
 {
-	stop_requested = 1;
+	if (run_active)
+		stop_requested = 1;
 }
 
 void

@@ -145,6 +145,10 @@ contains "hot above its low watermark: nothing comes back" "$out" \
     "0 file(s), 0 B would move from warm to hot (schedule run); destination at its low watermark"
 contains "the bound named" "$out" "a run stops before hot goes above 1% (its low watermark)"
 
+out=$("$CTL" policy test --fill up 2>&1); rc=$?
+eq "policy test --fill of a policy up: exit 2" "$rc" 2
+contains "it has no fill run" "$out" "there is no fill run to test"
+
 # What a policy up may not say.
 for bad in "on_fill = yes" "leave = stub" "fill_path = pg"; do
 	printf '[policy]\nfrom = warm\nto = hot\ncondition = 1\nschedule = 1h\n%s\n' \
