@@ -287,11 +287,19 @@ get_sqe(struct run *r)
 	return sqe;
 }
 
-/* A paced copy: may a read of n bytes go now (else see jts_pace_go)? */
+/*
+ * A paced copy: may a read of n bytes go now (else see jts_pace_go)?
+ * Held, the caller hears of it as progress of no bytes: the daemon
+ * answers its clients there (a cancel among them).
+ */
 static bool
 pace_ok(const struct copy_opts *o, uint64_t n, int inflight)
 {
-	return o->pace == 0 || jts_pace_go(o->pace, n, inflight > 0);
+	if (o->pace == 0 || jts_pace_go(o->pace, n, inflight > 0))
+		return true;
+	if (o->progress)
+		o->progress(o->arg, 0);
+	return false;
 }
 
 /* Queue a read of what slot s still lacks. */

@@ -94,9 +94,9 @@ struct move_opts {
 			    const char *where, void *arg);
 	void		*report_arg;
 	/*
-	 * Called as bytes are copied (from the thread that called
-	 * move_chunk only; a batch in a worker thread does not): the
-	 * daemon answers its clients there.
+	 * Called as bytes are copied and while a copy is held by a pace
+	 * (from the thread that called move_chunk only; a batch in a
+	 * worker thread does not): the daemon answers its clients there.
 	 */
 	void		(*tick)(void);
 };
