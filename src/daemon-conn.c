@@ -502,6 +502,7 @@ on_conn_write(struct ev_loop *loop, ev_io *w, int revents)
  * Close clients that are not root's and hold a slot for nothing: idle
  * without a request, or not reading what they asked for.  Root's own
  * clients (a long migrate, a suspended jts-tierctl) are never timed out.
+ * Any client whose socket failed and that waits for nothing goes too.
  */
 void
 on_conn_sweep(struct ev_loop *loop, ev_timer *w, int revents)
@@ -512,6 +513,11 @@ on_conn_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	for (c = D.conns; c != NULL; c = next) {
 		next = c->next;
+		/* A client whose socket failed, with nothing left to do. */
+		if (c->dead && c->job == NULL) {
+			conn_close(c);
+			continue;
+		}
 		if (c->uid == 0 || c->job != NULL ||
 		    ev_now(loop) - c->last < CONN_IDLE_USER)
 			continue;

@@ -210,6 +210,15 @@ job_cancel(struct job *j, const char *why)
 		send_result(j->conn, EXIT_FAILED_D, NULL, e);
 		free(e);
 	}
+	/*
+	 * Its client is not closed here even if that write failed (the
+	 * clients may be being served, in a loop over them): the sweep
+	 * closes a dead one.
+	 */
+	if (j->conn != NULL) {
+		j->conn->job = NULL;
+		j->conn = NULL;
+	}
 	job_free(j);
 	return true;
 }
