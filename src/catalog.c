@@ -305,6 +305,32 @@ catalog_file_get(struct catalog *c, const char *path, struct cat_file *f)
 }
 
 int
+catalog_tier_usage(struct catalog *c, const char *tier, struct tier_usage *u)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	if (c->db == NULL)
+		return 0;	/* no catalog yet: nothing catalogued */
+	if (sqlite3_prepare_v2(c->db, "SELECT (SELECT count(*) FROM files "
+	    "WHERE tier = ?1), coalesce(sum(size), 0), coalesce(sum(b), 0) * "
+	    "512, count(*) - count(b) FROM (SELECT size, max(blocks) AS b "
+	    "FROM files WHERE tier = ?1 GROUP BY ino, size, mtime_ns)", -1,
+	    &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, tier, -1, SQLITE_STATIC);
+	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		u->files = sqlite3_column_int64(st, 0);
+		u->bytes = sqlite3_column_int64(st, 1);
+		u->disk = sqlite3_column_int64(st, 2);
+		u->disk_unknown = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW ? 0 : -EIO;
+}
+
+int
 catalog_file_put(struct catalog *c, const struct cat_file *f)
 {
 	sqlite3_stmt *st;

@@ -68,6 +68,18 @@ int	catalog_commit(struct catalog *);
 void	catalog_rollback(struct catalog *);
 
 /* Returns 1 found, 0 not found, <0 error. */
+/*
+ * What a tier's files add up to, as du(1) counts them: a file with
+ * several links (the same inode, size and time of last write) once.
+ */
+struct tier_usage {
+	int64_t		 files;		/* rows (paths) */
+	int64_t		 bytes;		/* apparent sizes */
+	int64_t		 disk;		/* bytes on disk (st_blocks) */
+	int64_t		 disk_unknown;	/* files whose blocks are unknown */
+};
+int	catalog_tier_usage(struct catalog *, const char *tier,
+	    struct tier_usage *);
 int	catalog_file_get(struct catalog *, const char *path, struct cat_file *);
 int	catalog_file_put(struct catalog *, const struct cat_file *);
 int	catalog_file_delete(struct catalog *, const char *path);

@@ -64,10 +64,13 @@ one_int(sqlite3 *db, const char *sql, const char *arg)
 }
 
 static void
-write_metrics(FILE *fp, struct cmd_ctx *ctx, sqlite3 *db, json_object *dmn)
+write_metrics(FILE *fp, struct cmd_ctx *ctx, struct catalog *cat,
+    json_object *dmn)
 {
 	struct conf *c = &ctx->conf;
+	struct tier_usage u[JTS_MAX_TIERS];
 	struct tier_space sp[JTS_MAX_TIERS];
+	sqlite3 *db = cat->db;
 	bool known[JTS_MAX_TIERS];
 	char *path;
 	FILE *cf;
@@ -75,12 +78,13 @@ write_metrics(FILE *fp, struct cmd_ctx *ctx, sqlite3 *db, json_object *dmn)
 	int64_t t = 0, files = 0, problems = 0;
 	json_object *v;
 
+	for (i = 0; i < c->ntiers; i++)
+		(void)catalog_tier_usage(cat, c->tiers[i].name, &u[i]);
 	help(fp, "jts_tier_files", "gauge", "Files whose data is on the tier.");
 	for (i = 0; i < c->ntiers; i++) {
 		fputs("jts_tier_files{tier=\"", fp);
 		label(fp, c->tiers[i].name);
-		fprintf(fp, "\"} %" PRId64 "\n", one_int(db, "SELECT count(*) "
-		    "FROM files WHERE tier = ?", c->tiers[i].name));
+		fprintf(fp, "\"} %" PRId64 "\n", u[i].files);
 	}
 	help(fp, "jts_tier_bytes", "gauge", "Bytes of the files whose data is "
 	    "on the tier, as du --apparent-size counts them (a file with "
@@ -88,24 +92,17 @@ write_metrics(FILE *fp, struct cmd_ctx *ctx, sqlite3 *db, json_object *dmn)
 	for (i = 0; i < c->ntiers; i++) {
 		fputs("jts_tier_bytes{tier=\"", fp);
 		label(fp, c->tiers[i].name);
-		fprintf(fp, "\"} %" PRId64 "\n", one_int(db, "SELECT "
-		    "coalesce(sum(size), 0) FROM (SELECT size FROM files "
-		    "WHERE tier = ? GROUP BY ino, size, mtime_ns)",
-		    c->tiers[i].name));
+		fprintf(fp, "\"} %" PRId64 "\n", u[i].bytes);
 	}
 	help(fp, "jts_tier_disk_bytes", "gauge", "Bytes the files whose data "
 	    "is on the tier take on its disk, as du counts them (a file with "
 	    "several links once); absent while not known for every file.");
 	for (i = 0; i < c->ntiers; i++) {
-		if (one_int(db, "SELECT count(*) FROM files WHERE tier = ? AND "
-		    "blocks IS NULL", c->tiers[i].name) != 0)
+		if (u[i].disk_unknown != 0)
 			continue;
 		fputs("jts_tier_disk_bytes{tier=\"", fp);
 		label(fp, c->tiers[i].name);
-		fprintf(fp, "\"} %" PRId64 "\n", one_int(db, "SELECT "
-		    "coalesce(sum(b), 0) * 512 FROM (SELECT max(blocks) AS b "
-		    "FROM files WHERE tier = ? GROUP BY ino, size, mtime_ns)",
-		    c->tiers[i].name));
+		fprintf(fp, "\"} %" PRId64 "\n", u[i].disk);
 	}
 	/* One measure for every kind of tier: the NAS's through FSSTAT. */
 	for (i = 0; i < c->ntiers; i++)
@@ -240,7 +237,7 @@ cmd_metrics_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		}
 		fp = of.fp;
 	}
-	write_metrics(fp, ctx, cat.db, dmn);
+	write_metrics(fp, ctx, &cat, dmn);
 	if (out != NULL && (e = jts_outfile_commit(&of)) != 0) {
 		jts_err("%s: cannot write the metrics: %s", jts_quote(out),
 		    strerror(-e));

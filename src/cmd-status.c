@@ -22,30 +22,6 @@ static const char status_options[] =
     "  -c, --config FILE    configuration file\n"
     "  -h, --help           this help\n";
 
-struct tier_count {
-	int64_t	files, bytes;
-};
-
-static void
-count_tier(struct catalog *cat, const char *tier, struct tier_count *tc)
-{
-	sqlite3_stmt *st;
-
-	memset(tc, 0, sizeof(*tc));
-	if (cat->db == NULL || sqlite3_prepare_v2(cat->db, "SELECT "
-	    "(SELECT count(*) FROM files WHERE tier = ?1), (SELECT "
-	    "coalesce(sum(size), 0) FROM (SELECT size FROM files WHERE "
-	    "tier = ?1 GROUP BY ino, size, mtime_ns))", -1, &st, NULL)
-	    != SQLITE_OK)
-		return;
-	sqlite3_bind_text(st, 1, tier, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		tc->files = sqlite3_column_int64(st, 0);
-		tc->bytes = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-}
-
 /*
  * Files of nfs tier t with nothing left at their home path (no mountpoint
  * to link into, or the link was removed): only the catalog knows them.
@@ -204,13 +180,13 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		    "FILES", "BYTES", "FREE", "SIZE", "USED", "ROOT");
 	for (i = 0; i < ctx->conf.ntiers; i++) {
 		struct tier_conf *t = &ctx->conf.tiers[i];
-		struct tier_count tc;
+		struct tier_usage tc;
 		struct tier_space sp;
 		uint64_t size, avail;
 		int used;
 		const char *where = t->root ? t->root : t->url;
 
-		count_tier(&cat, t->name, &tc);
+		(void)catalog_tier_usage(&cat, t->name, &tc);
 		detached[i] = !(tier_ops_of(t->kind)->caps & TIER_CAP_LOCAL) ?
 		    count_detached(&cat, &ctx->conf, t->name) : 0;
 		/* The NAS's too: FSSTAT, within the tier's timeout. */

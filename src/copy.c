@@ -287,15 +287,10 @@ get_sqe(struct run *r)
 	return sqe;
 }
 
-/*
- * A paced copy: may a read of n bytes go now (else see jts_pace_go)?
- * Held, the caller hears of it as progress of no bytes: the daemon
- * answers its clients there (a cancel among them).
- */
-static bool
-pace_ok(const struct copy_opts *o, uint64_t n, int inflight)
+bool
+copy_pace_ok(const struct copy_opts *o, uint64_t n, bool busy)
 {
-	if (o->pace == 0 || jts_pace_go(o->pace, n, inflight > 0))
+	if (o == NULL || o->pace == 0 || jts_pace_go(o->pace, n, busy))
 		return true;
 	if (o->progress)
 		o->progress(o->arg, 0);
@@ -584,8 +579,8 @@ copier_run(struct copier *cp, int src, int dst, uint64_t size,
 				pos = (uint64_t)d;
 				data_end = (uint64_t)h < size ? (uint64_t)h : size;
 			}
-			if (!pace_ok(r.o, data_end - pos < cp->bufsz ?
-			    data_end - pos : cp->bufsz, r.inflight)) {
+			if (!copy_pace_ok(r.o, data_end - pos < cp->bufsz ?
+			    data_end - pos : cp->bufsz, r.inflight > 0)) {
 				held = true;
 				break;
 			}
@@ -734,7 +729,7 @@ copier_run_many(struct copier *cp, struct copy_job *jobs, int n,
 				i++;
 				continue;
 			}
-			if (!pace_ok(o, jobs[next].size, inflight)) {
+			if (!copy_pace_ok(o, jobs[next].size, inflight > 0)) {
 				held = true;
 				break;
 			}

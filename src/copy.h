@@ -128,6 +128,13 @@ int	copier_fsync_many(struct copier *, const int *fds, int n, int *err);
  * ring must not drive, such as a fanotify event's (a stub being filled).
  * src may be O_DIRECT.  0, -ESTALE if src ends early, or -errno.
  */
+/*
+ * A paced copy (o->pace, see jts_pace_go; o may be NULL): may n bytes go
+ * now?  busy: answers are in flight (no sleep here).  Held, the caller's
+ * progress hears of it as no bytes: the daemon answers its clients there
+ * (a cancel among them).
+ */
+bool	copy_pace_ok(const struct copy_opts *o, uint64_t n, bool busy);
 int	jts_copy_plain(int src, int dst, int64_t size,
 	    unsigned char hash[JTS_HASH_LEN]);
 

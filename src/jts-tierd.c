@@ -57,7 +57,8 @@ log_hook(int prio, const char *msg)
 }
 
 /* A pace for the moves, one for the recalls from each tier. */
-_Static_assert(1 + JTS_MAX_TIERS <= JTS_PACES, "a pace per tier");
+_Static_assert(JTS_PACE_K_RECALL(JTS_MAX_TIERS - 1) < JTS_PACES,
+    "a pace per tier");
 
 /* ---- jobs ------------------------------------------------------------- */
 
@@ -170,7 +171,7 @@ jobs_json(void)
 bool
 job_cancel(struct job *j, const char *why)
 {
-	struct job **pp;
+	struct job **pp, *prev;
 
 	if (j->kind != JOB_REQUEST && j->kind != JOB_POLICY)
 		return false;
@@ -192,18 +193,14 @@ job_cancel(struct job *j, const char *why)
 			ev_idle_start(D.loop, &D.work);
 		return true;
 	}
-	for (pp = &D.q; *pp != NULL; pp = &(*pp)->next)
+	for (prev = NULL, pp = &D.q; *pp != NULL; prev = *pp,
+	    pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
+			if (D.qtail == j)
+				D.qtail = prev;
 			break;
 		}
-	if (D.qtail == j) {
-		struct job *t;
-
-		D.qtail = NULL;
-		for (t = D.q; t != NULL; t = t->next)
-			D.qtail = t;
-	}
 	{
 		char *e = xasprintf("cancelled before it started: %s", why);
 
@@ -431,7 +428,6 @@ run_moves(struct job *j, struct move_plan *plan, enum leave_mode leave,
 		D.stopping = true;
 	}
 }
-
 
 static void
 policy_run_row(struct job *j, bool end)
@@ -1066,13 +1062,14 @@ reload(struct conn *c)
 		D.conf.io_priority = nc.io_priority;
 	if (nc.move_rate != D.conf.move_rate) {
 		D.conf.move_rate = nc.move_rate;
-		jts_pace_set(0, D.conf.move_rate);
+		jts_pace_set(JTS_PACE_K_MOVES, D.conf.move_rate);
 	}
 	policy_set_limits(D.conf.policy_timeout, serve_clients_now);
 	for (i = 0; i < nc.ntiers; i++) {
 		if (nc.tiers[i].recall_rate != D.conf.tiers[i].recall_rate) {
 			D.conf.tiers[i].recall_rate = nc.tiers[i].recall_rate;
-			jts_pace_set(1 + i, D.conf.tiers[i].recall_rate);
+			jts_pace_set(JTS_PACE_K_RECALL(i),
+			    D.conf.tiers[i].recall_rate);
 		}
 		D.conf.tiers[i].high = nc.tiers[i].high;
 		D.conf.tiers[i].low = nc.tiers[i].low;
@@ -1277,9 +1274,10 @@ main(int argc, char **argv)
 	 * And they keep to move_rate, a recall also to its source's
 	 * recall_rate (a reader's recall of a stub does not).
 	 */
-	jts_pace_set(0, D.conf.move_rate);
+	jts_pace_set(JTS_PACE_K_MOVES, D.conf.move_rate);
 	for (i = 0; i < D.conf.ntiers; i++)
-		jts_pace_set(1 + i, D.conf.tiers[i].recall_rate);
+		jts_pace_set(JTS_PACE_K_RECALL(i),
+		    D.conf.tiers[i].recall_rate);
 	if (D.conf.move_rate == 0)
 		snprintf(rate, sizeof(rate), "unlimited");
 	else

@@ -111,14 +111,11 @@ worker_ready(struct move_runstate *rs, struct engine *e)
 	return rs->worker_state == 1;
 }
 
+/* Lease breaks and stop requests are taken by the main thread: this
+ * one starts with every signal blocked (jts_thread_start). */
 static void *
 batch_thread(void *arg)
 {
-	sigset_t all;
-
-	/* Lease breaks and stop requests are taken by the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	run_batch(arg);
 	return NULL;
 }
@@ -129,16 +126,16 @@ join_ticking(pthread_t th, const struct move_opts *o)
 {
 	struct timespec ts;
 
+	if (o->tick == NULL) {
+		pthread_join(th, NULL);
+		return;
+	}
 	for (;;) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 20000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
-		}
-		if (o->tick == NULL) {
-			pthread_join(th, NULL);
-			return;
 		}
 		if (pthread_timedjoin_np(th, NULL, &ts) != ETIMEDOUT)
 			return;
@@ -279,7 +276,7 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 			b2.n = n2;
 			b2.pg = &pg2;
 			b2.beside = bytes;
-			threaded = pthread_create(&th, NULL, batch_thread,
+			threaded = jts_thread_start(&th, batch_thread,
 			    &b2) == 0;
 			if (!threaded)
 				b.beside = 0;	/* b2 runs after b */
@@ -348,7 +345,6 @@ move_end(struct engine *e, struct move_stats *st)
 	sigaction(SIGINT, &rs->old_int, NULL);
 	sigaction(SIGTERM, &rs->old_term, NULL);
 	st->interrupted = stop_signalled != 0;
-	st->cancelled = stop_requested != 0 && !stop_signalled;
 	run_active = 0;
 	st->elapsed_ns = jts_mono_ns() - rs->t0;
 	free(rs);

@@ -73,7 +73,6 @@ struct move_plan {
 struct move_stats {
 	void		*run;		/* state between move_begin and _end */
 	bool		 interrupted;	/* stopped by SIGINT or SIGTERM */
-	bool		 cancelled;	/* stopped by move_cancel */
 	uint64_t	 done, skipped, failed, conflicts;
 	uint64_t	 bytes;
 	int64_t		 elapsed_ns;

@@ -647,8 +647,7 @@ walk(struct scan *s, int dfd, char **rel, size_t *relcap, size_t len,
 
 		for (i = 0; i < n; i++)
 			if (v[i].type == DT_REG && v[i].ok &&
-			    (v[i].st.size <= STUB_HEAD ||
-			    v[i].st.blocks * 512 < v[i].st.size))
+			    stub_may_be(v[i].st.size, v[i].st.blocks))
 				maybe++;
 		looking = maybe >= LOOK_MIN &&
 		    look_start(s, dirfd(d), names, v, n);

@@ -106,8 +106,7 @@ stub_is(int dirfd, const char *name, int64_t size, int64_t blocks)
 {
 	struct stat sb;
 
-	return (size <= STUB_HEAD || blocks * 512 < size) &&
-	    !stub_surely_not(dirfd, name) &&
+	return stub_may_be(size, blocks) && !stub_surely_not(dirfd, name) &&
 	    stub_read_at(dirfd, name, NULL, &sb) == 1;
 }
 

@@ -33,9 +33,15 @@ int	stub_read_fd(int fd, struct stub_info *si);
 /* True if name in dirfd surely carries no stub mark (one lookup, where
  * the kernel offers getxattrat); false: cannot tell, ask stub_read_at. */
 bool	stub_surely_not(int dirfd, const char *name);
+/* Only a sparse file, or one no larger than a stub's first block, can be
+ * a stub: of that size and those 512-byte blocks, is it worth a look? */
+static inline bool
+stub_may_be(int64_t size, int64_t blocks)
+{
+	return size <= STUB_HEAD || blocks * 512 < size;
+}
 /* Is name in dirfd, of that size and those 512-byte blocks, a stub?
- * Only a sparse file, or one no larger than a stub's first block, can be
- * one, so only those are looked at. */
+ * Only those that may be (stub_may_be) are looked at. */
 bool	stub_is(int dirfd, const char *name, int64_t size, int64_t blocks);
 int	stub_read_at(int dirfd, const char *name, struct stub_info *si,
 	    struct stat *st);

@@ -470,10 +470,8 @@ nfst_put(struct nfs_tier *t, struct nfsfh *fh, int src, uint64_t size,
 			r = g->err;
 			break;
 		}
-		if (g->state == SEG_DATA && o != NULL && o->pace != 0 &&
-		    !jts_pace_go(o->pace, g->len, x.pending > 0)) {
-			if (o->progress)
-				o->progress(o->arg, 0);	/* held: a turn */
+		if (g->state == SEG_DATA &&
+		    !copy_pace_ok(o, g->len, x.pending > 0)) {
 			if (x.pending > 0)
 				nt_step(t, &seen, &last);
 			continue;
@@ -612,11 +610,8 @@ reader_pump(struct nfst_reader *rd)
 
 			/* Paced: busy, the answers are waited for; idle, the
 			 * wait is slept a slice at a time. */
-			if (rd->o != NULL && rd->o->pace != 0 &&
-			    !jts_pace_go(rd->o->pace, len,
+			if (!copy_pace_ok(rd->o, len,
 			    rd->issued > rd->consumed)) {
-				if (rd->o->progress)
-					rd->o->progress(rd->o->arg, 0);
 				if (rd->issued > rd->consumed)
 					break;
 				if (raised(rd->o))

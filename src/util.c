@@ -1054,9 +1054,8 @@ jts_pace_set(int k, uint64_t rate)
 static int64_t
 pace_take(unsigned mask, uint64_t n)
 {
-	double need[JTS_PACES];
 	int64_t now, wait = 0, w;
-	double burst;
+	double burst, need;
 	int k;
 
 	pthread_mutex_lock(&pace_mu);
@@ -1073,9 +1072,9 @@ pace_take(unsigned mask, uint64_t n)
 		/* A request larger than a burst goes when a whole burst is
 		 * there (the tokens then run into debt, paid back before the
 		 * next). */
-		need[k] = (double)n < burst ? (double)n : burst;
-		if (pace[k].tokens < need[k]) {
-			w = (int64_t)((need[k] - pace[k].tokens) * 1e9 /
+		need = (double)n < burst ? (double)n : burst;
+		if (pace[k].tokens < need) {
+			w = (int64_t)((need - pace[k].tokens) * 1e9 /
 			    (double)pace[k].rate) + 1;
 			if (w > wait)
 				wait = w;

@@ -187,8 +187,10 @@ int	jts_ioprio_set(int);
  * (move_rate), pace 1 + t the recalls from tier t (its recall_rate).
  */
 #define JTS_PACES		16
-#define JTS_PACE_MOVES		1u
-#define JTS_PACE_RECALL(t)	(1u << (1 + (t)))
+#define JTS_PACE_K_MOVES	0		/* a pace's number (set) */
+#define JTS_PACE_K_RECALL(t)	(1 + (t))
+#define JTS_PACE_MOVES		(1u << JTS_PACE_K_MOVES)	/* its bit (go) */
+#define JTS_PACE_RECALL(t)	(1u << JTS_PACE_K_RECALL(t))
 void	jts_pace_set(int k, uint64_t rate);
 /*
  * May n bytes go now, under every pace in mask (taken from each)?  If
