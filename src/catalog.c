@@ -271,7 +271,7 @@ catalog_file_get(struct catalog *c, const char *path, struct cat_file *f)
 	int r;
 
 	if (prep(c, S_FILE_GET, "SELECT tier, home, size, mtime_ns, ctime_ns, ino, mode, "
-	    "uid, gid, hash, verified_ns, moved_ns, pinned FROM files "
+	    "uid, gid, hash, verified_ns, moved_ns, pinned, links FROM files "
 	    "WHERE path = ?", &st) != 0)
 		return -EIO;
 	sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
@@ -300,6 +300,7 @@ catalog_file_get(struct catalog *c, const char *path, struct cat_file *f)
 	f->verified_ns = sqlite3_column_int64(st, 10);
 	f->moved_ns = sqlite3_column_int64(st, 11);
 	f->pinned = sqlite3_column_int(st, 12);
+	f->links = sqlite3_column_int(st, 13);
 	release(st);
 	return 1;
 }
@@ -337,8 +338,8 @@ catalog_file_put(struct catalog *c, const struct cat_file *f)
 
 	if (prep(c, S_FILE_PUT, "INSERT INTO files (path, tier, home, size, "
 	    "mtime_ns, ctime_ns, ino, mode, uid, gid, hash, verified_ns, "
-	    "moved_ns, pinned, blocks) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	    "?15) "
+	    "moved_ns, pinned, blocks, links) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,"
+	    "?,?,?15,?16) "
 	    /* An update keeps what the daemon saw of reads: atime, heat. */
 	    "ON CONFLICT (path) DO UPDATE SET tier = excluded.tier, "
 	    "home = excluded.home, size = excluded.size, "
@@ -346,7 +347,8 @@ catalog_file_put(struct catalog *c, const struct cat_file *f)
 	    "ino = excluded.ino, mode = excluded.mode, uid = excluded.uid, "
 	    "gid = excluded.gid, hash = excluded.hash, "
 	    "verified_ns = excluded.verified_ns, moved_ns = excluded.moved_ns, "
-	    "pinned = excluded.pinned, blocks = excluded.blocks", &st) != 0)
+	    "pinned = excluded.pinned, blocks = excluded.blocks, "
+	    "links = excluded.links", &st) != 0)
 		return -EIO;
 	sqlite3_bind_blob(st, 1, f->path, (int)strlen(f->path), SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, f->tier, -1, SQLITE_STATIC);
@@ -367,6 +369,8 @@ catalog_file_put(struct catalog *c, const struct cat_file *f)
 	sqlite3_bind_int(st, 14, f->pinned);
 	if (f->has_blocks)
 		sqlite3_bind_int64(st, 15, f->blocks);
+	if (f->links > 1)
+		sqlite3_bind_int(st, 16, f->links);
 	return step_done(c, st);
 }
 
@@ -397,7 +401,8 @@ catalog_journal_add(struct catalog *c, struct cat_journal *j)
 
 	if (prep(c, S_JOURNAL_ADD, "INSERT INTO journal (path, op, src, dst, home, leave, "
 	    "state, tmp, pre_size, pre_mtime_ns, pre_ctime_ns, pre_ino, "
-	    "started_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "started_ns, updated_ns, links) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	    "?15)",
 	    &st) != 0)
 		return -EIO;
 	sqlite3_bind_blob(st, 1, j->path, (int)strlen(j->path), SQLITE_STATIC);
@@ -415,6 +420,8 @@ catalog_journal_add(struct catalog *c, struct cat_journal *j)
 	sqlite3_bind_int64(st, 12, j->pre_ino);
 	sqlite3_bind_int64(st, 13, now);
 	sqlite3_bind_int64(st, 14, now);
+	if (j->links > 1)
+		sqlite3_bind_int(st, 15, j->links);
 	if ((r = step_done(c, st)) == 0)
 		j->id = sqlite3_last_insert_rowid(c->db);
 	return r;
@@ -453,8 +460,8 @@ catalog_journal_open_rows(struct catalog *c, struct cat_journal **out,
 	*out = NULL;
 	*n = 0;
 	if (prep(c, S_JOURNAL_OPEN, "SELECT id, path, op, src, dst, home, leave, state, tmp, "
-	    "pre_size, pre_mtime_ns, pre_ctime_ns, pre_ino, hash, error "
-	    "FROM journal WHERE state NOT IN ('done', 'aborted') "
+	    "pre_size, pre_mtime_ns, pre_ctime_ns, pre_ino, hash, error, "
+	    "links FROM journal WHERE state NOT IN ('done', 'aborted') "
 	    "ORDER BY id", &st) != 0)
 		return -EIO;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -481,6 +488,7 @@ catalog_journal_open_rows(struct catalog *c, struct cat_journal **out,
 		j->has_hash = get_hash(st, 13, j->hash);
 		t = sqlite3_column_text(st, 14);
 		j->error = t ? xstrdup((const char *)t) : NULL;
+		j->links = sqlite3_column_int(st, 15);
 	}
 	release(st);
 	if (r != SQLITE_DONE) {

@@ -29,6 +29,8 @@ struct cat_file {
 	unsigned char	 hash[JTS_HASH_LEN];
 	int64_t		 verified_ns, moved_ns;
 	int		 pinned;
+	int		 links;		/* names of its set of hard links
+					   when it moved; 0 or 1: one */
 };
 
 enum jstate {
@@ -53,6 +55,7 @@ struct cat_journal {
 	bool		 has_hash;
 	unsigned char	 hash[JTS_HASH_LEN];
 	char		*error;
+	int		 links;		/* as cat_file's */
 };
 
 /* Number of schema upgrades built in: the newest user_version we know. */

@@ -301,11 +301,14 @@ run_move(struct cmd_ctx *ctx, const struct cmd_entry *ce, enum move_op op,
 	plan.flush = flush_plan;
 	plan.flush_arg = &fl;
 	plan.flush_at = plan_chunk();
+	/* A set of hard links moves when its names lie in the paths named. */
+	plan.hold_links = true;
 	if (!dry)
 		move_begin(&e, &mo, &st);
 	(void)sqlite3_exec(e.cat.db, "BEGIN", NULL, NULL, NULL);
 	for (i = optind; i < argc; i++)
 		move_plan_path(&e, &plan, argv[i], op, toi);
+	move_plan_links(&plan);
 	(void)sqlite3_exec(e.cat.db, "COMMIT", NULL, NULL, NULL);
 	if (dry) {
 		print_plan(&e, &plan, &fl);

@@ -492,6 +492,8 @@ step_policy(struct job *j)
 	if (j->at == j->sel.n && j->selected && j->sel.n > 0)
 		goto end;	/* the cap's last pause is over */
 	memset(&plan, 0, sizeof(plan));
+	/* A set of hard links moves when the step selected all its names. */
+	plan.hold_links = true;
 	t0 = jts_mono_ns();
 	/* Under a cap, a step is about a second's worth (one file at least). */
 	step_bytes = p->bandwidth > 0 && p->bandwidth < STEP_BYTES ?
@@ -509,6 +511,7 @@ step_policy(struct job *j)
 		bytes += (uint64_t)c->size;
 		n++;
 	}
+	move_plan_links(&plan);
 	/* Cancelled while it selected (clients are served meanwhile). */
 	if (plan.n > 0 && j->cancelled == NULL)
 		run_moves(j, &plan, p->leave, p->leave_set);
@@ -644,6 +647,7 @@ step_request(struct job *j)
 	plan.flush = req_flush;
 	plan.flush_arg = &rr;
 	plan.flush_at = 4096;
+	plan.hold_links = true;
 	D.echo = j->conn;
 	j->t0 = jts_mono_ns();
 	if (!rr.dry)
@@ -656,6 +660,7 @@ step_request(struct job *j)
 			move_plan_path(&D.e, &plan, json_object_get_string(v),
 			    op, toi);
 	}
+	move_plan_links(&plan);
 	req_flush(&plan, &rr);
 	catalog_read_end(&D.e.cat);
 	if (rr.dry)

@@ -143,23 +143,30 @@ join_ticking(pthread_t th, const struct move_opts *o)
 	}
 }
 
-/* The next batch of p from *at: same tiers, bounded; returns its size. */
+/*
+ * The next batch of p from *at: same tiers, bounded, a set of hard links
+ * never cut (a set alone may pass max); returns its size.
+ */
 static int
 batch_form(struct move_plan *p, int *at, struct move_item **v, int max,
     uint64_t *bytesp)
 {
 	uint64_t bytes = 0;
-	int j, n = 0;
+	int j, k, m, n = 0;
 
-	for (j = *at; j < p->n && n < max; j++) {
+	for (j = *at; j < p->n && n < max; j += m) {
 		struct move_item *it = &p->items[j];
 
+		m = it->links > 1 && it->set_pos == 0 && j + it->links <= p->n ?
+		    it->links : 1;
 		if (!pending(it))
 			continue;
 		if (n > 0 && (it->dst != v[0]->dst || it->src != v[0]->src ||
-		    bytes + it->psize > BATCH_BYTES))
+		    bytes + it->psize > BATCH_BYTES || n + m > max))
 			break;
-		v[n++] = it;
+		for (k = 0; k < m; k++)
+			if (pending(&p->items[j + k]))
+				v[n++] = &p->items[j + k];
 		bytes += it->psize;
 	}
 	*at = j;
@@ -296,7 +303,8 @@ move_chunk(struct engine *e, struct move_plan *p, const struct move_opts *o,
 			struct move_item *it = j < n ? v[j] : v2[j - n];
 
 			it->ns = t0;
-			if (it->state == IT_DONE)
+			/* A set's other names copied nothing. */
+			if (it->state == IT_DONE && it->set_pos == 0)
 				st->bytes += (uint64_t)it->pre.st_size;
 		}
 	}

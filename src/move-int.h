@@ -41,6 +41,9 @@ struct dirset {
 struct ident {
 	ino_t		 ino;
 	int64_t		 size, mtime_ns, ctime_ns;
+	bool		 linked;	/* a name of a set of hard links:
+					   ctime is not compared (releasing
+					   another name changes it) */
 };
 struct progress {
 	bool		 on;

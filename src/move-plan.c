@@ -97,6 +97,13 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 		it->cat_mode = f.mode;
 		it->cat_uid = f.uid;
 		it->cat_gid = f.gid;
+		/* A name of a set of hard links as its move recorded it. */
+		if (f.links > 1 && f.ino != 0) {
+			it->links = f.links;
+			it->set_key[0] = 1ULL << 63 | (uint64_t)f.size;
+			it->set_key[1] = (uint64_t)f.ino;
+			it->set_key[2] = (uint64_t)f.mtime_ns;
+		}
 		it->src = conf_tier_index(e->conf, f.tier);
 		it->home = conf_tier_index(e->conf, f.home);
 		cat_file_free(&f);
@@ -163,14 +170,115 @@ plan_file(struct engine *e, struct move_plan *p, int t, const char *rel,
 	p->bytes += it->psize;
 }
 
+/*
+ * The item just planned, a name of a set of hard links (on the tier
+ * walked, or as the catalog recorded its move): held until the walk is
+ * over, known by its inode there or by the catalog's row.
+ */
+static void
+plan_hold(struct move_plan *p, const struct stat *st)
+{
+	struct move_item *it = &p->items[p->n - 1], *h;
+
+	if (!pending(it))
+		return;
+	if (S_ISREG(st->st_mode) && st->st_nlink > 0) {
+		/* The file itself, walked: its inode there is the truth. */
+		it->links = st->st_nlink == 1 ? 0 : st->st_nlink > INT32_MAX ?
+		    INT32_MAX : (int)st->st_nlink;
+		it->set_key[0] = (uint64_t)st->st_dev;
+		it->set_key[1] = (uint64_t)st->st_ino;
+		it->set_key[2] = 0;
+	}
+	if (it->links < 2) {
+		it->links = 0;
+		return;
+	}
+	if (p->held == NULL)
+		p->held = xcalloc(1, sizeof(*p->held));
+	p->bytes -= it->psize;
+	h = plan_add(p->held, "");
+	free(h->rel);
+	*h = *it;
+	p->n--;
+}
+
 /* Plan one file, and hand a full plan over when streaming. */
 static void
 plan_one(struct engine *e, struct move_plan *p, int t, const char *rel,
     const struct stat *st, enum move_op op, int to)
 {
 	plan_file(e, p, t, rel, st, op, to);
+	plan_hold(p, st);
 	if (p->flush != NULL && p->n >= p->flush_at)
 		p->flush(p, p->flush_arg);
+}
+
+static int
+set_cmp(const void *a, const void *b)
+{
+	const struct move_item *x = a, *y = b;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (x->set_key[i] != y->set_key[i])
+			return x->set_key[i] < y->set_key[i] ? -1 : 1;
+	return strcmp(x->rel, y->rel);
+}
+
+/*
+ * Each set held whose names were all met joins the plan, its names next
+ * to each other (the first leads); any other is refused, all its names.
+ */
+void
+move_plan_links(struct move_plan *p)
+{
+	struct move_plan *h = p->held;
+	int i, j, k, n;
+
+	if (h == NULL || h->n == 0)
+		return;
+	qsort(h->items, (size_t)h->n, sizeof(*h->items), set_cmp);
+	for (i = 0; i < h->n; i = j) {
+		struct move_item *a = &h->items[i];
+		const char *why = NULL;
+
+		for (j = i + 1; j < h->n && memcmp(a->set_key,
+		    h->items[j].set_key, sizeof(a->set_key)) == 0; j++)
+			;
+		n = j - i;
+		for (k = i + 1; k < j && why == NULL; k++)
+			if (h->items[k].src != a->src ||
+			    h->items[k].dst != a->dst ||
+			    h->items[k].links != a->links)
+				why = "its hard links do not all move between "
+				    "the same tiers";
+		if (why == NULL && n < a->links)
+			why = "";
+		else if (why == NULL && n > a->links)
+			why = "its hard links changed while the tree was walked";
+		else if (why == NULL && n > MOVE_SET_MAX)
+			why = "has more hard links than a set may have";
+		for (k = i; k < j; k++) {
+			struct move_item *it = plan_add(p, h->items[k].rel);
+
+			free(it->rel);
+			*it = h->items[k];
+			it->set_pos = k - i;
+			if (why == NULL) {
+				if (it->set_pos == 0)
+					p->bytes += it->psize;
+			} else if (*why != '\0')
+				item_fail(it, IT_FAILED, "%s (%d names); not "
+				    "moved", why, a->links);
+			else
+				item_fail(it, IT_FAILED, "has %d hard links, %d "
+				    "of them outside what was named; a set of "
+				    "hard links moves whole, or not at all",
+				    a->links, a->links - n);
+		}
+	}
+	h->n = 0;
 }
 
 static void
@@ -317,6 +425,8 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 	}
 	if (op == OP_RECALL) {
 		r = plan_recall(e, p, rel, to);
+		if (!p->hold_links)
+			move_plan_links(p);
 		if (r == 0) {
 			jts_err("%s: not managed by jts-tier (nothing in the "
 			    "catalog at or beneath this path); recall brings "
@@ -338,6 +448,8 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 	if (*rel == '\0') {
 		plan_walk(e, p, t, "", op, to, 0);
 		free(abs);
+		if (!p->hold_links)
+			move_plan_links(p);
 		return 0;
 	}
 	dfd = engine_dir(e, t, rel, false, -1);
@@ -363,6 +475,8 @@ move_plan_path(struct engine *e, struct move_plan *p, const char *path,
 	else
 		plan_one(e, p, t, rel, &st, op, to);
 	free(abs);
+	if (!p->hold_links)
+		move_plan_links(p);
 	return 0;
 }
 
@@ -384,6 +498,10 @@ move_plan_clear(struct move_plan *p)
 void
 move_plan_free(struct move_plan *p)
 {
+	if (p->held != NULL) {
+		move_plan_free(p->held);
+		free(p->held);
+	}
 	move_plan_clear(p);
 	free(p->items);
 	jts_idset_free(&p->dirs);

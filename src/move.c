@@ -229,7 +229,7 @@ ident_same(const struct ident *id, const struct stat *st)
 {
 	return S_ISREG(st->st_mode) && st->st_ino == id->ino &&
 	    st->st_size == id->size && jts_ts_ns(&st->st_mtim) == id->mtime_ns &&
-	    jts_ts_ns(&st->st_ctim) == id->ctime_ns;
+	    (id->linked || jts_ts_ns(&st->st_ctim) == id->ctime_ns);
 }
 
 /* The source's identity as the journal row j recorded it. */
@@ -240,6 +240,7 @@ ident_of_journal(struct ident *id, const struct cat_journal *j)
 	id->size = j->pre_size;
 	id->mtime_ns = j->pre_mtime_ns;
 	id->ctime_ns = j->pre_ctime_ns;
+	id->linked = j->links > 1;
 }
 
 void
@@ -249,6 +250,7 @@ ident_of(struct ident *id, const struct stat *st)
 	id->size = st->st_size;
 	id->mtime_ns = jts_ts_ns(&st->st_mtim);
 	id->ctime_ns = jts_ts_ns(&st->st_ctim);
+	id->linked = st->st_nlink > 1;
 }
 
 void
@@ -506,6 +508,7 @@ item_catalog(struct engine *e, struct move_item *it, struct cat_file *f)
 	f->has_hash = true;
 	memcpy(f->hash, it->hash, JTS_HASH_LEN);
 	f->verified_ns = f->moved_ns = jts_now_ns();
+	f->links = it->links;
 	/*
 	 * Where the copy, renamed into place, has an identity of its own
 	 * (a local tier), the row describes it: its inode and ctime are
@@ -615,6 +618,154 @@ pending_items(struct batch *b, struct move_item **v)
 	return n;
 }
 
+/* The pending items that are copied (not the other names of a set). */
+static int
+pending_copies(struct batch *b, struct move_item **v)
+{
+	int i, n = 0;
+
+	for (i = 0; i < b->n; i++)
+		if (pending(b->it[i]) && b->it[i]->set_pos == 0)
+			v[n++] = b->it[i];
+	return n;
+}
+
+/* --- sets of hard links ------------------------------------------------- */
+
+/*
+ * A set of hard links moves whole: once one of its names failed, the
+ * others fail too, their temporaries removed, before anything is put in
+ * place.  first (after prepare): also refuse a set whose names are not
+ * one file with a link for each, or that cannot be kept as links.
+ */
+static void
+sets_whole(struct batch *b, bool first)
+{
+	struct engine *e = b->e;
+	int i, k, n;
+
+	for (i = 0; i < b->n; i += n) {
+		struct move_item *lead = b->it[i], *bad = NULL, *it;
+		char why[256] = "";
+
+		n = lead->links > 1 ? lead->links : 1;
+		if (n == 1)
+			continue;
+		if (lead->set_pos != 0 || i + n > b->n) {
+			/* Never planned so; refused rather than split. */
+			snprintf(why, sizeof(why), "its set of hard links was "
+			    "not planned whole; not moved");
+			n = 1;
+		}
+		for (k = 0; k < n && bad == NULL && why[0] == '\0'; k++) {
+			it = b->it[i + k];
+			if (!pending(it))
+				bad = it;
+			else if (first && (it->set_pos != k ||
+			    it->pre.st_ino != lead->pre.st_ino ||
+			    it->pre.st_nlink != lead->pre.st_nlink))
+				snprintf(why, sizeof(why), "its %d names are "
+				    "no longer one file (one was replaced "
+				    "since the walk); left in place", n);
+		}
+		if (first && bad == NULL && why[0] == '\0') {
+			if (ops(e, lead->dst)->link == NULL)
+				snprintf(why, sizeof(why), "has %d hard links, "
+				    "which tier %s cannot keep; not moved", n,
+				    tier_name(e, lead->dst));
+			else if (lead->dst != lead->home &&
+			    item_leave(b, lead) == LEAVE_STUB)
+				snprintf(why, sizeof(why), "has %d hard links; "
+				    "a set of hard links is left as symbolic "
+				    "links (or removed), not as stubs: not "
+				    "moved with leave = stub", n);
+		}
+		if (bad == NULL && why[0] == '\0')
+			continue;
+		for (k = 0; k < n; k++) {
+			it = b->it[i + k];
+			if (!pending(it))
+				continue;
+			if (bad != NULL)
+				item_fail(it, IT_FAILED, "its hard link %s did "
+				    "not move (%s); a set of hard links moves "
+				    "whole", jts_quote(bad->rel), bad->why ?
+				    bad->why : "failed");
+			else
+				item_fail(it, IT_FAILED, "%s", why);
+			if (it->jid > 0)
+				item_drop_tmp(e, it);
+			item_close(it);
+		}
+	}
+}
+
+/* Step 5 for the other names of each set: links to the copy.  Returns
+ * how many were made. */
+static int
+sets_link(struct batch *b)
+{
+	const struct tier_ops *dst = ops(b->e, b->it[0]->dst);
+	int i, made = 0;
+
+	for (i = 0; i < b->n; i++) {
+		struct move_item *it = b->it[i], *lead;
+
+		if (it->set_pos == 0 || !pending(it))
+			continue;
+		lead = b->it[i - it->set_pos];
+		if (!pending(lead) || dst->link(b, lead, it) != 0)
+			continue;
+		memcpy(it->hash, lead->hash, JTS_HASH_LEN);
+		made++;
+	}
+	return made;
+}
+
+/* Each name of a set read back as its copy was (the same file). */
+static void
+sets_verified(struct batch *b)
+{
+	int i;
+
+	for (i = 0; i < b->n; i++) {
+		struct move_item *it = b->it[i], *lead;
+
+		if (it->set_pos == 0 || !pending(it))
+			continue;
+		lead = b->it[i - it->set_pos];
+		it->read_back = lead->read_back;
+		memcpy(it->rb_hash, lead->rb_hash, JTS_HASH_LEN);
+	}
+}
+
+/*
+ * After the names of a set were put in place: the copy's identity is
+ * the one the last rename left (each rename changes its ctime).
+ */
+static void
+sets_placed(struct batch *b)
+{
+	int i, k, n;
+
+	for (i = 0; i < b->n; i += n) {
+		struct move_item *last = NULL;
+
+		n = b->it[i]->links > 1 && b->it[i]->set_pos == 0 &&
+		    i + b->it[i]->links <= b->n ? b->it[i]->links : 1;
+		for (k = 0; k < n; k++)
+			if (pending(b->it[i + k]) &&
+			    b->it[i + k]->copy_ino != 0)
+				last = b->it[i + k];
+		for (k = 0; k < n && last != NULL && n > 1; k++)
+			if (b->it[i + k]->copy_ino == last->copy_ino) {
+				b->it[i + k]->copy_ctime_ns =
+				    last->copy_ctime_ns;
+				b->it[i + k]->copy_blocks = last->copy_blocks;
+			}
+	}
+}
+
 /* Write the journal rows of the batch, state copying; 0 or -1 (undone). */
 static int
 journal_batch(struct engine *e, struct batch *b)
@@ -648,6 +799,7 @@ journal_batch(struct engine *e, struct batch *b)
 		j.pre_mtime_ns = jts_ts_ns(&it->pre.st_mtim);
 		j.pre_ctime_ns = jts_ts_ns(&it->pre.st_ctim);
 		j.pre_ino = (int64_t)it->pre.st_ino;
+		j.links = it->links;
 		if (catalog_journal_add(&e->cat, &j) != 0) {
 			catalog_rollback(&e->cat);
 			for (k = 0; k < b->n; k++)
@@ -797,6 +949,7 @@ run_batch(struct batch *b)
 } while (0)
 	for (i = 0; i < b->n; i++)
 		phase_prepare(b, b->it[i]);
+	sets_whole(b, true);
 	LAP("prepare");
 
 	if (journal_batch(e, b) != 0)
@@ -806,19 +959,23 @@ run_batch(struct batch *b)
 	if (batch_stopped(b))
 		goto out;
 
-	if ((n = pending_items(b, v)) > 0) {
+	if ((n = pending_copies(b, v)) > 0) {
 		live = dst->copy(b, v, n);
+		live += sets_link(b);
 		b->pg->files += live;
 		if (live > 0 && (n = pending_items(b, v)) > 0)
 			(void)dst->durable(b, v, n);
 	}
+	sets_whole(b, false);
 	LAP("copy");
 	if (batch_stopped(b))
 		goto out;
 	jts_fault_point("synced");
 
-	if ((n = pending_items(b, v)) > 0)
+	if ((n = pending_copies(b, v)) > 0)
 		dst->readback(b, v, n);
+	sets_whole(b, false);
+	sets_verified(b);
 	if (journal_state(e, b, JS_VERIFIED, "verification") != 0)
 		goto out;
 	LAP("verify");
@@ -834,8 +991,10 @@ run_batch(struct batch *b)
 			item_drop_tmp(e, b->it[i]);
 			item_close(b->it[i]);
 		}
+	sets_whole(b, false);
 	if ((n = pending_items(b, v)) > 0) {
 		dst->place(b, v, n);
+		sets_placed(b);
 		LAP("rename");
 		if (dst->place_durable != NULL &&
 		    (n = pending_items(b, v)) > 0)

@@ -46,6 +46,13 @@ struct move_item {
 	unsigned char	 hash[JTS_HASH_LEN];
 	bool		 read_back;	/* rb_hash: the copy read back */
 	unsigned char	 rb_hash[JTS_HASH_LEN];
+	/*
+	 * A set of hard links moves whole, in one batch, its names next to
+	 * each other: the first copied, the others made links to its copy.
+	 */
+	int		 links;		/* names in its set; 0: one */
+	int		 set_pos;	/* its place in the set: 0 leads */
+	uint64_t	 set_key[3];	/* how planning knows its set */
 };
 
 struct move_plan {
@@ -68,6 +75,15 @@ struct move_plan {
 	 */
 	struct jts_idset dirs;		/* for the whole plan */
 	struct jts_idset files;		/* for the items not yet run */
+	/*
+	 * Files with hard links wait here until the walk of a path is over:
+	 * then each set whose names all lie in what was walked joins the
+	 * plan, its names together, and any other is refused.  With
+	 * hold_links, they wait until move_plan_links (a caller planning
+	 * many paths that together hold a set).
+	 */
+	struct move_plan *held;
+	bool		 hold_links;
 };
 
 struct move_stats {
@@ -104,6 +120,10 @@ struct move_opts {
 int	move_plan_path(struct engine *, struct move_plan *, const char *path,
 	    enum move_op, int to_tier);
 void	move_plan_free(struct move_plan *);
+/* The sets of hard links held so far, into the plan (see held). */
+void	move_plan_links(struct move_plan *);
+/* More names than this in one set of hard links: not moved. */
+#define MOVE_SET_MAX	1024
 
 /*
  * Moving: move_begin, then move_chunk for each (part of a) plan, which

@@ -72,6 +72,7 @@ settle_to_source(struct engine *e, struct cat_journal *j, const struct stat *st,
 	f.gid = st->st_gid;
 	f.blocks = (int64_t)st->st_blocks;
 	f.has_blocks = true;
+	f.links = j->links;
 	if (j->has_hash && ident_same(&pre, st)) {
 		f.has_hash = true;
 		memcpy(f.hash, j->hash, JTS_HASH_LEN);
@@ -175,6 +176,7 @@ recover_row(struct engine *e, struct cat_journal *j, bool copy_checked)
 		f.has_hash = true;
 		memcpy(f.hash, j->hash, JTS_HASH_LEN);
 		f.verified_ns = f.moved_ns = jts_now_ns();
+		f.links = j->links;
 		if (catalog_begin(&e->cat) != 0 ||
 		    catalog_file_put(&e->cat, &f) != 0 ||
 		    catalog_journal_set(&e->cat, j->id, JS_COMMITTED, NULL,

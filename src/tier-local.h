@@ -19,6 +19,8 @@ int	posix_src_same(struct batch *, struct move_item *);
 int	posix_hold_path(struct tier *, const char *rel, const struct ident *);
 void	posix_dst_prepare(struct batch *, struct move_item *);
 int	posix_copy(struct batch *, struct move_item **, int n);
+int	posix_link(struct batch *, struct move_item *lead,
+	    struct move_item *it);
 int	posix_durable(struct batch *, struct move_item **, int n);
 void	posix_readback(struct batch *, struct move_item **, int n);
 void	posix_place(struct batch *, struct move_item **, int n);
@@ -52,6 +54,7 @@ int	posix_drop_same(struct engine *, int t, const char *rel, int64_t id,
 	.hold_path = posix_hold_path,					\
 	.dst_prepare = posix_dst_prepare,				\
 	.copy = posix_copy,						\
+	.link = posix_link,						\
 	.durable = posix_durable,					\
 	.readback = posix_readback,					\
 	.place = posix_place,						\

@@ -305,10 +305,12 @@ nfs_src_prepare(struct batch *b, struct move_item *it)
 		    "move", kind_word(id.mode), tier_name(e, it->src));
 		return;
 	}
-	if (id.nlink > 1) {
-		item_fail(it, IT_FAILED, "has %u hard links on tier %s; files "
-		    "with more than one link are not moved", id.nlink,
-		    tier_name(e, it->src));
+	if (id.nlink > 1 && (int)id.nlink != it->links) {
+		item_fail(it, IT_FAILED, "has %u hard links on tier %s%s",
+		    id.nlink, tier_name(e, it->src), it->links == 0 ?
+		    "; it moves only with all of them (name a tree that holds "
+		    "them all)" : ", not the names catalogued with it; left "
+		    "in place");
 		return;
 	}
 	pre_of_nfs(&it->pre, &id);
@@ -680,7 +682,7 @@ src_same_at(struct engine *e, int t, const char *rel, const struct ident *pre,
 	}
 	if (!S_ISREG(id.mode) || id.ino != (uint64_t)pre->ino ||
 	    (int64_t)id.size != pre->size || id.mtime_ns != pre->mtime_ns ||
-	    id.ctime_ns != pre->ctime_ns) {
+	    (!pre->linked && id.ctime_ns != pre->ctime_ns)) {
 		snprintf(why, len, "source on tier %s was changed during the "
 		    "move; both copies kept", tier_name(e, t));
 		return -ESTALE;
@@ -715,6 +717,29 @@ linked_anyway(struct nfs_tier *nt, const char *tmp, const char *name)
 
 	return nfst_lstat(nt, tmp, &a) == 0 && nfst_lstat(nt, name, &b) == 0 &&
 	    S_ISREG(a.mode) && a.ino == b.ino;
+}
+
+/* Step 5 for a name of a set of hard links: LINK to the lead's copy. */
+static int
+nfs_link(struct batch *b, struct move_item *lead, struct move_item *it)
+{
+	struct engine *e = b->e;
+	struct nfs_tier *nt = conn(e, it->dst);
+	char from[PATH_MAX], to[PATH_MAX];
+	int r;
+
+	tmp_rel(from, sizeof(from), lead->rel, lead->jid, "tmp");
+	tmp_rel(to, sizeof(to), it->rel, it->jid, "tmp");
+	r = nt == NULL ? -EIO : nfst_link(nt, from, to);
+	if (r != 0 && !(nt != NULL && linked_anyway(nt, from, to))) {
+		item_fail(it, IT_FAILED, "cannot link it to %s on tier %s: %s",
+		    jts_quote(lead->rel), tier_name(e, it->dst),
+		    nfs_why(e, it->dst, r));
+		nfs_drop_tmp(e, it);
+		item_close(it);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -952,6 +977,7 @@ const struct tier_ops tier_nfs_ops = {
 	.copy = nfs_copy,
 	.durable = nfs_durable,
 	.readback = nfs_readback,
+	.link = nfs_link,
 	.place = nfs_place,
 	.drop_tmp = nfs_drop_tmp,
 	.undo_tmp = nfs_undo_tmp,

@@ -155,9 +155,12 @@ posix_src_prepare(struct batch *b, struct move_item *it)
 		    kind_word(st.st_mode));
 		return;
 	}
-	if (st.st_nlink > 1) {
-		item_fail(it, IT_FAILED, "has %ju hard links; files with more "
-		    "than one link are not moved", (uintmax_t)st.st_nlink);
+	if (st.st_nlink > 1 && (int)st.st_nlink != it->links) {
+		item_fail(it, IT_FAILED, "has %ju hard links%s",
+		    (uintmax_t)st.st_nlink, it->links == 0 ? "; it moves only "
+		    "with all of them (name a tree that holds them all)" :
+		    ", not the names planned with it (one was made or removed "
+		    "meanwhile); left in place");
 		return;
 	}
 	/* Large sources are read past the page cache: the hot tier's cache
@@ -305,7 +308,7 @@ posix_src_same(struct batch *b, struct move_item *it)
 	if (fstat(it->fd, &st) != 0 || st.st_size != it->pre.st_size ||
 	    jts_ts_ns(&st.st_mtim) != jts_ts_ns(&it->pre.st_mtim) ||
 	    jts_ts_ns(&st.st_ctim) != jts_ts_ns(&it->pre.st_ctim) ||
-	    st.st_ino != it->pre.st_ino || st.st_nlink != 1) {
+	    st.st_ino != it->pre.st_ino || st.st_nlink != it->pre.st_nlink) {
 		item_fail(it, IT_FAILED, "changed during the copy; left in "
 		    "place, try again later");
 		it->in_use = true;
@@ -468,6 +471,32 @@ phase_copy(struct batch *b, struct move_item *it)
 	if (it->read_back)
 		memcpy(it->rb_hash, rb.hash, JTS_HASH_LEN);
 	return copy_done(b, it, wfd, r, b->one, NULL) == 0;
+}
+
+/*
+ * Step 5 for a name of a set of hard links: its temporary a link to the
+ * temporary of lead, copied; nothing to write (the same inode).
+ */
+int
+posix_link(struct batch *b, struct move_item *lead, struct move_item *it)
+{
+	struct engine *e = b->e;
+	char from[64], to[64];
+	int lfd, dfd;
+
+	tmpname(from, sizeof(from), lead->jid, "tmp");
+	tmpname(to, sizeof(to), it->jid, "tmp");
+	lfd = engine_dir(e, lead->dst, lead->rel, false, -1);
+	dfd = engine_dir(e, it->dst, it->rel, false, -1);
+	if (lfd < 0 || dfd < 0 || linkat(lfd, from, dfd, to, 0) != 0) {
+		item_fail(it, IT_FAILED, "cannot link it to %s on tier %s: %s",
+		    jts_quote(lead->rel), tier_name(e, it->dst),
+		    lfd < 0 || dfd < 0 ? "directory vanished" :
+		    strerror(errno));
+		item_close(it);
+		return -1;
+	}
+	return 0;
 }
 
 /* Small and without holes, in a batch: copied many at a time. */

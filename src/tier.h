@@ -168,6 +168,13 @@ struct tier_ops {
 	void		(*tmp_made)(struct batch *, struct move_item *, int wfd);
 	/* Step 5: the data and attributes under the temporary name. */
 	int		(*copy)(struct batch *, struct move_item **, int n);
+	/*
+	 * Step 5 for a name of a set of hard links: its temporary made a
+	 * link to the temporary of lead, the set's name that was copied
+	 * (NULL: the tier cannot keep hard links).  0, or -1 with it failed.
+	 */
+	int		(*link)(struct batch *, struct move_item *lead,
+			    struct move_item *it);
 	/* Step 5, end: the copies durable (syncfs, COMMIT). */
 	int		(*durable)(struct batch *, struct move_item **, int n);
 	/* Step 6: read back past every cache, compared with the stream. */

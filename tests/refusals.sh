@@ -28,7 +28,8 @@ refuse() {
 }
 
 echo h > "$H/hard"; ln "$H/hard" "$H/hard2"
-refuse "hard link" 1 "has 2 hard links" "$H/hard"
+refuse "hard link outside what was named" 1 \
+    "has 2 hard links, 1 of them outside what was named" "$H/hard"
 mkfifo "$H/fifo"
 refuse "fifo" 1 "is a FIFO; only regular files move" "$H/fifo"
 python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$H/sock"
