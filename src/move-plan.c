@@ -273,8 +273,8 @@ move_plan_links(struct move_plan *p)
 				    "moved", why, a->links);
 			else
 				item_fail(it, IT_FAILED, "has %d hard links, %d "
-				    "of them outside what was named; a set of "
-				    "hard links moves whole, or not at all",
+				    "of them not among the files to move; a set "
+				    "of hard links moves whole, or not at all",
 				    a->links, a->links - n);
 		}
 	}

@@ -5,13 +5,16 @@
 # -aH --checksum -n (hard links included), link counts and inode numbers
 # with stat, and the catalog with sqlite3.  A set with a name outside
 # what was named is refused, all of it, nothing touched; so is a set with
-# leave = stub; naming both parts moves it.  A SIGKILL between the
-# releases of one set's names loses nothing, and recovery ends the set's
-# move.
+# leave = stub; naming both parts moves it.  A policy moves a set whose
+# names it selects together, and refuses one it selects a name of.  A
+# SIGKILL between the releases of one set's names (a set larger than a
+# batch) loses nothing, and recovery ends the set's move.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
 . "${JTS_SRCDIR:-.}/tests/lib-nfs.sh"
+need_hooks
 need_cmd rsync nfs-cat
 setup_tiers 1G 1G
+[ -x "$TIERD" ] || skip "jts-tierd not built"
 start_nas "$W/export"
 add_cold "$NAS_DIR"
 
@@ -127,7 +130,7 @@ echo alone > "$H/part/y"
 ino=$(stat -c %i "$H/part/x")
 out=$("$CTL" migrate "$H/part" 2>&1); rc=$?
 eq "a set with a name outside the tree: exit 1" "$rc" 1
-contains "the reason names the link outside" "$out" "1 of them outside what was named"
+contains "the reason names the link outside" "$out" "1 of them not among the files to move"
 regular "the set stays: its name in the tree" "$H/part/x"
 eq "the set stays one inode of two links" \
     "$(stat -c %i:%h "$H/part/x"):$(stat -c %i:%h "$H/elsewhere-x")" "$ino:2:$ino:2"
@@ -141,9 +144,33 @@ eq "warm keeps them as one inode of two links" \
 
 mkdir -p "$H/st"
 echo s > "$H/st/a"; ln "$H/st/a" "$H/st/b"
+mkdir -p "$H/pol" "$H/pol1" "$W/policies"
+echo p > "$H/pol/a"; ln "$H/pol/a" "$H/pol/b"; echo c > "$H/pol/c"
+echo q > "$H/pol1/a"; ln "$H/pol1/a" "$H/pol1/b"
+cat > "$W/policies/down.policy" <<P
+[policy]
+from = hot
+to = warm
+condition = path GLOB 'data/pol/*' OR path = 'data/pol1/a'
+schedule = 1h
+P
 start_daemon
+wait_log "scan tier=hot" 20
 out=$("$CTL" migrate --leave stub "$H/st" 2>&1); rc=$?
+"$CTL" policy run down > /dev/null 2>&1
+wait_log "policy down run=request moved=" 30
 stop_daemon
+contains "a policy moved the set it selected whole, and the file beside" \
+    "$(grep 'policy down run=request moved=' "$W/d.log")" "moved=3 "
+ok "the policy's set: both names links to warm" test -L "$H/pol/a" -a -L "$H/pol/b"
+eq "warm keeps the policy's set as one inode of two links" \
+    "$(stat -c %h "$W/warm/data/pol/a"):$(stat -c %i "$W/warm/data/pol/a")" \
+    "2:$(stat -c %i "$W/warm/data/pol/b")"
+eq "a set the policy selected one name of stays, both names" \
+    "$(stat -c %h "$H/pol1/a"):$(find "$H/pol1" -type f | wc -l)" "2:2"
+ok "the daemon says why" grep -q \
+    'pol1/a from=hot to=warm .* result=failed reason="has 2 hard links, 1 of them not among' \
+    "$W/d.log"
 eq "leave = stub with a set: exit 1" "$rc" 1
 contains "the reason: sets are not left as stubs" "$out" "not as stubs"
 eq "both names untouched" "$(stat -c %h "$H/st/a"):$(find "$H/st" -type f | wc -l)" "2:2"
@@ -154,7 +181,8 @@ mkdir -p "$H/crash"
 head -c 100000 /dev/urandom > "$H/crash/a"
 ln "$H/crash/a" "$H/crash/b"; ln "$H/crash/a" "$H/crash/c"
 cp -a "$H/crash" "$W/ref-crash"
-JTS_TIER_FAULT=release:2 "$CTL" migrate -q "$H/crash" > /dev/null 2>&1
+JTS_TIER_FAULT=release:2 JTS_TIER_BATCH_FILES=2 "$CTL" migrate -q "$H/crash" \
+    > /dev/null 2>&1
 eq "killed after the first name was released" "$?" 137
 eq "killed in the second name's release: the third not begun" \
     "$(find "$H/crash" -type l | wc -l):$(find "$H/crash" -type f ! -name ".jts-tier*" | wc -l)" 2:1

@@ -29,7 +29,7 @@ refuse() {
 
 echo h > "$H/hard"; ln "$H/hard" "$H/hard2"
 refuse "hard link outside what was named" 1 \
-    "has 2 hard links, 1 of them outside what was named" "$H/hard"
+    "has 2 hard links, 1 of them not among the files to move" "$H/hard"
 mkfifo "$H/fifo"
 refuse "fifo" 1 "is a FIFO; only regular files move" "$H/fifo"
 python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$H/sock"
