@@ -160,8 +160,11 @@ out=$("$CTL" migrate --leave stub "$H/st" 2>&1); rc=$?
 "$CTL" policy run down > /dev/null 2>&1
 wait_log "policy down run=request moved=" 30
 stop_daemon
-contains "a policy moved the set it selected whole, and the file beside" \
-    "$(grep 'policy down run=request moved=' "$W/d.log")" "moved=3 "
+# Its first scheduled run (after the first scan) or the one asked for,
+# whichever came first, moved them: the runs' counts add up.
+eq "a policy moved the set it selected whole, and the file beside" \
+    "$(grep -o 'policy down run=[a-z]* moved=[0-9]*' "$W/d.log" |
+    awk -F= '{ s += $NF } END { print s + 0 }')" 3
 ok "the policy's set: both names links to warm" test -L "$H/pol/a" -a -L "$H/pol/b"
 eq "warm keeps the policy's set as one inode of two links" \
     "$(stat -c %h "$W/warm/data/pol/a"):$(stat -c %i "$W/warm/data/pol/a")" \
