@@ -6,7 +6,11 @@
 # (btrfs, compress=zstd, as the storage plan mounts it), in the same run,
 # alternating.  Prints IOPS and p99 completion latency, median (min-max)
 # of BENCH_RUNS runs each, and the ratios to the idle runs against the
-# goals: IOPS at least 0.90 of idle, p99 at most 1.5x idle.
+# goals: IOPS at least 0.90 of idle, p99 at most 1.5x idle.  With a
+# move_rate, a third condition in the same rotation: fio itself streams
+# at that rate (a sequential O_DIRECT read of hot and a buffered write to
+# warm, synced every 32 MiB, as a move does), so the cost of any
+# concurrent stream of that rate on this disk is printed beside ours.
 #
 #   bench/hot-share-bench.sh          (as root)
 #
@@ -113,7 +117,7 @@ set_rate() {
 	exit 1
 }
 
-IOPS_IDLE= P99_IDLE= IOPS_MOVE= P99_MOVE= OVERLAP=
+IOPS_IDLE= P99_IDLE= IOPS_MOVE= P99_MOVE= IOPS_STREAM= P99_STREAM= OVERLAP=
 idle() {
 	drop
 	fio_run "$B/r"
@@ -142,8 +146,35 @@ moving() {
 	set_rate "$RATE"
 }
 
+# The reference stream: fio moving data at the daemon's rate, not jts.
+streaming() {
+	local sp
+	drop
+	mkdir -p "$B/warm/stream"
+	fio --name=src --filename="$B/hot/set/f1" --rw=read --bs=1M --direct=1 \
+	    --rate="$RATE" --time_based --runtime=$((SECS + 2)) \
+	    --name=dst --filename="$B/warm/stream/data" --size=1G --rw=write \
+	    --bs=1M --fdatasync=32 --rate="$RATE" --time_based \
+	    --runtime=$((SECS + 2)) --output=/dev/null >/dev/null &
+	sp=$!
+	sleep 0.5
+	fio_run "$B/r"
+	wait "$sp" || { echo "bench: the reference stream failed" >&2; exit 1; }
+	rm -rf "$B/warm/stream"
+	read -r i p < "$B/r"
+	IOPS_STREAM="$IOPS_STREAM $i" P99_STREAM="$P99_STREAM $p"
+}
+
 for r in $(seq 1 "$RUNS"); do
-	if [ $((r % 2)) -eq 1 ]; then idle; moving; else moving; idle; fi
+	if [ "$RATE" = 0 ]; then
+		if [ $((r % 2)) -eq 1 ]; then idle; moving; else moving; idle; fi
+	else
+		case $((r % 3)) in
+		1) idle; moving; streaming ;;
+		2) moving; streaming; idle ;;
+		0) streaming; idle; moving ;;
+		esac
+	fi
 done
 
 # stats "V1 V2 ...": "median min max"
@@ -163,6 +194,12 @@ echo "hot: $HOT_DEV, scheduler: $(cat "/sys/block/${HOT_DEV##*/}/queue/scheduler
 printf '%-26s %22s %24s\n' "" "IOPS median (min-max)" "p99 us median (min-max)"
 printf '%-26s %22s %24s\n' "idle" "$ii ($imn-$imx)" "$pi ($pmn-$pmx)"
 printf '%-26s %22s %24s\n' "while jts-tierd moves" "$im ($mmn-$mmx)" "$pm ($qmn-$qmx)"
+if [ "$RATE" != 0 ]; then
+	read -r is smn smx <<< "$(stats "$IOPS_STREAM")"
+	read -r ps tmn tmx <<< "$(stats "$P99_STREAM")"
+	printf '%-26s %22s %24s\n' "while fio streams at $RATE" "$is ($smn-$smx)" "$ps ($tmn-$tmx)"
+	echo "reference: IOPS stream/idle $(ratio "$is" "$ii"); p99 stream/idle $(ratio "$ps" "$pi") (the disk's cost of any stream at $RATE)"
+fi
 echo "IOPS moving/idle $(ratio "$im" "$ii") (goal >= 0.90); p99 moving/idle $(ratio "$pm" "$pi") (goal <= 1.50)"
 echo "moves (s):$MOVE_T; the move outlasted fio:$OVERLAP"
-echo "runs: iops idle:$IOPS_IDLE; moving:$IOPS_MOVE; p99 idle:$P99_IDLE; moving:$P99_MOVE"
+echo "runs: iops idle:$IOPS_IDLE; moving:$IOPS_MOVE; stream:$IOPS_STREAM; p99 idle:$P99_IDLE; moving:$P99_MOVE; stream:$P99_STREAM"
