@@ -75,15 +75,25 @@ find_run() {
 }
 
 # scan_run: start the daemon, wait for its scan of hot, print its time.
+# cpu_now: "busy total" jiffies of the whole machine (/proc/stat).
+cpu_now() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
 scan_run() {
+	local b0 t0 b1 t1
 	: > "$W/d.log"
+	read -r b0 t0 <<< "$(cpu_now)"
 	JTS_TIER_LOG_STDERR=1 "$TIERD" >> "$W/d.log" 2>&1 &
 	DPID=$!
 	until grep -q 'scan tier=warm' "$W/d.log"; do
 		kill -0 "$DPID" || { cat "$W/d.log"; exit 1; }
 		sleep 0.2
 	done
+	read -r b1 t1 <<< "$(cpu_now)"
 	awk '/VmHWM/ {print $2}' /proc/$DPID/status > "$W/hwm"
+	# The daemon's own CPU (user + system) and the machine's, while it
+	# started and scanned: is the scan short of CPU or of the disk?
+	awk -v tck="$(getconf CLK_TCK)" -v n="$(nproc)" -v db="$((b1 - b0))" \
+	    -v dt="$((t1 - t0))" '{ printf "daemon CPU %.2f s; machine busy %.0f%% of %d cores\n", ($14 + $15) / tck, dt ? 100 * db / dt : 0, n }' \
+	    "/proc/$DPID/stat" >> "$W/cpu"
 	kill -TERM "$DPID"; wait "$DPID"; DPID=
 	grep 'scan tier=hot' "$W/d.log" | sed -E 's/.*time=([0-9.]+)s.*/\1/'
 }
@@ -114,6 +124,8 @@ printf '%-34s %10.2f %14s %8.2f\n' "jts-tierd first scan, warm cache" "$s_warm" 
 printf '%-34s %10.2f %14s %8.2f\n' "jts-tierd rescan, warm cache" "$r_warm" "$(rate "$N" "$r_warm")" "$(python3 -c "print($f_warm / $r_warm)")"
 echo "(ratio: find's time over jts-tierd's; >= 1.0 meets the goal)"
 echo "catalog: $rows rows, $bytes bytes, $((bytes / rows)) bytes per file (target <= 200)"
+echo "CPU while each scan ran (cold first, cold rescan, warm first, warm rescan):"
+sed 's/^/   /' "$W/cpu"
 echo "daemon peak RSS: $((hwm1 / 1024)) / $((hwm2 / 1024)) / $((hwm3 / 1024)) MiB (cold first scan / warm first scan / rescan; goal <= 48)"
 
 echo "== policy evaluation over $rows rows"

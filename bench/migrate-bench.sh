@@ -6,7 +6,10 @@
 # device).  Measured in the same run on loop devices with direct I/O, the
 # page cache dropped before every run, on the storage plan's warm tier
 # (btrfs with compress=zstd) and on plain btrfs.  Prints, per method, the
-# median seconds with min and max, and jts-tierctl's ratios to each.
+# median seconds with min and max, jts-tierctl's ratios to each, and the
+# median CPU seconds the whole machine was busy during a run (user and
+# system of every process and kernel thread, from /proc/stat) with that
+# as a share of all cores: a method near 100% is bound by the CPU.
 #
 #   bench/migrate-bench.sh [--large-only|--small-only]     (as root)
 #
@@ -68,14 +71,23 @@ secs() { echo "$2 - $1" | bc -l | xargs printf '%.3f'; }
 # its recall (1.4 s against 3 s for cp + sync here).
 clean_warm() { rm -rf "$B/warm/set"; drop; sleep "${BENCH_SETTLE:-4}"; }
 
-# time_run CMD...: seconds into $T
+# cpu_now: "busy total" jiffies of the whole machine (/proc/stat).
+cpu_now() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+TCK=$(getconf CLK_TCK)
+
+# time_run CMD...: seconds into $T; the CPU seconds the whole machine
+# was busy meanwhile (user + system, every process and kernel thread:
+# a copy's kernel work is not all charged to its process) into $C.
 time_run() {
 	drop
-	local t0 t1
+	local t0 t1 b0 j0 b1 j1
+	read -r b0 j0 <<< "$(cpu_now)"
 	t0=$(now)
 	"$@"
 	t1=$(now)
+	read -r b1 j1 <<< "$(cpu_now)"
 	T=$(secs "$t0" "$t1")
+	C=$(echo "($b1 - $b0) / $TCK" | bc -l | xargs printf '%.2f')
 }
 
 # direct_read DIR: read every file beneath DIR with O_DIRECT (past the
@@ -143,7 +155,7 @@ declare -A NAME=(
 	[ch]="cp -a + sync + xxh128sum (both)"
 	[jts]="jts-tierctl migrate (verified)"
 )
-declare -A RUNT
+declare -A RUNT RUNC
 
 # One run of method m, its destination cleaned after.
 run_one() {
@@ -168,6 +180,7 @@ run_one() {
 		rm -rf "$B/cat" ;;
 	esac
 	RUNT[$1]="${RUNT[$1]:-} $T"
+	RUNC[$1]="${RUNC[$1]:-} $C"
 	clean_warm
 }
 
@@ -175,6 +188,7 @@ run_one() {
 bench_set() {
 	local r i m k set=($METHODS) n=${#set[@]} med
 	RUNT=()
+	RUNC=()
 	(cd "$B/hot/set" && find . -type f -print0 | xargs -0 -r xxh128sum 2>/dev/null | sort -k2) > "$B/src.sum"
 	for r in $(seq 0 $((RUNS - 1))); do
 		for i in $(seq 0 $((n - 1))); do
@@ -185,12 +199,15 @@ bench_set() {
 	done
 	echo
 	echo "== $1, $RUNS runs each"
-	printf '%-38s %8s %8s %8s %9s\n' method median min max "jts/this"
+	printf '%-38s %8s %8s %8s %9s %12s\n' method median min max "jts/this" \
+	    "CPU s (busy)"
 	read -r J _ _ <<< "$(stats "${RUNT[jts]}")"
 	for m in $METHODS; do
 		read -r med mn mx <<< "$(stats "${RUNT[$m]}")"
-		printf '%-38s %8s %8s %8s %9s\n' "${NAME[$m]}" "$med" "$mn" "$mx" \
-		    "$(ratio "$J" "$med")"
+		read -r cmed _ _ <<< "$(stats "${RUNC[$m]}")"
+		printf '%-38s %8s %8s %8s %9s %5s (%3.0f%%)\n' "${NAME[$m]}" "$med" \
+		    "$mn" "$mx" "$(ratio "$J" "$med")" "$cmed" \
+		    "$(echo "100 * $cmed / $med / $(nproc)" | bc -l)"
 		eval "MED_$m=$med"
 	done
 	echo "runs (s):$(for m in $METHODS; do printf ' %s:%s;' "$m" "${RUNT[$m]}"; done)"
