@@ -7,6 +7,7 @@ PKGS="
 build-essential autoconf automake libtool pkg-config
 liburing-dev libbtrfsutil-dev libnfs-dev libxxhash-dev libsqlite3-dev
 libev-dev libinih-dev libblkid-dev libjson-c-dev libsystemd-dev
+libcurl4-openssl-dev libexpat1-dev libssl-dev
 libacl1-dev libattr1-dev
 sqlite3 xxhash acl attr btrfs-progs xfsprogs e2fsprogs util-linux
 libnfs-utils nfs-ganesha nfs-ganesha-vfs rpcbind

@@ -184,7 +184,10 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		struct tier_space sp;
 		uint64_t size, avail;
 		int used;
-		const char *where = t->root ? t->root : t->url;
+		char *s3where = t->kind == TIER_S3 ? tier_data_path(t, "") :
+		    NULL;
+		const char *where = t->root ? t->root : t->url ? t->url :
+		    s3where;
 
 		(void)catalog_tier_usage(&cat, t->name, &tc);
 		detached[i] = !(tier_ops_of(t->kind)->caps & TIER_CAP_LOCAL) ?
@@ -232,6 +235,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    size ? jts_fmt_bytes(size, c, sizeof(c)) : "-",
 			    pct, jts_quote(where), t->high, t->low);
 		}
+		free(s3where);
 	}
 	for (i = 0; i < ctx->conf.ntiers && !json; i++)
 		if (detached[i] > 0)

@@ -1,6 +1,7 @@
 /* conf.c - parse and validate jts-tier.conf(5) with libinih */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "util.h"
@@ -84,6 +86,19 @@ parse_percent(const char *v, int *out)
 }
 
 typedef int (*keyfn)(struct parse *, const char *);
+
+/* A yes or no setting. */
+static int
+bool_into(struct parse *ps, const char *key, const char *v, bool *out)
+{
+	if (strcmp(v, "yes") == 0)
+		*out = true;
+	else if (strcmp(v, "no") == 0)
+		*out = false;
+	else
+		return fail(ps, "bad %s: %s%s", key, v, " (yes or no)");
+	return 1;
+}
 
 static int
 k_catalog_path(struct parse *ps, const char *v)
@@ -195,9 +210,122 @@ k_kind(struct parse *ps, const char *v)
 		ps->cur->kind = TIER_BTRFS;
 	else if (strcmp(v, "nfs") == 0)
 		ps->cur->kind = TIER_NFS;
+	else if (strcmp(v, "s3") == 0)
+		ps->cur->kind = TIER_S3;
 	else
 		return fail(ps, "bad tier kind: %s%s", v,
-		    " (posix, btrfs or nfs)");
+		    " (posix, btrfs, nfs or s3)");
+	return 1;
+}
+
+/* --- kind = s3 --- */
+
+/* A string setting of the tier: not empty, no control character. */
+static int
+str_into(struct parse *ps, const char *key, const char *v, char **out)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)v; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			break;
+	if (*v == '\0' || *p != '\0')
+		return fail(ps, "bad %s: %s%s", key, v,
+		    " (empty, or with a control character)");
+	free(*out);
+	*out = xstrdup(v);
+	return 1;
+}
+
+static int
+k_endpoint(struct parse *ps, const char *v)
+{
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+		return fail(ps, "bad endpoint: %s%s", v,
+		    " (http://host[:port] or https://host[:port])");
+	if (v[strlen(v) - 1] == '/' || strchr(v + 8, '/') != NULL ||
+	    strchr(v, '?') != NULL)
+		return fail(ps, "bad endpoint: %s%s", v, " (the server only, "
+		    "no path: the bucket and prefix have their own keys)");
+	return str_into(ps, "endpoint", v, &ps->cur->endpoint);
+}
+
+static int
+k_bucket(struct parse *ps, const char *v)
+{
+	const char *p;
+
+	/* S3's bucket names: 3-63 of lower case, digits, '.' and '-'. */
+	for (p = v; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		    *p == '.' || *p == '-'))
+			break;
+	if (*p != '\0' || strlen(v) < 3 || strlen(v) > 63)
+		return fail(ps, "bad bucket: %s%s", v, " (3 to 63 lower-case "
+		    "letters, digits, '.' and '-')");
+	return str_into(ps, "bucket", v, &ps->cur->bucket);
+}
+
+static int
+k_prefix(struct parse *ps, const char *v)
+{
+	if (v[0] == '/' || strstr(v, "..") != NULL || strstr(v, "//") != NULL)
+		return fail(ps, "bad prefix: %s%s", v, " (relative, without "
+		    "'..' or '//'; e.g. the host's name)");
+	return str_into(ps, "prefix", v, &ps->cur->prefix);
+}
+
+static int
+k_region(struct parse *ps, const char *v)
+{
+	return str_into(ps, "region", v, &ps->cur->region);
+}
+
+static int
+k_credentials(struct parse *ps, const char *v)
+{
+	if (v[0] != '/')
+		return fail(ps, "credentials must be an absolute path: %s%s",
+		    v, "");
+	return str_into(ps, "credentials", v, &ps->cur->credentials);
+}
+
+static int
+k_ca_file(struct parse *ps, const char *v)
+{
+	if (v[0] != '/')
+		return fail(ps, "ca_file must be an absolute path: %s%s", v,
+		    "");
+	return str_into(ps, "ca_file", v, &ps->cur->ca_file);
+}
+
+static int
+k_tls_verify(struct parse *ps, const char *v)
+{
+	return bool_into(ps, "tls_verify", v, &ps->cur->tls_verify);
+}
+
+static int
+k_part_size(struct parse *ps, const char *v)
+{
+	uint64_t n;
+
+	if (jts_parse_size(v, &n) != 0 || n < (5u << 20) || n > (1ULL << 30))
+		return fail(ps, "bad part_size: %s%s", v,
+		    " (5M to 1G, e.g. 16M)");
+	ps->cur->part_size = n;
+	return 1;
+}
+
+static int
+k_quota(struct parse *ps, const char *v)
+{
+	uint64_t n;
+
+	if (jts_parse_size(v, &n) != 0 || n < (1u << 20))
+		return fail(ps, "bad quota: %s%s", v,
+		    " (bytes the tier may hold, at least 1M, e.g. 10T)");
+	ps->cur->quota = n;
 	return 1;
 }
 
@@ -349,13 +477,7 @@ k_policy_timeout(struct parse *ps, const char *v)
 static int
 k_fanotify(struct parse *ps, const char *v)
 {
-	if (strcmp(v, "yes") == 0)
-		ps->conf->fanotify = true;
-	else if (strcmp(v, "no") == 0)
-		ps->conf->fanotify = false;
-	else
-		return fail(ps, "bad fanotify: %s%s", v, " (yes or no)");
-	return 1;
+	return bool_into(ps, "fanotify", v, &ps->conf->fanotify);
 }
 
 /* A rate in bytes a second: at least 1M, or 0 (none) for no limit. */
@@ -469,6 +591,15 @@ static const struct {
 	{ "tier",	"high_watermark",	k_high },
 	{ "tier",	"recall_rate",		k_recall_rate },
 	{ "tier",	"low_watermark",	k_low },
+	{ "tier",	"endpoint",		k_endpoint },
+	{ "tier",	"bucket",		k_bucket },
+	{ "tier",	"prefix",		k_prefix },
+	{ "tier",	"region",		k_region },
+	{ "tier",	"credentials",		k_credentials },
+	{ "tier",	"ca_file",		k_ca_file },
+	{ "tier",	"tls_verify",		k_tls_verify },
+	{ "tier",	"part_size",		k_part_size },
+	{ "tier",	"quota",		k_quota },
 	{ "tier",	"leave",		k_tier_leave },
 };
 
@@ -513,6 +644,7 @@ section_tier(struct parse *ps, const char *section)
 	ps->cur->high = 90;
 	ps->cur->low = 75;
 	ps->cur->leave = -1;
+	ps->cur->tls_verify = true;
 	ps->cur->line = ps->il.section_line;
 	return ps->cur;
 }
@@ -608,7 +740,49 @@ conf_validate(struct parse *ps)
 	for (i = 0; i < c->ntiers; i++) {
 		t = &c->tiers[i];
 		ps->il.err_line = t->line;
-		if (t->kind == TIER_NFS) {
+		if (t->kind != TIER_S3 && (t->endpoint || t->bucket ||
+		    t->prefix || t->region || t->credentials || t->ca_file ||
+		    t->part_size || t->quota || !t->tls_verify)) {
+			snprintf(ps->il.err, sizeof(ps->il.err),
+			    "tier %s: endpoint, bucket, prefix, region, "
+			    "credentials, ca_file, tls_verify, part_size and "
+			    "quota are for kind s3 only", t->name);
+			return -1;
+		}
+		if (t->kind == TIER_S3) {
+			if (t->endpoint == NULL || t->bucket == NULL ||
+			    t->credentials == NULL) {
+				snprintf(ps->il.err, sizeof(ps->il.err),
+				    "tier %s: kind s3 needs endpoint =, "
+				    "bucket = and credentials =", t->name);
+				return -1;
+			}
+			if (t->root != NULL || t->url != NULL ||
+			    t->mountpoint != NULL) {
+				snprintf(ps->il.err, sizeof(ps->il.err),
+				    "tier %s: kind s3 takes endpoint = and "
+				    "bucket =, not root, url or mountpoint",
+				    t->name);
+				return -1;
+			}
+			if (t->prefix == NULL) {
+				char host[256];
+
+				/* Hosts sharing a bucket never collide. */
+				if (gethostname(host, sizeof(host)) != 0)
+					snprintf(host, sizeof(host), "host");
+				host[sizeof(host) - 1] = '\0';
+				t->prefix = xstrdup(host);
+			}
+			if (t->region == NULL)
+				t->region = xstrdup("us-east-1");
+			if (t->part_size == 0)
+				t->part_size = 16u << 20;
+			if (t->timeout == 0)
+				t->timeout = 60;
+			if (t->inflight == 0)
+				t->inflight = 4;
+		} else if (t->kind == TIER_NFS) {
 			if (t->url == NULL) {
 				snprintf(ps->il.err, sizeof(ps->il.err),
 				    "tier %s: kind nfs needs url =", t->name);
@@ -637,8 +811,9 @@ conf_validate(struct parse *ps)
 			if (t->url != NULL || t->mountpoint != NULL ||
 			    t->timeout != 0 || t->inflight != 0) {
 				snprintf(ps->il.err, sizeof(ps->il.err),
-				    "tier %s: url, mountpoint, timeout and "
-				    "inflight are for kind nfs only", t->name);
+				    "tier %s: url and mountpoint are for kind "
+				    "nfs, timeout and inflight for kinds nfs "
+				    "and s3 only", t->name);
 				return -1;
 			}
 		}
@@ -784,6 +959,12 @@ conf_free(struct conf *c)
 		free(c->tiers[i].root);
 		free(c->tiers[i].url);
 		free(c->tiers[i].mountpoint);
+		free(c->tiers[i].endpoint);
+		free(c->tiers[i].bucket);
+		free(c->tiers[i].prefix);
+		free(c->tiers[i].region);
+		free(c->tiers[i].credentials);
+		free(c->tiers[i].ca_file);
 	}
 	free(c->path);
 	free(c->catalog);
@@ -843,6 +1024,8 @@ conf_kind_name(enum tier_kind k)
 		return "btrfs";
 	case TIER_NFS:
 		return "nfs";
+	case TIER_S3:
+		return "s3";
 	}
 	return "?";
 }

@@ -16,6 +16,7 @@ enum tier_kind {
 	TIER_POSIX,
 	TIER_BTRFS,
 	TIER_NFS,
+	TIER_S3,
 };
 
 enum leave_mode {
@@ -42,6 +43,16 @@ struct tier_conf {
 					   is here; -1: [defaults] leave */
 	uint64_t	 recall_rate;	/* bytes/s of the daemon's recalls
 					   from here; 0: no limit */
+	/* s3 only */
+	char		*endpoint;	/* http://host:port, https://host */
+	char		*bucket;
+	char		*prefix;	/* this host's keys; default: its name */
+	char		*region;	/* the signature's; us-east-1 */
+	char		*credentials;	/* a file only root may read */
+	char		*ca_file;	/* NULL: the system's */
+	bool		 tls_verify;	/* true unless tls_verify = no */
+	uint64_t	 part_size;	/* multipart uploads' parts */
+	uint64_t	 quota;		/* bytes it may hold; 0: none set */
 	int		 line;		/* where the section starts */
 };
 

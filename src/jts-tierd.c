@@ -993,6 +993,13 @@ on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* Two settings both unset, or equal. */
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 static bool
 same_tiers(const struct conf *a, const struct conf *b)
 {
@@ -1006,7 +1013,10 @@ same_tiers(const struct conf *a, const struct conf *b)
 		if (strcmp(x->name, y->name) != 0 || x->kind != y->kind ||
 		    (x->root && (!y->root || strcmp(x->root, y->root))) ||
 		    (x->url && (!y->url || strcmp(x->url, y->url))) ||
-		    (!x->root != !y->root) || (!x->url != !y->url))
+		    (!x->root != !y->root) || (!x->url != !y->url) ||
+		    !same_str(x->endpoint, y->endpoint) ||
+		    !same_str(x->bucket, y->bucket) ||
+		    !same_str(x->prefix, y->prefix))
 			return false;
 	}
 	return true;

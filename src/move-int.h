@@ -86,6 +86,14 @@ void	item_fail(struct move_item *it, enum item_state s, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 void	item_close(struct move_item *it);
 bool	pending(struct move_item *it);
+/*
+ * Step 7's check of a source no lease holds (on a NAS, an object store):
+ * at(e, t, rel, pre, why, len), the backend's look at it now, says
+ * whether it is still what it was (0), or why not; the item fails then.
+ */
+int	src_same_by(struct batch *b, struct move_item *it,
+	    int (*at)(struct engine *, int, const char *,
+	    const struct ident *, char *, size_t));
 /* Step 7's check of the item's source, through the source tier's table. */
 int	item_src_same(struct batch *b, struct move_item *it);
 /* Remove the item's temporary, through the destination tier's table. */

@@ -224,6 +224,22 @@ dirs_flush(struct dirset *ds)
 	return r;
 }
 
+int
+src_same_by(struct batch *b, struct move_item *it,
+    int (*at)(struct engine *, int, const char *, const struct ident *,
+    char *, size_t))
+{
+	struct ident pre;
+	char why[512] = "";
+
+	ident_of(&pre, &it->pre);
+	if (at(b->e, it->src, it->rel, &pre, why, sizeof(why)) == 0)
+		return 0;
+	item_fail(it, IT_FAILED, "%s", why[0] ? why :
+	    "source vanished during the copy");
+	return -1;
+}
+
 bool
 ident_same(const struct ident *id, const struct stat *st)
 {

@@ -694,15 +694,7 @@ src_same_at(struct engine *e, int t, const char *rel, const struct ident *pre,
 static int
 nfs_src_same(struct batch *b, struct move_item *it)
 {
-	struct ident pre;
-	char why[512] = "";
-
-	ident_of(&pre, &it->pre);
-	if (src_same_at(b->e, it->src, it->rel, &pre, why, sizeof(why)) == 0)
-		return 0;
-	item_fail(it, IT_FAILED, "%s", why[0] ? why :
-	    "source vanished during the copy");
-	return -1;
+	return src_same_by(b, it, src_same_at);
 }
 
 /*

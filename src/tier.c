@@ -16,6 +16,8 @@ tier_ops_of(enum tier_kind k)
 		return &tier_btrfs_ops;
 	case TIER_NFS:
 		return &tier_nfs_ops;
+	case TIER_S3:
+		return &tier_s3_ops;
 	case TIER_POSIX:
 	default:
 		return &tier_posix_ops;
@@ -123,6 +125,10 @@ tier_data_path(const struct tier_conf *tc, const char *rel)
 	if (root == NULL && tc->url != NULL)
 		return xasprintf("%.*s/%s", (int)strcspn(tc->url, "?"),
 		    tc->url, rel);
+	if (root == NULL && tc->bucket != NULL)
+		return xasprintf("s3://%s/%s%s%s", tc->bucket, tc->prefix ?
+		    tc->prefix : "", tc->prefix && *tc->prefix ? "/" : "",
+		    rel);
 	return jts_path_join(root ? root : "?", rel);
 }
 

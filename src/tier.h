@@ -227,6 +227,7 @@ struct tier_ops {
 extern const struct tier_ops tier_posix_ops;
 extern const struct tier_ops tier_btrfs_ops;
 extern const struct tier_ops tier_nfs_ops;
+extern const struct tier_ops tier_s3_ops;
 
 /* The table of a kind. */
 const struct tier_ops *tier_ops_of(enum tier_kind);

@@ -104,8 +104,8 @@ jts_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-oom(void)
+void
+jts_oom(void)
 {
 	fprintf(stderr, "%s: out of memory\n", jts_progname);
 	abort();
@@ -117,7 +117,7 @@ xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		oom();
+		jts_oom();
 	return p;
 }
 
@@ -127,7 +127,7 @@ xcalloc(size_t n, size_t m)
 	void *p = calloc(n ? n : 1, m ? m : 1);
 
 	if (p == NULL)
-		oom();
+		jts_oom();
 	return p;
 }
 
@@ -136,7 +136,7 @@ xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (p == NULL)
-		oom();
+		jts_oom();
 	return p;
 }
 
@@ -146,7 +146,7 @@ xstrdup(const char *s)
 	char *p = strdup(s);
 
 	if (p == NULL)
-		oom();
+		jts_oom();
 	return p;
 }
 
@@ -158,7 +158,7 @@ xasprintf(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (vasprintf(&p, fmt, ap) < 0)
-		oom();
+		jts_oom();
 	va_end(ap);
 	return p;
 }
@@ -775,7 +775,7 @@ jts_outfile_open(struct jts_outfile *of, const char *path, mode_t mode)
 	else
 		dir = strndup(path, (size_t)(slash - path));
 	if (dir == NULL)
-		oom();
+		jts_oom();
 	of->base = xstrdup(slash ? slash + 1 : path);
 	if (*of->base == '\0' || strcmp(of->base, ".") == 0 ||
 	    strcmp(of->base, "..") == 0) {

@@ -27,6 +27,8 @@ void	jts_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* When set (the daemon), messages go here with a syslog priority. */
 extern void (*jts_log_hook)(int prio, const char *msg);
 
+/* Out of memory: say so and abort (what the x* allocators do). */
+void	jts_oom(void) __attribute__((noreturn));
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);

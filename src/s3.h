@@ -1,0 +1,86 @@
+/*
+ * s3.h - the requests of an S3 object store (path-style, signed with
+ * AWS Signature Version 4), made with libcurl's multi interface: many in
+ * flight, each part of a large upload checked by the server against its
+ * Content-MD5, every object carrying the XXH3-128 of its data and the
+ * journal row that wrote it as metadata.
+ *
+ * Why libcurl and not libs3: the libs3 Debian ships (2.0) signs with
+ * Signature Version 2 only and has no multipart upload; libcurl (7.75
+ * and later) signs Version 4 itself (CURLOPT_AWS_SIGV4), is maintained
+ * with the system's TLS, and its multi interface keeps requests in
+ * flight as libnfs does for the NAS.
+ */
+#ifndef JTS_S3_H
+#define JTS_S3_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct s3_conf {
+	const char	*endpoint;	/* http://host:port or https://host */
+	const char	*bucket;
+	const char	*prefix;	/* beneath which this host's keys lie */
+	const char	*region;	/* for the signature */
+	const char	*access, *secret;
+	bool		 verify_tls;	/* on unless said otherwise */
+	const char	*ca_file;	/* NULL: the system's */
+	int		 timeout;	/* seconds without progress */
+	int		 inflight;	/* requests at once */
+	uint64_t	 part_size;	/* a multipart upload's parts */
+};
+
+/* What a HEAD of an object says. */
+struct s3_obj {
+	uint64_t	 size;
+	int64_t		 mtime_ns;	/* Last-Modified */
+	bool		 has_hash;	/* x-amz-meta-jts-xxh3 */
+	unsigned char	 hash[JTS_HASH_LEN];
+	int64_t		 id;		/* x-amz-meta-jts-id, 0 if none */
+	char		 etag[80];
+};
+
+struct s3;
+
+/* A client of the store c names (copied); NULL if out of memory. */
+struct s3 *s3_new(const struct s3_conf *c);
+void	s3_free(struct s3 *);
+/* The last error in words (the server's code and message, or curl's). */
+const char *s3_error(const struct s3 *);
+/* The key of rel: the prefix, then rel. */
+char	*s3_key(const struct s3 *, const char *rel);
+
+/* Is the bucket there and ours?  0, or -errno with s3_error set. */
+int	s3_bucket_check(struct s3 *);
+/* HEAD of rel's object: 0, -ENOENT, or -errno. */
+int	s3_head(struct s3 *, const char *rel, struct s3_obj *);
+/*
+ * Upload size bytes of the local fd as rel's object, never replacing
+ * one (If-None-Match where the server honours it; the caller checked
+ * before), with id and the stream's XXH3-128 (into hash) as metadata:
+ * one PUT up to the part size, else a multipart upload, its parts in
+ * flight, each with its Content-MD5; an upload that fails is aborted.
+ * progress(arg, n) as bytes go.  0, -EEXIST (an object is there),
+ * -ESTALE (the file changed while it was read), or -errno.
+ */
+int	s3_put(struct s3 *, const char *rel, int fd, uint64_t size,
+	    int64_t id, unsigned char hash[JTS_HASH_LEN],
+	    void (*progress)(void *, uint64_t), void *arg);
+/*
+ * GET rel's object afresh, size bytes, hashed into hash, written to wfd
+ * from offset 0 (wfd < 0: only hashed).  0, -ESTALE (another size),
+ * -ENOENT, or -errno.
+ */
+int	s3_get(struct s3 *, const char *rel, uint64_t size, int wfd,
+	    unsigned char hash[JTS_HASH_LEN]);
+/* The bytes and objects beneath the prefix (a listing): 0 or -errno. */
+int	s3_usage(struct s3 *, uint64_t *bytes, uint64_t *objects);
+/* DELETE rel's object: 0 (also if it was not there), or -errno. */
+int	s3_delete(struct s3 *, const char *rel);
+/* Abort every unfinished multipart upload of rel: their number, or
+ * -errno. */
+int	s3_abort_uploads(struct s3 *, const char *rel);
+
+#endif
