@@ -13,6 +13,7 @@ sqlite3 xxhash acl attr btrfs-progs xfsprogs e2fsprogs util-linux
 libnfs-utils nfs-ganesha nfs-ganesha-vfs rpcbind
 postgresql-15
 fio rsync mandoc lvm2 procps psmisc time bc fdisk jq clang
+ceph-mon ceph-mgr ceph-osd ceph-common radosgw s3cmd uuid-runtime curl
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -301,7 +301,8 @@ req_init(struct s3 *s, struct req *r, const char *method, const char *rel,
 	 * Content-MD5, which the server checks. */
 	r->hdrs = curl_slist_append(r->hdrs,
 	    "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-	r->hdrs = curl_slist_append(r->hdrs, "Expect:");
+	/* (No "Expect:" to drop curl's 100-continue: curl 7.88 signs the
+	 * header it then leaves out, and the signature fails.) */
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(r->h, CURLOPT_NOBODY, 1L);
 	else if (strcmp(method, "GET") != 0)
@@ -550,6 +551,9 @@ req_next(struct s3 *s)
 	int running, left;
 
 	for (;;) {
+		if (curl_multi_perform(s->m, &running) != CURLM_OK)
+			return NULL;
+		/* Messages stay queued until read: one per call. */
 		while ((msg = curl_multi_info_read(s->m, &left)) != NULL) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
@@ -561,12 +565,9 @@ req_next(struct s3 *s)
 			curl_multi_remove_handle(s->m, r->h);
 			return r;
 		}
-		if (curl_multi_perform(s->m, &running) != CURLM_OK)
+		if (running == 0)
 			return NULL;
-		if (running == 0 && curl_multi_info_read(s->m, &left) == NULL)
-			return NULL;
-		if (running > 0)
-			(void)curl_multi_poll(s->m, NULL, 0, 1000, NULL);
+		(void)curl_multi_poll(s->m, NULL, 0, 1000, NULL);
 	}
 }
 
@@ -758,7 +759,8 @@ hash_fd(int fd, uint64_t size, unsigned char out[JTS_HASH_LEN])
 static void
 abort_upload(struct s3 *s, const char *rel, const char *upload)
 {
-	char *q = xasprintf("uploadId=%s", upload);
+	char *eu = curl_easy_escape(NULL, upload, 0);
+	char *q = xasprintf("uploadId=%s", eu ? eu : "");
 	char keep[sizeof(s->err)];
 	struct req r;
 
@@ -767,6 +769,7 @@ abort_upload(struct s3 *s, const char *rel, const char *upload)
 	(void)req_run(&r, "abort");
 	req_free(&r);
 	free(q);
+	curl_free(eu);
 	memcpy(s->err, keep, sizeof(keep));
 }
 
@@ -787,7 +790,8 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 	XXH128_canonical_t canon;
 	XXH3_state_t *xs = NULL;
 	unsigned char again[JTS_HASH_LEN];
-	char (*etags)[80] = NULL, *upload = NULL, *q, m64[32];
+	char (*etags)[80] = NULL, *upload = NULL, *eupload = NULL, *q;
+	char m64[32];
 	unsigned char **bufs;
 	struct xml x;
 	bool *busy;
@@ -803,7 +807,9 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 		    strerror(-e));
 		return e;
 	}
-	req_init(s, &init, "POST", rel, "uploads");
+	/* Query strings as SigV4 wants them canonical: each key with its
+	 * '=', keys in order, values escaped (curl signs them as given). */
+	req_init(s, &init, "POST", rel, "uploads=");
 	meta_headers(&init, id, hash);
 	req_body(&init, "", 0);
 	e = req_run(&init, "starting the upload");
@@ -814,6 +820,9 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 		e = -EPROTO;
 	} else if (e == 0) {
 		upload = xstrdup(xml_get(&x, "UploadId"));
+		eupload = curl_easy_escape(NULL, upload, 0);
+		if (eupload == NULL)
+			jts_oom();
 		xml_free(&x);
 	}
 	req_free(&init);
@@ -847,7 +856,7 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 			XXH3_128bits_update(xs, bufs[i], n);
 			r = &slots[i];
 			q = xasprintf("partNumber=%d&uploadId=%s", k + 1,
-			    upload);
+			    eupload);
 			req_init(s, r, "PUT", rel, q);
 			free(q);
 			r->part = k;
@@ -913,7 +922,7 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 			    "</ETag></Part>", k + 1, etags[k]);
 		fputs("</CompleteMultipartUpload>", f);
 		fclose(f);
-		q = xasprintf("uploadId=%s", upload);
+		q = xasprintf("uploadId=%s", eupload);
 		req_init(s, &fin, "POST", rel, q);
 		free(q);
 		req_body(&fin, doc, dlen);
@@ -931,6 +940,7 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 	free(slots);
 	free(etags);
 	free(upload);
+	curl_free(eupload);
 	return e;
 }
 
@@ -1019,7 +1029,7 @@ s3_abort_uploads(struct s3 *s, const char *rel)
 	int e, i, n = 0;
 
 	ek = curl_easy_escape(NULL, key, 0);
-	q = xasprintf("uploads&prefix=%s", ek ? ek : "");
+	q = xasprintf("prefix=%s&uploads=", ek ? ek : "");
 	curl_free(ek);
 	req_init(s, &r, "GET", NULL, q);
 	free(q);
@@ -1054,8 +1064,9 @@ s3_usage(struct s3 *s, uint64_t *bytes, uint64_t *objects)
 	*bytes = *objects = 0;
 	ep = curl_easy_escape(NULL, pfx, 0);
 	do {
-		q = xasprintf("list-type=2&prefix=%s%s%s", ep ? ep : "",
-		    et ? "&continuation-token=" : "", et ? et : "");
+		q = xasprintf("%s%s%slist-type=2&prefix=%s",
+		    et ? "continuation-token=" : "", et ? et : "",
+		    et ? "&" : "", ep ? ep : "");
 		req_init(s, &r, "GET", NULL, q);
 		free(q);
 		e = req_run(&r, "listing the objects");
