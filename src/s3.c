@@ -467,6 +467,10 @@ req_judge(struct req *r, const char *what)
 			return -ETIMEDOUT;
 		case CURLE_COULDNT_CONNECT:
 		case CURLE_COULDNT_RESOLVE_HOST:
+			snprintf(s->err, sizeof(s->err), "%s: cannot connect "
+			    "to the server (%s); check that it is up and its "
+			    "endpoint", what, r->errbuf[0] ? r->errbuf :
+			    curl_easy_strerror(r->cc));
 			return -EHOSTUNREACH;
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CONNECT_ERROR:
@@ -897,6 +901,10 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 				    sizeof(etags[0]));
 				if (progress != NULL)
 					progress(arg, r->up_len);
+				/* A part is on the server: an unfinished
+				 * upload exists from here on. */
+				jts_fault_point("part");
+				jts_pause_point("part");
 			}
 		}
 		req_free(r);

@@ -23,12 +23,7 @@ mkdir -p "$H"
 no_temps() {
 	[ "$(find "$NAS_DIR" "$W/hot" -name '.jts-tier*' | wc -l)" -eq 0 ]
 }
-open_rows() {
-	sqlite3 "$CAT" "select count(*) from journal where state not in ('done', 'aborted')"
-}
-tier_of() {
-	sqlite3 "$CAT" "select tier from files where path = CAST('data/$1' AS BLOB)"
-}
+tier_of() { cat_tier "data/$1"; }
 
 # 1. Unreachable at start: a clear error naming the URL, nothing changed.
 head -c 1M /dev/urandom > "$H/a"

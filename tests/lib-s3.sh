@@ -178,6 +178,45 @@ CFG
 	    _s3_fail "s3cmd could not make the test bucket"
 }
 
+# The gateway's process, for the fault tests.
+s3_gw_pid() { cat "$S3_DIR/run/client.rgw.a.pid" 2>/dev/null; }
+# s3_gw_kill: the gateway dies (SIGKILL), as a server that loses power.
+s3_gw_kill() {
+	local pid
+	pid=$(s3_gw_pid) || return 0
+	kill -9 "$pid" 2>/dev/null
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	rm -f "$S3_DIR/run/client.rgw.a.pid"
+}
+# s3_gw_start: the gateway again (after s3_gw_kill); 0 once it answers.
+s3_gw_start() {
+	radosgw -c "$S3_DIR/ceph.conf" -n client.rgw.a \
+	    2>>"$S3_DIR/log/stderr.log" 5>&- 6>&- 7>&- || return 1
+	_s3_wait 90 curl -sf "http://$S3_ENDPOINT/"
+}
+
+# add_s3_cold PREFIX [KEY = VALUE...]: a [tier cold] of kind s3 on the
+# test gateway in $CONF, its credentials in $W/s3.cred (mode 600).
+add_s3_cold() {
+	local p=$1
+	shift
+	CRED=$W/s3.cred
+	printf 'access_key = %s\nsecret_key = %s\n' "$S3_ACCESS" \
+	    "$S3_SECRET" > "$CRED"
+	chmod 600 "$CRED"
+	{
+		printf '\n[tier cold]\nkind = s3\nendpoint = http://%s\n' \
+		    "$S3_ENDPOINT"
+		printf 'bucket = %s\nprefix = %s\nregion = default\n' \
+		    "$S3_BUCKET" "$p"
+		printf 'credentials = %s\n' "$CRED"
+		printf '%s\n' "$@"
+	} >> "$CONF"
+}
+
 # s3 ARGS...: s3cmd on the test gateway, as the test user.
 s3() { s3cmd -c "$S3_DIR/s3cfg" "$@"; }
 

@@ -222,6 +222,15 @@ hash_manifest() {
 	done)
 }
 
+# open_rows: the journal's rows not yet settled (sqlite3).
+open_rows() {
+	sqlite3 "$CAT" "select count(*) from journal where state not in ('done', 'aborted')"
+}
+# cat_tier REL: the tier the catalog says REL's data is on ("" if none).
+cat_tier() {
+	sqlite3 "$CAT" "select tier from files where path = CAST('$1' AS BLOB)"
+}
+
 # count_files DIR: regular files beneath DIR (names may hold newlines).
 count_files() {
 	find "$@" -type f -printf x | wc -c

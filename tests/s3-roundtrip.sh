@@ -5,29 +5,14 @@
 # upload) and is recalled; each object is judged with s3cmd (its bytes
 # by xxh128sum, its metadata by s3cmd info), the catalog with sqlite3,
 # the files at home with xxh128sum and stat.  An object already at a key
-# is never replaced; credentials readable by others are refused; a
-# corrupt object is refused on recall.
+# is never replaced; a set of hard links is refused (S3 keeps none);
+# credentials readable by others are refused.
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
 . "${JTS_SRCDIR:-.}/tests/lib-s3.sh"
 need_cmd s3cmd jq
 setup_tiers 1G 1G
 start_s3
-CRED=$W/s3.cred
-printf 'access_key = %s\nsecret_key = %s\n' "$S3_ACCESS" "$S3_SECRET" > "$CRED"
-chmod 600 "$CRED"
-cat >> "$CONF" <<CONF
-
-[tier cold]
-kind = s3
-endpoint = http://$S3_ENDPOINT
-bucket = $S3_BUCKET
-prefix = host1
-region = default
-credentials = $CRED
-part_size = 5M
-quota = 1G
-timeout = 20
-CONF
+add_s3_cold host1 "part_size = 5M" "quota = 1G" "timeout = 20"
 
 H=$W/hot/data
 mkdir -p "$H/deep/er"
@@ -86,6 +71,17 @@ eq "manifest at home after the recall (hash, mode, owner, ns mtime)" \
 eq "no symbolic link left at home" "$(find "$H" -type l | wc -l)" 0
 eq "the bucket holds only the other object" \
     "$(s3 ls -r "s3://$S3_BUCKET/host1/" | grep -c " s3://$S3_BUCKET/host1/")" 1
+
+# An object store keeps no hard links: a set moves to warm, not on.
+mkdir -p "$H/hl"
+echo linked > "$H/hl/a"; ln "$H/hl/a" "$H/hl/b"
+"$CTL" migrate -q "$H/hl" >/dev/null 2>&1
+out=$("$CTL" migrate "$H/hl" 2>&1); rc=$?
+eq "a set of hard links to s3: exit 1" "$rc" 1
+contains "the reason: s3 cannot keep them" "$out" "has 2 hard links, which tier cold cannot keep"
+eq "the set stays on warm, one inode of two links" \
+    "$(stat -c %h "$W/warm/data/hl/a"):$(stat -c %i "$W/warm/data/hl/a")" \
+    "2:$(stat -c %i "$W/warm/data/hl/b")"
 
 # Credentials others may read are refused, naming the file.
 chmod 644 "$CRED"
