@@ -28,6 +28,8 @@ static const char bench_options[] =
     "depth 32\n"
     "  other local tiers    sequential writes of 1 MiB, then fsync\n"
     "  nfs tiers            writes over libnfs with COMMIT, then reads\n"
+    "  s3 tiers             uploads (multipart above the part size), "
+    "then GETs\n"
     "  each pair in turn    the time to migrate one file down, and to "
     "recall it\n"
     "\noptions:\n"
@@ -348,13 +350,14 @@ remote_rw(struct bench *b, struct conf *c, int idx)
 	struct tier t;
 	int64_t wns = 0, rns = 0;
 	char why[1024] = "";
-	const char *u;
+	const char *u, *where = tc->url ? tc->url : tc->endpoint ?
+	    tc->endpoint : tc->name;
 	int fd, ret;
 
-	(void)add_result(b, tc->name, "nfs_write_mbps", "MB/s",
-	    b->conf->bench_nfs_mbps, true);
-	(void)add_result(b, tc->name, "nfs_read_mbps", "MB/s",
-	    b->conf->bench_nfs_mbps, true);
+	(void)add_result(b, tc->name, tc->kind == TIER_S3 ? "s3_write_mbps" :
+	    "nfs_write_mbps", "MB/s", b->conf->bench_nfs_mbps, true);
+	(void)add_result(b, tc->name, tc->kind == TIER_S3 ? "s3_read_mbps" :
+	    "nfs_read_mbps", "MB/s", b->conf->bench_nfs_mbps, true);
 	w = &b->res[b->nres - 2];	/* both made: the array stays put */
 	rd = &b->res[b->nres - 1];
 	w->what = xstrdup(tier_ops_of(tc->kind)->probe_write);
@@ -368,7 +371,7 @@ remote_rw(struct bench *b, struct conf *c, int idx)
 	if (tier_space(&t, &sp) == 0 && sp.avail < b->size +
 	    b->conf->reserve) {
 		skip_result(w, xasprintf("%s: not enough free space (use "
-		    "--size)", tc->url));
+		    "--size)", where));
 		skip_result(rd, xstrdup("nothing written"));
 		goto out;
 	}
@@ -385,13 +388,13 @@ remote_rw(struct bench *b, struct conf *c, int idx)
 	    sizeof(why));
 	close(fd);
 	if (ret != 0 && rns == 0) {
-		fail_result(w, xasprintf("%s: %s", tc->url, why));
+		fail_result(w, xasprintf("%s: %s", where, why));
 		skip_result(rd, xstrdup("nothing written"));
 		goto out;
 	}
 	judge(w, (double)b->size / 1e6 / ((double)wns / 1e9));
 	if (ret != 0)
-		fail_result(rd, xasprintf("%s: %s", tc->url, why));
+		fail_result(rd, xasprintf("%s: %s", where, why));
 	else
 		judge(rd, (double)b->size / 1e6 / ((double)rns / 1e9));
 out:
@@ -694,7 +697,7 @@ const struct cmd_entry cmd_bench_entry = {
 	.usage = "[-j] [-s size] [-t seconds] [tier ...]",
 	.summary = "Measure the tiers against their targets: random-read IOPS "
 	    "of the first tier,\nsequential writes of the other local ones, "
-	    "network throughput of nfs tiers,\nand the time to migrate a file "
+	    "network throughput of nfs and s3\ntiers, and the time to migrate a file "
 	    "between each pair; PASS or FAIL per line.\nIts files are "
 	    "temporary and always removed.",
 	.exec = cmd_bench_exec,

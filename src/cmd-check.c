@@ -126,7 +126,8 @@ check_reachable(struct check *ck, int t)
 		return true;
 	if (!ck->unreachable_said[t])
 		problem(ck, ST_UNKNOWN, "unreachable", tr->tc->url ?
-		    tr->tc->url : tr->tc->name, "tier %s: %s; its files are "
+		    tr->tc->url : tr->tc->endpoint ? tr->tc->endpoint :
+		    tr->tc->name, "tier %s: %s; its files are "
 		    "not checked", tr->tc->name, u);
 	ck->unreachable_said[t] = true;
 	return false;

@@ -48,6 +48,14 @@ eq "status: the tier's size is its quota" \
 eq "status: its free space is the quota less the objects' bytes" \
     "$(jq -r '.tiers[] | select(.name == "cold") | .free' "$W/st.json")" \
     "$((1073741824 - $(s3 du "s3://$S3_BUCKET/host1/" | awk '{ print $1 }')))"
+"$CTL" bench --json -s 12M cold > "$W/bench.json" 2>&1
+eq "bench: the s3 tier's upload and GET measured" \
+    "$(jq -r '[.results[] | select(.tier == "cold") | .test] | join(" ")' "$W/bench.json")" \
+    "s3_write_mbps s3_read_mbps"
+ok "bench: both with a figure" jq -e \
+    '[.results[] | select(.tier == "cold") | .value > 0] | all' "$W/bench.json"
+eq "bench: its object removed after" \
+    "$(s3 ls -r "s3://$S3_BUCKET/host1/" | grep -c " s3://$S3_BUCKET/host1/")" "$nfiles"
 info=$(s3 info "s3://$S3_BUCKET/host1/data/small.txt" 2>&1)
 contains "the object carries the data's XXH3-128" "$info" \
     "x-amz-meta-jts-xxh3: $(printf 'small\n' | xxh128sum | cut -d' ' -f1)"
