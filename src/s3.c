@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <xxhash.h>
 
+#include "copy.h"
 #include "s3.h"
 #include "util.h"
 
@@ -590,6 +591,21 @@ req_run(struct req *r, const char *what)
 
 /* --- the operations -------------------------------------------------------- */
 
+/* Is the copy asked to end (a lease break, a stop, a cancel)? */
+static bool
+raised(const struct copy_opts *co)
+{
+	return co != NULL && ((co->abort_flag && *co->abort_flag) ||
+	    (co->stop_flag && *co->stop_flag));
+}
+
+static void
+told(const struct copy_opts *co, uint64_t n)
+{
+	if (co != NULL && co->progress != NULL)
+		co->progress(co->arg, n);
+}
+
 int
 s3_bucket_check(struct s3 *s)
 {
@@ -694,8 +710,7 @@ meta_headers(struct req *r, int64_t id, const unsigned char *hash)
 /* One PUT of a file no larger than a part. */
 static int
 put_one(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    unsigned char hash[JTS_HASH_LEN], void (*progress)(void *, uint64_t),
-    void *arg)
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
 {
 	XXH128_canonical_t canon;
 	unsigned char md5[16];
@@ -709,6 +724,14 @@ put_one(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 		    strerror(-e));
 		free(buf);
 		return e;
+	}
+	while (!copy_pace_ok(co, size, false))
+		if (raised(co))
+			break;
+	if (raised(co)) {
+		snprintf(s->err, sizeof(s->err), "stopped");
+		free(buf);
+		return -ECANCELED;
 	}
 	XXH128_canonicalFromHash(&canon, XXH3_128bits(buf, size));
 	memcpy(hash, canon.digest, JTS_HASH_LEN);
@@ -725,8 +748,8 @@ put_one(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 		    "is not the MD5 of what was sent", r.obj.etag);
 		e = -EBADMSG;
 	}
-	if (e == 0 && progress != NULL)
-		progress(arg, size);
+	if (e == 0)
+		told(co, size);
 	req_free(&r);
 	free(buf);
 	return e;
@@ -785,8 +808,7 @@ abort_upload(struct s3 *s, const char *rel, const char *upload)
  */
 static int
 put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    unsigned char hash[JTS_HASH_LEN], void (*progress)(void *, uint64_t),
-    void *arg)
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
 {
 	uint64_t psz = s->c.part_size, off;
 	int nparts = (int)((size + psz - 1) / psz), k, inflight = 0, i, e;
@@ -845,6 +867,19 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 		for (i = 0; k < nparts && e == 0 && i < s->c.inflight &&
 		    busy[i]; i++)
 			;
+		if (e == 0 && raised(co)) {
+			snprintf(s->err, sizeof(s->err), "stopped");
+			e = -ECANCELED;
+			k = nparts;	/* start no more */
+			continue;
+		}
+		if (k < nparts && e == 0 && i < s->c.inflight &&
+		    !copy_pace_ok(co, (uint64_t)(size - (uint64_t)k * psz <
+		    psz ? size - (uint64_t)k * psz : psz), inflight > 0)) {
+			if (inflight == 0)
+				continue;	/* held: the pace slept */
+			i = s->c.inflight;	/* held: take an answer */
+		}
 		if (k < nparts && e == 0 && i < s->c.inflight) {
 			size_t n;
 
@@ -899,8 +934,7 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 			if (e == 0) {
 				memcpy(etags[r->part], r->obj.etag,
 				    sizeof(etags[0]));
-				if (progress != NULL)
-					progress(arg, r->up_len);
+				told(co, r->up_len);
 				/* A part is on the server: an unfinished
 				 * upload exists from here on. */
 				jts_fault_point("part");
@@ -954,13 +988,12 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 
 int
 s3_put(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    unsigned char hash[JTS_HASH_LEN], void (*progress)(void *, uint64_t),
-    void *arg)
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
 {
 	s->err[0] = '\0';
 	if (size <= s->c.part_size)
-		return put_one(s, rel, fd, size, id, hash, progress, arg);
-	return put_multi(s, rel, fd, size, id, hash, progress, arg);
+		return put_one(s, rel, fd, size, id, hash, co);
+	return put_multi(s, rel, fd, size, id, hash, co);
 }
 
 /* A GET's stream: written to the file at its offset and hashed. */
@@ -968,6 +1001,7 @@ struct sink {
 	XXH3_state_t	*xs;
 	int		 fd;
 	uint64_t	 off, size;
+	const struct copy_opts *co;
 };
 
 static int
@@ -979,6 +1013,12 @@ sink_write(void *arg, const char *p, size_t n)
 
 	if (k->off + n > k->size)
 		return -ESTALE;	/* longer than it should be */
+	/* Held by a pace, the transfer waits here (the server with it). */
+	while (!copy_pace_ok(k->co, n, false))
+		if (raised(k->co))
+			break;
+	if (raised(k->co))
+		return -ECANCELED;
 	XXH3_128bits_update(k->xs, p, n);
 	while (k->fd >= 0 && w < n) {
 		r = pwrite(k->fd, p + w, n - w, (off_t)(k->off + w));
@@ -989,12 +1029,13 @@ sink_write(void *arg, const char *p, size_t n)
 		w += (size_t)r;
 	}
 	k->off += n;
+	told(k->co, n);
 	return 0;
 }
 
 int
 s3_get(struct s3 *s, const char *rel, uint64_t size, int wfd,
-    unsigned char hash[JTS_HASH_LEN])
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
 {
 	XXH128_canonical_t canon;
 	struct sink k;
@@ -1008,6 +1049,7 @@ s3_get(struct s3 *s, const char *rel, uint64_t size, int wfd,
 	XXH3_128bits_reset(k.xs);
 	k.fd = wfd;
 	k.size = size;
+	k.co = co;
 	req_init(s, &r, "GET", rel, NULL);
 	r.sink = sink_write;
 	r.sink_arg = &k;

@@ -19,6 +19,8 @@
 
 #include "util.h"
 
+struct copy_opts;
+
 struct s3_conf {
 	const char	*endpoint;	/* http://host:port or https://host */
 	const char	*bucket;
@@ -62,19 +64,21 @@ int	s3_head(struct s3 *, const char *rel, struct s3_obj *);
  * before), with id and the stream's XXH3-128 (into hash) as metadata:
  * one PUT up to the part size, else a multipart upload, its parts in
  * flight, each with its Content-MD5; an upload that fails is aborted.
- * progress(arg, n) as bytes go.  0, -EEXIST (an object is there),
- * -ESTALE (the file changed while it was read), or -errno.
+ * co (NULL: none): its progress hears of each part sent, its pace is
+ * kept, and its abort and stop flags end the upload (-ECANCELED, the
+ * upload aborted).  0, -EEXIST (an object is there), -ESTALE (the file
+ * changed while it was read), or -errno.
  */
 int	s3_put(struct s3 *, const char *rel, int fd, uint64_t size,
 	    int64_t id, unsigned char hash[JTS_HASH_LEN],
-	    void (*progress)(void *, uint64_t), void *arg);
+	    const struct copy_opts *co);
 /*
  * GET rel's object afresh, size bytes, hashed into hash, written to wfd
- * from offset 0 (wfd < 0: only hashed).  0, -ESTALE (another size),
- * -ENOENT, or -errno.
+ * from offset 0 (wfd < 0: only hashed); co as for s3_put.  0, -ESTALE
+ * (another size), -ENOENT, -ECANCELED, or -errno.
  */
 int	s3_get(struct s3 *, const char *rel, uint64_t size, int wfd,
-	    unsigned char hash[JTS_HASH_LEN]);
+	    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co);
 /* The bytes and objects beneath the prefix (a listing): 0 or -errno. */
 int	s3_usage(struct s3 *, uint64_t *bytes, uint64_t *objects);
 /* DELETE rel's object: 0 (also if it was not there), or -errno. */

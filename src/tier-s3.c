@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "engine.h"
 #include "move-int.h"
 #include "s3.h"
@@ -257,7 +258,7 @@ s3t_read_into(struct tier *t, struct copier *cp, const char *rel,
 	(void)cp;
 	if (s == NULL)
 		return -EHOSTUNREACH;
-	return s3_get(s, rel, (uint64_t)size, wfd, out);
+	return s3_get(s, rel, (uint64_t)size, wfd, out, NULL);
 }
 
 static int
@@ -317,11 +318,11 @@ s3t_probe(struct tier *t, int src, uint64_t size, const char *rel,
 		return -EHOSTUNREACH;
 	}
 	t0 = jts_mono_ns();
-	r = s3_put(s, rel, src, size, 0, h, NULL, NULL);
+	r = s3_put(s, rel, src, size, 0, h, NULL);
 	*write_ns = jts_mono_ns() - t0;
 	if (r == 0) {
 		t0 = jts_mono_ns();
-		r = s3_get(s, rel, size, -1, back);
+		r = s3_get(s, rel, size, -1, back, NULL);
 		*read_ns = jts_mono_ns() - t0;
 		if (r == 0 && memcmp(h, back, JTS_HASH_LEN) != 0)
 			r = -EBADMSG;
@@ -422,12 +423,6 @@ s3t_drop_tmp(struct engine *e, struct move_item *it)
 		it->tmp_left = true;	/* recovery removes it */
 }
 
-static void
-s3_progress(void *arg, uint64_t n)
-{
-	progress_bytes(arg, n);
-}
-
 /* Step 5 to S3: each file uploaded, hashed as it is read. */
 static int
 s3t_copy(struct batch *b, struct move_item **v, int n)
@@ -438,14 +433,15 @@ s3t_copy(struct batch *b, struct move_item **v, int n)
 
 	for (i = 0; i < n; i++) {
 		struct move_item *it = v[i];
+		struct copy_opts co;
 
 		if (!pending(it))
 			continue;
+		copy_opts_of(b, it, &co);
 		jts_fault_point("copy");
 		jts_pause_point("copy");
 		r = s == NULL ? -EHOSTUNREACH : s3_put(s, it->rel, it->fd,
-		    (uint64_t)it->pre.st_size, it->jid, it->hash,
-		    s3_progress, b->pg);
+		    (uint64_t)it->pre.st_size, it->jid, it->hash, &co);
 		if (r == 0 && lease_lost_fd(it->fd))
 			r = -ECANCELED;
 		if (r == -ESTALE || r == -ECANCELED) {
@@ -494,7 +490,7 @@ s3t_readback(struct batch *b, struct move_item **v, int n)
 			continue;
 		jts_fault_point("verify");
 		r = s == NULL ? -EHOSTUNREACH : s3_get(s, v[i]->rel,
-		    (uint64_t)v[i]->pre.st_size, -1, h);
+		    (uint64_t)v[i]->pre.st_size, -1, h, NULL);
 		if (r == -EIO || r == -EHOSTUNREACH || r == -ETIMEDOUT) {
 			item_fail(v[i], IT_FAILED, "reading the copy back on "
 			    "tier %s failed: %s", tier_name(e, v[i]->dst),
@@ -526,12 +522,15 @@ s3t_fetch(struct batch *b, struct move_item *it, int wfd, const char **why)
 {
 	struct engine *e = b->e;
 	struct s3 *s = conn(e, it->src);
+	struct copy_opts co;
 	int r;
 
+	batch_copy_opts(b, &co);
+	co.stop_flag = &stop_requested;
 	jts_fault_point("copy");
 	jts_pause_point("copy");
 	r = s == NULL ? -EHOSTUNREACH : s3_get(s, it->rel,
-	    (uint64_t)it->pre.st_size, wfd, it->hash);
+	    (uint64_t)it->pre.st_size, wfd, it->hash, &co);
 	*why = r != 0 && r != -ESTALE ? s3_why(e, it->src) : NULL;
 	return r;
 }
@@ -632,7 +631,7 @@ s3t_drop_same(struct engine *e, int t, const char *rel, int64_t id,
 	if ((r = s3_head(s, rel, &o)) != 0)
 		return r;
 	r = (int64_t)o.size != size ? -ESTALE :
-	    s3_get(s, rel, (uint64_t)size, -1, got);
+	    s3_get(s, rel, (uint64_t)size, -1, got, NULL);
 	if (r == -ESTALE || (r == 0 && memcmp(got, hash, JTS_HASH_LEN) != 0)) {
 		snprintf(why, len, "%s on tier %s differs from the verified "
 		    "copy", rel, tier_name(e, t));

@@ -2,8 +2,9 @@
 # s3-faults.sh - the object store misbehaves for real (a one-node Ceph
 # cluster and its gateway, tests/lib-s3.sh): unreachable at start, the
 # gateway stopped (SIGSTOP) and killed mid-upload and restarted, a bucket
-# quota reached; and jts-tierctl killed in the middle of a multipart
-# upload, after the read-back and after the commit.  Each time: the
+# quota reached, SIGINT in the middle of an upload; and jts-tierctl
+# killed in the middle of a multipart upload, after it, after the
+# read-back and after the commit.  Each time: the
 # source is intact, the CLI returns, recovery aborts the unfinished upload
 # and removes the uncommitted object (s3cmd multipart and s3cmd ls say
 # so), and the next run finishes the work.
@@ -129,7 +130,22 @@ eq "the next run moves it" "$rc" 0
 eq "the object reads back as the source was" \
     "$(s3 get --no-progress "$K/c" - 2>/dev/null | xxh128sum | cut -d' ' -f1)" "${id_c%% *}"
 
-# 7. The bucket's quota is reached: the upload is refused, nothing left.
+# 7. SIGINT in the middle of an upload: it ends at the next part, the
+# upload aborted at once, the source intact.
+head -c 30M /dev/urandom > "$H/e"
+id_e=$(fileid "$H/e")
+JTS_TIER_PAUSE=part:1500 timeout 120 "$CTL" migrate --to cold "$H/e" > "$W/out" 2>&1 &
+cli=$!
+sleep 1
+kill -INT "$cli"
+wait "$cli"; rc=$?
+eq "SIGINT mid-upload: exit 130" "$rc" 130
+eq "source intact" "$(fileid "$H/e")" "$id_e"
+eq "the upload was aborted" "$(uploads)" 0
+eq "no object of e" "$(s3 ls "$K/e" 2>/dev/null | grep -c " $K/e\$")" 0
+eq "no journal row left open" "$(open_rows)" 0
+
+# 8. The bucket's quota is reached: the upload is refused, nothing left.
 radosgw-admin -c "$S3_DIR/ceph.conf" -n client.admin quota set \
     --quota-scope=bucket --bucket="$S3_BUCKET" --max-size=70M >/dev/null 2>&1
 radosgw-admin -c "$S3_DIR/ceph.conf" -n client.admin quota enable \

@@ -1,0 +1,118 @@
+#!/bin/bash
+# s3-bench.sh - warm (btrfs, compress=zstd) -> S3 against s3cmd put, in
+# the same run, on a one-node Ceph cluster whose gateway listens on
+# loopback (started here, as the tests start it).  jts-tierctl migrate
+# uploads, reads every object back with a fresh GET and compares it, and
+# commits the move; s3cmd put only uploads (with its MD5).  Every method
+# runs BENCH_RUNS times in rotated order, the page cache dropped before
+# each run; prints median seconds with min and max, and the throughput
+# ratio jts / s3cmd (goal: at least 1.0).
+#
+#   bench/s3-bench.sh          (as root)
+#
+# Environment: BENCH_RUNS (5), BENCH_LARGE_MB (1024), BENCH_SMALL_FILES
+# (2000), BENCH_SMALL_KB (256), JTS_TIERCTL.
+set -eu
+cd "$(dirname "$0")/.."
+CTL=${JTS_TIERCTL:-$(pwd)/jts-tierctl}
+RUNS=${BENCH_RUNS:-5}
+LARGE_MB=${BENCH_LARGE_MB:-1024}
+NSMALL=${BENCH_SMALL_FILES:-2000}
+SMALL_KB=${BENCH_SMALL_KB:-256}
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+[ -x "$CTL" ] || { echo "bench: build first ($CTL missing)" >&2; exit 1; }
+
+W=$(mktemp -d /var/tmp/jts-s3-bench.XXXXXX)
+. scripts/loopfs.sh
+skip() { echo "bench: $*" >&2; exit 1; }
+need_cmd() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "needs $c"
+	done
+}
+cleanup() {
+	set +e
+	loopfs_cleanup 2>/dev/null
+	rm -rf "$W"
+}
+. tests/lib-s3.sh
+trap 'set +e; stop_s3; cleanup' EXIT
+
+loopfs "$W/warm.img" 4G btrfs "$W/warm" nodiscard,compress=zstd
+start_s3 $(( (LARGE_MB + 2048) << 20 ))
+CONF=$W/conf
+cat > "$CONF" <<CONF
+[catalog]
+path = $W/cat/catalog.db
+[defaults]
+reserve = 64M
+[tier warm]
+kind = btrfs
+root = $W/warm
+CONF
+add_s3_cold jts
+export JTS_TIER_CONF=$CONF
+
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+
+# One run of method m on the set (a directory of warm); seconds into T.
+run_one() {
+	local t0 t1
+	drop
+	t0=$(now)
+	case $1 in
+	jts)	"$CTL" migrate -q --no-progress --to cold "$W/warm/set" \
+		    >/dev/null ;;
+	s3cmd)	s3 put -q --recursive "$W/warm/set" "s3://$S3_BUCKET/s3cmd/" \
+		    >/dev/null ;;
+	esac
+	t1=$(now)
+	T=$(echo "$t1 - $t0" | bc -l | xargs printf '%.3f')
+	# Back as it was, untimed.
+	case $1 in
+	jts)	"$CTL" recall -q --no-progress "$W/warm/set" >/dev/null
+		rm -rf "$W/cat" ;;
+	s3cmd)	s3 del -q --recursive --force "s3://$S3_BUCKET/s3cmd/" \
+		    >/dev/null ;;
+	esac
+}
+
+stats() {
+	printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 }
+	    END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+	    printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'
+}
+
+# bench_set TITLE: RUNS rounds of both methods, the order alternated.
+bench_set() {
+	local r a b tj= ts=
+	for r in $(seq 1 "$RUNS"); do
+		if [ $((r % 2)) -eq 1 ]; then a=jts b=s3cmd; else a=s3cmd b=jts; fi
+		for m in $a $b; do
+			run_one "$m"
+			if [ "$m" = jts ]; then tj="$tj $T"; else ts="$ts $T"; fi
+		done
+	done
+	read -r jm jmn jmx <<< "$(stats "$tj")"
+	read -r sm smn smx <<< "$(stats "$ts")"
+	echo "== $1, $RUNS runs each (seconds: median (min-max))"
+	echo "s3cmd put (MD5, no read-back)        $sm ($smn-$smx)"
+	echo "jts-tierctl migrate (read back, GET)  $jm ($jmn-$jmx)"
+	echo "throughput jts / s3cmd: $(echo "$sm / $jm" | bc -l | xargs printf '%.2f') (goal >= 1.0)"
+	echo "runs: jts:$tj; s3cmd:$ts"
+}
+
+echo "jts-tier s3 benchmark: warm btrfs (zstd) loop -> Ceph RGW on loopback (one BlueStore OSD on a file)"
+echo "kernel $(uname -r), $(nproc) cores; $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(ceph --version | cut -d' ' -f1-3)"
+mkdir -p "$W/warm/set"
+head -c "${LARGE_MB}M" /dev/urandom > "$W/warm/set/large"
+sync
+bench_set "1 file of $LARGE_MB MiB"
+rm -f "$W/warm/set/large"
+for i in $(seq 1 "$NSMALL"); do
+	head -c "${SMALL_KB}K" /dev/urandom > "$W/warm/set/f$i"
+done
+sync
+bench_set "$NSMALL files of $SMALL_KB KiB"
