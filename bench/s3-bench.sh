@@ -26,6 +26,7 @@ SMALL_KB=${BENCH_SMALL_KB:-256}
 W=$(mktemp -d /var/tmp/jts-s3-bench.XXXXXX)
 . scripts/loopfs.sh
 skip() { echo "bench: $*" >&2; exit 1; }
+cpu_lock() { :; }
 need_cmd() {
 	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 || skip "needs $c"

@@ -9,6 +9,8 @@
 . "${JTS_SRCDIR:-.}/tests/lib.sh"
 need_cmd python3 useradd userdel groupadd groupdel setpriv timeout prlimit
 setup_tiers 1G 1G
+# It times the daemon's answers: not beside a Ceph cluster's start.
+cpu_lock -x
 [ -x "$TIERD" ] || skip "jts-tierd not built"
 
 EVIL=jtsevil$$

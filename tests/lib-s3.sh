@@ -67,6 +67,7 @@ start_s3() {
 	mkdir -p "$S3_DIR/log" "$S3_DIR/run" "$S3_DIR/mon.a" "$S3_DIR/mgr.x" \
 	    "$S3_DIR/osd.0" "$S3_DIR/rgw"
 	trap 'set +e; stop_s3; cleanup' EXIT INT TERM
+	cpu_lock -s
 	p=$(_s3_ports) || skip "no three free ports for the test cluster in 25000-29799"
 	S3_PORT=$((p + 2))
 	S3_ENDPOINT=127.0.0.1:$S3_PORT
@@ -127,14 +128,14 @@ CONF
 	ceph-mon -c "$k/ceph.conf" --mkfs -i a --monmap "$k/monmap" \
 	    --keyring "$k/mon.keyring" 2>"$k/log/mkfs.log" ||
 	    _s3_fail "cannot make the test cluster's monitor"
-	ceph-mon -c "$k/ceph.conf" -i a 2>>"$k/log/stderr.log" 5>&- 6>&- 7>&- ||
+	ceph-mon -c "$k/ceph.conf" -i a 2>>"$k/log/stderr.log" 4>&- 5>&- 6>&- 7>&- ||
 	    _s3_fail "the test cluster's monitor did not start"
 	S3_PIDS="mon.a"
 	_s3_wait 60 timeout 10 ceph -c "$k/ceph.conf" mon stat ||
 	    _s3_fail "the test cluster's monitor did not answer within 60 s"
 	_ceph auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' \
 	    mds 'allow *' > "$k/mgr.x.keyring" &&
-	ceph-mgr -c "$k/ceph.conf" -i x 2>>"$k/log/stderr.log" 5>&- 6>&- 7>&- ||
+	ceph-mgr -c "$k/ceph.conf" -i x 2>>"$k/log/stderr.log" 4>&- 5>&- 6>&- 7>&- ||
 	    _s3_fail "the test cluster's manager did not start"
 	S3_PIDS="$S3_PIDS mgr.x"
 	uuid=$(uuidgen)
@@ -147,14 +148,14 @@ CONF
 	ceph-osd -c "$k/ceph.conf" -i 0 --mkfs --osd-uuid "$uuid" \
 	    2>>"$k/log/mkfs.log" >/dev/null ||
 	    _s3_fail "cannot make the test cluster's OSD (BlueStore on a file)"
-	ceph-osd -c "$k/ceph.conf" -i 0 2>>"$k/log/stderr.log" 5>&- 6>&- 7>&- ||
+	ceph-osd -c "$k/ceph.conf" -i 0 2>>"$k/log/stderr.log" 4>&- 5>&- 6>&- 7>&- ||
 	    _s3_fail "the test cluster's OSD did not start"
 	S3_PIDS="$S3_PIDS osd.0"
 	_s3_wait 90 sh -c '"$1" -c "$2" osd stat | grep -q "1 up"' sh ceph \
 	    "$k/ceph.conf" || _s3_fail "the test cluster's OSD was not up within 90 s"
 	_ceph auth get-or-create client.rgw.a mon 'allow rw' osd 'allow rwx' \
 	    mgr 'allow rw' > "$k/client.rgw.a.keyring" &&
-	radosgw -c "$k/ceph.conf" -n client.rgw.a 2>>"$k/log/stderr.log" 5>&- 6>&- 7>&- ||
+	radosgw -c "$k/ceph.conf" -n client.rgw.a 2>>"$k/log/stderr.log" 4>&- 5>&- 6>&- 7>&- ||
 	    _s3_fail "the test cluster's gateway did not start"
 	S3_PIDS="$S3_PIDS client.rgw.a"
 	_s3_wait 90 curl -sf "http://$S3_ENDPOINT/" ||
@@ -194,7 +195,7 @@ s3_gw_kill() {
 # s3_gw_start: the gateway again (after s3_gw_kill); 0 once it answers.
 s3_gw_start() {
 	radosgw -c "$S3_DIR/ceph.conf" -n client.rgw.a \
-	    2>>"$S3_DIR/log/stderr.log" 5>&- 6>&- 7>&- || return 1
+	    2>>"$S3_DIR/log/stderr.log" 4>&- 5>&- 6>&- 7>&- || return 1
 	_s3_wait 90 curl -sf "http://$S3_ENDPOINT/"
 }
 

@@ -222,6 +222,15 @@ hash_manifest() {
 	done)
 }
 
+# cpu_lock -s|-x: tests that start a Ceph cluster (-s, shared among
+# them) take both cores for a while; a test that times the daemon's
+# answers (-x) does not run beside them.  Held until the test exits.
+cpu_lock() {
+	exec 4>/run/lock/jts-tier-test-cpu.lock
+	flock "$1" -w 1200 4 ||
+		skip "the CPU lock was held for 1200 s by other tests"
+}
+
 # open_rows: the journal's rows not yet settled (sqlite3).
 open_rows() {
 	sqlite3 "$CAT" "select count(*) from journal where state not in ('done', 'aborted')"
