@@ -41,7 +41,9 @@ cleanup() {
 trap 'set +e; stop_s3; cleanup' EXIT
 
 loopfs "$W/warm.img" 4G btrfs "$W/warm" nodiscard,compress=zstd
-start_s3 $(( (LARGE_MB + 2048) << 20 ))
+# A sparse file for the OSD, room for several copies of the set (what a
+# run deletes is freed by RGW's garbage collection, run between runs).
+start_s3 $(( (4 * LARGE_MB + 4096) << 20 ))
 CONF=$W/conf
 cat > "$CONF" <<CONF
 [catalog]
@@ -78,6 +80,7 @@ run_one() {
 	s3cmd)	s3 del -q --recursive --force "s3://$S3_BUCKET/s3cmd/" \
 		    >/dev/null ;;
 	esac
+	s3_gc
 }
 
 stats() {

@@ -113,6 +113,10 @@ rgw frontends = beast endpoint=127.0.0.1:$S3_PORT
 rgw data = $S3_DIR/rgw
 rgw dns name = 127.0.0.1
 rgw enable usage log = false
+# What is deleted or aborted is freed soon, not after RGW's two hours:
+# the OSD's small file would fill with garbage otherwise.
+rgw gc obj min wait = 10
+rgw gc processor period = 10
 CONF
 	k=$S3_DIR
 	ceph-authtool --create-keyring "$k/mon.keyring" --gen-key -n mon. \
@@ -216,6 +220,12 @@ add_s3_cold() {
 		printf 'credentials = %s\n' "$CRED"
 		printf '%s\n' "$@"
 	} >> "$CONF"
+}
+
+# s3_gc: free now what was deleted (radosgw-admin gc process).
+s3_gc() {
+	radosgw-admin -c "$S3_DIR/ceph.conf" -n client.admin gc process \
+	    --include-all >/dev/null 2>&1
 }
 
 # s3 ARGS...: s3cmd on the test gateway, as the test user.
