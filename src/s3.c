@@ -255,6 +255,10 @@ on_header(char *h, size_t size, size_t nmemb, void *arg)
 		r->obj.has_hash = unhex16(v, r->obj.hash) == 0;
 	else if (header_value(h, n, "x-amz-meta-jts-id", v, sizeof(v)))
 		r->obj.id = strtoll(v, NULL, 10);
+	else if (header_value(h, n, "x-amz-meta-jts-mtime", v, sizeof(v))) {
+		r->obj.file_mtime_ns = strtoll(v, &e, 10);
+		r->obj.has_file_mtime = *v && *e == '\0';
+	}
 	else if (header_value(h, n, "Last-Modified", v, sizeof(v))) {
 		memset(&tm, 0, sizeof(tm));
 		if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm) != NULL)
@@ -696,11 +700,13 @@ etag_is_md5(const char *etag, const unsigned char md5[16])
 }
 
 static void
-meta_headers(struct req *r, int64_t id, const unsigned char *hash)
+meta_headers(struct req *r, int64_t id, int64_t mtime_ns,
+    const unsigned char *hash)
 {
 	char hex[33];
 
 	req_header(r, "x-amz-meta-jts-id: %" PRId64, id);
+	req_header(r, "x-amz-meta-jts-mtime: %" PRId64, mtime_ns);
 	if (hash != NULL) {
 		jts_hash_hex(hash, hex);
 		req_header(r, "x-amz-meta-jts-xxh3: %s", hex);
@@ -710,7 +716,8 @@ meta_headers(struct req *r, int64_t id, const unsigned char *hash)
 /* One PUT of a file no larger than a part. */
 static int
 put_one(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
+    int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
+    const struct copy_opts *co)
 {
 	XXH128_canonical_t canon;
 	unsigned char md5[16];
@@ -741,7 +748,7 @@ put_one(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 	req_body(&r, buf, size);
 	req_header(&r, "Content-MD5: %s", m64);
 	req_header(&r, "If-None-Match: *");
-	meta_headers(&r, id, hash);
+	meta_headers(&r, id, mtime_ns, hash);
 	e = req_run(&r, "PUT");
 	if (e == 0 && !etag_is_md5(r.obj.etag, md5)) {
 		snprintf(s->err, sizeof(s->err), "PUT: the server's ETag %s "
@@ -808,7 +815,8 @@ abort_upload(struct s3 *s, const char *rel, const char *upload)
  */
 static int
 put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
+    int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
+    const struct copy_opts *co)
 {
 	uint64_t psz = s->c.part_size, off;
 	int nparts = (int)((size + psz - 1) / psz), k, inflight = 0, i, e;
@@ -836,7 +844,7 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 	/* Query strings as SigV4 wants them canonical: each key with its
 	 * '=', keys in order, values escaped (curl signs them as given). */
 	req_init(s, &init, "POST", rel, "uploads=");
-	meta_headers(&init, id, hash);
+	meta_headers(&init, id, mtime_ns, hash);
 	req_body(&init, "", 0);
 	e = req_run(&init, "starting the upload");
 	if (e == 0 && (xml_parse(&x, init.body, init.body_len) != 0 ||
@@ -988,12 +996,13 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 
 int
 s3_put(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
+    int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
+    const struct copy_opts *co)
 {
 	s->err[0] = '\0';
 	if (size <= s->c.part_size)
-		return put_one(s, rel, fd, size, id, hash, co);
-	return put_multi(s, rel, fd, size, id, hash, co);
+		return put_one(s, rel, fd, size, id, mtime_ns, hash, co);
+	return put_multi(s, rel, fd, size, id, mtime_ns, hash, co);
 }
 
 /* A GET's stream: written to the file at its offset and hashed. */

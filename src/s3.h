@@ -41,6 +41,8 @@ struct s3_obj {
 	bool		 has_hash;	/* x-amz-meta-jts-xxh3 */
 	unsigned char	 hash[JTS_HASH_LEN];
 	int64_t		 id;		/* x-amz-meta-jts-id, 0 if none */
+	bool		 has_file_mtime;	/* x-amz-meta-jts-mtime: */
+	int64_t		 file_mtime_ns;	/* the file's, as it was moved */
 	char		 etag[80];
 };
 
@@ -62,6 +64,7 @@ int	s3_head(struct s3 *, const char *rel, struct s3_obj *);
  * Upload size bytes of the local fd as rel's object, never replacing
  * one (If-None-Match where the server honours it; the caller checked
  * before), with id and the stream's XXH3-128 (into hash) as metadata:
+ * and the file's mtime_ns (S3 keeps no times of its own but the upload's);
  * one PUT up to the part size, else a multipart upload, its parts in
  * flight, each with its Content-MD5; an upload that fails is aborted.
  * co (NULL: none): its progress hears of each part sent, its pace is
@@ -70,7 +73,7 @@ int	s3_head(struct s3 *, const char *rel, struct s3_obj *);
  * changed while it was read), or -errno.
  */
 int	s3_put(struct s3 *, const char *rel, int fd, uint64_t size,
-	    int64_t id, unsigned char hash[JTS_HASH_LEN],
+	    int64_t id, int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
 	    const struct copy_opts *co);
 /*
  * GET rel's object afresh, size bytes, hashed into hash, written to wfd

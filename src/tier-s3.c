@@ -229,7 +229,12 @@ stat_of(struct stat *st, const struct s3_obj *o)
 	st->st_nlink = 1;
 	st->st_size = (off_t)o->size;
 	st->st_ino = (ino_t)o->id;
-	st->st_mtim.tv_sec = o->mtime_ns / 1000000000;
+	/* The file's time, kept as metadata; else the upload's. */
+	if (o->has_file_mtime) {
+		st->st_mtim.tv_sec = o->file_mtime_ns / 1000000000;
+		st->st_mtim.tv_nsec = o->file_mtime_ns % 1000000000;
+	} else
+		st->st_mtim.tv_sec = o->mtime_ns / 1000000000;
 	st->st_ctim = st->st_mtim;
 	st->st_atim = st->st_mtim;
 }
@@ -318,7 +323,7 @@ s3t_probe(struct tier *t, int src, uint64_t size, const char *rel,
 		return -EHOSTUNREACH;
 	}
 	t0 = jts_mono_ns();
-	r = s3_put(s, rel, src, size, 0, h, NULL);
+	r = s3_put(s, rel, src, size, 0, 0, h, NULL);
 	*write_ns = jts_mono_ns() - t0;
 	if (r == 0) {
 		t0 = jts_mono_ns();
@@ -441,7 +446,8 @@ s3t_copy(struct batch *b, struct move_item **v, int n)
 		jts_fault_point("copy");
 		jts_pause_point("copy");
 		r = s == NULL ? -EHOSTUNREACH : s3_put(s, it->rel, it->fd,
-		    (uint64_t)it->pre.st_size, it->jid, it->hash, &co);
+		    (uint64_t)it->pre.st_size, it->jid,
+		    jts_ts_ns(&it->pre.st_mtim), it->hash, &co);
 		if (r == 0 && lease_lost_fd(it->fd))
 			r = -ECANCELED;
 		if (r == -ESTALE || r == -ECANCELED) {

@@ -60,6 +60,14 @@ info=$(s3 info "s3://$S3_BUCKET/host1/data/small.txt" 2>&1)
 contains "the object carries the data's XXH3-128" "$info" \
     "x-amz-meta-jts-xxh3: $(printf 'small\n' | xxh128sum | cut -d' ' -f1)"
 
+"$CTL" check > "$W/check.out" 2>&1
+eq "check exits 0 with the files on s3 (each object's size and time)" "$?" 0
+"$CTL" check --verify > "$W/check.out" 2>&1
+eq "check --verify exits 0 (each object read and hashed)" "$?" 0
+contains "the file's ns mtime kept as the object's metadata" \
+    "$(s3 info "s3://$S3_BUCKET/host1/data/small.txt" 2>&1)" \
+    "x-amz-meta-jts-mtime: 981173106123456789"
+
 # The catalog, not the store, is the point of truth: an object put at a
 # key by someone else is never replaced.
 echo other > "$W/other"
