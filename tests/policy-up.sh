@@ -96,11 +96,16 @@ eq "two segments would come back" "$(echo "$out" | grep -c '^move ')" 2
 
 start_daemon JTS_TIER_FILL_CHECK=0.3 JTS_TIER_TRACK_FLUSH=0.3 || exit 1
 wait_log "scan tier=warm" 20 2
+# A policy that never ran is due when the daemon starts: its scheduled
+# run comes first (waited for, so a request never races it).
+wait_log "policy up run=schedule moved=" 30
+contains "the run recalled two" "$(grep 'policy up run=schedule moved=' "$W/d.log")" \
+    "moved=2 "
 out=$("$CTL" policy run up 2>&1); rc=$?
 eq "policy run up exits 0" "$rc" 0
 wait_log "policy up run=request moved=" 30
-contains "the run recalled two" "$(grep 'policy up run=request moved=' "$W/d.log")" \
-    "moved=2 "
+contains "a run asked for then moves nothing more (hot at its low mark)" \
+    "$(grep 'policy up run=request moved=' "$W/d.log")" "moved=0 "
 sleep 2	# several fill checks
 eq "no fill run followed the promotion" "$(grep -c 'run=fill' "$W/d.log")" 0
 stop_daemon
