@@ -121,6 +121,10 @@ finish() {
 		exit 1
 	fi
 	if [ "$T_FAILS" -ne 0 ]; then
+		if [ -s "$W/d.log" ]; then
+			echo "the daemon's log, its last lines:"
+			tail -n 25 "$W/d.log" | sed 's/^/    /'
+		fi
 		echo "$T_NAME: $T_FAILS of $T_CHECKS checks failed (${SECONDS} s)"
 		exit 1
 	fi

@@ -309,7 +309,7 @@ eq "a reader while no daemon ran gets the data from the next" \
     "$(cat "$W/late.got")" "${HASH[late]}"
 
 # --- a recall that fails: the NAS stopped --------------------------------
-"$CTL" migrate -q --to cold "$H/again" > /dev/null 2>&1
+ok "the stub's data moves to the NAS" "$CTL" migrate -q --to cold "$H/again"
 eq "a stub whose data is on the NAS" \
     "$(tier_of s/again)" cold
 regular "its stub is at its path" "$H/again"
@@ -329,7 +329,7 @@ eq "NAS back: the stub reads" \
 eq "catalog: recalled from the NAS to hot" \
     "$(tier_of s/again)" hot
 # The NAS restarted between two recalls: the first after it works.
-"$CTL" migrate -q --to cold "$H/restart" > /dev/null 2>&1
+ok "the stub's data moves to the NAS" "$CTL" migrate -q --to cold "$H/restart"
 eq "a stub whose data is on the NAS" "$(tier_of s/restart)" cold
 nas_kill
 nas_up
