@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ struct s3 {
 	struct s3_conf	 c;
 	char		*userpwd, *sigv4;
 	CURLM		*m;
+	int		 cond;		/* If-None-Match kept: 1, not: -1 */
 	char		 err[512];
 };
 
@@ -713,51 +715,90 @@ meta_headers(struct req *r, int64_t id, int64_t mtime_ns,
 	}
 }
 
+/*
+ * Ready r as the one PUT of a file no larger than a part: read into
+ * *buf (grown as needed, kept by the caller), hashed into hash, its MD5
+ * into md5 and sent as Content-MD5 (the caller kept the pace).  0, or
+ * -errno with s->err set (r not set up).
+ */
+static int
+put_prep(struct s3 *s, struct req *r, unsigned char **buf, size_t *cap,
+    const char *rel, int fd, uint64_t size, int64_t id, int64_t mtime_ns,
+    unsigned char hash[JTS_HASH_LEN], unsigned char md5[16],
+    const struct copy_opts *co)
+{
+	XXH128_canonical_t canon;
+	char m64[32];
+	int e;
+
+	if (*cap < size || *buf == NULL) {
+		free(*buf);
+		*cap = size ? size : 1;
+		*buf = xmalloc(*cap);
+	}
+	if (raised(co)) {
+		snprintf(s->err, sizeof(s->err), "stopped");
+		return -ECANCELED;
+	}
+	if ((e = read_full(fd, *buf, size, 0)) != 0) {
+		snprintf(s->err, sizeof(s->err), "reading the source: %s",
+		    strerror(-e));
+		return e;
+	}
+	XXH128_canonicalFromHash(&canon, XXH3_128bits(*buf, size));
+	memcpy(hash, canon.digest, JTS_HASH_LEN);
+	md5_of(*buf, size, md5);
+	b64(md5, 16, m64);
+	req_init(s, r, "PUT", rel, NULL);
+	req_body(r, *buf, size);
+	req_header(r, "Content-MD5: %s", m64);
+	req_header(r, "If-None-Match: *");
+	meta_headers(r, id, mtime_ns, hash);
+	return 0;
+}
+
+/* Judge a finished one-PUT: 0, or -errno with s->err set. */
+static int
+put_judge(struct req *r, const unsigned char md5[16])
+{
+	int e = req_judge(r, "PUT");
+
+	if (e == 0 && !etag_is_md5(r->obj.etag, md5)) {
+		snprintf(r->s->err, sizeof(r->s->err), "PUT: the server's "
+		    "ETag %s is not the MD5 of what was sent", r->obj.etag);
+		e = -EBADMSG;
+	}
+	return e;
+}
+
 /* One PUT of a file no larger than a part. */
 static int
 put_one(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
     int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
     const struct copy_opts *co)
 {
-	XXH128_canonical_t canon;
-	unsigned char md5[16];
-	char m64[32];
+	unsigned char md5[16], *buf = NULL;
+	size_t cap = 0;
 	struct req r;
-	void *buf = xmalloc(size ? size : 1);
 	int e;
 
-	if ((e = read_full(fd, buf, size, 0)) != 0) {
-		snprintf(s->err, sizeof(s->err), "reading the source: %s",
-		    strerror(-e));
-		free(buf);
-		return e;
-	}
 	while (!copy_pace_ok(co, size, false))
 		if (raised(co))
 			break;
-	if (raised(co)) {
-		snprintf(s->err, sizeof(s->err), "stopped");
-		free(buf);
-		return -ECANCELED;
+	e = put_prep(s, &r, &buf, &cap, rel, fd, size, id, mtime_ns, hash,
+	    md5, co);
+	if (e == 0) {
+		req_start(&r);
+		if (req_next(s) != &r) {
+			snprintf(s->err, sizeof(s->err), "PUT: the request was "
+			    "lost");
+			e = -EIO;
+		} else
+			e = put_judge(&r, md5);
+		if (e == 0)
+			told(co, size);
+		req_free(&r);
 	}
-	XXH128_canonicalFromHash(&canon, XXH3_128bits(buf, size));
-	memcpy(hash, canon.digest, JTS_HASH_LEN);
-	md5_of(buf, size, md5);
-	b64(md5, 16, m64);
-	req_init(s, &r, "PUT", rel, NULL);
-	req_body(&r, buf, size);
-	req_header(&r, "Content-MD5: %s", m64);
-	req_header(&r, "If-None-Match: *");
-	meta_headers(&r, id, mtime_ns, hash);
-	e = req_run(&r, "PUT");
-	if (e == 0 && !etag_is_md5(r.obj.etag, md5)) {
-		snprintf(s->err, sizeof(s->err), "PUT: the server's ETag %s "
-		    "is not the MD5 of what was sent", r.obj.etag);
-		e = -EBADMSG;
-	}
-	if (e == 0)
-		told(co, size);
-	req_free(&r);
 	free(buf);
 	return e;
 }
@@ -994,6 +1035,58 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 	return e;
 }
 
+/*
+ * Does the server refuse a PUT with If-None-Match: * over an object?
+ * Asked once, with an object of a random name beneath the prefix, put
+ * twice and removed; false (a look before each upload) if it is not
+ * known.
+ */
+static bool
+cond_put_kept(struct s3 *s)
+{
+	unsigned char rnd[16], md5[16];
+	char rel[64], keep[sizeof(s->err)];
+	struct req r;
+	int i, e = 0, k;
+
+	if (s->cond != 0)
+		return s->cond > 0;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return false;
+	k = snprintf(rel, sizeof(rel), ".jts-tier-probe-");
+	for (i = 0; i < 16; i++)
+		k += snprintf(rel + k, sizeof(rel) - (size_t)k, "%02x", rnd[i]);
+	memcpy(keep, s->err, sizeof(keep));
+	for (i = 0; i < 2 && e == 0; i++) {
+		static const char body[] = "jts-tier: does the server keep "
+		    "If-None-Match?\n";
+		char m64[32];
+
+		md5_of(body, sizeof(body) - 1, md5);
+		b64(md5, 16, m64);
+		req_init(s, &r, "PUT", rel, NULL);
+		req_body(&r, body, sizeof(body) - 1);
+		req_header(&r, "Content-MD5: %s", m64);
+		req_header(&r, "If-None-Match: *");
+		e = req_run(&r, "PUT");
+		req_free(&r);
+		if (i == 1 && e == -EEXIST)
+			s->cond = 1;
+		else if (e == 0 ? i == 1 : e != -EHOSTUNREACH &&
+		    e != -ETIMEDOUT && e != -EIO)
+			s->cond = -1;	/* not kept, or not to be asked */
+	}
+	(void)s3_delete(s, rel);
+	memcpy(s->err, keep, sizeof(keep));
+	return s->cond > 0;
+}
+
+bool
+s3_put_refuses_existing(struct s3 *s, uint64_t size)
+{
+	return size <= s->c.part_size && cond_put_kept(s);
+}
+
 int
 s3_put(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
     int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
@@ -1042,41 +1135,482 @@ sink_write(void *arg, const char *p, size_t n)
 	return 0;
 }
 
+/* Ready r as a GET of rel into sink k (its hash state made here). */
+static void
+get_prep(struct s3 *s, struct req *r, struct sink *k, const char *rel,
+    uint64_t size, int wfd, const struct copy_opts *co)
+{
+	memset(k, 0, sizeof(*k));
+	if ((k->xs = XXH3_createState()) == NULL)
+		jts_oom();
+	XXH3_128bits_reset(k->xs);
+	k->fd = wfd;
+	k->size = size;
+	k->co = co;
+	req_init(s, r, "GET", rel, NULL);
+	r->sink = sink_write;
+	r->sink_arg = k;
+}
+
+/* Judge a finished GET (r, into k): 0 with hash set, or -errno; k's
+ * state freed. */
+static int
+get_judge(struct req *r, struct sink *k, unsigned char hash[JTS_HASH_LEN])
+{
+	struct s3 *s = r->s;
+	XXH128_canonical_t canon;
+	int e = req_judge(r, "GET");
+
+	if (e == 0 && k->off != k->size) {
+		snprintf(s->err, sizeof(s->err), "GET: %" PRIu64 " bytes, not "
+		    "%" PRIu64, k->off, k->size);
+		e = -ESTALE;
+	} else if (e == -ESTALE)
+		snprintf(s->err, sizeof(s->err), "GET: longer than %" PRIu64
+		    " bytes", k->size);
+	if (e == 0) {
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(k->xs));
+		memcpy(hash, canon.digest, JTS_HASH_LEN);
+	}
+	XXH3_freeState(k->xs);
+	k->xs = NULL;
+	return e;
+}
+
+/* Write len bytes of p to fd at off, all of them: 0 or -errno. */
+static int
+pwrite_full(int fd, const void *p, size_t len, uint64_t off)
+{
+	size_t w = 0;
+	ssize_t n;
+
+	while (w < len) {
+		n = pwrite(fd, (const char *)p + w, len - w, (off_t)(off + w));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		w += (size_t)n;
+	}
+	return 0;
+}
+
+/* A range of a GET, into its slot's buffer. */
+struct rsink {
+	unsigned char	*buf;
+	size_t		 want, got;
+	const struct copy_opts *co;
+};
+
+static int
+rsink_write(void *arg, const char *p, size_t n)
+{
+	struct rsink *k = arg;
+
+	if (n > k->want - k->got)
+		return -ESTALE;	/* more than the range: not honoured */
+	if (raised(k->co))
+		return -ECANCELED;
+	memcpy(k->buf + k->got, p, n);
+	k->got += n;
+	return 0;
+}
+
+/*
+ * A large object's GET as ranges of a part's size, up to inflight at
+ * once, hashed and written to wfd (if >= 0) in order as each range and
+ * those before it are in.  As s3_get.
+ */
+static int
+get_ranged(struct s3 *s, const char *rel, uint64_t size, int wfd,
+    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
+{
+	uint64_t psz = s->c.part_size;
+	int w = s->c.inflight, nr = (int)((size + psz - 1) / psz);
+	int k = 0, hashed = 0, inflight = 0, i, e = 0, x;
+	struct req *slots = xcalloc((size_t)w, sizeof(*slots));
+	struct rsink *ks = xcalloc((size_t)w, sizeof(*ks));
+	int *range = xcalloc((size_t)w, sizeof(*range));
+	bool *done = xcalloc((size_t)w, sizeof(*done));
+	XXH3_state_t *xs = XXH3_createState();
+	XXH128_canonical_t canon;
+	struct req *r;
+
+	if (xs == NULL)
+		jts_oom();
+	XXH3_128bits_reset(xs);
+	for (i = 0; i < w; i++)
+		range[i] = -1;
+	while (hashed < nr && (e == 0 || inflight > 0)) {
+		/* Start ranges while slots are free (kept by the pace). */
+		while (e == 0 && k < nr && inflight < w) {
+			uint64_t off = (uint64_t)k * psz;
+			size_t n = (size_t)(size - off < psz ? size - off : psz);
+			char rg[64];
+
+			if (raised(co)) {
+				snprintf(s->err, sizeof(s->err), "stopped");
+				e = -ECANCELED;
+				break;
+			}
+			/* A slot neither in flight nor waiting its turn
+			 * (all taken: the next in order is still to come). */
+			for (i = 0; i < w && range[i] >= 0; i++)
+				;
+			if (i == w)
+				break;
+			if (!copy_pace_ok(co, n, inflight > 0)) {
+				if (inflight > 0)
+					break;
+				continue;
+			}
+			if (ks[i].buf == NULL)
+				ks[i].buf = xmalloc(psz);
+			ks[i].want = n;
+			ks[i].got = 0;
+			ks[i].co = co;
+			req_init(s, &slots[i], "GET", rel, NULL);
+			snprintf(rg, sizeof(rg), "bytes=%" PRIu64 "-%" PRIu64,
+			    off, off + n - 1);
+			req_header(&slots[i], "Range: %s", rg);
+			slots[i].sink = rsink_write;
+			slots[i].sink_arg = &ks[i];
+			req_start(&slots[i]);
+			range[i] = k++;
+			done[i] = false;
+			inflight++;
+		}
+		if (inflight == 0)
+			break;
+		if ((r = req_next(s)) == NULL) {
+			snprintf(s->err, sizeof(s->err), "GET: the requests "
+			    "were lost");
+			for (i = 0; i < w; i++)
+				if (range[i] >= 0 && !done[i]) {
+					curl_multi_remove_handle(s->m,
+					    slots[i].h);
+					req_free(&slots[i]);
+					range[i] = -1;
+				}
+			e = -EIO;
+			break;
+		}
+		i = (int)(r - slots);
+		done[i] = true;
+		inflight--;
+		if (e == 0) {
+			x = req_judge(r, "GET");
+
+			if (x == 0 && r->status != 206) {
+				snprintf(s->err, sizeof(s->err), "GET: the "
+				    "server did not answer a range (HTTP %ld)",
+				    r->status);
+				x = -EPROTO;
+			} else if (x == 0 && ks[i].got != ks[i].want) {
+				snprintf(s->err, sizeof(s->err), "GET: %zu bytes "
+				    "at %" PRIu64 ", not %zu", ks[i].got,
+				    (uint64_t)range[i] * psz, ks[i].want);
+				x = -ESTALE;
+			} else if (x == -ESTALE)
+				snprintf(s->err, sizeof(s->err), "GET: longer "
+				    "than %" PRIu64 " bytes", size);
+			e = x;
+		}
+		req_free(r);
+		/* Hash and write, in order, what is in. */
+		for (;;) {
+			for (i = 0; i < w && range[i] != hashed; i++)
+				;
+			if (i == w || !done[i])
+				break;
+			if (e == 0) {
+				XXH3_128bits_update(xs, ks[i].buf, ks[i].got);
+				if (wfd >= 0 && (x = pwrite_full(wfd, ks[i].buf,
+				    ks[i].got, (uint64_t)hashed * psz)) != 0) {
+					e = x;
+					snprintf(s->err, sizeof(s->err),
+					    "writing: %s", strerror(-x));
+				}
+				told(co, ks[i].got);
+			}
+			range[i] = -1;
+			hashed++;
+		}
+		if (e != 0 && inflight == 0)
+			break;
+	}
+	if (e == 0 && hashed != nr) {
+		snprintf(s->err, sizeof(s->err), "GET: ranges lost");
+		e = -EIO;
+	}
+	if (e == 0) {
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(xs));
+		memcpy(hash, canon.digest, JTS_HASH_LEN);
+	}
+	XXH3_freeState(xs);
+	for (i = 0; i < w; i++)
+		free(ks[i].buf);
+	free(ks);
+	free(slots);
+	free(range);
+	free(done);
+	return e;
+}
+
 int
 s3_get(struct s3 *s, const char *rel, uint64_t size, int wfd,
     unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co)
 {
-	XXH128_canonical_t canon;
 	struct sink k;
 	struct req r;
 	int e;
 
 	s->err[0] = '\0';
-	memset(&k, 0, sizeof(k));
-	if ((k.xs = XXH3_createState()) == NULL)
-		jts_oom();
-	XXH3_128bits_reset(k.xs);
-	k.fd = wfd;
-	k.size = size;
-	k.co = co;
-	req_init(s, &r, "GET", rel, NULL);
-	r.sink = sink_write;
-	r.sink_arg = &k;
-	e = req_run(&r, "GET");
-	if (e == 0 && k.off != size) {
-		snprintf(s->err, sizeof(s->err), "GET: %" PRIu64 " bytes, not "
-		    "%" PRIu64, k.off, size);
-		e = -ESTALE;
-	} else if (e == -ESTALE)
-		snprintf(s->err, sizeof(s->err), "GET: longer than %" PRIu64
-		    " bytes", size);
-	if (e == 0) {
-		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(k.xs));
-		memcpy(hash, canon.digest, JTS_HASH_LEN);
-	}
-	XXH3_freeState(k.xs);
+	if (size > s->c.part_size && s->c.inflight > 1)
+		return get_ranged(s, rel, size, wfd, hash, co);
+	get_prep(s, &r, &k, rel, size, wfd, co);
+	req_start(&r);
+	if (req_next(s) != &r) {
+		snprintf(s->err, sizeof(s->err), "GET: the request was lost");
+		XXH3_freeState(k.xs);
+		e = -EIO;
+	} else
+		e = get_judge(&r, &k, hash);
 	req_free(&r);
 	return e;
+}
+
+/* --- many objects at once -------------------------------------------------- */
+
+static void
+many_failed(struct s3 *s, struct s3_many *m, int e)
+{
+	m->err = e;
+	snprintf(m->why, sizeof(m->why), "%s", s->err[0] ? s->err :
+	    strerror(-e));
+}
+
+/* The slots of requests in flight for s3_put_many and s3_get_many. */
+struct slots {
+	int		 n;		/* at most in flight */
+	struct req	*r;
+	int		*who;		/* the item in slot i, or -1 */
+	unsigned char	**buf;		/* a PUT's body */
+	size_t		*cap;
+	unsigned char	(*md5)[16];
+	struct sink	*k;		/* a GET's stream */
+};
+
+static void
+slots_new(struct slots *sl, int n)
+{
+	int i;
+
+	sl->n = n;
+	sl->r = xcalloc((size_t)n, sizeof(*sl->r));
+	sl->who = xcalloc((size_t)n, sizeof(*sl->who));
+	sl->buf = xcalloc((size_t)n, sizeof(*sl->buf));
+	sl->cap = xcalloc((size_t)n, sizeof(*sl->cap));
+	sl->md5 = xcalloc((size_t)n, sizeof(*sl->md5));
+	sl->k = xcalloc((size_t)n, sizeof(*sl->k));
+	for (i = 0; i < n; i++)
+		sl->who[i] = -1;
+}
+
+static int
+slots_free_one(const struct slots *sl)
+{
+	int i;
+
+	for (i = 0; i < sl->n && sl->who[i] >= 0; i++)
+		;
+	return i;
+}
+
+/* Every request still in flight is lost: each of its items fails. */
+static void
+slots_lost(struct s3 *s, struct slots *sl, struct s3_many *v)
+{
+	int i;
+
+	snprintf(s->err, sizeof(s->err), "the requests were lost");
+	for (i = 0; i < sl->n; i++) {
+		if (sl->who[i] < 0)
+			continue;
+		curl_multi_remove_handle(s->m, sl->r[i].h);
+		if (sl->k[i].xs != NULL) {
+			XXH3_freeState(sl->k[i].xs);
+			sl->k[i].xs = NULL;
+		}
+		req_free(&sl->r[i]);
+		many_failed(s, &v[sl->who[i]], -EIO);
+		sl->who[i] = -1;
+	}
+}
+
+static void
+slots_free(struct slots *sl)
+{
+	int i;
+
+	for (i = 0; i < sl->n; i++)
+		free(sl->buf[i]);
+	free(sl->r);
+	free(sl->who);
+	free(sl->buf);
+	free(sl->cap);
+	free(sl->md5);
+	free(sl->k);
+}
+
+/* What a kind of request does with one item of many. */
+struct many_kind {
+	bool	 paced;		/* kept to the pace before it starts */
+	/* one larger than a part, run alone: 0 or -errno */
+	int	(*alone)(struct s3 *, struct s3_many *);
+	/* start it in slot i: 0, or -errno (not started) */
+	int	(*start)(struct s3 *, struct slots *, int i, struct s3_many *);
+	/* judge its finished request: 0 or -errno */
+	int	(*judge)(struct req *, struct slots *, int i, struct s3_many *);
+};
+
+static int
+put_alone(struct s3 *s, struct s3_many *m)
+{
+	return put_multi(s, m->rel, m->fd, m->size, m->id, m->mtime_ns,
+	    m->hash, m->co);
+}
+
+static int
+put_start(struct s3 *s, struct slots *sl, int i, struct s3_many *m)
+{
+	int e = put_prep(s, &sl->r[i], &sl->buf[i], &sl->cap[i], m->rel,
+	    m->fd, m->size, m->id, m->mtime_ns, m->hash, sl->md5[i], m->co);
+
+	if (e == 0)
+		req_start(&sl->r[i]);
+	return e;
+}
+
+static int
+put_done(struct req *r, struct slots *sl, int i, struct s3_many *m)
+{
+	int e = put_judge(r, sl->md5[i]);
+
+	if (e == 0)
+		told(m->co, m->size);
+	return e;
+}
+
+static int
+get_alone(struct s3 *s, struct s3_many *m)
+{
+	return get_ranged(s, m->rel, m->size, m->fd, m->hash, m->co);
+}
+
+static int
+get_start(struct s3 *s, struct slots *sl, int i, struct s3_many *m)
+{
+	get_prep(s, &sl->r[i], &sl->k[i], m->rel, m->size, m->fd, m->co);
+	req_start(&sl->r[i]);
+	return 0;
+}
+
+static int
+get_done(struct req *r, struct slots *sl, int i, struct s3_many *m)
+{
+	return get_judge(r, &sl->k[i], m->hash);
+}
+
+static const struct many_kind many_put = {
+	true, put_alone, put_start, put_done
+};
+static const struct many_kind many_get = {
+	false, get_alone, get_start, get_done
+};
+
+/* The n items, in order, up to inflight at once; one larger than a part
+ * alone once those in flight are done (its own parts or ranges in
+ * flight).  How many succeeded. */
+static int
+many_run(struct s3 *s, const struct many_kind *kind, struct s3_many *v,
+    int n, const char *point)
+{
+	bool multi = s->c.inflight > 1 || kind == &many_put;
+	struct slots sl;
+	struct s3_many *m;
+	struct req *r;
+	int next = 0, inflight = 0, ok = 0, i, e;
+
+	slots_new(&sl, s->c.inflight);
+	while (next < n || inflight > 0) {
+		/* Start what the slots and the pace allow, in order. */
+		while (next < n && inflight < sl.n) {
+			m = &v[next];
+			if (m->size > s->c.part_size && multi && inflight > 0)
+				break;
+			if (raised(m->co))
+				e = -ECANCELED;
+			else if (kind->paced && !copy_pace_ok(m->co, m->size,
+			    inflight > 0)) {
+				if (inflight > 0)
+					break;	/* held: take an answer */
+				continue;	/* the pace slept */
+			} else {
+				jts_fault_point(point);
+				jts_pause_point(point);
+				s->err[0] = '\0';
+				if (m->size > s->c.part_size && multi)
+					e = kind->alone(s, m);
+				else {
+					i = slots_free_one(&sl);
+					if ((e = kind->start(s, &sl, i, m)) == 0) {
+						sl.who[i] = next++;
+						inflight++;
+						continue;
+					}
+				}
+			}
+			if (e == -ECANCELED && s->err[0] == '\0')
+				snprintf(s->err, sizeof(s->err), "stopped");
+			if (e == 0)
+				m->err = 0, ok++;
+			else
+				many_failed(s, m, e);
+			next++;
+		}
+		if (inflight == 0)
+			continue;
+		if ((r = req_next(s)) == NULL) {
+			slots_lost(s, &sl, v);
+			inflight = 0;
+			continue;
+		}
+		i = (int)(r - sl.r);
+		m = &v[sl.who[i]];
+		s->err[0] = '\0';
+		if ((e = kind->judge(r, &sl, i, m)) == 0)
+			m->err = 0, ok++;
+		else
+			many_failed(s, m, e);
+		req_free(r);
+		sl.who[i] = -1;
+		inflight--;
+	}
+	slots_free(&sl);
+	return ok;
+}
+
+int
+s3_put_many(struct s3 *s, struct s3_many *v, int n)
+{
+	return many_run(s, &many_put, v, n, "copy");
+}
+
+int
+s3_get_many(struct s3 *s, struct s3_many *v, int n, const char *point)
+{
+	return many_run(s, &many_get, v, n, point);
 }
 
 int

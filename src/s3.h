@@ -76,12 +76,37 @@ int	s3_put(struct s3 *, const char *rel, int fd, uint64_t size,
 	    int64_t id, int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
 	    const struct copy_opts *co);
 /*
+ * Would an upload of size bytes be refused by the server where an object
+ * is (a single PUT, If-None-Match kept: asked once)?  If not, look first.
+ */
+bool	s3_put_refuses_existing(struct s3 *, uint64_t size);
+/*
  * GET rel's object afresh, size bytes, hashed into hash, written to wfd
  * from offset 0 (wfd < 0: only hashed); co as for s3_put.  0, -ESTALE
  * (another size), -ENOENT, -ECANCELED, or -errno.
  */
 int	s3_get(struct s3 *, const char *rel, uint64_t size, int wfd,
 	    unsigned char hash[JTS_HASH_LEN], const struct copy_opts *co);
+/* One object of many moved at once. */
+struct s3_many {
+	const char	*rel;
+	int		 fd;		/* put: read; get: written (or -1) */
+	uint64_t	 size;
+	int64_t		 id, mtime_ns;	/* put: its metadata */
+	const struct copy_opts *co;	/* as for s3_put and s3_get */
+	unsigned char	 hash[JTS_HASH_LEN];	/* of what was sent, or got */
+	int		 err;		/* as s3_put's or s3_get's */
+	char		 why[512];	/* err in words */
+};
+/*
+ * Each of n uploads as s3_put, in order, up to inflight requests at once;
+ * one larger than a part alone (its parts in flight).  How many succeeded;
+ * each item's err and why say how it went.
+ */
+int	s3_put_many(struct s3 *, struct s3_many *v, int n);
+/* Each of n GETs as s3_get, up to inflight at once; as s3_put_many
+ * (point: the fault point each one passes, for the tests). */
+int	s3_get_many(struct s3 *, struct s3_many *v, int n, const char *point);
 /* The bytes and objects beneath the prefix (a listing): 0 or -errno. */
 int	s3_usage(struct s3 *, uint64_t *bytes, uint64_t *objects);
 /* DELETE rel's object: 0 (also if it was not there), or -errno. */

@@ -554,6 +554,25 @@ posix_copy(struct batch *b, struct move_item **v, int n)
 	if (tier_has(src, TIER_CAP_LOCAL))
 		return batch_by_size(b, v, n, is_small, phase_copy,
 		    phase_copy_many);
+	if (src->ops->fetch_many != NULL) {
+		int *wfds = xcalloc((size_t)n, sizeof(*wfds));
+		int *res = xcalloc((size_t)n, sizeof(*res));
+		char **whys = xcalloc((size_t)n, sizeof(*whys));
+
+		for (i = 0; i < n; i++)
+			wfds[i] = copy_open(b, v[i]);
+		src->ops->fetch_many(b, v, wfds, res, whys, n);
+		for (i = 0; i < n; i++) {
+			if (wfds[i] >= 0 && copy_done(b, v[i], wfds[i], res[i],
+			    b->one, whys[i]) == 0)
+				live++;
+			free(whys[i]);
+		}
+		free(whys);
+		free(res);
+		free(wfds);
+		return live;
+	}
 	for (i = 0; i < n; i++) {
 		if ((wfd = copy_open(b, v[i])) < 0)
 			continue;

@@ -393,6 +393,9 @@ s3t_dst_prepare(struct batch *b, struct move_item *it)
 		    tier_name(e, it->dst));
 		return;
 	}
+	/* Where the upload itself is refused over an object, no look. */
+	if (s3_put_refuses_existing(s, (uint64_t)it->pre.st_size))
+		return;
 	r = s3_head(s, it->rel, &o);
 	if (r == 0)
 		item_fail(it, IT_FAILED, "already exists on tier %s; not "
@@ -428,26 +431,41 @@ s3t_drop_tmp(struct engine *e, struct move_item *it)
 		it->tmp_left = true;	/* recovery removes it */
 }
 
-/* Step 5 to S3: each file uploaded, hashed as it is read. */
+/*
+ * Step 5 to S3: each file uploaded, hashed as it is read; small files
+ * several at once, a large one in parts in flight.
+ */
 static int
 s3t_copy(struct batch *b, struct move_item **v, int n)
 {
 	struct engine *e = b->e;
 	struct s3 *s = conn(e, v[0]->dst);
-	int i, r, live = 0;
+	struct copy_opts *co = xcalloc((size_t)n, sizeof(*co));
+	struct s3_many *m = xcalloc((size_t)n, sizeof(*m));
+	struct move_item **w = xcalloc((size_t)n, sizeof(*w));
+	int i, k = 0, r, live = 0;
 
 	for (i = 0; i < n; i++) {
 		struct move_item *it = v[i];
-		struct copy_opts co;
 
 		if (!pending(it))
 			continue;
-		copy_opts_of(b, it, &co);
-		jts_fault_point("copy");
-		jts_pause_point("copy");
-		r = s == NULL ? -EHOSTUNREACH : s3_put(s, it->rel, it->fd,
-		    (uint64_t)it->pre.st_size, it->jid,
-		    jts_ts_ns(&it->pre.st_mtim), it->hash, &co);
+		copy_opts_of(b, it, &co[k]);
+		m[k].rel = it->rel;
+		m[k].fd = it->fd;
+		m[k].size = (uint64_t)it->pre.st_size;
+		m[k].id = it->jid;
+		m[k].mtime_ns = jts_ts_ns(&it->pre.st_mtim);
+		m[k].co = &co[k];
+		w[k++] = it;
+	}
+	if (s != NULL && k > 0)
+		(void)s3_put_many(s, m, k);
+	for (i = 0; i < k; i++) {
+		struct move_item *it = w[i];
+
+		r = s == NULL ? -EHOSTUNREACH : m[i].err;
+		memcpy(it->hash, m[i].hash, JTS_HASH_LEN);
 		if (r == 0 && lease_lost_fd(it->fd))
 			r = -ECANCELED;
 		if (r == -ESTALE || r == -ECANCELED) {
@@ -459,9 +477,9 @@ s3t_copy(struct batch *b, struct move_item **v, int n)
 			    "not overwritten", tier_name(e, it->dst));
 		else if (r != 0)
 			item_fail(it, IT_FAILED, "upload to tier %s failed: "
-			    "%s%s", tier_name(e, it->dst), s3_why(e, it->dst),
-			    r == -EDQUOT ? " (the bucket's quota is reached)" :
-			    "");
+			    "%s%s", tier_name(e, it->dst), s == NULL ?
+			    s3_why(e, it->dst) : m[i].why, r == -EDQUOT ?
+			    " (the bucket's quota is reached)" : "");
 		else if (copy_judge(b, it, 0, NULL) == 0) {
 			live++;
 			continue;
@@ -470,6 +488,9 @@ s3t_copy(struct batch *b, struct move_item **v, int n)
 			s3t_drop_tmp(e, it);
 		item_close(it);
 	}
+	free(w);
+	free(m);
+	free(co);
 	return live;
 }
 
@@ -482,31 +503,40 @@ s3t_durable(struct batch *b, struct move_item **v, int n)
 	return n;
 }
 
-/* Step 6 on S3: a fresh GET of each object, compared. */
+/* Step 6 on S3: a fresh GET of each object (several at once), compared. */
 static void
 s3t_readback(struct batch *b, struct move_item **v, int n)
 {
 	struct engine *e = b->e;
 	struct s3 *s = conn(e, v[0]->dst);
-	unsigned char h[JTS_HASH_LEN];
-	int i, r;
+	struct s3_many *m = xcalloc((size_t)n, sizeof(*m));
+	struct move_item **w = xcalloc((size_t)n, sizeof(*w));
+	int i, k = 0, r;
 
 	for (i = 0; i < n; i++) {
 		if (!pending(v[i]))
 			continue;
-		jts_fault_point("verify");
-		r = s == NULL ? -EHOSTUNREACH : s3_get(s, v[i]->rel,
-		    (uint64_t)v[i]->pre.st_size, -1, h, NULL);
+		m[k].rel = v[i]->rel;
+		m[k].fd = -1;
+		m[k].size = (uint64_t)v[i]->pre.st_size;
+		w[k++] = v[i];
+	}
+	if (s != NULL && k > 0)
+		(void)s3_get_many(s, m, k, "verify");
+	for (i = 0; i < k; i++) {
+		r = s == NULL ? -EHOSTUNREACH : m[i].err;
 		if (r == -EIO || r == -EHOSTUNREACH || r == -ETIMEDOUT) {
-			item_fail(v[i], IT_FAILED, "reading the copy back on "
-			    "tier %s failed: %s", tier_name(e, v[i]->dst),
-			    s3_why(e, v[i]->dst));
-			s3t_drop_tmp(e, v[i]);
-			item_close(v[i]);
+			item_fail(w[i], IT_FAILED, "reading the copy back on "
+			    "tier %s failed: %s", tier_name(e, w[i]->dst),
+			    s == NULL ? s3_why(e, w[i]->dst) : m[i].why);
+			s3t_drop_tmp(e, w[i]);
+			item_close(w[i]);
 			continue;
 		}
-		verify_done(b, v[i], r, h);
+		verify_done(b, w[i], r, m[i].hash);
 	}
+	free(w);
+	free(m);
 }
 
 /* Step 7 on S3: the object is at its key already; the source checked. */
@@ -539,6 +569,47 @@ s3t_fetch(struct batch *b, struct move_item *it, int wfd, const char **why)
 	    (uint64_t)it->pre.st_size, wfd, it->hash, &co);
 	*why = r != 0 && r != -ESTALE ? s3_why(e, it->src) : NULL;
 	return r;
+}
+
+/* Step 5 from S3, many at once: GETs into the local temporaries. */
+static void
+s3t_fetch_many(struct batch *b, struct move_item **v, const int *wfd,
+    int *res, char **why, int n)
+{
+	struct engine *e = b->e;
+	struct s3 *s = conn(e, v[0]->src);
+	struct copy_opts *co = xcalloc((size_t)n, sizeof(*co));
+	struct s3_many *m = xcalloc((size_t)n, sizeof(*m));
+	int *at = xcalloc((size_t)n, sizeof(*at));
+	int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		res[i] = -EHOSTUNREACH;
+		why[i] = NULL;
+		if (wfd[i] < 0)
+			continue;
+		batch_copy_opts(b, &co[k]);
+		co[k].stop_flag = &stop_requested;
+		m[k].rel = v[i]->rel;
+		m[k].fd = wfd[i];
+		m[k].size = (uint64_t)v[i]->pre.st_size;
+		m[k].co = &co[k];
+		at[k++] = i;
+	}
+	if (s != NULL && k > 0)
+		(void)s3_get_many(s, m, k, "copy");
+	for (i = 0; i < k; i++) {
+		struct move_item *it = v[at[i]];
+
+		res[at[i]] = s == NULL ? -EHOSTUNREACH : m[i].err;
+		memcpy(it->hash, m[i].hash, JTS_HASH_LEN);
+		if (res[at[i]] != 0 && res[at[i]] != -ESTALE)
+			why[at[i]] = xstrdup(s == NULL ? s3_why(e, it->src) :
+			    m[i].why);
+	}
+	free(at);
+	free(m);
+	free(co);
 }
 
 /* Is the source on S3 still the object the move began with? */
@@ -667,6 +738,7 @@ const struct tier_ops tier_s3_ops = {
 	.src_prepare = s3t_src_prepare,
 	.src_same = s3t_src_same,
 	.fetch = s3t_fetch,
+	.fetch_many = s3t_fetch_many,
 	.dst_prepare = s3t_dst_prepare,
 	.copy = s3t_copy,
 	.durable = s3t_durable,

@@ -159,6 +159,13 @@ struct tier_ops {
 	 */
 	int		(*fetch)(struct batch *, struct move_item *, int wfd,
 			    const char **why);
+	/*
+	 * Or many at once (NULL: one by one with fetch): item i into wfd[i]
+	 * (skipped where < 0), its result in res[i] and, when known, the
+	 * cause in why[i] (allocated; the caller frees it).
+	 */
+	void		(*fetch_many)(struct batch *, struct move_item **v,
+			    const int *wfd, int *res, char **why, int n);
 	/* Step 2 on the destination: its directory, no file there. */
 	void		(*dst_prepare)(struct batch *, struct move_item *);
 	/*
