@@ -661,6 +661,7 @@ s3t_release(const struct release *rl, char *why, size_t len)
 		return 0;	/* released already */
 	if (r != 0)
 		return -1;
+	jts_fault_point("release");
 	if (s3_delete(s, rl->rel) != 0) {
 		snprintf(why, len, "cannot remove the source on tier %s: "
 		    "%.300s", tier_name(e, rl->t), s3_why(e, rl->t));
