@@ -1,12 +1,15 @@
 #!/bin/bash
 # s3-bench.sh - warm (btrfs, compress=zstd) -> S3 against s3cmd put, in
 # the same run, on a one-node Ceph cluster whose gateway listens on
-# loopback (started here, as the tests start it).  jts-tierctl migrate
-# uploads, reads every object back with a fresh GET and compares it, and
-# commits the move; s3cmd put only uploads (with its MD5).  Every method
+# loopback (started here, as the tests start it), and against the bound
+# any verified upload has on that server: curl sending every file (no
+# checksum) then reading every object back, four requests at once.
+# jts-tierctl migrate uploads, reads every object back with a fresh GET
+# and compares it, and commits the move; s3cmd put only uploads (with
+# its MD5).  Every method
 # runs BENCH_RUNS times in rotated order, the page cache dropped before
 # each run; prints median seconds with min and max, and the throughput
-# ratio jts / s3cmd (goal: at least 1.0).
+# ratios jts / s3cmd (goal: at least 1.0) and jts / bound.
 #
 #   bench/s3-bench.sh          (as root)
 #
@@ -60,9 +63,27 @@ export JTS_TIER_CONF=$CONF
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 
+# curlcfg put|get: curl's config for every file of the set, to or from
+# bound/ (the bound: the bytes sent and read back, nothing else).
+curlcfg() {
+	local f
+	for f in "$W"/warm/set/*; do
+		printf 'url = "http://%s/%s/bound/%s"\noutput = "/dev/null"\n' \
+		    "$S3_ENDPOINT" "$S3_BUCKET" "${f##*/}"
+		[ "$1" = put ] && printf 'upload-file = "%s"\n' "$f"
+	done
+}
+bound() {
+	local o=(-sf --parallel --parallel-max 4 --aws-sigv4 aws:amz:default:s3
+	    --user "$S3_ACCESS:$S3_SECRET"
+	    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+	curl "${o[@]}" -K "$W/put.curl" && curl "${o[@]}" -K "$W/get.curl"
+}
+
 # One run of method m on the set (a directory of warm); seconds into T.
 run_one() {
 	local t0 t1
+	[ "$1" = bound ] && { curlcfg put > "$W/put.curl"; curlcfg get > "$W/get.curl"; }
 	drop
 	t0=$(now)
 	case $1 in
@@ -70,6 +91,7 @@ run_one() {
 		    >/dev/null ;;
 	s3cmd)	s3 put -q --recursive "$W/warm/set" "s3://$S3_BUCKET/s3cmd/" \
 		    >/dev/null ;;
+	bound)	bound || echo "bench: the curl bound failed" >&2 ;;
 	esac
 	t1=$(now)
 	T=$(echo "$t1 - $t0" | bc -l | xargs printf '%.3f')
@@ -78,6 +100,8 @@ run_one() {
 	jts)	"$CTL" recall -q --no-progress "$W/warm/set" >/dev/null
 		rm -rf "$W/cat" ;;
 	s3cmd)	s3 del -q --recursive --force "s3://$S3_BUCKET/s3cmd/" \
+		    >/dev/null ;;
+	bound)	s3 del -q --recursive --force "s3://$S3_BUCKET/bound/" \
 		    >/dev/null ;;
 	esac
 	s3_gc
@@ -89,23 +113,34 @@ stats() {
 	    printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'
 }
 
-# bench_set TITLE: RUNS rounds of both methods, the order alternated.
+# bench_set TITLE: RUNS rounds of the three methods, the order rotated.
 bench_set() {
-	local r a b tj= ts=
+	local r m order tj= ts= tb=
 	for r in $(seq 1 "$RUNS"); do
-		if [ $((r % 2)) -eq 1 ]; then a=jts b=s3cmd; else a=s3cmd b=jts; fi
-		for m in $a $b; do
+		case $((r % 3)) in
+		1) order="jts s3cmd bound" ;;
+		2) order="s3cmd bound jts" ;;
+		0) order="bound jts s3cmd" ;;
+		esac
+		for m in $order; do
 			run_one "$m"
-			if [ "$m" = jts ]; then tj="$tj $T"; else ts="$ts $T"; fi
+			case $m in
+			jts) tj="$tj $T" ;;
+			s3cmd) ts="$ts $T" ;;
+			bound) tb="$tb $T" ;;
+			esac
 		done
 	done
 	read -r jm jmn jmx <<< "$(stats "$tj")"
 	read -r sm smn smx <<< "$(stats "$ts")"
+	read -r bm bmn bmx <<< "$(stats "$tb")"
 	echo "== $1, $RUNS runs each (seconds: median (min-max))"
 	echo "s3cmd put (MD5, no read-back)        $sm ($smn-$smx)"
 	echo "jts-tierctl migrate (read back, GET)  $jm ($jmn-$jmx)"
+	echo "bound: curl PUT + GET, 4 at once     $bm ($bmn-$bmx)"
 	echo "throughput jts / s3cmd: $(echo "$sm / $jm" | bc -l | xargs printf '%.2f') (goal >= 1.0)"
-	echo "runs: jts:$tj; s3cmd:$ts"
+	echo "throughput jts / bound: $(echo "$bm / $jm" | bc -l | xargs printf '%.2f')"
+	echo "runs: jts:$tj; s3cmd:$ts; bound:$tb"
 }
 
 echo "jts-tier s3 benchmark: warm btrfs (zstd) loop -> Ceph RGW on loopback (one BlueStore OSD on a file)"
