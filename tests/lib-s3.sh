@@ -230,6 +230,15 @@ s3_gc() {
 
 # s3 ARGS...: s3cmd on the test gateway, as the test user.
 s3() { s3cmd -c "$S3_DIR/s3cfg" "$@"; }
+# s3curl KEY [CURL-ARGS...]: a request on the bucket's KEY (KEY may end
+# in a query) signed by curl itself (faster than s3cmd in loops).
+s3curl() {
+	local k=$1
+	shift
+	curl -s --aws-sigv4 aws:amz:default:s3 --user "$S3_ACCESS:$S3_SECRET" \
+	    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@" \
+	    "http://$S3_ENDPOINT/$S3_BUCKET/$k"
+}
 
 # stop_s3: stop the gateway and the cluster.
 stop_s3() {
