@@ -70,11 +70,14 @@ curlcfg() {
 	for f in "$W"/warm/set/*; do
 		printf 'url = "http://%s/%s/bound/%s"\noutput = "/dev/null"\n' \
 		    "$S3_ENDPOINT" "$S3_BUCKET" "${f##*/}"
-		[ "$1" = put ] && printf 'upload-file = "%s"\n' "$f"
+		if [ "$1" = put ]; then
+			printf 'upload-file = "%s"\n' "$f"
+		fi
 	done
 }
 bound() {
-	local o=(-sf --parallel --parallel-max 4 --aws-sigv4 aws:amz:default:s3
+	local o=(-sf --no-progress-meter --parallel --parallel-max 4
+	    --aws-sigv4 aws:amz:default:s3
 	    --user "$S3_ACCESS:$S3_SECRET"
 	    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
 	curl "${o[@]}" -K "$W/put.curl" && curl "${o[@]}" -K "$W/get.curl"
