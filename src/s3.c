@@ -1098,6 +1098,24 @@ s3_put(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 	return put_multi(s, rel, fd, size, id, mtime_ns, hash, co);
 }
 
+/* Write len bytes of p to fd at off, all of them: 0 or -errno. */
+static int
+pwrite_full(int fd, const void *p, size_t len, uint64_t off)
+{
+	size_t w = 0;
+	ssize_t n;
+
+	while (w < len) {
+		n = pwrite(fd, (const char *)p + w, len - w, (off_t)(off + w));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		w += (size_t)n;
+	}
+	return 0;
+}
+
 /* A GET's stream: written to the file at its offset and hashed. */
 struct sink {
 	XXH3_state_t	*xs;
@@ -1110,8 +1128,7 @@ static int
 sink_write(void *arg, const char *p, size_t n)
 {
 	struct sink *k = arg;
-	size_t w = 0;
-	ssize_t r;
+	int e;
 
 	if (k->off + n > k->size)
 		return -ESTALE;	/* longer than it should be */
@@ -1122,14 +1139,8 @@ sink_write(void *arg, const char *p, size_t n)
 	if (raised(k->co))
 		return -ECANCELED;
 	XXH3_128bits_update(k->xs, p, n);
-	while (k->fd >= 0 && w < n) {
-		r = pwrite(k->fd, p + w, n - w, (off_t)(k->off + w));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		w += (size_t)r;
-	}
+	if (k->fd >= 0 && (e = pwrite_full(k->fd, p, n, k->off)) != 0)
+		return e;
 	k->off += n;
 	told(k->co, n);
 	return 0;
@@ -1175,24 +1186,6 @@ get_judge(struct req *r, struct sink *k, unsigned char hash[JTS_HASH_LEN])
 	XXH3_freeState(k->xs);
 	k->xs = NULL;
 	return e;
-}
-
-/* Write len bytes of p to fd at off, all of them: 0 or -errno. */
-static int
-pwrite_full(int fd, const void *p, size_t len, uint64_t off)
-{
-	size_t w = 0;
-	ssize_t n;
-
-	while (w < len) {
-		n = pwrite(fd, (const char *)p + w, len - w, (off_t)(off + w));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		w += (size_t)n;
-	}
-	return 0;
 }
 
 /* A range of a GET, into its slot's buffer. */

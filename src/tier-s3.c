@@ -552,25 +552,6 @@ s3t_place(struct batch *b, struct move_item **v, int n)
 		}
 }
 
-/* Step 5 from S3: a GET into the local temporary, hashed. */
-static int
-s3t_fetch(struct batch *b, struct move_item *it, int wfd, const char **why)
-{
-	struct engine *e = b->e;
-	struct s3 *s = conn(e, it->src);
-	struct copy_opts co;
-	int r;
-
-	batch_copy_opts(b, &co);
-	co.stop_flag = &stop_requested;
-	jts_fault_point("copy");
-	jts_pause_point("copy");
-	r = s == NULL ? -EHOSTUNREACH : s3_get(s, it->rel,
-	    (uint64_t)it->pre.st_size, wfd, it->hash, &co);
-	*why = r != 0 && r != -ESTALE ? s3_why(e, it->src) : NULL;
-	return r;
-}
-
 /* Step 5 from S3, many at once: GETs into the local temporaries. */
 static void
 s3t_fetch_many(struct batch *b, struct move_item **v, const int *wfd,
@@ -738,7 +719,6 @@ const struct tier_ops tier_s3_ops = {
 	.close = s3t_close,
 	.src_prepare = s3t_src_prepare,
 	.src_same = s3t_src_same,
-	.fetch = s3t_fetch,
 	.fetch_many = s3t_fetch_many,
 	.dst_prepare = s3t_dst_prepare,
 	.copy = s3t_copy,

@@ -160,7 +160,7 @@ struct tier_ops {
 	int		(*fetch)(struct batch *, struct move_item *, int wfd,
 			    const char **why);
 	/*
-	 * Or many at once (NULL: one by one with fetch): item i into wfd[i]
+	 * Or many at once (taken before fetch when set): item i into wfd[i]
 	 * (skipped where < 0), its result in res[i] and, when known, the
 	 * cause in why[i] (allocated; the caller frees it).
 	 */
