@@ -629,3 +629,63 @@ catalog_pin_set(struct catalog *c, const char *path, bool pin, int64_t now_ns)
 		return -1;
 	return sqlite3_changes(c->db) > 0 ? 1 : 0;
 }
+
+int
+catalog_identity(struct catalog *c, char id[40], char **adopted)
+{
+	sqlite3_stmt *st;
+	const char *u, *role;
+	char *list = xstrdup("");
+	int r;
+
+	id[0] = '\0';
+	if (sqlite3_prepare_v2(c->db, "SELECT uuid, role FROM identity "
+	    "ORDER BY made_ns", -1, &st, NULL) != SQLITE_OK) {
+		free(list);
+		return -EIO;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		u = (const char *)sqlite3_column_text(st, 0);
+		role = (const char *)sqlite3_column_text(st, 1);
+		if (u == NULL || role == NULL || strlen(u) >= 40)
+			continue;
+		if (strcmp(role, "self") == 0)
+			snprintf(id, 40, "%s", u);
+		else {
+			char *n = xasprintf("%s%s%s", list, *list ? " " : "",
+			    u);
+
+			free(list);
+			list = n;
+		}
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE || id[0] == '\0') {
+		free(list);
+		return -EIO;
+	}
+	if (adopted != NULL)
+		*adopted = list;
+	else
+		free(list);
+	return 0;
+}
+
+int
+catalog_adopt(struct catalog *c, const char *uuid, const char *note,
+    int64_t now_ns)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (sqlite3_prepare_v2(c->db, "INSERT OR IGNORE INTO identity "
+	    "(uuid, role, made_ns, note) VALUES (?, 'adopted', ?, ?)", -1,
+	    &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_ns);
+	sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	return r;
+}

@@ -66,6 +66,17 @@ int	catalog_open(const char *path, bool readonly, struct catalog *,
 void	catalog_close(struct catalog *);
 const char *catalog_errmsg(struct catalog *);
 
+/*
+ * The catalog's identity: its own UUID into id, and (if adopted is not
+ * NULL) the UUIDs of catalogs it took over, space-separated (allocated).
+ * 0 or -EIO.
+ */
+int	catalog_identity(struct catalog *, char id[40], char **adopted);
+/* Take over the catalog uuid: its objects count as this one's.  0 or
+ * -EIO. */
+int	catalog_adopt(struct catalog *, const char *uuid, const char *note,
+	    int64_t now_ns);
+
 int	catalog_begin(struct catalog *);
 int	catalog_commit(struct catalog *);
 void	catalog_rollback(struct catalog *);

@@ -37,6 +37,7 @@ extern const struct cmd_entry cmd_report_entry;
 extern const struct cmd_entry cmd_scan_entry;
 extern const struct cmd_entry cmd_provision_entry;
 extern const struct cmd_entry cmd_bench_entry;
+extern const struct cmd_entry cmd_claim_entry;
 
 /* Print "usage: jts-tierctl NAME USAGE" to stderr and return EXIT_USAGE. */
 int	cmd_usage(const struct cmd_entry *);

@@ -266,13 +266,57 @@ k_bucket(struct parse *ps, const char *v)
 	return str_into(ps, "bucket", v, &ps->cur->bucket);
 }
 
+/*
+ * A prefix is a key's first components, as written: a trailing '/' is
+ * dropped ("hostA/" is hostA); an empty one, '.', '..' or an empty
+ * component, a control character, or bytes that are not UTF-8 are
+ * refused, and so is ".jts-tier" (the bucket's own objects: claims).
+ */
 static int
 k_prefix(struct parse *ps, const char *v)
 {
-	if (v[0] == '/' || strstr(v, "..") != NULL || strstr(v, "//") != NULL)
-		return fail(ps, "bad prefix: %s%s", v, " (relative, without "
-		    "'..' or '//'; e.g. the host's name)");
-	return str_into(ps, "prefix", v, &ps->cur->prefix);
+	char *p = xstrdup(v), *c, *save = NULL, *tmp;
+	const unsigned char *u;
+	size_t n = strlen(p);
+	int r;
+
+	while (n > 0 && p[n - 1] == '/')
+		p[--n] = '\0';
+	for (u = (const unsigned char *)p; *u; u++)
+		if (*u < 0x20 || *u == 0x7f)
+			break;
+	if (*u != '\0' || !jts_utf8_valid(p)) {
+		free(p);
+		return fail(ps, "bad prefix: %s%s", v, " (UTF-8 without control "
+		    "characters, as object keys are)");
+	}
+	if (p[0] == '\0' || p[0] == '/') {
+		free(p);
+		return fail(ps, "bad prefix: %s%s", v, " (relative and not "
+		    "empty: the bucket's root is not a prefix; e.g. the host's "
+		    "name)");
+	}
+	tmp = xstrdup(p);
+	for (c = strtok_r(tmp, "/", &save); c != NULL;
+	    c = strtok_r(NULL, "/", &save))
+		if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0)
+			break;
+	free(tmp);
+	if (c != NULL || strstr(p, "//") != NULL) {
+		free(p);
+		return fail(ps, "bad prefix: %s%s", v, " (no '.', '..' or empty "
+		    "component: a key is taken as written, so 'a/./b' is not "
+		    "'a/b')");
+	}
+	if (strncmp(p, ".jts-tier", 9) == 0 && (p[9] == '\0' ||
+	    p[9] == '/')) {
+		free(p);
+		return fail(ps, "bad prefix: %s%s", v, " (.jts-tier holds the "
+		    "bucket's claims: not a prefix)");
+	}
+	r = str_into(ps, "prefix", p, &ps->cur->prefix);
+	free(p);
+	return r;
 }
 
 static int

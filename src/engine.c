@@ -325,6 +325,40 @@ engine_open(struct engine *e, struct conf *c, char *err, size_t errlen)
 	return engine_open_loop(e, c, NULL, err, errlen);
 }
 
+/*
+ * Who the engine writes for: the catalog's identity, the host's name and
+ * machine-id, given to every tier (what a remote tier keeps of it).
+ */
+int
+engine_owner_reload(struct engine *e, char *err, size_t errlen)
+{
+	struct tier_owner *o = &e->owner;
+	char *adopted = NULL;
+	FILE *f;
+	int i;
+
+	if (catalog_identity(&e->cat, o->catalog, &adopted) != 0) {
+		snprintf(err, errlen, "%s: cannot read the catalog's identity: "
+		    "%s", e->conf->catalog, catalog_errmsg(&e->cat));
+		return -EIO;
+	}
+	free(o->adopted);
+	o->adopted = adopted;
+	if (gethostname(o->host, sizeof(o->host)) != 0)
+		snprintf(o->host, sizeof(o->host), "?");
+	o->host[sizeof(o->host) - 1] = '\0';
+	o->machine[0] = '\0';
+	if ((f = fopen("/etc/machine-id", "re")) != NULL) {
+		if (fgets(o->machine, sizeof(o->machine), f) == NULL)
+			o->machine[0] = '\0';
+		o->machine[strcspn(o->machine, " \t\r\n")] = '\0';
+		fclose(f);
+	}
+	for (i = 0; i < e->ntiers; i++)
+		e->tiers[i].owner = o;
+	return 0;
+}
+
 int
 engine_open_loop(struct engine *e, struct conf *c, struct ev_loop *loop,
     char *err, size_t errlen)
@@ -382,6 +416,8 @@ engine_open_loop(struct engine *e, struct conf *c, struct ev_loop *loop,
 		free(dir);
 	}
 	if ((r = catalog_open(c->catalog, false, &e->cat, err, errlen)) != 0)
+		goto fail;
+	if ((r = engine_owner_reload(e, err, errlen)) != 0)
 		goto fail;
 	/* 8 x 4 MiB in flight: measured fastest on ext4 -> btrfs. */
 	if ((r = copier_init(&e->cp, 8, 4u << 20)) != 0 ||
@@ -475,6 +511,8 @@ engine_close(struct engine *e)
 	copier_fini(&e->cp);
 	if (e->cat.db)
 		catalog_close(&e->cat);
+	free(e->owner.adopted);
+	e->owner.adopted = NULL;
 	for (i = 0; i < e->ntiers; i++) {
 		if (e->tiers[i].rootfd >= 0)
 			close(e->tiers[i].rootfd);

@@ -31,6 +31,7 @@ struct engine {
 	struct copier	 cp;
 	struct tier	 tiers[JTS_MAX_TIERS];
 	int		 ntiers;
+	struct tier_owner owner;	/* the catalog's identity, for the tiers */
 	int		 lockfd;
 	char		*lockpath;
 	struct dirent_cache dc[DIRCACHE];
@@ -48,6 +49,9 @@ int	engine_open(struct engine *, struct conf *, char *err, size_t errlen);
 int	engine_open_loop(struct engine *, struct conf *, struct ev_loop *,
 	    char *err, size_t errlen);
 void	engine_close(struct engine *);
+/* Read the catalog's identity again (after a take-over) for the tiers;
+ * 0, or -errno with err set. */
+int	engine_owner_reload(struct engine *, char *err, size_t errlen);
 /*
  * A second engine for a worker thread moving another batch beside e: the
  * same configuration and tier roots (shared, still e's), its own catalog

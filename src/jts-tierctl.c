@@ -28,6 +28,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_report_entry,
 	&cmd_provision_entry,
 	&cmd_bench_entry,
+	&cmd_claim_entry,
 	NULL
 };
 

@@ -34,7 +34,7 @@ struct s3 {
 	char		*userpwd, *sigv4;
 	CURLM		*m;
 	int		 cond;		/* If-None-Match kept: 1, not: -1 */
-	char		 err[512];
+	char		 err[1024];
 };
 
 /* One request: what it sends, what came back. */
@@ -57,6 +57,7 @@ struct req {
 	bool		 has_len;
 	int		 part;		/* a multipart upload's, or -1 */
 	unsigned char	 md5[16];
+	char		 holes[S3_HOLES_MAX + 1];	/* x-amz-meta-jts-holes */
 };
 
 static bool curl_ready;
@@ -80,6 +81,11 @@ s3_new(const struct s3_conf *c)
 	s->c.access = xstrdup(c->access);
 	s->c.secret = xstrdup(c->secret);
 	s->c.ca_file = c->ca_file ? xstrdup(c->ca_file) : NULL;
+	s->c.owner.catalog = c->owner.catalog ? xstrdup(c->owner.catalog) :
+	    NULL;
+	s->c.owner.adopted = xstrdup(c->owner.adopted ? c->owner.adopted : "");
+	s->c.owner.host = xstrdup(c->owner.host ? c->owner.host : "");
+	s->c.owner.machine = xstrdup(c->owner.machine ? c->owner.machine : "");
 	if (s->c.inflight < 1)
 		s->c.inflight = 1;
 	if (s->c.part_size < (5u << 20))
@@ -115,6 +121,10 @@ s3_free(struct s3 *s)
 	free((char *)s->c.access);
 	free((char *)s->c.secret);
 	free((char *)s->c.ca_file);
+	free((char *)s->c.owner.catalog);
+	free((char *)s->c.owner.adopted);
+	free((char *)s->c.owner.host);
+	free((char *)s->c.owner.machine);
 	free(s->userpwd);
 	free(s->sigv4);
 	free(s);
@@ -131,8 +141,55 @@ s3_key(const struct s3 *s, const char *rel)
 {
 	const char *p = s->c.prefix;
 
+	if (rel[0] == '/')
+		return xasprintf(".jts-tier%s", rel);
 	return *p ? xasprintf("%s%s%s", p, p[strlen(p) - 1] == '/' ? "" : "/",
 	    rel) : xstrdup(rel);
+}
+
+int
+s3_key_check(struct s3 *s, const char *rel)
+{
+	char *key = s3_key(s, rel);
+	size_t n = strlen(key);
+	int e = 0;
+
+	if (!jts_utf8_valid(key)) {
+		snprintf(s->err, sizeof(s->err), "its name is not valid UTF-8, "
+		    "and object keys must be UTF-8 and at most 1,024 bytes");
+		e = -EILSEQ;
+	} else if (n > 1024) {
+		snprintf(s->err, sizeof(s->err), "its key would be %zu bytes, "
+		    "and object keys must be UTF-8 and at most 1,024 bytes", n);
+		e = -ENAMETOOLONG;
+	}
+	free(key);
+	return e;
+}
+
+/* Is uuid among the space-separated list? */
+static bool
+in_list(const char *list, const char *uuid)
+{
+	size_t n = strlen(uuid);
+	const char *p;
+
+	for (p = list; n > 0 && (p = strstr(p, uuid)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' ||
+		    p[n] == '\0'))
+			return true;
+	return false;
+}
+
+bool
+s3_obj_ours(const struct s3 *s, const struct s3_obj *o)
+{
+	if (s->c.owner.catalog == NULL)
+		return false;	/* reads only */
+	if (o->catalog[0] == '\0')
+		return true;	/* before identities: the claim decides */
+	return strcmp(o->catalog, s->c.owner.catalog) == 0 ||
+	    in_list(s->c.owner.adopted, o->catalog);
 }
 
 /* The URL of rel's object (NULL: the bucket), with query q. */
@@ -257,6 +314,25 @@ on_header(char *h, size_t size, size_t nmemb, void *arg)
 		r->obj.has_hash = unhex16(v, r->obj.hash) == 0;
 	else if (header_value(h, n, "x-amz-meta-jts-id", v, sizeof(v)))
 		r->obj.id = strtoll(v, NULL, 10);
+	else if (header_value(h, n, "x-amz-meta-jts-catalog", r->obj.catalog,
+	    sizeof(r->obj.catalog)))
+		;
+	else if (header_value(h, n, "x-amz-meta-jts-mode", v, sizeof(v))) {
+		r->obj.mode = (uint32_t)strtoul(v, NULL, 8);
+		r->obj.has_owner = true;
+	} else if (header_value(h, n, "x-amz-meta-jts-uid", v, sizeof(v)))
+		r->obj.uid = (uint32_t)strtoul(v, NULL, 10);
+	else if (header_value(h, n, "x-amz-meta-jts-gid", v, sizeof(v)))
+		r->obj.gid = (uint32_t)strtoul(v, NULL, 10);
+	else if (header_value(h, n, "x-amz-meta-jts-host", r->obj.claim_host,
+	    sizeof(r->obj.claim_host)))
+		;
+	else if (header_value(h, n, "x-amz-meta-jts-machine",
+	    r->obj.claim_machine, sizeof(r->obj.claim_machine)))
+		;
+	else if (header_value(h, n, "x-amz-meta-jts-holes", r->holes,
+	    sizeof(r->holes)))
+		;
 	else if (header_value(h, n, "x-amz-meta-jts-mtime", v, sizeof(v))) {
 		r->obj.file_mtime_ns = strtoll(v, &e, 10);
 		r->obj.has_file_mtime = *v && *e == '\0';
@@ -506,9 +582,9 @@ req_judge(struct req *r, const char *what)
 		    r->status, code ? code : "", msg && *msg ? ": " : "",
 		    msg ? msg : "");
 	} else {
-		x.n = 0;
-		x.name = x.text = NULL;
-		x.cur = NULL;
+		if (r->body != NULL)
+			xml_free(&x);
+		memset(&x, 0, sizeof(x));
 		snprintf(s->err, sizeof(s->err), "%s: HTTP %ld", what,
 		    r->status);
 	}
@@ -633,6 +709,8 @@ s3_head(struct s3 *s, const char *rel, struct s3_obj *o)
 	struct req r;
 	int e;
 
+	if (s3_key_check(s, rel) != 0)
+		return -ENOENT;	/* no object can have that key */
 	req_init(s, &r, "HEAD", rel, NULL);
 	e = req_run(&r, "HEAD");
 	if (e == 0)
@@ -647,6 +725,8 @@ s3_delete(struct s3 *s, const char *rel)
 	struct req r;
 	int e;
 
+	if (s3_key_check(s, rel) != 0)
+		return 0;	/* no object can have that key */
 	req_init(s, &r, "DELETE", rel, NULL);
 	e = req_run(&r, "DELETE");
 	req_free(&r);
@@ -702,13 +782,28 @@ etag_is_md5(const char *etag, const unsigned char md5[16])
 }
 
 static void
-meta_headers(struct req *r, int64_t id, int64_t mtime_ns,
+meta_headers(struct req *r, const struct s3_meta *m,
     const unsigned char *hash)
 {
+	const struct s3_owner *o = &r->s->c.owner;
 	char hex[33];
 
-	req_header(r, "x-amz-meta-jts-id: %" PRId64, id);
-	req_header(r, "x-amz-meta-jts-mtime: %" PRId64, mtime_ns);
+	if (o->catalog != NULL)
+		req_header(r, "x-amz-meta-jts-catalog: %s", o->catalog);
+	if (m == NULL)
+		return;
+	req_header(r, "x-amz-meta-jts-id: %" PRId64, m->id);
+	req_header(r, "x-amz-meta-jts-mtime: %" PRId64, m->mtime_ns);
+	req_header(r, "x-amz-meta-jts-mode: %04o", (unsigned)(m->mode & 07777));
+	req_header(r, "x-amz-meta-jts-uid: %u", (unsigned)m->uid);
+	req_header(r, "x-amz-meta-jts-gid: %u", (unsigned)m->gid);
+	/* Objects keep no extended attributes: a file that has any is
+	 * refused, so an object's file had none. */
+	req_header(r, "x-amz-meta-jts-xattrs: none");
+	if (m->home != NULL)
+		req_header(r, "x-amz-meta-jts-home: %s", m->home);
+	if (m->holes != NULL)
+		req_header(r, "x-amz-meta-jts-holes: %s", m->holes);
 	if (hash != NULL) {
 		jts_hash_hex(hash, hex);
 		req_header(r, "x-amz-meta-jts-xxh3: %s", hex);
@@ -723,7 +818,7 @@ meta_headers(struct req *r, int64_t id, int64_t mtime_ns,
  */
 static int
 put_prep(struct s3 *s, struct req *r, unsigned char **buf, size_t *cap,
-    const char *rel, int fd, uint64_t size, int64_t id, int64_t mtime_ns,
+    const char *rel, int fd, uint64_t size, const struct s3_meta *meta,
     unsigned char hash[JTS_HASH_LEN], unsigned char md5[16],
     const struct copy_opts *co)
 {
@@ -753,7 +848,7 @@ put_prep(struct s3 *s, struct req *r, unsigned char **buf, size_t *cap,
 	req_body(r, *buf, size);
 	req_header(r, "Content-MD5: %s", m64);
 	req_header(r, "If-None-Match: *");
-	meta_headers(r, id, mtime_ns, hash);
+	meta_headers(r, meta, hash);
 	return 0;
 }
 
@@ -773,8 +868,8 @@ put_judge(struct req *r, const unsigned char md5[16])
 
 /* One PUT of a file no larger than a part. */
 static int
-put_one(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
+put_one(struct s3 *s, const char *rel, int fd, uint64_t size,
+    const struct s3_meta *meta, unsigned char hash[JTS_HASH_LEN],
     const struct copy_opts *co)
 {
 	unsigned char md5[16], *buf = NULL;
@@ -785,8 +880,7 @@ put_one(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 	while (!copy_pace_ok(co, size, false))
 		if (raised(co))
 			break;
-	e = put_prep(s, &r, &buf, &cap, rel, fd, size, id, mtime_ns, hash,
-	    md5, co);
+	e = put_prep(s, &r, &buf, &cap, rel, fd, size, meta, hash, md5, co);
 	if (e == 0) {
 		req_start(&r);
 		if (req_next(s) != &r) {
@@ -855,8 +949,8 @@ abort_upload(struct s3 *s, const char *rel, const char *upload)
  * changed between the two reads fails with -ESTALE.
  */
 static int
-put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
+put_multi(struct s3 *s, const char *rel, int fd, uint64_t size,
+    const struct s3_meta *meta, unsigned char hash[JTS_HASH_LEN],
     const struct copy_opts *co)
 {
 	uint64_t psz = s->c.part_size, off;
@@ -885,13 +979,18 @@ put_multi(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
 	/* Query strings as SigV4 wants them canonical: each key with its
 	 * '=', keys in order, values escaped (curl signs them as given). */
 	req_init(s, &init, "POST", rel, "uploads=");
-	meta_headers(&init, id, mtime_ns, hash);
+	meta_headers(&init, meta, hash);
 	req_body(&init, "", 0);
 	e = req_run(&init, "starting the upload");
 	if (e == 0 && (xml_parse(&x, init.body, init.body_len) != 0 ||
 	    xml_get(&x, "UploadId") == NULL)) {
+		xml_free(&x);
+		/* The upload may have started all the same: whatever of
+		 * the key is unfinished is ours (the prefix's claim). */
+		(void)s3_abort_uploads(s, rel);
 		snprintf(s->err, sizeof(s->err), "starting the upload: no "
-		    "UploadId in the answer");
+		    "UploadId in the answer (any upload it started was "
+		    "aborted)");
 		e = -EPROTO;
 	} else if (e == 0) {
 		upload = xstrdup(xml_get(&x, "UploadId"));
@@ -1045,7 +1144,7 @@ static bool
 cond_put_kept(struct s3 *s)
 {
 	unsigned char rnd[16], md5[16];
-	char rel[64], keep[sizeof(s->err)];
+	char rel[512], keep[sizeof(s->err)];
 	struct req r;
 	int i, e = 0, k;
 
@@ -1053,7 +1152,8 @@ cond_put_kept(struct s3 *s)
 		return s->cond > 0;
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return false;
-	k = snprintf(rel, sizeof(rel), ".jts-tier-probe-");
+	/* Beneath the bucket's .jts-tier/: no file's key. */
+	k = snprintf(rel, sizeof(rel), "/probe/%.300s/cond-", s->c.prefix);
 	for (i = 0; i < 16; i++)
 		k += snprintf(rel + k, sizeof(rel) - (size_t)k, "%02x", rnd[i]);
 	memcpy(keep, s->err, sizeof(keep));
@@ -1088,14 +1188,18 @@ s3_put_refuses_existing(struct s3 *s, uint64_t size)
 }
 
 int
-s3_put(struct s3 *s, const char *rel, int fd, uint64_t size, int64_t id,
-    int64_t mtime_ns, unsigned char hash[JTS_HASH_LEN],
+s3_put(struct s3 *s, const char *rel, int fd, uint64_t size,
+    const struct s3_meta *meta, unsigned char hash[JTS_HASH_LEN],
     const struct copy_opts *co)
 {
+	int e;
+
 	s->err[0] = '\0';
+	if ((e = s3_key_check(s, rel)) != 0)
+		return e;
 	if (size <= s->c.part_size)
-		return put_one(s, rel, fd, size, id, mtime_ns, hash, co);
-	return put_multi(s, rel, fd, size, id, mtime_ns, hash, co);
+		return put_one(s, rel, fd, size, meta, hash, co);
+	return put_multi(s, rel, fd, size, meta, hash, co);
 }
 
 /* Write len bytes of p to fd at off, all of them: 0 or -errno. */
@@ -1116,12 +1220,89 @@ pwrite_full(int fd, const void *p, size_t len, uint64_t off)
 	return 0;
 }
 
+static bool
+all_zero(const char *p, size_t n)
+{
+	static const char z[4096];
+	size_t k;
+
+	for (; n > 0; p += k, n -= k) {
+		k = n < sizeof(z) ? n : sizeof(z);
+		if (memcmp(p, z, k) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The first data extent of map ("off+len,...", in order) that ends after
+ * at: 0 with [*ds, *de) set, or -1 if none does.
+ */
+static int
+extent_after(const char *map, uint64_t at, uint64_t *ds, uint64_t *de)
+{
+	const char *p = map;
+	unsigned long long a, b;
+	int k;
+
+	while (*p != '\0') {
+		if (sscanf(p, "%llu+%llu%n", &a, &b, &k) != 2)
+			return -1;
+		if (a + b > at) {
+			*ds = a;
+			*de = a + b;
+			return 0;
+		}
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	return -1;
+}
+
+/*
+ * Write len bytes of p to fd at off, as pwrite_full, but leave unwritten
+ * (holes) what lies outside map's data extents and reads as zeros: the
+ * file's holes as they were.  *skipped set if any was left.
+ */
+static int
+write_sparse(int fd, const char *p, size_t len, uint64_t off,
+    const char *map, bool *skipped)
+{
+	uint64_t at = off, end = off + len, ds, de, to;
+	int e;
+
+	if (map == NULL || *map == '\0')
+		return pwrite_full(fd, p, len, off);
+	while (at < end) {
+		if (extent_after(map, at, &ds, &de) != 0)
+			ds = de = end;	/* a hole to the end */
+		if (at >= ds) {
+			to = de < end ? de : end;	/* data */
+		} else {
+			to = ds < end ? ds : end;	/* a hole */
+			if (all_zero(p + (at - off), (size_t)(to - at))) {
+				*skipped = true;
+				at = to;
+				continue;
+			}
+		}
+		if ((e = pwrite_full(fd, p + (at - off), (size_t)(to - at),
+		    at)) != 0)
+			return e;
+		at = to;
+	}
+	return 0;
+}
+
 /* A GET's stream: written to the file at its offset and hashed. */
 struct sink {
 	XXH3_state_t	*xs;
 	int		 fd;
 	uint64_t	 off, size;
 	const struct copy_opts *co;
+	const char	*holes;		/* the answer's map */
+	bool		 skipped;	/* a hole left */
 };
 
 static int
@@ -1139,7 +1320,8 @@ sink_write(void *arg, const char *p, size_t n)
 	if (raised(k->co))
 		return -ECANCELED;
 	XXH3_128bits_update(k->xs, p, n);
-	if (k->fd >= 0 && (e = pwrite_full(k->fd, p, n, k->off)) != 0)
+	if (k->fd >= 0 && (e = write_sparse(k->fd, p, n, k->off, k->holes,
+	    &k->skipped)) != 0)
 		return e;
 	k->off += n;
 	told(k->co, n);
@@ -1161,6 +1343,7 @@ get_prep(struct s3 *s, struct req *r, struct sink *k, const char *rel,
 	req_init(s, r, "GET", rel, NULL);
 	r->sink = sink_write;
 	r->sink_arg = k;
+	k->holes = r->holes;	/* filled by the headers, before the body */
 }
 
 /* Judge a finished GET (r, into k): 0 with hash set, or -errno; k's
@@ -1179,6 +1362,11 @@ get_judge(struct req *r, struct sink *k, unsigned char hash[JTS_HASH_LEN])
 	} else if (e == -ESTALE)
 		snprintf(s->err, sizeof(s->err), "GET: longer than %" PRIu64
 		    " bytes", k->size);
+	/* A hole at the end: the file's length all the same. */
+	if (e == 0 && k->skipped && ftruncate(k->fd, (off_t)k->size) != 0) {
+		e = -errno;
+		snprintf(s->err, sizeof(s->err), "writing: %s", strerror(-e));
+	}
 	if (e == 0) {
 		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(k->xs));
 		memcpy(hash, canon.digest, JTS_HASH_LEN);
@@ -1227,6 +1415,8 @@ get_ranged(struct s3 *s, const char *rel, uint64_t size, int wfd,
 	bool *done = xcalloc((size_t)w, sizeof(*done));
 	XXH3_state_t *xs = XXH3_createState();
 	XXH128_canonical_t canon;
+	char holes[S3_HOLES_MAX + 1] = "";
+	bool skipped = false;
 	struct req *r;
 
 	if (xs == NULL)
@@ -1308,6 +1498,8 @@ get_ranged(struct s3 *s, const char *rel, uint64_t size, int wfd,
 				snprintf(s->err, sizeof(s->err), "GET: longer "
 				    "than %" PRIu64 " bytes", size);
 			e = x;
+			if (x == 0 && holes[0] == '\0')
+				memcpy(holes, r->holes, sizeof(holes));
 		}
 		req_free(r);
 		/* Hash and write, in order, what is in. */
@@ -1318,8 +1510,10 @@ get_ranged(struct s3 *s, const char *rel, uint64_t size, int wfd,
 				break;
 			if (e == 0) {
 				XXH3_128bits_update(xs, ks[i].buf, ks[i].got);
-				if (wfd >= 0 && (x = pwrite_full(wfd, ks[i].buf,
-				    ks[i].got, (uint64_t)hashed * psz)) != 0) {
+				if (wfd >= 0 && (x = write_sparse(wfd,
+				    (const char *)ks[i].buf, ks[i].got,
+				    (uint64_t)hashed * psz, holes,
+				    &skipped)) != 0) {
 					e = x;
 					snprintf(s->err, sizeof(s->err),
 					    "writing: %s", strerror(-x));
@@ -1335,6 +1529,10 @@ get_ranged(struct s3 *s, const char *rel, uint64_t size, int wfd,
 	if (e == 0 && hashed != nr) {
 		snprintf(s->err, sizeof(s->err), "GET: ranges lost");
 		e = -EIO;
+	}
+	if (e == 0 && skipped && ftruncate(wfd, (off_t)size) != 0) {
+		e = -errno;
+		snprintf(s->err, sizeof(s->err), "writing: %s", strerror(-e));
 	}
 	if (e == 0) {
 		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(xs));
@@ -1359,6 +1557,8 @@ s3_get(struct s3 *s, const char *rel, uint64_t size, int wfd,
 	int e;
 
 	s->err[0] = '\0';
+	if (s3_key_check(s, rel) != 0)
+		return -ENOENT;
 	if (size > s->c.part_size && s->c.inflight > 1)
 		return get_ranged(s, rel, size, wfd, hash, co);
 	get_prep(s, &r, &k, rel, size, wfd, co);
@@ -1470,15 +1670,20 @@ struct many_kind {
 static int
 put_alone(struct s3 *s, struct s3_many *m)
 {
-	return put_multi(s, m->rel, m->fd, m->size, m->id, m->mtime_ns,
+	int e = s3_key_check(s, m->rel);
+
+	return e != 0 ? e : put_multi(s, m->rel, m->fd, m->size, m->meta,
 	    m->hash, m->co);
 }
 
 static int
 put_start(struct s3 *s, struct slots *sl, int i, struct s3_many *m)
 {
-	int e = put_prep(s, &sl->r[i], &sl->buf[i], &sl->cap[i], m->rel,
-	    m->fd, m->size, m->id, m->mtime_ns, m->hash, sl->md5[i], m->co);
+	int e = s3_key_check(s, m->rel);
+
+	if (e == 0)
+		e = put_prep(s, &sl->r[i], &sl->buf[i], &sl->cap[i], m->rel,
+		    m->fd, m->size, m->meta, m->hash, sl->md5[i], m->co);
 
 	if (e == 0)
 		req_start(&sl->r[i]);
@@ -1498,12 +1703,16 @@ put_done(struct req *r, struct slots *sl, int i, struct s3_many *m)
 static int
 get_alone(struct s3 *s, struct s3_many *m)
 {
+	if (s3_key_check(s, m->rel) != 0)
+		return -ENOENT;
 	return get_ranged(s, m->rel, m->size, m->fd, m->hash, m->co);
 }
 
 static int
 get_start(struct s3 *s, struct slots *sl, int i, struct s3_many *m)
 {
+	if (s3_key_check(s, m->rel) != 0)
+		return -ENOENT;
 	get_prep(s, &sl->r[i], &sl->k[i], m->rel, m->size, m->fd, m->co);
 	req_start(&sl->r[i]);
 	return 0;
@@ -1606,63 +1815,86 @@ s3_get_many(struct s3 *s, struct s3_many *v, int n, const char *point)
 	return many_run(s, &many_get, v, n, point);
 }
 
-int
-s3_abort_uploads(struct s3 *s, const char *rel)
+/*
+ * A key of a listing asked with encoding-type=url, decoded: every name
+ * the server keeps reads back, even one whose bytes XML 1.0 cannot carry
+ * (a control character).  NULL if it is not well-formed.
+ */
+static char *
+key_decode(const char *enc, bool plus_is_space)
 {
-	char *key = s3_key(s, rel), *q, *ek;
-	struct xml x;
-	struct req r;
-	int e, i, n = 0;
+	char *t = xstrdup(enc), *d, *p;
+	int n;
 
-	ek = curl_easy_escape(NULL, key, 0);
-	q = xasprintf("prefix=%s&uploads=", ek ? ek : "");
-	curl_free(ek);
-	req_init(s, &r, "GET", NULL, q);
-	free(q);
-	e = req_run(&r, "listing unfinished uploads");
-	if (e == 0 && xml_parse(&x, r.body, r.body_len) == 0) {
-		/* Each Upload's Key then UploadId; only rel's own. */
-		for (i = 0; i + 1 < x.n; i++)
-			if (strcmp(x.name[i], "Key") == 0 &&
-			    strcmp(x.text[i], key) == 0 &&
-			    strcmp(x.name[i + 1], "UploadId") == 0) {
-				abort_upload(s, rel, x.text[i + 1]);
-				n++;
-			}
-		xml_free(&x);
-	} else if (e == 0)
-		e = -EPROTO;
-	req_free(&r);
-	free(key);
-	return e != 0 ? e : n;
+	if (plus_is_space)
+		for (p = t; *p; p++)
+			if (*p == '+')
+				*p = ' ';
+	d = curl_easy_unescape(NULL, t, 0, &n);
+	free(t);
+	if (d == NULL)
+		return NULL;
+	if ((size_t)n != strlen(d)) {
+		curl_free(d);
+		return NULL;	/* a NUL in it */
+	}
+	t = xstrdup(d);
+	curl_free(d);
+	return t;
 }
 
-int
-s3_usage(struct s3 *s, uint64_t *bytes, uint64_t *objects)
+/*
+ * Each key beneath pfx (a whole key prefix) and its size, through fn
+ * (0 to go on, else stop with that), asked with encoding-type=url page by
+ * page.  0, fn's value, or -errno with s->err set.
+ */
+static int
+list_keys(struct s3 *s, const char *pfx, const char *what,
+    int (*fn)(void *, const char *key, uint64_t size), void *arg)
 {
-	char *pfx = s3_key(s, ""), *ep, *et = NULL, *q;
-	const char *tok;
+	char *ep = curl_easy_escape(NULL, pfx, 0), *et = NULL, *q, *key;
+	const char *tok, *enc;
+	uint64_t size = 0;
 	struct xml x;
 	struct req r;
-	bool more;
+	bool more, plus;
 	int e, i;
 
-	*bytes = *objects = 0;
-	ep = curl_easy_escape(NULL, pfx, 0);
 	do {
-		q = xasprintf("%s%s%slist-type=2&prefix=%s",
+		q = xasprintf("%s%s%sencoding-type=url&list-type=2&prefix=%s",
 		    et ? "continuation-token=" : "", et ? et : "",
 		    et ? "&" : "", ep ? ep : "");
 		req_init(s, &r, "GET", NULL, q);
 		free(q);
-		e = req_run(&r, "listing the objects");
+		e = req_run(&r, what);
 		more = false;
 		if (e == 0 && xml_parse(&x, r.body, r.body_len) == 0) {
-			for (i = 0; i < x.n; i++)
-				if (strcmp(x.name[i], "Size") == 0) {
-					*bytes += strtoull(x.text[i], NULL, 10);
-					(*objects)++;
+			enc = xml_get(&x, "EncodingType");
+			/* A '+' of a name comes as "%2B": a bare
+			 * one is a space (RGW's encoding). */
+			plus = true;
+			/* Each Contents: Key, ..., Size (in that order). */
+			for (i = 0, key = NULL; e == 0 && i < x.n; i++) {
+				if (strcmp(x.name[i], "Key") == 0) {
+					free(key);
+					key = enc != NULL ? key_decode(
+					    x.text[i], plus) :
+					    xstrdup(x.text[i]);
+					if (key == NULL) {
+						snprintf(s->err, sizeof(s->err),
+						    "%s: a key that does not "
+						    "decode", what);
+						e = -EPROTO;
+					}
+				} else if (strcmp(x.name[i], "Size") == 0 &&
+				    key != NULL) {
+					size = strtoull(x.text[i], NULL, 10);
+					e = fn(arg, key, size);
+					free(key);
+					key = NULL;
 				}
+			}
+			free(key);
 			tok = xml_get(&x, "NextContinuationToken");
 			more = xml_get(&x, "IsTruncated") != NULL &&
 			    strcmp(xml_get(&x, "IsTruncated"), "true") == 0 &&
@@ -1670,12 +1902,496 @@ s3_usage(struct s3 *s, uint64_t *bytes, uint64_t *objects)
 			curl_free(et);
 			et = more ? curl_easy_escape(NULL, tok, 0) : NULL;
 			xml_free(&x);
-		} else if (e == 0)
+		} else if (e == 0) {
+			xml_free(&x);
+			snprintf(s->err, sizeof(s->err), "%s: the server's "
+			    "answer is not readable XML", what);
 			e = -EPROTO;
+		}
 		req_free(&r);
 	} while (e == 0 && more);
 	curl_free(et);
 	curl_free(ep);
-	free(pfx);
 	return e;
+}
+
+int
+s3_abort_uploads(struct s3 *s, const char *rel)
+{
+	char *key = s3_key(s, rel), *q, *ek, *k;
+	const char *enc;
+	struct xml x;
+	struct req r;
+	int e, i, n = 0;
+
+	if (s3_key_check(s, rel) != 0) {
+		free(key);
+		return 0;	/* no upload of it can exist */
+	}
+	ek = curl_easy_escape(NULL, key, 0);
+	q = xasprintf("encoding-type=url&prefix=%s&uploads=", ek ? ek : "");
+	curl_free(ek);
+	req_init(s, &r, "GET", NULL, q);
+	free(q);
+	e = req_run(&r, "listing unfinished uploads");
+	if (e == 0 && xml_parse(&x, r.body, r.body_len) == 0) {
+		enc = xml_get(&x, "EncodingType");
+		/* Each Upload's Key then UploadId; only rel's own. */
+		for (i = 0; i + 1 < x.n; i++) {
+			if (strcmp(x.name[i], "Key") != 0 ||
+			    strcmp(x.name[i + 1], "UploadId") != 0)
+				continue;
+			k = enc != NULL ? key_decode(x.text[i], true) :
+			    xstrdup(x.text[i]);
+			if (k != NULL && strcmp(k, key) == 0) {
+				abort_upload(s, rel, x.text[i + 1]);
+				n++;
+			}
+			free(k);
+		}
+		xml_free(&x);
+	} else if (e == 0) {
+		xml_free(&x);
+		snprintf(s->err, sizeof(s->err), "listing unfinished uploads: "
+		    "the server's answer is not readable XML");
+		e = -EPROTO;
+	}
+	req_free(&r);
+	free(key);
+	return e != 0 ? e : n;
+}
+
+struct usage {
+	uint64_t	 bytes, objects;
+};
+
+static int
+usage_add(void *arg, const char *key, uint64_t size)
+{
+	struct usage *u = arg;
+
+	(void)key;
+	u->bytes += size;
+	u->objects++;
+	return 0;
+}
+
+int
+s3_usage(struct s3 *s, uint64_t *bytes, uint64_t *objects)
+{
+	char *pfx = s3_key(s, "");
+	struct usage u = { 0, 0 };
+	int e;
+
+	e = list_keys(s, pfx, "listing the objects", usage_add, &u);
+	free(pfx);
+	*bytes = u.bytes;
+	*objects = u.objects;
+	return e;
+}
+
+/* --- HEADs and DELETEs of many objects ------------------------------------ */
+
+void
+s3_head_many(struct s3 *s, const char *const *rel, struct s3_obj *o,
+    int *res, int n)
+{
+	struct req *sl = xcalloc((size_t)s->c.inflight, sizeof(*sl));
+	int *who = xcalloc((size_t)s->c.inflight, sizeof(*who));
+	int next = 0, inflight = 0, i;
+	struct req *r;
+
+	for (i = 0; i < s->c.inflight; i++)
+		who[i] = -1;
+	while (next < n || inflight > 0) {
+		while (next < n && inflight < s->c.inflight) {
+			if (s3_key_check(s, rel[next]) != 0) {
+				res[next++] = -ENOENT;
+				continue;
+			}
+			for (i = 0; who[i] >= 0; i++)
+				;
+			req_init(s, &sl[i], "HEAD", rel[next], NULL);
+			req_start(&sl[i]);
+			who[i] = next++;
+			inflight++;
+		}
+		if (inflight == 0)
+			break;
+		if ((r = req_next(s)) == NULL) {
+			for (i = 0; i < s->c.inflight; i++)
+				if (who[i] >= 0) {
+					curl_multi_remove_handle(s->m, sl[i].h);
+					req_free(&sl[i]);
+					res[who[i]] = -EIO;
+					who[i] = -1;
+				}
+			snprintf(s->err, sizeof(s->err), "HEAD: the requests "
+			    "were lost");
+			inflight = 0;
+			continue;
+		}
+		i = (int)(r - sl);
+		if ((res[who[i]] = req_judge(r, "HEAD")) == 0)
+			o[who[i]] = r->obj;
+		req_free(r);
+		who[i] = -1;
+		inflight--;
+	}
+	free(who);
+	free(sl);
+}
+
+/* The text of s with XML's five special characters escaped, to f. */
+static void
+xml_escape(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&apos;", f); break;
+		default: fputc(*s, f); break;
+		}
+}
+
+/* Can key go in an XML 1.0 document (no control character but tab,
+ * newline and carriage return, which the server would read as spaces:
+ * none of those either)? */
+static bool
+xml_carries(const char *key)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)key; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* One multi-object delete of v[0..n) (keys XML carries): res set. */
+static void
+delete_batch(struct s3 *s, const char *const *rel, char **key, int *res,
+    int n)
+{
+	unsigned char md5[16];
+	char m64[32], *doc, *k;
+	const char *enc;
+	struct xml x;
+	struct req r;
+	size_t dlen;
+	FILE *f;
+	int e, i, j;
+
+	f = open_memstream(&doc, &dlen);
+	if (f == NULL)
+		jts_oom();
+	fputs("<Delete><Quiet>true</Quiet>", f);
+	for (i = 0; i < n; i++) {
+		fputs("<Object><Key>", f);
+		xml_escape(f, key[i]);
+		fputs("</Key></Object>", f);
+	}
+	fputs("</Delete>", f);
+	fclose(f);
+	md5_of(doc, dlen, md5);
+	b64(md5, 16, m64);
+	req_init(s, &r, "POST", NULL, "delete=");
+	req_body(&r, doc, dlen);
+	req_header(&r, "Content-MD5: %s", m64);
+	req_header(&r, "Content-Type: application/xml");
+	e = req_run(&r, "DELETE (many)");
+	for (i = 0; i < n; i++)
+		res[i] = e;
+	if (e == 0 && xml_parse(&x, r.body, r.body_len) == 0) {
+		/* Quiet: only the keys that failed come back, each an
+		 * Error's Key and Code. */
+		enc = xml_get(&x, "EncodingType");
+		for (i = 0; i < x.n; i++) {
+			if (strcmp(x.name[i], "Key") != 0 || i + 1 >= x.n ||
+			    strcmp(x.name[i + 1], "Code") != 0)
+				continue;
+			k = enc != NULL ? key_decode(x.text[i], true) :
+			    xstrdup(x.text[i]);
+			for (j = 0; k != NULL && j < n; j++)
+				if (strcmp(key[j], k) == 0 &&
+				    strcmp(x.text[i + 1], "NoSuchKey") != 0) {
+					res[j] = -EIO;
+					snprintf(s->err, sizeof(s->err),
+					    "DELETE: %.200s", x.text[i + 1]);
+				}
+			free(k);
+		}
+		xml_free(&x);
+	} else if (e == 0) {
+		xml_free(&x);
+		for (i = 0; i < n; i++)
+			res[i] = -EPROTO;
+	}
+	(void)rel;
+	req_free(&r);
+	free(doc);
+}
+
+void
+s3_delete_many(struct s3 *s, const char *const *rel, int *res, int n)
+{
+	char **key = xcalloc((size_t)n + 1, sizeof(*key));
+	const char **brel = xcalloc((size_t)n + 1, sizeof(*brel));
+	int *at = xcalloc((size_t)n + 1, sizeof(*at));
+	int *bres = xcalloc((size_t)n + 1, sizeof(*bres));
+	int i, k = 0, j;
+
+	for (i = 0; i <= n; i++) {
+		/* A key XML cannot carry goes alone. */
+		if (i < n && s3_key_check(s, rel[i]) != 0) {
+			res[i] = 0;
+			continue;
+		}
+		if (i < n && (key[k] = s3_key(s, rel[i]), true) &&
+		    !xml_carries(key[k])) {
+			free(key[k]);
+			key[k] = NULL;
+			res[i] = s3_delete(s, rel[i]);
+			continue;
+		}
+		if (i < n) {
+			brel[k] = rel[i];
+			at[k++] = i;
+		}
+		if (k > 0 && (k == 1000 || i == n)) {
+			delete_batch(s, brel, key, bres, k);
+			for (j = 0; j < k; j++) {
+				res[at[j]] = bres[j];
+				free(key[j]);
+				key[j] = NULL;
+			}
+			k = 0;
+		}
+	}
+	free(key);
+	free(brel);
+	free(at);
+	free(bres);
+}
+
+/* --- the claim of a prefix ------------------------------------------------- */
+
+#define CLAIMS	"/claims/"	/* beneath .jts-tier/ */
+
+struct claim_scan {
+	const char	*mine;		/* the prefix */
+	size_t		 skip;		/* of a key: ".jts-tier/claims/" */
+	bool		 held;		/* mine is claimed */
+	char		*other;		/* a prefix in or around mine */
+};
+
+static int
+claim_seen(void *arg, const char *key, uint64_t size)
+{
+	struct claim_scan *cs = arg;
+	const char *p = key + cs->skip;
+	size_t a, b;
+
+	(void)size;
+	if (strlen(key) < cs->skip)
+		return 0;
+	if (strcmp(p, cs->mine) == 0) {
+		cs->held = true;
+		return 0;
+	}
+	a = strlen(p);
+	b = strlen(cs->mine);
+	if ((a < b && strncmp(cs->mine, p, a) == 0 && cs->mine[a] == '/') ||
+	    (b < a && strncmp(p, cs->mine, b) == 0 && p[b] == '/')) {
+		free(cs->other);
+		cs->other = xstrdup(p);
+	}
+	return 0;
+}
+
+/* Who holds the claim of prefix p (its HEAD), in words, into out. */
+static void
+claim_who(struct s3 *s, const char *p, char *out, size_t len)
+{
+	char *rel = xasprintf(CLAIMS "%s", p);
+	struct s3_obj o;
+	struct req r;
+	int e;
+
+	memset(&o, 0, sizeof(o));
+	req_init(s, &r, "HEAD", rel, NULL);
+	if ((e = req_run(&r, "HEAD claim")) == 0)
+		o = r.obj;
+	req_free(&r);
+	free(rel);
+	if (e != 0)
+		snprintf(out, len, "another catalog");
+	else
+		snprintf(out, len, "catalog %s of host %s%s%s", o.catalog[0] ?
+		    o.catalog : "?", o.claim_host[0] ? o.claim_host : "?",
+		    o.claim_machine[0] ? ", machine-id " : "",
+		    o.claim_machine);
+}
+
+/* Write the claim of the prefix as this catalog's (cond: only if there
+ * is none).  0, -EEXIST (there is one), or -errno. */
+static int
+claim_put(struct s3 *s, bool cond)
+{
+	const struct s3_owner *o = &s->c.owner;
+	char *rel = xasprintf(CLAIMS "%s", s->c.prefix), *body, m64[32];
+	unsigned char md5[16];
+	struct req r;
+	time_t now = time(NULL);
+	struct tm tm;
+	char since[32];
+	int e;
+
+	gmtime_r(&now, &tm);
+	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	body = xasprintf("jts-tier claim: the objects beneath this prefix "
+	    "are one catalog's; no other catalog may use it, or a prefix in "
+	    "it or around it.\nprefix = %s\ncatalog = %s\nhost = %s\n"
+	    "machine = %s\nsince = %s\n", s->c.prefix, o->catalog, o->host,
+	    o->machine, since);
+	md5_of(body, strlen(body), md5);
+	b64(md5, 16, m64);
+	req_init(s, &r, "PUT", rel, NULL);
+	req_body(&r, body, strlen(body));
+	req_header(&r, "Content-MD5: %s", m64);
+	req_header(&r, "Content-Type: text/plain");
+	if (cond)
+		req_header(&r, "If-None-Match: *");
+	req_header(&r, "x-amz-meta-jts-catalog: %s", o->catalog);
+	req_header(&r, "x-amz-meta-jts-host: %s", o->host);
+	req_header(&r, "x-amz-meta-jts-machine: %s", o->machine);
+	e = req_run(&r, "PUT claim");
+	req_free(&r);
+	free(body);
+	free(rel);
+	return e;
+}
+
+int
+s3_claim(struct s3 *s, bool make, bool take_over, char *taken)
+{
+	const struct s3_owner *me = &s->c.owner;
+	char who[300], *rel;
+	struct claim_scan cs;
+	struct s3_obj o;
+	bool made = false;
+	int e, tries;
+
+	if (me->catalog == NULL)
+		return 0;	/* reads only: nothing to claim */
+	for (tries = 0; tries < 3; tries++) {
+		char *pfx = s3_key(s, CLAIMS);
+
+		memset(&cs, 0, sizeof(cs));
+		cs.mine = s->c.prefix;
+		cs.skip = strlen(pfx);
+		e = list_keys(s, pfx, "listing the claims", claim_seen, &cs);
+		free(pfx);
+		if (e != 0) {
+			free(cs.other);
+			return e;
+		}
+		if (cs.other != NULL) {
+			char keep[sizeof(s->err)];
+
+			/* Both made theirs at once: ours goes. */
+			if (made) {
+				rel = xasprintf(CLAIMS "%s", s->c.prefix);
+				memcpy(keep, s->err, sizeof(keep));
+				(void)s3_delete(s, rel);
+				memcpy(s->err, keep, sizeof(keep));
+				free(rel);
+			}
+			claim_who(s, cs.other, who, sizeof(who));
+			snprintf(s->err, sizeof(s->err), "prefix %.200s %s "
+			    "prefix %.200s, claimed by %s: two catalogs on nested "
+			    "prefixes would count, check and delete each "
+			    "other's objects; give this tier a prefix beside "
+			    "it", s->c.prefix, strlen(cs.other) <
+			    strlen(s->c.prefix) ? "lies beneath" : "encloses",
+			    cs.other, who);
+			free(cs.other);
+			return -EEXIST;
+		}
+		if (!cs.held) {
+			if (!make)
+				return 0;
+			e = claim_put(s, true);
+			if (e == -EEXIST)
+				continue;	/* claimed meanwhile: look */
+			if (e != 0)
+				return e;
+			made = true;
+			continue;	/* look again: a nested one meanwhile? */
+		}
+		rel = xasprintf(CLAIMS "%s", s->c.prefix);
+		memset(&o, 0, sizeof(o));
+		{
+			struct req r;
+
+			req_init(s, &r, "HEAD", rel, NULL);
+			if ((e = req_run(&r, "HEAD claim")) == 0)
+				o = r.obj;
+			req_free(&r);
+		}
+		free(rel);
+		if (e == -ENOENT)
+			continue;	/* released meanwhile */
+		if (e != 0)
+			return e;
+		if (strcmp(o.catalog, me->catalog) == 0) {
+			/* Ours; on another machine, a copy of the catalog. */
+			if (o.claim_machine[0] && me->machine[0] &&
+			    strcmp(o.claim_machine, me->machine) != 0) {
+				if (!take_over) {
+					snprintf(s->err, sizeof(s->err),
+					    "prefix %s is claimed by this same "
+					    "catalog (%s) on another machine "
+					    "(host %s, machine-id %s): a copy "
+					    "of the catalog (a cloned host?) "
+					    "must not share its prefix; give "
+					    "one of them a prefix of its own, "
+					    "or take it over here with "
+					    "'jts-tierctl claim --take-over' "
+					    "if the other is gone",
+					    s->c.prefix, o.catalog,
+					    o.claim_host, o.claim_machine);
+					return -EEXIST;
+				}
+				return claim_put(s, false);
+			}
+			return 0;
+		}
+		if (o.catalog[0] && in_list(me->adopted, o.catalog))
+			return claim_put(s, false);	/* we took it over */
+		if (take_over) {
+			if (taken != NULL)
+				snprintf(taken, 40, "%s", o.catalog);
+			snprintf(s->err, sizeof(s->err), "prefix %s: catalog "
+			    "%s to be taken over", s->c.prefix, o.catalog);
+			return -EAGAIN;	/* adopt it, then call again */
+		}
+		snprintf(s->err, sizeof(s->err), "prefix %s of bucket %s is "
+		    "claimed by catalog %s (host %s%s%s): two catalogs on one "
+		    "prefix would delete each other's copies; give this tier "
+		    "a prefix = of its own, or, if this catalog replaces that "
+		    "one (rebuilt, the host reinstalled), take the prefix over "
+		    "with 'jts-tierctl claim --take-over TIER'", s->c.prefix,
+		    s->c.bucket, o.catalog[0] ? o.catalog : "?",
+		    o.claim_host[0] ? o.claim_host : "?",
+		    o.claim_machine[0] ? ", machine-id " : "",
+		    o.claim_machine);
+		return -EEXIST;
+	}
+	snprintf(s->err, sizeof(s->err), "prefix %s: the claim kept "
+	    "changing under this host; try again", s->c.prefix);
+	return -EAGAIN;
 }

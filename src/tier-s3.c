@@ -33,7 +33,7 @@
 struct s3_tier {
 	struct s3	*s;
 	bool		 broken;
-	char		 err[512];
+	char		 err[1536];
 };
 
 #define ST(t)	((struct s3_tier *)(t)->conn)
@@ -120,49 +120,74 @@ read_credentials(const char *path, char **access, char **secret, char *why,
 	return 0;
 }
 
-/* The client of tier t, made (and the bucket looked at) on first use;
- * NULL if the store cannot be reached or used. */
+/* A new client of tier t's store (no request made yet); NULL with why
+ * set if its credentials cannot be read. */
+static struct s3 *
+client_new(struct tier *t, char *why, size_t len)
+{
+	struct tier_conf *tc = t->tc;
+	char *access, *secret;
+	struct s3_conf c;
+	struct s3 *s;
+
+	if (read_credentials(tc->credentials, &access, &secret, why,
+	    len) != 0)
+		return NULL;
+	memset(&c, 0, sizeof(c));
+	c.endpoint = tc->endpoint;
+	c.bucket = tc->bucket;
+	c.prefix = tc->prefix;
+	c.region = tc->region;
+	c.access = access;
+	c.secret = secret;
+	c.verify_tls = tc->tls_verify;
+	c.ca_file = tc->ca_file;
+	c.timeout = tc->timeout;
+	c.inflight = tc->inflight;
+	c.part_size = tc->part_size;
+	if (t->owner != NULL) {
+		c.owner.catalog = t->owner->catalog;
+		c.owner.adopted = t->owner->adopted;
+		c.owner.host = t->owner->host;
+		c.owner.machine = t->owner->machine;
+	}
+	s = s3_new(&c);
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	free(access);
+	if (s == NULL)
+		snprintf(why, len, "out of memory");
+	return s;
+}
+
+/*
+ * The client of tier t, made on first use, the bucket looked at and the
+ * prefix's claim checked (made by a writer); NULL if the store cannot be
+ * reached or used (ST(t)->err says why).
+ */
 static struct s3 *
 s3_conn(struct tier *t)
 {
 	struct tier_conf *tc = t->tc;
-	struct s3_conf c;
 	struct s3_tier *st;
-	char *access, *secret;
 	int r;
 
 	if (ST(t) == NULL) {
 		st = xcalloc(1, sizeof(*st));
 		t->conn = st;
-		if (read_credentials(tc->credentials, &access, &secret,
-		    st->err, sizeof(st->err)) != 0) {
-			st->broken = true;
-			return NULL;
-		}
-		memset(&c, 0, sizeof(c));
-		c.endpoint = tc->endpoint;
-		c.bucket = tc->bucket;
-		c.prefix = tc->prefix;
-		c.region = tc->region;
-		c.access = access;
-		c.secret = secret;
-		c.verify_tls = tc->tls_verify;
-		c.ca_file = tc->ca_file;
-		c.timeout = tc->timeout;
-		c.inflight = tc->inflight;
-		c.part_size = tc->part_size;
-		st->s = s3_new(&c);
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-		free(access);
-		if (st->s == NULL) {
-			snprintf(st->err, sizeof(st->err), "out of memory");
+		if ((st->s = client_new(t, st->err, sizeof(st->err))) == NULL) {
 			st->broken = true;
 			return NULL;
 		}
 		if ((r = s3_bucket_check(st->s)) != 0) {
-			snprintf(st->err, sizeof(st->err), "%s: %s",
-			    tc->endpoint, s3_error(st->s));
+			snprintf(st->err, sizeof(st->err), "%s: %s%s%s",
+			    tc->endpoint, s3_error(st->s), r == -EACCES ?
+			    "; check the credentials in " : "", r == -EACCES ?
+			    tc->credentials : "");
+			st->broken = true;
+		} else if ((r = s3_claim(st->s, true, false, NULL)) != 0) {
+			snprintf(st->err, sizeof(st->err), "bucket %s: %s",
+			    tc->bucket, s3_error(st->s));
 			st->broken = true;
 		}
 	}
@@ -225,7 +250,9 @@ static void
 stat_of(struct stat *st, const struct s3_obj *o)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFREG | 0600;
+	st->st_mode = S_IFREG | (o->has_owner ? (o->mode & 07777) : 0600);
+	st->st_uid = o->uid;
+	st->st_gid = o->gid;
 	st->st_nlink = 1;
 	st->st_size = (off_t)o->size;
 	st->st_ino = (ino_t)o->id;
@@ -280,12 +307,20 @@ s3t_unreachable(struct tier *t)
 	return s3_conn(t) == NULL ? ST(t)->err : NULL;
 }
 
+/* A benchmark's object (its probe's, beneath .jts-tier/probe/). */
 static int
 s3t_drop(struct tier *t, const char *rel)
 {
 	struct s3 *s = s3_conn(t);
+	char *key;
+	int r;
 
-	return s == NULL ? -EHOSTUNREACH : s3_delete(s, rel);
+	if (s == NULL)
+		return -EHOSTUNREACH;
+	key = xasprintf("/probe/%s/%s", t->tc->prefix, rel_base(rel));
+	r = s3_delete(s, key);
+	free(key);
+	return r;
 }
 
 static bool
@@ -315,6 +350,7 @@ s3t_probe(struct tier *t, int src, uint64_t size, const char *rel,
 {
 	struct s3 *s = s3_conn(t);
 	unsigned char h[JTS_HASH_LEN], back[JTS_HASH_LEN];
+	char *key;
 	int64_t t0;
 	int r;
 
@@ -322,8 +358,11 @@ s3t_probe(struct tier *t, int src, uint64_t size, const char *rel,
 		snprintf(why, len, "%s", ST(t)->err);
 		return -EHOSTUNREACH;
 	}
+	/* Beneath the bucket's .jts-tier/, where no file's key can be. */
+	key = xasprintf("/probe/%s/%s", t->tc->prefix, rel_base(rel));
+	rel = key;
 	t0 = jts_mono_ns();
-	r = s3_put(s, rel, src, size, 0, 0, h, NULL);
+	r = s3_put(s, rel, src, size, NULL, h, NULL);
 	*write_ns = jts_mono_ns() - t0;
 	if (r == 0) {
 		t0 = jts_mono_ns();
@@ -336,6 +375,7 @@ s3t_probe(struct tier *t, int src, uint64_t size, const char *rel,
 		snprintf(why, len, "%s", r == -EBADMSG ? "what was read back "
 		    "differs from what was written" : s3_error(s));
 	(void)s3_delete(s, rel);
+	free(key);
 	return r;
 }
 
@@ -386,6 +426,11 @@ s3t_dst_prepare(struct batch *b, struct move_item *it)
 		    s3_why(e, it->dst));
 		return;
 	}
+	if (s3_key_check(s, it->rel) != 0) {
+		item_fail(it, IT_FAILED, "cannot go to s3 tier %s: %s",
+		    tier_name(e, it->dst), s3_error(s));
+		return;
+	}
 	if (it->fd >= 0 && jts_xattr_count(it->fd,
 	    e->tiers[it->src].ops->fs_xattrs) != 0) {
 		item_fail(it, IT_FAILED, "has extended attributes or ACLs, "
@@ -417,8 +462,10 @@ drop_ours(struct s3 *s, const char *rel, int64_t id)
 		return 0;
 	if (r != 0)
 		return r;
-	if (o.id != id)
-		return 0;	/* not ours: never removed */
+	/* Not this catalog's upload (its UUID and the row's id): never
+	 * removed.  One without a UUID came before catalogs had one. */
+	if (o.id != id || o.catalog[0] == '\0' || !s3_obj_ours(s, &o))
+		return 0;
 	return s3_delete(s, rel);
 }
 
@@ -432,6 +479,45 @@ s3t_drop_tmp(struct engine *e, struct move_item *it)
 }
 
 /*
+ * The data extents of fd, size bytes, as an object's metadata keeps them
+ * ("off+len,..."): NULL if it has no hole, or too many to keep (it then
+ * comes back without them).
+ */
+static char *
+holes_of(int fd, int64_t size)
+{
+	char *map = NULL, *n;
+	off_t d = 0, h;
+	size_t len = 0;
+
+	if (fd < 0 || size == 0)
+		return NULL;
+	for (;;) {
+		if ((d = lseek(fd, d, SEEK_DATA)) < 0)
+			break;	/* ENXIO: no more data */
+		if ((h = lseek(fd, d, SEEK_HOLE)) < 0)
+			h = (off_t)size;
+		if (d == 0 && h >= (off_t)size && map == NULL)
+			return NULL;	/* no hole at all */
+		n = xasprintf("%s%s%lld+%lld", map ? map : "", map ? "," : "",
+		    (long long)d, (long long)(h - d));
+		free(map);
+		map = n;
+		if ((len = strlen(map)) > S3_HOLES_MAX) {
+			free(map);
+			return NULL;
+		}
+		if (h >= (off_t)size)
+			break;
+		d = h;
+	}
+	if (map == NULL)
+		map = xstrdup("0+0");	/* all a hole */
+	(void)len;
+	return map;
+}
+
+/*
  * Step 5 to S3: each file uploaded, hashed as it is read; small files
  * several at once, a large one in parts in flight.
  */
@@ -442,6 +528,7 @@ s3t_copy(struct batch *b, struct move_item **v, int n)
 	struct s3 *s = conn(e, v[0]->dst);
 	struct copy_opts *co = xcalloc((size_t)n, sizeof(*co));
 	struct s3_many *m = xcalloc((size_t)n, sizeof(*m));
+	struct s3_meta *meta = xcalloc((size_t)n, sizeof(*meta));
 	struct move_item **w = xcalloc((size_t)n, sizeof(*w));
 	int i, k = 0, r, live = 0;
 
@@ -451,11 +538,17 @@ s3t_copy(struct batch *b, struct move_item **v, int n)
 		if (!pending(it))
 			continue;
 		copy_opts_of(b, it, &co[k]);
+		meta[k].id = it->jid;
+		meta[k].mtime_ns = jts_ts_ns(&it->pre.st_mtim);
+		meta[k].mode = it->pre.st_mode & 07777;
+		meta[k].uid = it->pre.st_uid;
+		meta[k].gid = it->pre.st_gid;
+		meta[k].home = tier_name(e, it->home);
+		meta[k].holes = holes_of(it->fd, it->pre.st_size);
 		m[k].rel = it->rel;
 		m[k].fd = it->fd;
 		m[k].size = (uint64_t)it->pre.st_size;
-		m[k].id = it->jid;
-		m[k].mtime_ns = jts_ts_ns(&it->pre.st_mtim);
+		m[k].meta = &meta[k];
 		m[k].co = &co[k];
 		w[k++] = it;
 	}
@@ -488,6 +581,9 @@ s3t_copy(struct batch *b, struct move_item **v, int n)
 			s3t_drop_tmp(e, it);
 		item_close(it);
 	}
+	for (i = 0; i < k; i++)
+		free((char *)meta[i].holes);
+	free(meta);
 	free(w);
 	free(m);
 	free(co);
@@ -609,7 +705,8 @@ src_same_at(struct engine *e, int t, const char *rel, const struct ident *pre,
 		    "%.300s", tier_name(e, t), s3_why(e, t));
 		return -EIO;
 	}
-	if ((ino_t)o.id != pre->ino || (int64_t)o.size != pre->size) {
+	if ((ino_t)o.id != pre->ino || (int64_t)o.size != pre->size ||
+	    !s3_obj_ours(s, &o)) {
 		snprintf(why, len, "source on tier %s was replaced during the "
 		    "move; both copies kept", tier_name(e, t));
 		return -ESTALE;
@@ -689,6 +786,11 @@ s3t_drop_same(struct engine *e, int t, const char *rel, int64_t id,
 		return -EHOSTUNREACH;
 	if ((r = s3_head(s, rel, &o)) != 0)
 		return r;
+	if (!s3_obj_ours(s, &o)) {
+		snprintf(why, len, "%s on tier %s is not this catalog's "
+		    "object (catalog %s)", rel, tier_name(e, t), o.catalog);
+		return 1;
+	}
 	r = (int64_t)o.size != size ? -ESTALE :
 	    s3_get(s, rel, (uint64_t)size, -1, got, NULL);
 	if (r == -ESTALE || (r == 0 && memcmp(got, hash, JTS_HASH_LEN) != 0)) {
@@ -697,6 +799,53 @@ s3t_drop_same(struct engine *e, int t, const char *rel, int64_t id,
 		return 1;
 	}
 	return r != 0 ? r : s3_delete(s, rel);
+}
+
+/*
+ * The claim of the tier's prefix: made on the first connection; taken
+ * over from another catalog on purpose, its UUID adopted first (so a
+ * crash between the two leaves the old objects still this catalog's).
+ */
+static int
+s3t_claim(struct tier *t, bool take_over, int (*adopt)(void *, const char *),
+    void *arg, char *why, size_t len)
+{
+	char taken[40];
+	struct s3 *s;
+	int r, k;
+
+	if (t->owner == NULL) {
+		snprintf(why, len, "no catalog to claim the prefix for");
+		return -1;
+	}
+	for (k = 0; k < 4; k++) {
+		s3t_close(t);
+		if (s3_conn(t) != NULL)
+			return 0;	/* ours: made, or taken over */
+		if (!take_over) {
+			snprintf(why, len, "%s", ST(t)->err);
+			return -1;
+		}
+		/* Refused: taken over, its catalog adopted first. */
+		if ((s = client_new(t, why, len)) == NULL)
+			return -1;
+		taken[0] = '\0';
+		r = s3_claim(s, true, true, taken);
+		if (r != 0 && (r != -EAGAIN || taken[0] == '\0')) {
+			snprintf(why, len, "bucket %s: %s", t->tc->bucket,
+			    s3_error(s));
+			s3_free(s);
+			return -1;
+		}
+		s3_free(s);
+		if (r == -EAGAIN && adopt(arg, taken) != 0) {
+			snprintf(why, len, "cannot keep catalog %s as taken "
+			    "over in the catalog", taken);
+			return -1;
+		}
+	}
+	snprintf(why, len, "the claim kept changing; try again");
+	return -1;
 }
 
 /*
@@ -717,6 +866,7 @@ const struct tier_ops tier_s3_ops = {
 	.drop = s3t_drop,
 	.reset = s3t_reset,
 	.close = s3t_close,
+	.claim = s3t_claim,
 	.src_prepare = s3t_src_prepare,
 	.src_same = s3t_src_same,
 	.fetch_many = s3t_fetch_many,

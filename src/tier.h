@@ -20,8 +20,21 @@ struct copier;
 struct ev_loop;
 struct tier_ops;
 
+/*
+ * The catalog a tier's writer works for: what a remote tier keeps of it
+ * beside the data (an object store's metadata, the claim of its prefix;
+ * see s3.h).  A process that only reads has none.
+ */
+struct tier_owner {
+	char		 catalog[40];	/* its UUID */
+	char		*adopted;	/* UUIDs it took over, space-separated */
+	char		 host[256];	/* gethostname */
+	char		 machine[40];	/* /etc/machine-id, or "" */
+};
+
 struct tier {
 	struct tier_conf *tc;
+	const struct tier_owner *owner;	/* NULL: reads only */
 	const struct tier_ops *ops;
 	int		 idx;
 	int		 rootfd;	/* O_PATH, the tier root; -1: none */
@@ -129,6 +142,15 @@ struct tier_ops {
 	bool		(*reset)(struct tier *);
 	/* Let go of what it holds (a connection). */
 	void		(*close)(struct tier *);
+	/*
+	 * The tier is this catalog's alone (a shared store's prefix,
+	 * claimed): 0, or -1 with why set.  take_over: replace another
+	 * catalog's claim (adopting its UUID through adopt, which returns
+	 * 0 once the catalog keeps it).  NULL: nothing to claim.
+	 */
+	int		(*claim)(struct tier *, bool take_over,
+			    int (*adopt)(void *, const char *uuid), void *arg,
+			    char *why, size_t len);
 
 	/*
 	 * --- the move's phases (move.c runs them, in order) ------------

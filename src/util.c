@@ -1127,3 +1127,41 @@ jts_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }
+
+bool
+jts_utf8_valid(const char *str)
+{
+	const unsigned char *p = (const unsigned char *)str;
+	size_t n = strlen(str);
+	size_t i = 0, k, len;
+	uint32_t c;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0)
+			len = 2, c = p[i] & 0x1f;
+		else if ((p[i] & 0xf0) == 0xe0)
+			len = 3, c = p[i] & 0x0f;
+		else if ((p[i] & 0xf8) == 0xf0)
+			len = 4, c = p[i] & 0x07;
+		else
+			return false;
+		if (i + len > n)
+			return false;
+		for (k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (p[i + k] & 0x3f);
+		}
+		if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) ||
+		    (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+		    (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+

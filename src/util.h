@@ -100,6 +100,8 @@ const char *jts_fmt_bytes(uint64_t bytes, char *buf, size_t len);
 void	jts_hash_hex(const unsigned char h[JTS_HASH_LEN], char out[33]);
 
 int64_t	jts_now_ns(void);
+/* Is s well-formed UTF-8 (no overlong form, no surrogate)? */
+bool	jts_utf8_valid(const char *s);
 struct timespec;
 /* A timespec (st_mtim, st_ctim) as nanoseconds. */
 int64_t	jts_ts_ns(const struct timespec *);
