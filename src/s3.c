@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <expat.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -753,11 +754,18 @@ read_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t got = 0;
 	ssize_t n;
+	int fl;
 
 	while (got < len) {
 		n = pread(fd, (char *)buf + got, len - got,
 		    (off_t)(off + got));
 		if (n < 0 && errno == EINTR)
+			continue;
+		/* A source opened O_DIRECT (ext4, xfs) refuses a buffer or a
+		 * length not aligned to its blocks: read it through the page
+		 * cache instead (this descriptor only). */
+		if (n < 0 && errno == EINVAL && (fl = fcntl(fd, F_GETFL)) >= 0 &&
+		    (fl & O_DIRECT) && fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0)
 			continue;
 		if (n < 0)
 			return -errno;
