@@ -477,7 +477,8 @@ finish_item(struct engine *e, int src, int dst, int home, const char *rel,
     const struct ident *pre, enum leave_mode leave, const unsigned char *hash,
     int64_t id, int leasefd, struct dirset *ds, char *why, size_t len)
 {
-	struct release rl = { e, src, rel, pre, NULL, id, leasefd, ds, NULL };
+	struct release rl = { e, src, rel, pre, NULL, id, leasefd, ds, NULL,
+	    false };
 	char *target = engine_link_target(e, dst, rel);
 	int r;
 
@@ -496,7 +497,7 @@ finish_item(struct engine *e, int src, int dst, int home, const char *rel,
 		r = 0;
 		if (dst != home && ops(e, home)->relink != NULL) {
 			struct release hl = { e, home, rel, pre, target, id, -1,
-			    ds, NULL };
+			    ds, NULL, leave == LEAVE_SYMLINK };
 
 			r = ops(e, home)->relink(&hl, why, len);
 		}

@@ -859,6 +859,26 @@ posix_relink(const struct release *rl, char *why, size_t len)
 	if (ds == NULL && fstatat(dfd, lnk, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(st.st_mode))
 		(void)unlinkat(dfd, lnk, 0);
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno == ENOENT && rl->create && target != NULL) {
+		/* Nothing was left here (the data was where no path leads):
+		 * now that one does, what leave says, never over a name
+		 * made meanwhile. */
+		(void)unlinkat(dfd, lnk, 0);
+		if (symlinkat(target, dfd, lnk) != 0 ||
+		    renameat2(dfd, lnk, dfd, base, RENAME_NOREPLACE) != 0) {
+			if (errno == EEXIST) {
+				(void)unlinkat(dfd, lnk, 0);
+				return 0;	/* a file made there: kept */
+			}
+			snprintf(why, len, "cannot put the symbolic link at "
+			    "home on tier %s: %s", tier_name(e, t),
+			    strerror(errno));
+			(void)unlinkat(dfd, lnk, 0);
+			return -1;
+		}
+		return dir_sync(ds, dfd);
+	}
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISLNK(st.st_mode))
 		return 0;	/* no stub (left removed, or replaced) */

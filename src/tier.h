@@ -83,6 +83,9 @@ struct release {
 	int		 leasefd;
 	struct dirset	*ds;
 	const unsigned char *stub_hash;
+	/* relink: where nothing is at the home path (the data was where no
+	 * path leads), make the symlink (leave = symlink) */
+	bool		 create;
 };
 
 struct tier_ops {
