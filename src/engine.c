@@ -269,6 +269,20 @@ engine_tiers_reset(struct engine *e)
 	return n;
 }
 
+void
+engine_tiers_close_remote(struct engine *e)
+{
+	int t;
+
+	for (t = 0; t < e->ntiers; t++) {
+		struct tier *tr = &e->tiers[t];
+
+		if (tr->tc->kind == TIER_S3 && tr->conn != NULL &&
+		    tr->ops->close != NULL)
+			tr->ops->close(tr);
+	}
+}
+
 /* Take the exclusive engine lock beside the catalog. */
 static int
 engine_lock(struct engine *e, char *err, size_t errlen)

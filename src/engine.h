@@ -103,6 +103,9 @@ char	*engine_link_target(struct engine *, int t, const char *rel);
  * (a long-lived engine: the daemon).  Returns how many were dropped.
  */
 int	engine_tiers_reset(struct engine *);
+/* Let go of every object store's connection (a reload: the next use
+ * reads its credentials again). */
+void	engine_tiers_close_remote(struct engine *);
 
 const char *rel_base(const char *rel);
 

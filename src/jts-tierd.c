@@ -1093,6 +1093,8 @@ reload(struct conn *c)
 	free(D.conf.policies);
 	D.conf.policies = xstrdup(nc.policies);
 	conf_free(&nc);
+	/* Connections are made anew: a rotated key is read again. */
+	engine_tiers_close_remote(&D.e);
 	arm_policies();
 	jts_notice("reloaded: %d policies from %s", D.ps.n, D.ps.dir);
 	if (c != NULL) {

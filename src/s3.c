@@ -35,6 +35,7 @@ struct s3 {
 	char		*userpwd, *sigv4;
 	CURLM		*m;
 	int		 cond;		/* If-None-Match kept: 1, not: -1 */
+	bool		 refused;	/* the server refused the credentials */
 	char		 err[1024];
 };
 
@@ -129,6 +130,12 @@ s3_free(struct s3 *s)
 	free(s->userpwd);
 	free(s->sigv4);
 	free(s);
+}
+
+bool
+s3_refused(const struct s3 *s)
+{
+	return s->refused;
 }
 
 const char *
@@ -589,6 +596,25 @@ req_judge(struct req *r, const char *what)
 		snprintf(s->err, sizeof(s->err), "%s: HTTP %ld", what,
 		    r->status);
 	}
+	/* The codes people cannot read, said in words. */
+	if (code != NULL && (strcmp(code, "InvalidAccessKeyId") == 0 ||
+	    strcmp(code, "SignatureDoesNotMatch") == 0)) {
+		s->refused = true;
+		snprintf(s->err + strlen(s->err), sizeof(s->err) -
+		    strlen(s->err), " (the server refused the credentials: "
+		    "the access key or the secret is wrong, or was rotated)");
+	} else if (code != NULL && strcmp(code, "InvalidObjectName") == 0)
+		snprintf(s->err + strlen(s->err), sizeof(s->err) -
+		    strlen(s->err), " (the server refuses this name as an "
+		    "object key)");
+	else if (code != NULL && strcmp(code, "AccessDenied") == 0)
+		snprintf(s->err + strlen(s->err), sizeof(s->err) -
+		    strlen(s->err), " (the credentials may not do this in the "
+		    "bucket: its policy or the user's rights)");
+	else if (code == NULL && (r->status == 401 || r->status == 403))
+		snprintf(s->err + strlen(s->err), sizeof(s->err) -
+		    strlen(s->err), " (access refused: the credentials, or "
+		    "the bucket's policy)");
 	if (code != NULL && (strcmp(code, "QuotaExceeded") == 0 ||
 	    strcmp(code, "EntityTooLarge") == 0))
 		e = -EDQUOT;

@@ -86,6 +86,10 @@ struct s3;
 /* A client of the store c names (copied); NULL if out of memory. */
 struct s3 *s3_new(const struct s3_conf *c);
 void	s3_free(struct s3 *);
+/* Has the server refused the credentials (InvalidAccessKeyId,
+ * SignatureDoesNotMatch)?  A client that was is made anew, the
+ * credentials read again. */
+bool	s3_refused(const struct s3 *);
 /* The last error in words (the server's code and message, or curl's). */
 const char *s3_error(const struct s3 *);
 /*

@@ -326,7 +326,8 @@ s3t_drop(struct tier *t, const char *rel)
 static bool
 s3t_reset(struct tier *t)
 {
-	if (ST(t) == NULL || !ST(t)->broken)
+	/* Broken, or its credentials refused (rotated: read them again). */
+	if (ST(t) == NULL || (!ST(t)->broken && !s3_refused(ST(t)->s)))
 		return false;
 	s3_free(ST(t)->s);
 	free(ST(t));
