@@ -142,6 +142,7 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	bool json = false;
 	int ch, i, nrows = 0, conflicts = 0;
 	int64_t detached[JTS_MAX_TIERS];
+	char *space_why[JTS_MAX_TIERS] = { NULL };
 
 	while ((ch = getopt_long(argc, argv, "jc:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -193,7 +194,8 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		detached[i] = !(tier_ops_of(t->kind)->caps & TIER_CAP_LOCAL) ?
 		    count_detached(&cat, &ctx->conf, t->name) : 0;
 		/* The NAS's too: FSSTAT, within the tier's timeout. */
-		(void)tier_space_conf(&ctx->conf, i, &sp);
+		if (tier_space_conf(&ctx->conf, i, &sp) != 0 && sp.why[0])
+			space_why[i] = xstrdup(sp.why);
 		size = sp.size;
 		avail = sp.avail;
 		used = tier_space_pct(&sp);
@@ -217,6 +219,8 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    json_object_new_int64((int64_t)avail));
 			json_object_object_add(o, "used_percent",
 			    json_object_new_int(used));
+			json_object_object_add(o, "space_error", space_why[i] ?
+			    json_object_new_string(space_why[i]) : NULL);
 			json_object_object_add(o, "high_watermark",
 			    json_object_new_int(t->high));
 			json_object_object_add(o, "low_watermark",
@@ -236,6 +240,12 @@ cmd_status_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			    pct, jts_quote(where), t->high, t->low);
 		}
 		free(s3where);
+	}
+	for (i = 0; i < ctx->conf.ntiers; i++) {
+		if (space_why[i] != NULL && !json)
+			printf("tier %s: its size and free space are unknown: "
+			    "%s\n", ctx->conf.tiers[i].name, space_why[i]);
+		free(space_why[i]);
 	}
 	for (i = 0; i < ctx->conf.ntiers && !json; i++)
 		if (detached[i] > 0)

@@ -386,17 +386,26 @@ phase_prepare(struct batch *b, struct move_item *it)
 	struct engine *e = b->e;
 	struct tier *dst = &e->tiers[it->dst];
 	struct tier_space sp;
+	int r = 0;
 
 	ops(e, it->src)->src_prepare(b, it);
 	if (pending(it))
 		dst->ops->dst_prepare(b, it);
 	if (!pending(it))
 		return;
-	/* Free space: asked once a batch, then counted down. */
-	if (!b->avail_known && tier_space(dst, &sp) == 0) {
+	/* Free space: asked once a batch, then counted down; a room that
+	 * cannot be measured (an object store's listing) is never taken
+	 * as empty. */
+	if (!b->avail_known && (r = tier_space(dst, &sp)) == 0) {
 		/* What a batch moving beside this one may take. */
 		b->avail = sp.avail > b->beside ? sp.avail - b->beside : 0;
 		b->avail_known = true;
+	} else if (!b->avail_known && r != -ENOTSUP) {
+		item_fail(it, IT_FAILED, "cannot measure the free space of "
+		    "tier %s (%s); not moved", tier_name(e, it->dst),
+		    r == -EHOSTUNREACH ? "it cannot be reached" :
+		    strerror(-r));
+		return;
 	}
 	if (space_take(b, it) != 0)
 		return;

@@ -524,12 +524,15 @@ fill_of(struct tier *t, struct tier_fill *f)
 {
 	struct tier_space sp;
 
+	int r;
+
 	memset(f, 0, sizeof(*f));
-	if (tier_space(t, &sp) == 0 && sp.size > 0) {
+	if ((r = tier_space(t, &sp)) == 0 && sp.size > 0) {
 		f->known = true;
 		f->size = sp.size;
 		f->used = sp.used;
-	}
+	} else if (r != 0 && r != -ENOTSUP)
+		f->failed = true;	/* never taken as empty */
 }
 
 void
@@ -618,6 +621,8 @@ home_above(const struct policy *p, const char *home)
 static bool
 over_cap(const struct policy *p, const struct tier_fill *dst, int64_t size)
 {
+	if (p->dst_cap >= 0 && dst->failed)
+		return true;
 	if (p->dst_cap < 0 || !dst->known || dst->size == 0)
 		return false;
 	return 100.0 * (double)(dst->used + blocks_of(size)) /
@@ -764,8 +769,10 @@ policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
 			break;
 		}
 		if (over_cap(p, dst, size)) {
-			out->stopped = p->up ? "destination at its low "
-			    "watermark" : "destination at its high watermark";
+			out->stopped = dst->failed ? "destination's fill "
+			    "cannot be measured (taken as full)" : p->up ?
+			    "destination at its low watermark" :
+			    "destination at its high watermark";
 			free(path);
 			break;
 		}

@@ -56,6 +56,8 @@ struct policy_set {
 /* Fill level of a tier, for watermarks and projections. */
 struct tier_fill {
 	bool		 known;
+	bool		 failed;	/* it has a size, which could not be
+					   measured: taken as full */
 	uint64_t	 size, used;
 };
 

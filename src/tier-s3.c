@@ -237,8 +237,11 @@ s3t_space(struct tier *t, struct tier_space *sp)
 		return -ENOTSUP;
 	if ((s = s3_conn(t)) == NULL)
 		return -EHOSTUNREACH;
-	if ((r = s3_usage(s, &sp->used, &objects)) != 0)
+	if ((r = s3_usage(s, &sp->used, &objects)) != 0) {
+		snprintf(sp->why, sizeof(sp->why), "%s", s3_error(s));
+		sp->used = 0;
 		return r;
+	}
 	sp->size = t->tc->quota;
 	sp->avail = sp->size > sp->used ? sp->size - sp->used : 0;
 	return 0;

@@ -50,10 +50,17 @@ tier_fini(struct tier *t)
 int
 tier_space(struct tier *t, struct tier_space *sp)
 {
+	const char *u;
+	int r;
+
 	memset(sp, 0, sizeof(*sp));
 	if (t->ops == NULL || t->ops->space == NULL)
 		return -ENOTSUP;
-	return t->ops->space(t, sp);
+	r = t->ops->space(t, sp);
+	if (r != 0 && r != -ENOTSUP && sp->why[0] == '\0')
+		snprintf(sp->why, sizeof(sp->why), "%s", r == -EHOSTUNREACH &&
+		    (u = tier_unreachable(t)) != NULL ? u : strerror(-r));
+	return r;
 }
 
 int

@@ -47,6 +47,7 @@ struct tier {
 /* A tier's room, as df counts it: size is used plus available. */
 struct tier_space {
 	uint64_t	 size, used, avail;
+	char		 why[512];	/* why it could not be measured */
 };
 
 /* The error of a path that is not a regular file (a FIFO, a device). */
