@@ -184,8 +184,17 @@ check_file(struct check *ck, const char *rel, const char *tier,
 		goto home;
 	}
 	changed = st.st_size != size || jts_ts_ns(&st.st_mtim) != mtime_ns;
-	/* At home, a file changes as its owner writes it: no problem. */
-	if (changed && t != h)
+	/* At home, a file changes as its owner writes it: no problem.
+	 * Where no path leads (an object store), nobody writes through a
+	 * link: a copy that changed was replaced behind the tier's back. */
+	if (changed && t != h && !tier_has(tr, TIER_CAP_LOCAL) &&
+	    tr->tc->mountpoint == NULL)
+		problem(ck, ST_CRITICAL, "replaced", path, "size or time "
+		    "differ from the catalog (size %jd, catalog %jd), and no "
+		    "path leads to tier %s: the copy was replaced behind "
+		    "jts-tier's back", (intmax_t)st.st_size, (intmax_t)size,
+		    tier);
+	else if (changed && t != h)
 		problem(ck, ST_WARNING, "changed", path, "size or mtime differ "
 		    "from the catalog (size %jd, catalog %jd): written since "
 		    "it was moved", (intmax_t)st.st_size, (intmax_t)size);
