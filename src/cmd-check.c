@@ -364,8 +364,7 @@ walk_tier(struct check *ck, int t, int dfd, const char *rel, int depth)
 			continue;
 		child = *rel ? xasprintf("%s/%s", rel, de->d_name) :
 		    xstrdup(de->d_name);
-		if (strncmp(de->d_name, JTS_TMP_PREFIX,
-		    strlen(JTS_TMP_PREFIX)) == 0) {
+		if (jts_is_tmp_name(de->d_name)) {
 			path = data_path(ck, t, child);
 			if (ck->engine_idle)
 				temporary_why(ck, de->d_name, buf,

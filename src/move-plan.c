@@ -314,8 +314,7 @@ plan_walk(struct engine *e, struct move_plan *p, int t, const char *rel,
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
-		    strncmp(de->d_name, JTS_TMP_PREFIX,
-		    strlen(JTS_TMP_PREFIX)) == 0)
+		    jts_is_tmp_name(de->d_name))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
 		    != 0)

@@ -911,8 +911,18 @@ release_batch(struct engine *e, struct batch *b)
 	struct move_item *it;
 	struct ident pre;
 	char why[512];
-	int i;
+	int i, n = 0;
 
+	if (src->ops->release_ahead != NULL) {
+		struct move_item **v = xcalloc((size_t)b->n, sizeof(*v));
+
+		for (i = 0; i < b->n; i++)
+			if (pending(b->it[i]))
+				v[n++] = b->it[i];
+		if (n > 0)
+			src->ops->release_ahead(b, v, n);
+		free(v);
+	}
 	for (i = 0; i < b->n; i++) {
 		it = b->it[i];
 		if (!pending(it))
@@ -973,6 +983,8 @@ run_batch(struct batch *b)
 	    (double)(t1 - t0) / 1e9);					\
 	t0 = t1;							\
 } while (0)
+	if (ops(e, b->it[0]->src)->look_ahead != NULL)
+		ops(e, b->it[0]->src)->look_ahead(b, b->it, b->n);
 	for (i = 0; i < b->n; i++)
 		phase_prepare(b, b->it[i]);
 	sets_whole(b, true);
@@ -1019,6 +1031,8 @@ run_batch(struct batch *b)
 		}
 	sets_whole(b, false);
 	if ((n = pending_items(b, v)) > 0) {
+		if (ops(e, v[0]->src)->look_ahead != NULL)
+			ops(e, v[0]->src)->look_ahead(b, v, n);
 		dst->place(b, v, n);
 		sets_placed(b);
 		LAP("rename");

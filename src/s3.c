@@ -493,21 +493,59 @@ xml_end(void *arg, const XML_Char *name)
 	x->curlen = 0;
 }
 
+/*
+ * A copy of body where each character reference XML 1.0 forbids (a
+ * control character: RGW writes "&#x01;" for a key that has one) is "?":
+ * expat refuses the whole document otherwise.  A key read so is never
+ * used: listings are asked URL-encoded.  NULL if there is none.
+ */
+static char *
+xml_tame(const char *body, size_t len)
+{
+	const char *p, *end = body + len;
+	char *out = NULL, *o = NULL;
+	unsigned long v;
+	char *e;
+
+	for (p = body; p + 3 < end; p++) {
+		if (p[0] != '&' || p[1] != '#')
+			continue;
+		v = p[2] == 'x' ? strtoul(p + 3, &e, 16) : strtoul(p + 2, &e,
+		    10);
+		if (e >= end || *e != ';' || e == p + 2 || (v >= 0x20 &&
+		    v != 0x7f) || v == 9 || v == 10 || v == 13)
+			continue;
+		if (out == NULL) {
+			out = xmalloc(len + 1);
+			memcpy(out, body, len);
+			out[len] = '\0';
+		}
+		o = out + (p - body);
+		memset(o, ' ', (size_t)(e - p) + 1);
+		o[0] = '?';
+	}
+	return out;
+}
+
 static int
 xml_parse(struct xml *x, const char *body, size_t len)
 {
 	XML_Parser p = XML_ParserCreate(NULL);
+	char *tame = body != NULL ? xml_tame(body, len) : NULL;
 	int r;
 
 	memset(x, 0, sizeof(*x));
-	if (p == NULL)
+	if (p == NULL) {
+		free(tame);
 		return -ENOMEM;
+	}
 	XML_SetUserData(p, x);
 	XML_SetElementHandler(p, xml_start, xml_end);
 	XML_SetCharacterDataHandler(p, xml_text);
-	r = XML_Parse(p, body ? body : "", (int)len, 1) == XML_STATUS_OK ?
-	    0 : -EPROTO;
+	r = XML_Parse(p, tame ? tame : body ? body : "", (int)len, 1) ==
+	    XML_STATUS_OK ? 0 : -EPROTO;
 	XML_ParserFree(p);
+	free(tame);
 	return r;
 }
 
@@ -613,8 +651,8 @@ req_judge(struct req *r, const char *what)
 		    "bucket: its policy or the user's rights)");
 	else if (code == NULL && (r->status == 401 || r->status == 403))
 		snprintf(s->err + strlen(s->err), sizeof(s->err) -
-		    strlen(s->err), " (access refused: the credentials, or "
-		    "the bucket's policy)");
+		    strlen(s->err), " (the server refused the credentials, "
+		    "or the bucket's policy refuses this user)");
 	if (code != NULL && (strcmp(code, "QuotaExceeded") == 0 ||
 	    strcmp(code, "EntityTooLarge") == 0))
 		e = -EDQUOT;

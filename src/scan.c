@@ -352,7 +352,7 @@ static bool
 skip_name(const char *name)
 {
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-	    strncmp(name, JTS_TMP_PREFIX, strlen(JTS_TMP_PREFIX)) == 0;
+	    jts_is_tmp_name(name);
 }
 
 static void

@@ -888,8 +888,7 @@ nfs_drop_same(struct engine *e, int t, const char *rel, int64_t id,
 		return r;
 	/* No leases on NFSv3: the inode and times, checked after the
 	 * rename, tell a file changed meanwhile. */
-	if (strncmp(rel_base(rel), JTS_TMP_PREFIX, strlen(JTS_TMP_PREFIX)) ==
-	    0)
+	if (jts_is_tmp_name(rel_base(rel)))
 		snprintf(hidden, sizeof(hidden), "%s", rel);
 	else {
 		tmp_rel(hidden, sizeof(hidden), rel, id, "dup");

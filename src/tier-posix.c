@@ -1291,7 +1291,7 @@ posix_drop_same(struct engine *e, int t, const char *rel, int64_t id,
 		goto out;
 	}
 	tmpname(hidden, sizeof(hidden), id, "dup");
-	if (strncmp(base, JTS_TMP_PREFIX, strlen(JTS_TMP_PREFIX)) == 0)
+	if (jts_is_tmp_name(base))
 		snprintf(hidden, sizeof(hidden), "%s", base);
 	else if (renameat2(dfd, base, dfd, hidden, RENAME_NOREPLACE) != 0) {
 		r = -errno;

@@ -29,11 +29,21 @@
 #include "tier.h"
 #include "util.h"
 
+/* What a HEAD said of an object, asked ahead for a batch at once. */
+struct look {
+	char		*rel;		/* NULL: used */
+	int		 res;		/* the HEAD's, or LOOK_GONE */
+	struct s3_obj	 o;
+};
+#define LOOK_GONE	1	/* deleted ahead, the release's work done */
+
 /* A tier's client, and why it cannot be had. */
 struct s3_tier {
 	struct s3	*s;
 	bool		 broken;
 	char		 err[1536];
+	struct look	*looks;
+	int		 nlooks;
 };
 
 #define ST(t)	((struct s3_tier *)(t)->conn)
@@ -326,12 +336,54 @@ s3t_drop(struct tier *t, const char *rel)
 	return r;
 }
 
+static void
+looks_clear(struct s3_tier *st)
+{
+	int i;
+
+	for (i = 0; i < st->nlooks; i++)
+		free(st->looks[i].rel);
+	free(st->looks);
+	st->looks = NULL;
+	st->nlooks = 0;
+}
+
+/* What was looked at ahead for rel (taken: used once), or NULL. */
+static struct look *
+look_take(struct s3_tier *st, const char *rel)
+{
+	int i;
+
+	for (i = 0; st != NULL && i < st->nlooks; i++)
+		if (st->looks[i].rel != NULL &&
+		    strcmp(st->looks[i].rel, rel) == 0) {
+			free(st->looks[i].rel);
+			st->looks[i].rel = NULL;
+			return &st->looks[i];
+		}
+	return NULL;
+}
+
+/* HEAD of rel: what was asked ahead, else asked now. */
+static int
+head_of(struct tier *t, struct s3 *s, const char *rel, struct s3_obj *o)
+{
+	struct look *l = look_take(ST(t), rel);
+
+	if (l != NULL && l->res != LOOK_GONE) {
+		*o = l->o;
+		return l->res;
+	}
+	return s3_head(s, rel, o);
+}
+
 static bool
 s3t_reset(struct tier *t)
 {
 	/* Broken, or its credentials refused (rotated: read them again). */
 	if (ST(t) == NULL || (!ST(t)->broken && !s3_refused(ST(t)->s)))
 		return false;
+	looks_clear(ST(t));
 	s3_free(ST(t)->s);
 	free(ST(t));
 	t->conn = NULL;
@@ -342,6 +394,7 @@ static void
 s3t_close(struct tier *t)
 {
 	if (ST(t) != NULL) {
+		looks_clear(ST(t));
 		s3_free(ST(t)->s);
 		free(ST(t));
 		t->conn = NULL;
@@ -399,7 +452,7 @@ s3t_src_prepare(struct batch *b, struct move_item *it)
 		    s3_why(e, it->src));
 		return;
 	}
-	if ((r = s3_head(s, it->rel, &o)) != 0) {
+	if ((r = head_of(&e->tiers[it->src], s, it->rel, &o)) != 0) {
 		item_fail(it, IT_FAILED, "cannot look at it on tier %s: %s",
 		    tier_name(e, it->src), r == -ENOENT ? "no such object" :
 		    s3_why(e, it->src));
@@ -700,7 +753,7 @@ src_same_at(struct engine *e, int t, const char *rel, const struct ident *pre,
 {
 	struct s3 *s = conn(e, t);
 	struct s3_obj o;
-	int r = s == NULL ? -EHOSTUNREACH : s3_head(s, rel, &o);
+	int r = s == NULL ? -EHOSTUNREACH : head_of(&e->tiers[t], s, rel, &o);
 
 	if (r == -ENOENT)
 		return -ENOENT;
@@ -731,6 +784,7 @@ s3t_release(const struct release *rl, char *why, size_t len)
 {
 	struct engine *e = rl->e;
 	struct s3 *s = conn(e, rl->t);
+	struct look *l;
 	int r;
 
 	if (s == NULL) {
@@ -738,6 +792,9 @@ s3t_release(const struct release *rl, char *why, size_t len)
 		    "%.300s", tier_name(e, rl->t), s3_why(e, rl->t));
 		return -1;
 	}
+	l = look_take(ST(&e->tiers[rl->t]), rl->rel);
+	if (l != NULL && l->res == LOOK_GONE)
+		return 0;	/* deleted with the batch's others */
 	r = src_same_at(e, rl->t, rl->rel, rl->pre, why, len);
 	if (r == -ENOENT)
 		return 0;	/* released already */
@@ -750,6 +807,101 @@ s3t_release(const struct release *rl, char *why, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The sources of a batch looked at all at once (HEADs in flight), for
+ * the looks one by one that follow (prepare, the check before the place).
+ */
+static void
+s3t_look_ahead(struct batch *b, struct move_item **v, int n)
+{
+	struct engine *e = b->e;
+	int t = v[0]->src, i;
+	struct s3 *s = conn(e, t);
+	struct s3_tier *st = ST(&e->tiers[t]);
+	const char **rel;
+	int *res;
+
+	if (s == NULL || n < 2)
+		return;
+	looks_clear(st);
+	rel = xcalloc((size_t)n, sizeof(*rel));
+	res = xcalloc((size_t)n, sizeof(*res));
+	st->looks = xcalloc((size_t)n, sizeof(*st->looks));
+	for (i = 0; i < n; i++)
+		rel[i] = v[i]->rel;
+	{
+		struct s3_obj *o = xcalloc((size_t)n, sizeof(*o));
+
+		s3_head_many(s, rel, o, res, n);
+		for (i = 0; i < n; i++) {
+			st->looks[i].rel = xstrdup(rel[i]);
+			st->looks[i].res = res[i];
+			st->looks[i].o = o[i];
+		}
+		free(o);
+	}
+	st->nlooks = n;
+	free(res);
+	free(rel);
+}
+
+/*
+ * Step 8 for a batch of sources on S3, before each is released: each
+ * object still the one copied (HEADs in flight) deleted with S3's
+ * multi-object delete, a thousand at a time; the releases one by one
+ * then find their work done.  The data is committed at the destination:
+ * deleting the source before the home link is changed leaves at every
+ * instant a complete copy, and recovery finishes the link.
+ */
+static void
+s3t_release_ahead(struct batch *b, struct move_item **v, int n)
+{
+	struct engine *e = b->e;
+	int t = v[0]->src, i, k = 0;
+	struct s3 *s = conn(e, t);
+	struct s3_tier *st = ST(&e->tiers[t]);
+	const char **rel, **del;
+	struct s3_obj *o;
+	int *res, *at;
+
+	if (s == NULL || n < 2)
+		return;
+	looks_clear(st);
+	rel = xcalloc((size_t)n, sizeof(*rel));
+	del = xcalloc((size_t)n, sizeof(*del));
+	res = xcalloc((size_t)n, sizeof(*res));
+	at = xcalloc((size_t)n, sizeof(*at));
+	o = xcalloc((size_t)n, sizeof(*o));
+	for (i = 0; i < n; i++)
+		rel[i] = v[i]->rel;
+	s3_head_many(s, rel, o, res, n);
+	for (i = 0; i < n; i++) {
+		struct ident pre;
+
+		ident_of(&pre, &v[i]->pre);
+		if (res[i] == 0 && (ino_t)o[i].id == pre.ino &&
+		    (int64_t)o[i].size == pre.size && s3_obj_ours(s, &o[i])) {
+			del[k] = rel[i];
+			at[k++] = i;
+		}
+	}
+	st->looks = xcalloc((size_t)n, sizeof(*st->looks));
+	if (k > 0) {
+		jts_fault_point("release");
+		s3_delete_many(s, del, res, k);
+		for (i = 0; i < k; i++)
+			if (res[i] == 0) {
+				st->looks[st->nlooks].rel = xstrdup(del[i]);
+				st->looks[st->nlooks++].res = LOOK_GONE;
+			}
+	}
+	free(o);
+	free(at);
+	free(res);
+	free(del);
+	free(rel);
 }
 
 /* Recovery of a move never committed: its object (if ours) and any
@@ -872,6 +1024,8 @@ const struct tier_ops tier_s3_ops = {
 	.close = s3t_close,
 	.claim = s3t_claim,
 	.src_prepare = s3t_src_prepare,
+	.look_ahead = s3t_look_ahead,
+	.release_ahead = s3t_release_ahead,
 	.src_same = s3t_src_same,
 	.fetch_many = s3t_fetch_many,
 	.dst_prepare = s3t_dst_prepare,

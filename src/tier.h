@@ -167,6 +167,20 @@ struct tier_ops {
 
 	/* Steps 1-2 on the source: what it is, that it may move (it->pre). */
 	void		(*src_prepare)(struct batch *, struct move_item *);
+	/*
+	 * The sources of these items are looked at one by one next (step 1,
+	 * and step 7's check): a backend that looks over the network may
+	 * look at all of them at once now.  NULL: nothing ahead.
+	 */
+	void		(*look_ahead)(struct batch *, struct move_item **v,
+			    int n);
+	/*
+	 * Step 8 for these items, before their releases one by one: a
+	 * backend may release them all at once here (each still the source
+	 * copied), and its releases then find the work done.  NULL: none.
+	 */
+	void		(*release_ahead)(struct batch *, struct move_item **v,
+			    int n);
 	/* Step 3 on the source: hold it (a write lease) until released. */
 	void		(*src_hold)(struct batch *, struct move_item *);
 	/*

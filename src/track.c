@@ -197,8 +197,7 @@ one_event(struct track *t, const unsigned char *ev, size_t ev_len)
 	if (memchr(name, '\0', ev_len - (size_t)((const unsigned char *)name -
 	    ev)) == NULL)
 		return;
-	if (strcmp(name, ".") == 0 || strncmp(name, JTS_TMP_PREFIX,
-	    strlen(JTS_TMP_PREFIX)) == 0)
+	if (strcmp(name, ".") == 0 || jts_is_tmp_name(name))
 		return;
 	if ((dir = dir_path(t, &fsid, &h.fh)) == NULL) {
 		jts_debug("fanotify: cannot open the directory of %s: %s",

@@ -1165,3 +1165,31 @@ jts_utf8_valid(const char *str)
 	return true;
 }
 
+
+bool
+jts_is_tmp_name(const char *name)
+{
+	const char *p, *q;
+
+	if (strncmp(name, JTS_TMP_PREFIX, strlen(JTS_TMP_PREFIX)) != 0)
+		return false;
+	p = name + strlen(JTS_TMP_PREFIX);
+	/* A move's: ID.tmp, ID.lnk, ID.rm, ID.dup. */
+	for (q = p; *q >= '0' && *q <= '9'; q++)
+		;
+	if (q > p && *q == '.')
+		return strcmp(q + 1, "tmp") == 0 || strcmp(q + 1, "lnk") == 0 ||
+		    strcmp(q + 1, "rm") == 0 || strcmp(q + 1, "dup") == 0;
+	/* A probe's: bench.PID, verify.PID, probe.PID.stub. */
+	if (strncmp(p, "bench.", 6) == 0)
+		p += 6;
+	else if (strncmp(p, "verify.", 7) == 0)
+		p += 7;
+	else if (strncmp(p, "probe.", 6) == 0)
+		p += 6;
+	else
+		return false;
+	for (q = p; *q >= '0' && *q <= '9'; q++)
+		;
+	return q > p && (*q == '\0' || strcmp(q, ".stub") == 0);
+}

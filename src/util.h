@@ -15,6 +15,13 @@
 
 /* Prefix of every temporary name the engine creates on a tier. */
 #define JTS_TMP_PREFIX	".jts-tier-"
+/*
+ * Is name one jts-tier makes beside a file (".jts-tier-ID.tmp", .lnk,
+ * .rm, .dup) or for a probe (".jts-tier-bench.PID", -verify.PID,
+ * -probe.PID.stub)?  Any other name, ".jts-tier-probe-00" too, is a
+ * user's, moved and checked as any other.
+ */
+bool	jts_is_tmp_name(const char *name);
 
 extern const char *jts_progname;
 extern int jts_verbose;
