@@ -39,7 +39,7 @@ _jts_tierctl()
 	local cur prev words cword cmd i
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="migrate recall cancel status check recover scan policy explain pin unpin reload metrics report provision bench"
+	local commands="migrate recall cancel status check recover scan policy explain pin unpin reload metrics report provision bench claim"
 
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -134,6 +134,12 @@ _jts_tierctl()
 		esac
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-s --size -t --time -j --json -c --config -h --help" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$(_jts_tier_tiers)" -- "$cur"))
+		fi ;;
+	claim)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--take-over -c --config -h --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_jts_tier_tiers)" -- "$cur"))
 		fi ;;

@@ -9,7 +9,7 @@ eq "jts-tierctl --help exits 0" "$rc" 0
 contains "--help lists migrate" "$out" "migrate"
 cmds=$(printf '%s\n' "$out" | sed -n 's/^  \([a-z]*\) .*/\1/p; s/^  \([a-z]*\)$/\1/p')
 eq "--help lists every command" "$(echo $cmds)" \
-    "migrate recall cancel status check recover scan policy explain pin unpin reload metrics report provision bench"
+    "migrate recall cancel status check recover scan policy explain pin unpin reload metrics report provision bench claim"
 for cmd in $cmds; do
 	out=$("$CTL" "$cmd" --help 2>&1); rc=$?
 	eq "$cmd --help exits 0" "$rc" 0

@@ -30,7 +30,7 @@ complete_words() {
 	printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
 }
 eq "commands" "$(complete_words jts-tierctl '')" \
-    "bench cancel check explain metrics migrate pin policy provision recall recover reload report scan status unpin "
+    "bench cancel check claim explain metrics migrate pin policy provision recall recover reload report scan status unpin "
 eq "a prefix" "$(complete_words jts-tierctl re)" "recall recover reload report "
 eq "tier names after --to" "$(complete_words jts-tierctl -c "$W/c.conf" migrate --to '')" \
     "cold-nas hot warm "
@@ -41,7 +41,7 @@ eq "provision: no second action" "$(complete_words jts-tierctl provision plan ''
 eq "policy names" "$(complete_words jts-tierctl -c "$W/c.conf" policy test '')" "kafka-old wal "
 eq "policy names, JTS_TIER_CONF" "$(JTS_TIER_CONF=$W/c.conf; complete_words jts-tierctl policy run w)" "wal "
 # Every option --help lists is offered.
-for cmd in migrate recall cancel status check policy metrics report provision bench; do
+for cmd in migrate recall cancel status check policy metrics report provision bench claim; do
 	offered=$(complete_words jts-tierctl "$cmd" -)
 	for opt in $("$CTL" "$cmd" --help | grep -o -- '--[a-z-]*' | sort -u); do
 		contains "$cmd completes $opt" "$offered" "$opt "
