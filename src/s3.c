@@ -2143,21 +2143,18 @@ xml_carries(const char *key)
 	return true;
 }
 
-/* One multi-object delete of v[0..n) (keys XML carries): res set. */
+/* A multi-object delete of n keys (that XML carries), ready in r; its
+ * body in *doc (the caller frees it after the request). */
 static void
-delete_batch(struct s3 *s, const char *const *rel, char **key, int *res,
-    int n)
+delete_prep(struct s3 *s, struct req *r, char *const *key, int n, char **doc)
 {
 	unsigned char md5[16];
-	char m64[32], *doc, *k;
-	const char *enc;
-	struct xml x;
-	struct req r;
+	char m64[32];
 	size_t dlen;
 	FILE *f;
-	int e, i, j;
+	int i;
 
-	f = open_memstream(&doc, &dlen);
+	f = open_memstream(doc, &dlen);
 	if (f == NULL)
 		jts_oom();
 	fputs("<Delete><Quiet>true</Quiet>", f);
@@ -2168,83 +2165,133 @@ delete_batch(struct s3 *s, const char *const *rel, char **key, int *res,
 	}
 	fputs("</Delete>", f);
 	fclose(f);
-	md5_of(doc, dlen, md5);
+	md5_of(*doc, dlen, md5);
 	b64(md5, 16, m64);
-	req_init(s, &r, "POST", NULL, "delete=");
-	req_body(&r, doc, dlen);
-	req_header(&r, "Content-MD5: %s", m64);
-	req_header(&r, "Content-Type: application/xml");
-	e = req_run(&r, "DELETE (many)");
+	req_init(s, r, "POST", NULL, "delete=");
+	req_body(r, *doc, dlen);
+	req_header(r, "Content-MD5: %s", m64);
+	req_header(r, "Content-Type: application/xml");
+}
+
+/* Judge it: res[i] 0, or -errno for each key the server did not delete
+ * (quiet: only those come back, each an Error's Key and Code). */
+static void
+delete_judge(struct req *r, char *const *key, int n, int *res)
+{
+	struct s3 *s = r->s;
+	const char *enc;
+	struct xml x;
+	int e = req_judge(r, "DELETE (many)"), i, j;
+	char *k;
+
 	for (i = 0; i < n; i++)
 		res[i] = e;
-	if (e == 0 && xml_parse(&x, r.body, r.body_len) == 0) {
-		/* Quiet: only the keys that failed come back, each an
-		 * Error's Key and Code. */
-		enc = xml_get(&x, "EncodingType");
-		for (i = 0; i < x.n; i++) {
-			if (strcmp(x.name[i], "Key") != 0 || i + 1 >= x.n ||
-			    strcmp(x.name[i + 1], "Code") != 0)
-				continue;
-			k = enc != NULL ? key_decode(x.text[i], true) :
-			    xstrdup(x.text[i]);
-			for (j = 0; k != NULL && j < n; j++)
-				if (strcmp(key[j], k) == 0 &&
-				    strcmp(x.text[i + 1], "NoSuchKey") != 0) {
-					res[j] = -EIO;
-					snprintf(s->err, sizeof(s->err),
-					    "DELETE: %.200s", x.text[i + 1]);
-				}
-			free(k);
-		}
-		xml_free(&x);
-	} else if (e == 0) {
+	if (e != 0)
+		return;
+	if (xml_parse(&x, r->body, r->body_len) != 0) {
 		xml_free(&x);
 		for (i = 0; i < n; i++)
 			res[i] = -EPROTO;
+		return;
 	}
-	(void)rel;
-	req_free(&r);
-	free(doc);
+	enc = xml_get(&x, "EncodingType");
+	for (i = 0; i + 1 < x.n; i++) {
+		if (strcmp(x.name[i], "Key") != 0 ||
+		    strcmp(x.name[i + 1], "Code") != 0 ||
+		    strcmp(x.text[i + 1], "NoSuchKey") == 0)
+			continue;
+		k = enc != NULL ? key_decode(x.text[i], true) :
+		    xstrdup(x.text[i]);
+		for (j = 0; k != NULL && j < n; j++)
+			if (strcmp(key[j], k) == 0) {
+				res[j] = -EIO;
+				snprintf(s->err, sizeof(s->err), "DELETE: %.200s",
+				    x.text[i + 1]);
+			}
+		free(k);
+	}
+	xml_free(&x);
 }
 
 void
 s3_delete_many(struct s3 *s, const char *const *rel, int *res, int n)
 {
 	char **key = xcalloc((size_t)n + 1, sizeof(*key));
-	const char **brel = xcalloc((size_t)n + 1, sizeof(*brel));
 	int *at = xcalloc((size_t)n + 1, sizeof(*at));
 	int *bres = xcalloc((size_t)n + 1, sizeof(*bres));
-	int i, k = 0, j;
+	int w = s->c.inflight, i, m = 0, chunk, next = 0, inflight = 0, j;
+	struct req *sl = xcalloc((size_t)w, sizeof(*sl));
+	char **doc = xcalloc((size_t)w, sizeof(*doc));
+	int *from = xcalloc((size_t)w, sizeof(*from));
+	int *cnt = xcalloc((size_t)w, sizeof(*cnt));
+	struct req *r;
 
-	for (i = 0; i <= n; i++) {
-		/* A key XML cannot carry goes alone. */
-		if (i < n && s3_key_check(s, rel[i]) != 0) {
-			res[i] = 0;
+	for (i = 0; i < n; i++) {
+		char *k;
+
+		if (s3_key_check(s, rel[i]) != 0) {
+			res[i] = 0;	/* no object can have that key */
 			continue;
 		}
-		if (i < n && (key[k] = s3_key(s, rel[i]), true) &&
-		    !xml_carries(key[k])) {
-			free(key[k]);
-			key[k] = NULL;
+		k = s3_key(s, rel[i]);
+		if (!xml_carries(k)) {
+			free(k);	/* a key XML cannot carry goes alone */
 			res[i] = s3_delete(s, rel[i]);
 			continue;
 		}
-		if (i < n) {
-			brel[k] = rel[i];
-			at[k++] = i;
-		}
-		if (k > 0 && (k == 1000 || i == n)) {
-			delete_batch(s, brel, key, bres, k);
-			for (j = 0; j < k; j++) {
-				res[at[j]] = bres[j];
-				free(key[j]);
-				key[j] = NULL;
-			}
-			k = 0;
-		}
+		key[m] = k;
+		at[m++] = i;
 	}
+	/* The requests of up to 1,000 keys, spread over what may be in
+	 * flight (the server deletes a request's keys one after another). */
+	chunk = (m + w - 1) / w;
+	if (chunk > 1000)
+		chunk = 1000;
+	if (chunk < 1)
+		chunk = 1;
+	while (next < m || inflight > 0) {
+		while (next < m && inflight < w) {
+			for (j = 0; doc[j] != NULL; j++)
+				;
+			from[j] = next;
+			cnt[j] = m - next < chunk ? m - next : chunk;
+			delete_prep(s, &sl[j], key + next, cnt[j], &doc[j]);
+			req_start(&sl[j]);
+			next += cnt[j];
+			inflight++;
+		}
+		if ((r = req_next(s)) == NULL) {
+			for (j = 0; j < w; j++) {
+				if (doc[j] == NULL)
+					continue;
+				curl_multi_remove_handle(s->m, sl[j].h);
+				req_free(&sl[j]);
+				for (i = 0; i < cnt[j]; i++)
+					bres[from[j] + i] = -EIO;
+				free(doc[j]);
+				doc[j] = NULL;
+			}
+			snprintf(s->err, sizeof(s->err), "DELETE: the requests "
+			    "were lost");
+			inflight = 0;
+			continue;
+		}
+		j = (int)(r - sl);
+		delete_judge(r, key + from[j], cnt[j], bres + from[j]);
+		req_free(r);
+		free(doc[j]);
+		doc[j] = NULL;
+		inflight--;
+	}
+	for (i = 0; i < m; i++) {
+		res[at[i]] = bres[i];
+		free(key[i]);
+	}
+	free(cnt);
+	free(from);
+	free(doc);
+	free(sl);
 	free(key);
-	free(brel);
 	free(at);
 	free(bres);
 }
