@@ -62,6 +62,14 @@ struct batch {
 	bool			 avail_known;
 	uint64_t		 avail;		/* free on the destination */
 	uint64_t		 beside;	/* bytes of a batch run beside */
+	/* The home directories the batch changes, their mtimes before. */
+	struct dir_time {
+		int		 fd;	/* O_PATH */
+		dev_t		 dev;
+		ino_t		 ino;
+		struct timespec	 mtime;
+	}			*dt;
+	int			 ndt;
 };
 struct move_runstate {
 	struct progress		 pg;

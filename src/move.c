@@ -967,6 +967,61 @@ release_batch(struct engine *e, struct batch *b)
  *
  * A stop asked for (SIGINT, SIGTERM) before the commit undoes the batch.
  */
+/*
+ * The home directories of the batch's items, and their mtimes, before
+ * anything changes them: a move swaps a file for a link there, a recall
+ * the link for the file, and each makes and removes names beside; the
+ * directory's mtime is put back after, so a round trip leaves it as it
+ * was (as rsync -a keeps a directory's).  A name its owner makes in it
+ * meanwhile keeps its place; only that time is lost.
+ */
+static void
+dir_times_note(struct batch *b)
+{
+	struct engine *e = b->e;
+	struct stat st;
+	int i, k, fd;
+
+	for (i = 0; i < b->n; i++) {
+		struct move_item *it = b->it[i];
+
+		if (!pending(it) || e->tiers[it->home].rootfd < 0 ||
+		    (fd = engine_dir(e, it->home, it->rel, false, -1)) < 0 ||
+		    fstat(fd, &st) != 0)
+			continue;
+		for (k = 0; k < b->ndt; k++)
+			if (b->dt[k].dev == st.st_dev &&
+			    b->dt[k].ino == st.st_ino)
+				break;
+		if (k < b->ndt)
+			continue;
+		if ((fd = dup(fd)) < 0)
+			continue;
+		b->dt = xrealloc(b->dt, (size_t)(b->ndt + 1) * sizeof(*b->dt));
+		b->dt[b->ndt].fd = fd;
+		b->dt[b->ndt].dev = st.st_dev;
+		b->dt[b->ndt].ino = st.st_ino;
+		b->dt[b->ndt++].mtime = st.st_mtim;
+	}
+}
+
+static void
+dir_times_restore(struct batch *b)
+{
+	struct timespec ts[2];
+	int k;
+
+	for (k = 0; k < b->ndt; k++) {
+		ts[0].tv_nsec = UTIME_OMIT;
+		ts[1] = b->dt[k].mtime;
+		(void)utimensat(b->dt[k].fd, ".", ts, 0);
+		close(b->dt[k].fd);
+	}
+	free(b->dt);
+	b->dt = NULL;
+	b->ndt = 0;
+}
+
 void
 run_batch(struct batch *b)
 {
@@ -988,6 +1043,7 @@ run_batch(struct batch *b)
 	for (i = 0; i < b->n; i++)
 		phase_prepare(b, b->it[i]);
 	sets_whole(b, true);
+	dir_times_note(b);
 	LAP("prepare");
 
 	if (journal_batch(e, b) != 0)
@@ -1065,5 +1121,6 @@ run_batch(struct batch *b)
 	LAP("done");
 #undef LAP
 out:
+	dir_times_restore(b);
 	free(v);
 }

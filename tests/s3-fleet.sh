@@ -213,6 +213,10 @@ printf 'head' | dd of="$d/sparse" conv=notrunc status=none
 printf 'mid' | dd of="$d/sparse" bs=1 seek=10485760 conv=notrunc status=none
 sparse_hash=$(xxh128sum < "$d/sparse" | cut -d' ' -f1)
 echo '.jts-tier-probe-00' > "$d/.jts-tier-probe-00"
+mkdir -p "$d/dir/sub"
+echo in-dir > "$d/dir/sub/f"
+touch -d '2001-02-03 04:05:06.123456789' "$d/dir/sub" "$d/dir"
+dirtimes=$(stat -c '%.9Y' "$d/dir" "$d/dir/sub" | tr '\n' ' ')
 on m migrate -q "$d" >/dev/null 2>&1
 out=$(on m migrate "$d" 2>&1); rc=$?
 eq "warm -> s3 exits 0 (a user's file named .jts-tier-probe-00 too)" "$rc" 0
@@ -239,6 +243,8 @@ eq "the sparse file's bytes" "$(xxh128sum < "$d/sparse" | cut -d' ' -f1)" "$spar
 ok "its holes back: under 1 MiB allocated of 20 MiB (stat %b)" \
     test "$(stat -c %b "$d/sparse")" -lt 2048
 eq "the user's .jts-tier-probe-00 came back" "$(cat "$d/.jts-tier-probe-00")" .jts-tier-probe-00
+eq "directory mtimes as they were after hot -> warm -> s3 -> hot (stat)" \
+    "$(stat -c '%.9Y' "$d/dir" "$d/dir/sub" | tr '\n' ' ')" "$dirtimes"
 
 # --- 7. An object replaced behind the tier's back ------------------------
 echo original > "$d/rep"
