@@ -141,7 +141,6 @@ stub_make(int dirfd, const char *name, int src, const struct stat *st,
     const struct stub_info *si, const char *skip, char *why, size_t len)
 {
 	char val[160], hex[33];
-	struct timespec ts[2];
 	const char *what;
 	int fd, r;
 
@@ -167,14 +166,33 @@ stub_make(int dirfd, const char *name, int src, const struct stat *st,
 	if (st->st_size > 0 && pwrite(fd, zeros, st->st_size < STUB_HEAD ?
 	    (size_t)st->st_size : STUB_HEAD, 0) < 0)
 		goto fail;
-	if ((r = jts_xattr_copy(src, fd, skip, "trusted.jts-tier.", why,
-	    len)) != 0) {
-		errno = -r;
-		goto failed;
-	}
+	/* Marked while only root may open it (0600, root's): the owner's
+	 * mode, ACLs and xattrs come with stub_publish, once it is watched. */
 	what = "mark it";
 	if (fsetxattr(fd, STUB_XATTR, val, strlen(val), XATTR_CREATE) != 0)
 		goto fail;
+	(void)src;
+	(void)skip;
+	return fd;
+fail:
+	snprintf(why, len, "cannot %s: %s", what, strerror(errno));
+	r = -errno;
+	close(fd);
+	(void)unlinkat(dirfd, name, 0);
+	return r;
+}
+
+int
+stub_publish(int fd, int src, const struct stat *st, const char *skip,
+    char *why, size_t len)
+{
+	struct timespec ts[2];
+	const char *what;
+	int r;
+
+	if ((r = jts_xattr_copy(src, fd, skip, "trusted.jts-tier.", why,
+	    len)) != 0)
+		return r;
 	what = "chown";
 	if (fchown(fd, st->st_uid, st->st_gid) != 0)
 		goto fail;
@@ -189,14 +207,10 @@ stub_make(int dirfd, const char *name, int src, const struct stat *st,
 	what = "sync it";
 	if (fsync(fd) != 0)
 		goto fail;
-	return fd;
+	return 0;
 fail:
 	snprintf(why, len, "cannot %s: %s", what, strerror(errno));
-failed:
-	r = -errno;
-	close(fd);
-	(void)unlinkat(dirfd, name, 0);
-	return r;
+	return -errno;
 }
 
 int

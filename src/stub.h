@@ -48,10 +48,17 @@ int	stub_read_at(int dirfd, const char *name, struct stub_info *si,
 /*
  * Create the stub of the regular file src (status st, whose data si
  * describes) as name in dirfd, which must not exist: sparse, of its size,
- * owner, mode, xattrs but for those in the namespace skip, and times,
- * then the mark; synced.  Returns its descriptor (read-write), or -errno
+ * marked, and root's alone (0600) until stub_publish, so no user opens it
+ * before it is watched.  Returns its descriptor (read-write), or -errno
  * with why set (nothing left behind).
  */
+/*
+ * Once watched: the stub takes src's xattrs and ACLs (but for those in
+ * the namespace skip), owner, mode and times; synced.  0 or -errno, why
+ * set.
+ */
+int	stub_publish(int fd, int src, const struct stat *st, const char *skip,
+	    char *why, size_t len);
 int	stub_make(int dirfd, const char *name, int src, const struct stat *st,
 	    const struct stub_info *si, const char *skip, char *why,
 	    size_t len);

@@ -95,6 +95,8 @@ static struct {
 	char		 hsock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char		 exe[PATH_MAX];
 	int		 hfd;
+	unsigned	 hgen;		/* a new holder: one more (its socket
+					   may reuse the old one's number) */
 	int		 keep;		/* the fd the holder keeps (stubd_keep) */
 	bool		 fresh_holder;	/* none was running: we started it */
 	pthread_mutex_t	 hmu;		/* one mark request at a time */
@@ -441,6 +443,7 @@ holder_renew(void)
 	}
 	pthread_mutex_lock(&S.hmu);
 	S.hfd = s;
+	S.hgen++;
 	pthread_mutex_unlock(&S.hmu);
 	holder_keep();
 	jts_notice("stubs: a new stub holder marks the stubs again");
@@ -702,7 +705,7 @@ static void *
 event_thread(void *arg)
 {
 	struct pollfd p[3];
-	int hfd_seen = S.hfd;
+	unsigned hgen_seen = S.hgen;
 	pthread_t rt;
 
 	(void)arg;
@@ -722,9 +725,9 @@ event_thread(void *arg)
 		if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP |
 		    POLLERR)))
 			read_holder();
-		if (S.hfd >= 0 && S.hfd != hfd_seen) {
+		if (S.hfd >= 0 && S.hgen != hgen_seen) {
 			/* A new holder: mark the stubs again, beside us. */
-			hfd_seen = S.hfd;
+			hgen_seen = S.hgen;
 			if (pthread_create(&rt, NULL, remark_thread, NULL) == 0)
 				pthread_detach(rt);
 		}

@@ -1010,6 +1010,7 @@ put_stub(const struct release *rl, int dfd, const char *lnk, char *why,
 	struct engine *e = rl->e;
 	struct stub_info si;
 	char w[256] = "";
+	const char *what = "watch";
 	struct stat st;
 	int src = rl->leasefd, fd, r;
 
@@ -1035,19 +1036,28 @@ put_stub(const struct release *rl, int dfd, const char *lnk, char *why,
 	memcpy(si.hash, rl->stub_hash, JTS_HASH_LEN);
 	fd = stub_make(dfd, lnk, src, &st, &si, e->tiers[rl->t].ops->fs_xattrs,
 	    w, sizeof(w));
-	if (src != rl->leasefd)
-		close(src);
 	if (fd < 0) {
+		if (src != rl->leasefd)
+			close(src);
 		snprintf(why, len, "tier %s: %s; the source is kept",
 		    tier_name(e, rl->t), w);
 		return -1;
 	}
+	/* Watched first, while only root may open it; then the owner's. */
+
 	r = stub_watch_hook(fd, dfd, rel_base(rl->rel), w, sizeof(w));
+	if (r == 0) {
+		what = "finish";
+		r = stub_publish(fd, src, &st, e->tiers[rl->t].ops->fs_xattrs,
+		    w, sizeof(w));
+	}
 	close(fd);
+	if (src != rl->leasefd)
+		close(src);
 	if (r != 0) {
 		(void)unlinkat(dfd, lnk, 0);
-		snprintf(why, len, "cannot watch the stub on tier %s: %s; the "
-		    "source is kept", tier_name(e, rl->t), w);
+		snprintf(why, len, "cannot %s the stub on tier %s: %s; the "
+		    "source is kept", what, tier_name(e, rl->t), w);
 		return -1;
 	}
 	return 0;

@@ -182,6 +182,8 @@ on n status --json > "$W/st.json"
 eq "status: free = quota less what the objects hold" \
     "$(jq -r '.tiers[] | select(.name == "cold") | .free' "$W/st.json")" \
     "$((12582912 - 6291456 - 3))"
+contains "metrics keeps the tier's free bytes" "$(on n metrics 2>&1)" \
+    "jts_tier_free_bytes{tier=\"cold\"} $((12582912 - 6291456 - 3))"
 head -c 7M /dev/urandom > "$d/over"
 out=$(on n migrate --to cold "$d/over" 2>&1); rc=$?
 eq "the quota holds: 7 MiB more refused" "$rc" 1

@@ -408,6 +408,36 @@ contains "a bad leave in a tier is refused, naming it" "$out" \
     "bad value for leave: stubs"
 sed -i 's|^leave = stubs$|leave = stub|' "$CONF"
 
+# --- the holder killed while the daemon runs: its marks come back --------
+# A new holder's socket may take the old one's descriptor number: the
+# daemon must still see a new holder and mark every stub in it again.
+hp=$(pgrep -f -- "--stub-holder $W/")
+marks() { cat /proc/"$1"/fdinfo/* 2>/dev/null | grep -c '^fanotify ino:'; }
+mkdir -p "$W/hot/hk"
+for i in 1 2 3; do head -c 300000 /dev/urandom > "$W/hot/hk/$i"; done
+hk=$(xxh128sum < "$W/hot/hk/2" | cut -d' ' -f1)
+"$CTL" migrate -q "$W/hot/hk" > /dev/null 2>&1
+m0=$(marks "$hp")
+ok "the holder holds a mark per stub ($m0)" test "$m0" -ge 3
+kill -KILL "$hp"
+wait_log "a new stub holder marks the stubs again" 20
+hp2=
+for _ in $(seq 1 100); do
+	hp2=$(pgrep -f -- "--stub-holder $W/")
+	[ -n "$hp2" ] && [ "$(marks "$hp2")" -ge "$m0" ] && break
+	sleep 0.1
+done
+eq "the new holder holds as many marks (/proc/PID/fdinfo)" \
+    "$(marks "$hp2")" "$m0"
+kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+( xxh128sum < "$W/hot/hk/2" | cut -d' ' -f1 > "$W/hk.got" ) &
+hkp=$!
+sleep 0.5
+start_daemon || finish
+wait $hkp
+eq "then the daemon killed: a reader of a stub waits in the new holder and gets the data" \
+    "$(cat "$W/hk.got")" "$hk"
+
 # --- a file system that refuses pre-content marks: refused at start ------
 mkdir -p "$W/tmpfs" "$W/run2" "$W/var2"
 mount -t tmpfs -o size=16m tmpfs "$W/tmpfs" && MOUNTS="$W/tmpfs $MOUNTS"
