@@ -52,6 +52,7 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 	struct timespec ts[2];
 	unsigned char h[JTS_HASH_LEN];
 	int src, home, r, lfd;
+	int64_t cat_ino;
 	const char *what;
 	struct tier *S;
 
@@ -80,6 +81,7 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 		cat_file_free(&f);
 		return -EIO;
 	}
+	cat_ino = f.ino;
 	cat_file_free(&f);
 	S = &e->tiers[src];
 	if (fstat(fd, &st) != 0 || st.st_size != si.size) {
@@ -95,6 +97,20 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 		snprintf(why, len, "its data on tier %s cannot be found: %s",
 		    S->tc->name, r == -EHOSTUNREACH ? "the tier does not "
 		    "answer" : strerror(-r));
+		return -EIO;
+	}
+	/*
+	 * The copy the catalog names, not whatever is at its path: on a
+	 * local tier, its inode (a user who owns the directory could have
+	 * put a link to another file of that size there).
+	 */
+	if (!S_ISREG(cst.st_mode) || cst.st_size != si.size ||
+	    (tier_has(S, TIER_CAP_LOCAL) && (int64_t)cst.st_ino != cat_ino)) {
+		snprintf(why, len, "what is at its path on tier %s is not the "
+		    "copy catalogued (%s); nothing read", S->tc->name,
+		    !S_ISREG(cst.st_mode) ? "not a regular file" :
+		    cst.st_size != si.size ? "another size" :
+		    "another file");
 		return -EIO;
 	}
 	/* The journal row: the copy's identity, the hash it must have. */
@@ -137,6 +153,10 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 		    "same" : r == -EHOSTUNREACH ? "the tier does not answer" :
 		    strerror(-r));
 		(void)catalog_journal_set(&e->cat, j.id, JS_ABORTED, NULL, why);
+		/* Nothing of a recall that failed stays in the stub. */
+		if (stub_reset(fd, si.size, &st.st_mtim) != 0)
+			jts_warn("%s: cannot punch back what a failed recall "
+			    "wrote: %s", jts_quote(rel), strerror(errno));
 		return -EIO;
 	}
 	*bytes = si.size;

@@ -214,6 +214,27 @@ fail:
 }
 
 int
+stub_reset(int fd, int64_t size, const struct timespec *mtime)
+{
+	struct timespec ts[2];
+	int r;
+
+	/* Punched (a partial last block stays, zeroed), never cut to
+	 * nothing: a crash between a cut and a growth would leave a marked
+	 * file shorter than its data. */
+	if ((r = stub_punch(fd, size)) != 0)
+		return r;
+	if (size > 0 && pwrite(fd, zeros, size < STUB_HEAD ? (size_t)size :
+	    STUB_HEAD, 0) < 0)
+		return -errno;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = *mtime;
+	if (futimens(fd, ts) != 0)
+		return -errno;
+	return fdatasync(fd) != 0 ? -errno : 0;
+}
+
+int
 stub_punch(int fd, int64_t size)
 {
 	if (size == 0)

@@ -79,6 +79,10 @@ int	stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 	    char *why, size_t len);
 
 /* Give back the space a filled part of a stub holds; 0 or -errno. */
+/* A stub's data as it was made (all a hole but its zeroed first block),
+ * its mtime put back: what a failed recall wrote goes.  0 or -errno. */
+struct timespec;
+int	stub_reset(int fd, int64_t size, const struct timespec *mtime);
 int	stub_punch(int fd, int64_t size);
 
 #endif

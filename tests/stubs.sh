@@ -463,4 +463,32 @@ contains "naming the tier and the cause" "$(cat "$W/tmpfs.log")" \
 
 out=$("$CTL" check 2>&1)
 contains "check: OK at the end" "$out" "JTS-TIER OK"
+
+# --- a recall from a copy that is not the one catalogued -----------------
+# (after the check above: these two stubs are left unreadable on purpose)
+mkdir -p "$W/hot/id"
+head -c 200000 /dev/urandom > "$W/hot/id/a"
+head -c 200000 /dev/urandom > "$W/hot/id/b"
+"$CTL" migrate -q "$W/hot/id" > /dev/null 2>&1
+# a: another file of its size put at its copy's path (a new inode).
+head -c 200000 /dev/urandom > "$W/warm/id/a.new"
+mv -f "$W/warm/id/a.new" "$W/warm/id/a"
+cat "$W/hot/id/a" > "$W/id.a" 2>/dev/null
+failed_in_time "a stub whose copy was replaced: the read fails" "$?"
+eq "it read nothing" "$(wc -c < "$W/id.a")" 0
+eq "nothing of the other file entered the stub (SEEK_DATA)" \
+    "$(nodata "$W/hot/id/a")" none
+ok "the log says why" wait_log "id/a: .*is not the copy catalogued" 5
+# b: its copy changed in place (the same inode): written, then found
+# wrong by its hash, and punched back.
+flip_byte "$W/warm/id/b" 150000
+cat "$W/hot/id/b" > "$W/id.b" 2>/dev/null
+failed_in_time "a stub whose copy changed: the read fails" "$?"
+# (The first block, the partial last one, zeroed, and ext4's block of
+# xattrs: 3 blocks of 4 KiB; the recall wrote 49.)
+ok "what the failed recall wrote is punched back: 3 blocks of 4 KiB at most (stat %b)" \
+    test "$(stat -c %b "$W/hot/id/b")" -le 24
+contains "and it keeps its mark" \
+    "$(getfattr -d -m trusted. "$W/hot/id/b" 2>/dev/null)" "jts-tier stub 1"
+
 finish
