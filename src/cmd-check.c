@@ -237,7 +237,16 @@ home:
 		} else if ((r = stub_read_at(fd, rel_base(rel), &si, &st)) ==
 		    1) {
 			ck->stubs++;
-			if (si.size != size || hashlen != JTS_HASH_LEN ||
+			if (st.st_size != si.size)
+				problem(ck, ST_WARNING, "stub-overwritten",
+				    path, "a stub of %jd bytes whose data has "
+				    "%jd: overwritten while it was a stub "
+				    "(opened with O_TRUNC); its next access "
+				    "keeps what is there, and the old data "
+				    "stays on tier %s for you to remove",
+				    (intmax_t)st.st_size, (intmax_t)si.size,
+				    tier);
+			else if (si.size != size || hashlen != JTS_HASH_LEN ||
 			    memcmp(si.hash, hash, JTS_HASH_LEN) != 0)
 				problem(ck, ST_CRITICAL, "stub-mismatch", path,
 				    "a stub that does not stand for the data "

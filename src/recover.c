@@ -352,6 +352,17 @@ settle_conflict(struct engine *e, struct cat_journal *j)
 		r = 0;		/* committed: release the source again */
 		goto out;
 	}
+	if (strcmp(j->op, "fill") == 0 && x == dst && x != src) {
+		/* A stub overwritten at home: its old data waits on the
+		 * source's tier for the operator, who removes it. */
+		if (what_is_at(e, src, j->path, &st) == -ENOENT) {
+			snprintf(why, sizeof(why), "conflict settled: the old "
+			    "data of the overwritten stub was removed from tier "
+			    "%s; the file at home is the data", j->src);
+			r = settled(e, j, why);
+		}
+		goto out;
+	}
 	if (x == src) {
 		/*
 		 * The data is on the source's tier: never committed, or

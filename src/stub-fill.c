@@ -40,6 +40,74 @@ read_back(struct engine *e, int fd, int64_t size, unsigned char *out)
 	return jts_copy_plain(fd, -1, size, out);
 }
 
+/*
+ * The stub's data was replaced (opened with O_TRUNC, which raises no
+ * event, then perhaps written): it stops being a stub.  Its old data
+ * stays where it is, under a conflict row for the operator (check names
+ * it; recovery closes the row once that copy is removed); the catalog has
+ * the file at home, with the user's data; then the mark goes.  Never is
+ * the old data recalled over the new.  0 (let the caller through), or
+ * -EIO with why set.
+ */
+static int
+stub_overwritten(struct engine *e, int fd, const char *rel,
+    const struct stub_info *si, const struct stat *st, int src, int home,
+    char *why, size_t len)
+{
+	struct cat_journal j;
+	struct cat_file f;
+	struct stat cst;
+	char msg[512];
+
+	memset(&cst, 0, sizeof(cst));
+	(void)tier_lookup(&e->tiers[src], rel, &cst);
+	snprintf(msg, sizeof(msg), "the stub at its home path was overwritten "
+	    "(opened with O_TRUNC): the user's data is at home; the old data "
+	    "stays on tier %s until it is removed there", tier_name(e, src));
+	memset(&j, 0, sizeof(j));
+	j.path = (char *)rel;
+	snprintf(j.op, sizeof(j.op), "fill");
+	snprintf(j.src, sizeof(j.src), "%s", tier_name(e, src));
+	snprintf(j.dst, sizeof(j.dst), "%s", tier_name(e, home));
+	snprintf(j.home, sizeof(j.home), "%s", tier_name(e, home));
+	snprintf(j.leave, sizeof(j.leave), "remove");
+	j.state = JS_CONFLICT;
+	j.tmp = "";
+	j.pre_size = si->size;
+	j.pre_mtime_ns = jts_ts_ns(&cst.st_mtim);
+	j.pre_ctime_ns = jts_ts_ns(&cst.st_ctim);
+	j.pre_ino = (int64_t)cst.st_ino;
+	memset(&f, 0, sizeof(f));
+	f.path = (char *)rel;
+	snprintf(f.tier, sizeof(f.tier), "%s", tier_name(e, home));
+	snprintf(f.home, sizeof(f.home), "%s", tier_name(e, home));
+	f.size = st->st_size;
+	f.mtime_ns = jts_ts_ns(&st->st_mtim);
+	f.ctime_ns = jts_ts_ns(&st->st_ctim);
+	f.ino = (int64_t)st->st_ino;
+	f.mode = st->st_mode;
+	f.uid = st->st_uid;
+	f.gid = st->st_gid;
+	if (catalog_begin(&e->cat) != 0 ||
+	    catalog_journal_add(&e->cat, &j) != 0 ||
+	    catalog_journal_set(&e->cat, j.id, JS_CONFLICT, si->hash, msg) !=
+	    0 || catalog_file_put(&e->cat, &f) != 0 ||
+	    catalog_commit(&e->cat) != 0) {
+		catalog_rollback(&e->cat);
+		snprintf(why, len, "overwritten, and the catalog is not "
+		    "writable");
+		return -EIO;
+	}
+	if (fremovexattr(fd, STUB_XATTR) != 0 || fsync(fd) != 0) {
+		snprintf(why, len, "overwritten; cannot remove its stub mark: "
+		    "%s", strerror(errno));
+		return -EIO;
+	}
+	jts_notice("%s: %s", jts_quote(rel), msg);
+	why[0] = '\0';
+	return 0;
+}
+
 int
 stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
     char *why, size_t len)
@@ -73,6 +141,18 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 	}
 	src = conf_tier_index(e->conf, f.tier);
 	home = conf_tier_index(e->conf, f.home);
+	/* Overwritten, and the catalog has the user's data at home (the
+	 * mark's removal did not happen): it goes now. */
+	if (src >= 0 && src == home && fstat(fd, &st) == 0 &&
+	    st.st_size != si.size && f.size == st.st_size) {
+		cat_file_free(&f);
+		if (fremovexattr(fd, STUB_XATTR) != 0 || fsync(fd) != 0) {
+			snprintf(why, len, "cannot remove its stub mark: %s",
+			    strerror(errno));
+			return -EIO;
+		}
+		return 0;
+	}
 	if (src < 0 || home < 0 || src == home || !f.has_hash ||
 	    f.size != si.size || memcmp(f.hash, si.hash, JTS_HASH_LEN) != 0) {
 		snprintf(why, len, "the catalog's entry (tier %s, %" PRId64
@@ -84,10 +164,15 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 	cat_ino = f.ino;
 	cat_file_free(&f);
 	S = &e->tiers[src];
-	if (fstat(fd, &st) != 0 || st.st_size != si.size) {
-		snprintf(why, len, "the stub's size changed");
+	if (fstat(fd, &st) != 0) {
+		snprintf(why, len, "%s", strerror(errno));
 		return -EIO;
 	}
+	/* Only O_TRUNC changes a marked file's size unasked (a truncate
+	 * or a write past its end raises an event and is filled first). */
+	if (st.st_size != si.size)
+		return stub_overwritten(e, fd, rel, &si, &st, src, home, why,
+		    len);
 	r = tier_lookup(S, rel, &cst);
 	/* A connection that broke since its last use (a NAS restarted
 	 * between recalls) is tried afresh, once. */

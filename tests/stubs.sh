@@ -461,6 +461,37 @@ failed_in_time "leave = stub on tmpfs: jts-tierd refuses to start" "$?"
 contains "naming the tier and the cause" "$(cat "$W/tmpfs.log")" \
     "tier hot ($W/tmpfs): its file system refuses fanotify pre-content marks"
 
+# --- a stub overwritten: an open with O_TRUNC raises no event -----------
+mkdir -p "$W/hot/ot"
+head -c 300000 /dev/urandom > "$W/hot/ot/a"
+head -c 300000 /dev/urandom > "$W/hot/ot/b"
+"$CTL" migrate -q "$W/hot/ot" > /dev/null 2>&1
+: > "$W/hot/ot/a"
+eq "the kernel: an open with O_TRUNC empties a stub and raises no event (its mark stays)" \
+    "$(stat -c %s "$W/hot/ot/a"):$(getfattr -d -m trusted. "$W/hot/ot/a" 2>/dev/null | grep -c 'jts-tier stub 1')" \
+    "0:1"
+contains "check names the overwritten stub" "$("$CTL" check 2>&1)" \
+    "stub-overwritten: $W/hot/ot/a"
+echo "the user's new data" > "$W/hot/ot/b"
+eq "a write after O_TRUNC succeeds" "$?" 0
+eq "the file holds the user's data" "$(cat "$W/hot/ot/b")" "the user's new data"
+eq "it is no stub any more" \
+    "$(getfattr -d -m trusted. "$W/hot/ot/b" 2>/dev/null | grep -c 'jts-tier stub')" 0
+eq "the catalog has its data at home" "$(tier_of ot/b)" hot
+ok "the log says so" wait_log "ot/b: the stub at its home path was overwritten" 5
+"$CTL" recall "$W/hot/ot/b" > /dev/null 2>&1
+eq "a recall never brings the old data over the new" \
+    "$(cat "$W/hot/ot/b")" "the user's new data"
+regular "the old data stays on warm, for the operator" "$W/warm/ot/b"
+eq "the emptied stub reads as its user left it: empty" \
+    "$(wc -c < "$W/hot/ot/a")" 0
+eq "and is no stub any more" \
+    "$(getfattr -d -m trusted. "$W/hot/ot/a" 2>/dev/null | grep -c 'jts-tier stub')" 0
+contains "check names the old data as a conflict" "$("$CTL" check 2>&1)" "ot/b"
+rm -f "$W/warm/ot/a" "$W/warm/ot/b"
+"$CTL" recover > "$W/rec.out" 2>&1
+eq "the old data removed: recover closes the rows" "$?" 0
+
 out=$("$CTL" check 2>&1)
 contains "check: OK at the end" "$out" "JTS-TIER OK"
 
