@@ -198,6 +198,28 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 		    "another file");
 		return -EIO;
 	}
+	/*
+	 * The home tier's room: a recall keeps the reserve and the tier's
+	 * high watermark, as every move does; a backup reading a tree of
+	 * stubs gets ENOSPC for what does not fit, never a full tier.
+	 */
+	{
+		struct tier *H = &e->tiers[home];
+		struct tier_space sp;
+		uint64_t need = (uint64_t)si.size + e->conf->reserve;
+
+		if (tier_space(H, &sp) == 0 && sp.size > 0 &&
+		    (sp.avail < need || (H->tc->high > 0 &&
+		    (sp.used + (uint64_t)si.size) * 100 >
+		    sp.size * (uint64_t)H->tc->high))) {
+			snprintf(why, len, "tier %s has no room for it: %"
+			    PRId64 " bytes, %" PRIu64 " free, a reserve of %"
+			    PRIu64 " and a high watermark of %d%% kept",
+			    H->tc->name, si.size, sp.avail, e->conf->reserve,
+			    H->tc->high);
+			return -ENOSPC;
+		}
+	}
 	/* The journal row: the copy's identity, the hash it must have. */
 	memset(&j, 0, sizeof(j));
 	j.path = (char *)rel;

@@ -603,7 +603,8 @@ on_done(void)
 		}
 		while ((w = j->w) != NULL) {
 			j->w = w->next;
-			answer(w, j->err == 0 ? 0 : EIO, j->err == 0);
+			answer(w, j->err == 0 ? 0 : j->err == -ENOSPC ?
+			    ENOSPC : EIO, j->err == 0);
 			free(w);
 		}
 		close(j->fd);
@@ -773,8 +774,8 @@ worker(void *arg)
 		j->ms = (jts_mono_ns() - t0) / 1000000;
 		if (j->err != 0)
 			jts_err("stubs: %s: recall failed: %s; its readers "
-			    "get EIO, the stub stays", jts_quote(j->rel),
-			    j->why);
+			    "get %s, the stub stays", jts_quote(j->rel),
+			    j->why, j->err == -ENOSPC ? "ENOSPC" : "EIO");
 		else if (j->bytes > 0)
 			jts_info("stubs: %s: recalled, %" PRId64 " bytes in %"
 			    PRId64 " ms", jts_quote(j->rel), j->bytes, j->ms);

@@ -461,6 +461,25 @@ failed_in_time "leave = stub on tmpfs: jts-tierd refuses to start" "$?"
 contains "naming the tier and the cause" "$(cat "$W/tmpfs.log")" \
     "tier hot ($W/tmpfs): its file system refuses fanotify pre-content marks"
 
+# --- a recall keeps the home tier's watermark: ENOSPC, never a full tier -
+mkdir -p "$W/hot/room"
+head -c 2M /dev/urandom > "$W/hot/room/big"
+hr=$(xxh128sum < "$W/hot/room/big" | cut -d' ' -f1)
+"$CTL" migrate -q "$W/hot/room" > /dev/null 2>&1
+cp "$CONF" "$W/conf.keep"
+sed -i "s|^root = $W/hot\$|&\nhigh_watermark = 1\nlow_watermark = 1|" "$CONF"
+"$CTL" reload > /dev/null 2>&1
+cat "$W/hot/room/big" > /dev/null 2> "$W/room.err"
+failed_in_time "hot above its high watermark: the read of a stub fails" "$?"
+contains "with ENOSPC" "$(cat "$W/room.err")" "No space left on device"
+ok "the log names the tier and the watermark" \
+    wait_log "room/big: recall failed: tier hot has no room for it.*high watermark of 1%" 5
+contains "the stub stays" \
+    "$(getfattr -d -m trusted. "$W/hot/room/big" 2>/dev/null)" "jts-tier stub 1"
+cp "$W/conf.keep" "$CONF"
+"$CTL" reload > /dev/null 2>&1
+eq "room again: it reads" "$(xxh128sum < "$W/hot/room/big" | cut -d' ' -f1)" "$hr"
+
 # --- a stub overwritten: an open with O_TRUNC raises no event -----------
 mkdir -p "$W/hot/ot"
 head -c 300000 /dev/urandom > "$W/hot/ot/a"
