@@ -50,6 +50,7 @@ struct pend {
 
 static struct pend *P;
 static uint64_t next_tag = 1;
+static int64_t heard;		/* when the daemon last spoke */
 
 #define NKEEP	8
 static int keep[NKEEP];		/* fds the connected daemon handed over */
@@ -167,6 +168,7 @@ on_daemon(int g, int d)
 		}
 		if (fd >= 0)
 			close(fd);
+		heard = jts_mono_ns();
 		if (m.type != HM_VERDICT)
 			continue;
 		for (pp = &P; (p = *pp) != NULL; pp = &p->next)
@@ -254,6 +256,7 @@ stub_holder_main(const char *sock, int timeout_s)
 					close(d);
 				keep_release();
 				d = nd;
+				heard = jts_mono_ns();
 				for (p = P; p != NULL; p = p->next)
 					send_event(d, p);
 			}
@@ -269,6 +272,16 @@ stub_holder_main(const char *sock, int timeout_s)
 		if (pf[0].revents & POLLIN)
 			on_group(g, d, timeout_ns);
 		now = jts_mono_ns();
+		/*
+		 * stub_timeout means "no daemon": a caller passed to a daemon
+		 * that is connected and speaks (each second) waits for it,
+		 * however long its recall takes; the time counts from when
+		 * the daemon went away, or went silent.
+		 */
+		for (p = P; p != NULL; p = p->next)
+			if (d >= 0 && p->sent && now - heard < 3000000000LL &&
+			    p->deadline < now + timeout_ns)
+				p->deadline = now + timeout_ns;
 		for (pp = &P; (p = *pp) != NULL;)
 			if (now >= p->deadline) {
 				*pp = p->next;

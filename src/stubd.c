@@ -707,6 +707,7 @@ event_thread(void *arg)
 {
 	struct pollfd p[3];
 	unsigned hgen_seen = S.hgen;
+	int64_t alive_sent = 0;
 	pthread_t rt;
 
 	(void)arg;
@@ -726,6 +727,16 @@ event_thread(void *arg)
 		if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP |
 		    POLLERR)))
 			read_holder();
+		/* Each second, the holder hears that the daemon works. */
+		if (S.hfd >= 0 && jts_mono_ns() - alive_sent >= 1000000000LL) {
+			struct hmsg a = { HM_ALIVE, 0, 0 };
+
+			pthread_mutex_lock(&S.hmu);
+			if (S.hfd >= 0)
+				(void)hmsg_send(S.hfd, &a, -1);
+			pthread_mutex_unlock(&S.hmu);
+			alive_sent = jts_mono_ns();
+		}
 		if (S.hfd >= 0 && S.hgen != hgen_seen) {
 			/* A new holder: mark the stubs again, beside us. */
 			hgen_seen = S.hgen;

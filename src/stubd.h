@@ -57,6 +57,9 @@ int	stub_holder_main(const char *sock, int timeout_s);
 #define HM_KEEP		5	/* d->h, an fd the holder keeps open while
 				   this daemon is connected, and closes after
 				   it is gone, in a thread of its own */
+#define HM_ALIVE	6	/* d->h, each second: the daemon works; the
+				   holder's stub_timeout counts only while
+				   it hears none */
 struct hmsg {
 	uint32_t	 type;
 	int32_t		 err;

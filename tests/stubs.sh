@@ -461,6 +461,23 @@ failed_in_time "leave = stub on tmpfs: jts-tierd refuses to start" "$?"
 contains "naming the tier and the cause" "$(cat "$W/tmpfs.log")" \
     "tier hot ($W/tmpfs): its file system refuses fanotify pre-content marks"
 
+# --- stub_timeout (6 s) means "no daemon", not "a slow recall" ---------
+# Each recall held 9 s at its start: whichever group the kernel asks
+# first (the holder's passes the caller to the daemon), the reader waits
+# for the daemon that works, and gets the data.
+mkdir -p "$W/hot/slow"
+head -c 100000 /dev/urandom > "$W/hot/slow/f"
+hs=$(xxh128sum < "$W/hot/slow/f" | cut -d' ' -f1)
+"$CTL" migrate -q "$W/hot/slow" > /dev/null 2>&1
+stop_daemon
+start_daemon JTS_TIER_PAUSE=fill:9000 || finish
+t0=$SECONDS
+eq "a recall longer than stub_timeout: the reader gets the data" \
+    "$(xxh128sum < "$W/hot/slow/f" 2>/dev/null | cut -d' ' -f1)" "$hs"
+ok "after the recall's 9 s" test $((SECONDS - t0)) -ge 8
+stop_daemon
+start_daemon || finish
+
 # --- a recall keeps the home tier's watermark: ENOSPC, never a full tier -
 mkdir -p "$W/hot/room"
 head -c 2M /dev/urandom > "$W/hot/room/big"
