@@ -33,12 +33,17 @@ int	stub_read_fd(int fd, struct stub_info *si);
 /* True if name in dirfd surely carries no stub mark (one lookup, where
  * the kernel offers getxattrat); false: cannot tell, ask stub_read_at. */
 bool	stub_surely_not(int dirfd, const char *name);
-/* Only a sparse file, or one no larger than a stub's first block, can be
- * a stub: of that size and those 512-byte blocks, is it worth a look? */
+/*
+ * Only a sparse file, or a small one, can be a stub: of that size and
+ * those 512-byte blocks, is it worth a look?  A stub allocates its first
+ * block, perhaps a zeroed partial last one (a failed recall punched
+ * back), and on ext4 a block of xattrs, which st_blocks counts: up to
+ * three blocks, so a stub of up to 12 KiB need not look sparse.
+ */
 static inline bool
 stub_may_be(int64_t size, int64_t blocks)
 {
-	return size <= STUB_HEAD || blocks * 512 < size;
+	return size <= 3 * STUB_HEAD || blocks * 512 < size;
 }
 /* Is name in dirfd, of that size and those 512-byte blocks, a stub?
  * Only those that may be (stub_may_be) are looked at. */

@@ -461,6 +461,19 @@ failed_in_time "leave = stub on tmpfs: jts-tierd refuses to start" "$?"
 contains "naming the tier and the cause" "$(cat "$W/tmpfs.log")" \
     "tier hot ($W/tmpfs): its file system refuses fanotify pre-content marks"
 
+# --- small stubs on ext4, whose xattr block st_blocks counts ------------
+mkdir -p "$W/hot/small"
+for n in 4097 6000 8191 12000; do head -c $n /dev/urandom > "$W/hot/small/s$n"; done
+declare -A HS
+for n in 4097 6000 8191 12000; do HS[$n]=$(xxh128sum < "$W/hot/small/s$n" | cut -d' ' -f1); done
+"$CTL" migrate -q "$W/hot/small" > /dev/null 2>&1
+"$CTL" scan > /dev/null 2>&1
+for n in 4097 6000 8191 12000; do
+	eq "a stub of $n bytes ($(stat -c %b "$W/hot/small/s$n") blocks) stays one through a scan" \
+	    "$(tier_of small/s$n)" warm
+	eq "and reads its data" "$(xxh128sum < "$W/hot/small/s$n" | cut -d' ' -f1)" "${HS[$n]}"
+done
+
 # --- stub_timeout (6 s) means "no daemon", not "a slow recall" ---------
 # Each recall held 9 s at its start: whichever group the kernel asks
 # first (the holder's passes the caller to the daemon), the reader waits
