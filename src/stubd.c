@@ -62,9 +62,18 @@ struct job {
 	int		 state;		/* 0 queued, 1 filling, 2 done */
 	int		 err;
 	int64_t		 bytes, queued_ns, ms;
+	uid_t		 uid;		/* the stub's owner: its share */
 	char		 why[512];
 	struct job	*next;		/* all jobs not answered */
 	struct job	*qnext;		/* the queue, or the done list */
+};
+
+/* The queued recalls of one owner's stubs, and how many run. */
+struct owner {
+	uid_t		 uid;
+	struct job	*head, *tail;
+	int		 running;
+	struct owner	*next;
 };
 
 /* A stub marked: where it is, to mark it again in a new holder. */
@@ -85,7 +94,9 @@ static struct {
 	bool		 thr_on;
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
-	struct job	*jobs, *todo, *todo_tail, *done;
+	struct job	*jobs, *done;
+	struct owner	*owners;	/* the queue: one per stubs' owner */
+	uint64_t	 nqueued;
 	int		 nopen;
 	int		 nworkers;
 	pthread_t	 workers[MAX_WORKERS];
@@ -550,6 +561,7 @@ on_event(int fd, bool holder, uint64_t tag)
 	j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	j->rel = xstrdup(rel);
 	j->w = w;
+	j->uid = st.st_uid;
 	j->queued_ns = jts_mono_ns();
 	if (j->fd < 0) {
 		jts_err("stubs: %s: %s; its reader gets EIO", jts_quote(rel),
@@ -563,11 +575,24 @@ on_event(int fd, bool holder, uint64_t tag)
 	pthread_mutex_lock(&S.mu);
 	j->next = S.jobs;
 	S.jobs = j;
-	if (S.todo_tail != NULL)
-		S.todo_tail->qnext = j;
-	else
-		S.todo = j;
-	S.todo_tail = j;
+	{
+		struct owner *o;
+
+		for (o = S.owners; o != NULL && o->uid != j->uid; o = o->next)
+			;
+		if (o == NULL) {
+			o = xcalloc(1, sizeof(*o));
+			o->uid = j->uid;
+			o->next = S.owners;
+			S.owners = o;
+		}
+		if (o->tail != NULL)
+			o->tail->qnext = j;
+		else
+			o->head = j;
+		o->tail = j;
+		S.nqueued++;
+	}
 	S.queued++;
 	pthread_cond_signal(&S.cv);
 	pthread_mutex_unlock(&S.mu);
@@ -749,10 +774,56 @@ event_thread(void *arg)
 
 /* ---- the workers ------------------------------------------------------ */
 
+/*
+ * The next recall, fairly shared among the stubs' owners (S.mu held, the
+ * queue not empty): the oldest queued of the owner with the fewest
+ * recalls running, so one user reading thousands of stubs holds another
+ * user's one read back by the recalls already running, not by the whole
+ * queue.  *who: the owner, whose count of recalls running it raised.
+ */
+static struct job *
+fair_take(struct owner **who)
+{
+	struct owner *o, *best = NULL;
+	struct job *j;
+
+	for (o = S.owners; o != NULL; o = o->next)
+		if (o->head != NULL && (best == NULL ||
+		    o->running < best->running ||
+		    (o->running == best->running &&
+		    o->head->queued_ns < best->head->queued_ns)))
+			best = o;
+	j = best->head;
+	best->head = j->qnext;
+	if (best->head == NULL)
+		best->tail = NULL;
+	best->running++;
+	S.nqueued--;
+	*who = best;
+	return j;
+}
+
+/* A recall of o's ended (S.mu held): an owner with nothing left goes. */
+static void
+fair_done(struct owner *o)
+{
+	struct owner **pp;
+
+	if (--o->running > 0 || o->head != NULL)
+		return;
+	for (pp = &S.owners; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == o) {
+			*pp = o->next;
+			free(o);
+			return;
+		}
+}
+
 static void *
 worker(void *arg)
 {
 	struct engine *e = arg;
+	struct owner *own;
 	struct job *j;
 	int64_t t0;
 	char c = 1;
@@ -764,16 +835,13 @@ worker(void *arg)
 	(void)jts_ioprio_set(JTS_IOPRIO_NORMAL);
 	for (;;) {
 		pthread_mutex_lock(&S.mu);
-		while (S.todo == NULL && !S.stopping)
+		while (S.nqueued == 0 && !S.stopping)
 			pthread_cond_wait(&S.cv, &S.mu);
 		if (S.stopping) {
 			pthread_mutex_unlock(&S.mu);
 			return NULL;
 		}
-		j = S.todo;
-		S.todo = j->qnext;
-		if (S.todo == NULL)
-			S.todo_tail = NULL;
+		j = fair_take(&own);
 		j->qnext = NULL;
 		j->state = 1;
 		S.queued--;
@@ -791,6 +859,7 @@ worker(void *arg)
 			jts_info("stubs: %s: recalled, %" PRId64 " bytes in %"
 			    PRId64 " ms", jts_quote(j->rel), j->bytes, j->ms);
 		pthread_mutex_lock(&S.mu);
+		fair_done(own);
 		j->state = 2;
 		S.filling--;
 		if (j->err == 0)
@@ -1111,6 +1180,34 @@ stubd_status(json_object *o)
 	    json_object_new_int64((int64_t)S.bytes));
 	json_object_object_add(s, "holder", json_object_new_boolean(
 	    S.hfd >= 0));
+	{
+		/* The recalls waited for: each stub, its owner, its state. */
+		json_object *a = json_object_new_array(), *r;
+		struct job *j;
+		struct waiter *w;
+		int k, n = 0;
+		int64_t now = jts_mono_ns();
+
+		for (j = S.jobs; j != NULL && n < 1000; j = j->next, n++) {
+			if (j->state == 2)
+				continue;
+			for (k = 0, w = j->w; w != NULL; w = w->next)
+				k++;
+			r = json_object_new_object();
+			jts_json_add_path(r, "path", j->rel);
+			json_object_object_add(r, "owner",
+			    json_object_new_int64((int64_t)j->uid));
+			json_object_object_add(r, "state", json_object_new_string(
+			    j->state == 0 ? "queued" : "recalling"));
+			json_object_object_add(r, "readers",
+			    json_object_new_int(k));
+			json_object_object_add(r, "waiting_ms",
+			    json_object_new_int64((now - j->queued_ns) /
+			    1000000));
+			json_object_array_add(a, r);
+		}
+		json_object_object_add(s, "recalls", a);
+	}
 	pthread_mutex_unlock(&S.mu);
 	json_object_object_add(o, "stubs", s);
 }
@@ -1134,6 +1231,13 @@ stubd_stop(void)
 		pthread_join(S.thr, NULL);
 		S.thr_on = false;
 	}
+	while (S.owners != NULL) {
+		struct owner *o = S.owners;
+
+		S.owners = o->next;
+		free(o);
+	}
+	S.nqueued = 0;
 	/*
 	 * Callers still waiting on our group are let through by the kernel
 	 * when it closes; each waits on the holder's group too, which keeps

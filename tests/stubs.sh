@@ -369,6 +369,11 @@ for i in range(int(sys.argv[2])):
         f.write(os.urandom(4096 + i))
 PY
 hash_manifest "$W/hot/k" > "$W/k.want"
+mkdir -p "$W/hot/fair"
+head -c 50000 /dev/urandom > "$W/hot/fair/one"
+chown 4242:4242 "$W/hot/fair/one"
+hfair=$(xxh128sum < "$W/hot/fair/one" | cut -d' ' -f1)
+"$CTL" migrate -q "$W/hot/fair" > /dev/null 2>&1
 "$CTL" migrate -q "$W/hot/k" > /dev/null 2>&1
 eq "$NK stubs" "$(nodata_count "$W/hot/k")" "$NK"
 ( while [ ! -e "$W/k.done" ]; do
@@ -377,8 +382,23 @@ eq "$NK stubs" "$(nodata_count "$W/hot/k")" "$NK"
 	sleep 0.05
 done > "$W/k.status" ) &
 sp=$!
-(cd "$W/hot/k" && find . -type f -print0 | xargs -0 -P 64 -n 4 cat > /dev/null)
+(cd "$W/hot/k" && find . -type f -print0 | xargs -0 -P 64 -n 4 cat > /dev/null) &
+storm=$!
+# Another owner's one stub, read while the queue is full of the first
+# owner's: it waits for the recalls running, not for the queue.
+kdone() { sqlite3 "$CAT" "select count(*) from journal where op = 'fill' and state = 'done' and cast(path as text) like 'k/%'"; }
+for _ in $(seq 1 100); do
+	[ "$(kdone)" -ge 50 ] && break
+	sleep 0.05
+done
+c0=$(kdone)
+gotfair=$(xxh128sum < "$W/hot/fair/one" | cut -d' ' -f1)
+c1=$(kdone)
+wait $storm
 touch "$W/k.done"; wait $sp
+eq "another owner's stub read during the storm: its data" "$gotfair" "$hfair"
+ok "it waited for the recalls running, not the queue ($((c1 - c0)) of the first owner's recalls meanwhile, of up to 64 queued)" \
+    test $((c1 - c0)) -lt 30
 hash_manifest "$W/hot/k" > "$W/k.got"
 ok "$NK stubs read at once: every byte as before" cmp -s "$W/k.want" "$W/k.got"
 eq "never more than 2 recalls at once" \
