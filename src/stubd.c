@@ -544,10 +544,29 @@ on_event(int fd, bool holder, uint64_t tag)
 		pthread_mutex_unlock(&S.mu);
 		return;
 	}
+	/*
+	 * Which stub it is: the inode marked, whatever name the caller
+	 * used (a bind mount, another hard link, a rename since): the path
+	 * the stub was marked at, else the one the kernel gives.
+	 */
+	n = 0;
+	{
+		struct watched *ww;
+
+		for (ww = S.wb[bucket(st.st_dev, st.st_ino)]; ww != NULL;
+		    ww = ww->next)
+			if (ww->dev == st.st_dev && ww->ino == st.st_ino) {
+				n = (ssize_t)snprintf(path, sizeof(path), "%s",
+				    ww->path);
+				break;
+			}
+	}
 	pthread_mutex_unlock(&S.mu);
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	n = readlink(p, path, sizeof(path) - 1);
-	path[n > 0 ? n : 0] = '\0';
+	if (n <= 0 || (size_t)n >= sizeof(path)) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		n = readlink(p, path, sizeof(path) - 1);
+		path[n > 0 ? n : 0] = '\0';
+	}
 	if (n <= 0 || (rel = rel_of(path, &t)) == NULL) {
 		jts_err("stubs: %s is a stub outside every tier; its reader "
 		    "gets EIO", jts_quote(path));

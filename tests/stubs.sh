@@ -481,6 +481,25 @@ failed_in_time "leave = stub on tmpfs: jts-tierd refuses to start" "$?"
 contains "naming the tier and the cause" "$(cat "$W/tmpfs.log")" \
     "tier hot ($W/tmpfs): its file system refuses fanotify pre-content marks"
 
+# --- a stub known by its inode, not by the name it is read by -----------
+mkdir -p "$W/hot/idp" "$W/bind"
+for n in b h r; do head -c 150000 /dev/urandom > "$W/hot/idp/$n"; done
+declare -A HI
+for n in b h r; do HI[$n]=$(xxh128sum < "$W/hot/idp/$n" | cut -d' ' -f1); done
+"$CTL" migrate -q "$W/hot/idp" > /dev/null 2>&1
+mount --bind "$W/hot/idp" "$W/bind" && MOUNTS="$W/bind $MOUNTS"
+eq "through a bind mount of its directory (as a container sees it)" \
+    "$(xxh128sum < "$W/bind/b" 2>/dev/null | cut -d' ' -f1)" "${HI[b]}"
+ln "$W/hot/idp/h" "$W/hot/idp-h-link"
+eq "by another hard link's name" \
+    "$(xxh128sum < "$W/hot/idp-h-link" 2>/dev/null | cut -d' ' -f1)" "${HI[h]}"
+mv "$W/hot/idp/r" "$W/hot/idp/r-renamed"
+eq "after a rename" \
+    "$(xxh128sum < "$W/hot/idp/r-renamed" 2>/dev/null | cut -d' ' -f1)" "${HI[r]}"
+umount "$W/bind"
+rm -f "$W/hot/idp-h-link"
+"$CTL" scan > /dev/null 2>&1
+
 # --- small stubs on ext4, whose xattr block st_blocks counts ------------
 mkdir -p "$W/hot/small"
 for n in 4097 6000 8191 12000; do head -c $n /dev/urandom > "$W/hot/small/s$n"; done
