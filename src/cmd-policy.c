@@ -186,6 +186,10 @@ policy_print_sel(FILE *fp, const struct policy *p, const struct conf *c,
 	    s->n, jts_fmt_bytes(s->bytes, b, sizeof(b)), p->from_name,
 	    p->to_name, policy_reason_name(s->reason),
 	    s->stopped ? "; " : "", s->stopped ? s->stopped : "");
+	if (s->too_big > 0)
+		fprintf(fp, "%" PRIu64 " file(s) passed over: each would take "
+		    "%s past its cap; the files after them still move\n",
+		    s->too_big, p->to_name);
 	for (t = 0; t < c->ntiers; t++) {
 		if (t != p->from && t != p->to)
 			continue;
@@ -241,6 +245,8 @@ policy_sel_json(const struct policy *p, const struct conf *c,
 	    json_object_new_int64((int64_t)s->bytes));
 	json_object_object_add(o, "stopped", s->stopped ?
 	    json_object_new_string(s->stopped) : NULL);
+	json_object_object_add(o, "passed_over",
+	    json_object_new_int64((int64_t)s->too_big));
 	tiers = json_object_new_array();
 	for (t = 0; t < c->ntiers; t++) {
 		json_object *f;

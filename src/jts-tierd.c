@@ -485,9 +485,10 @@ step_policy(struct job *j)
 		}
 		policy_run_row(j, false);
 		jts_notice("policy %s run=%s selected=%d bytes=%" PRIu64
-		    "%s%s", p->name, policy_reason_name(j->reason), j->sel.n,
-		    j->sel.bytes, j->sel.stopped ? " stop=" : "",
-		    j->sel.stopped ? j->sel.stopped : "");
+		    "%s%s%s", p->name, policy_reason_name(j->reason),
+		    j->sel.n, j->sel.bytes, j->sel.stopped ? " stop=" : "",
+		    j->sel.stopped ? j->sel.stopped : "", j->sel.too_big ?
+		    " passed_over=too_big" : "");
 	}
 	if (j->at == j->sel.n && j->selected && j->sel.n > 0)
 		goto end;	/* the cap's last pause is over */

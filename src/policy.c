@@ -617,7 +617,11 @@ home_above(const struct policy *p, const char *home)
 	return false;
 }
 
-/* Would a file of size fill the destination past the policy's cap? */
+/*
+ * Would a file of size fill the destination past the policy's cap?  Its
+ * apparent size: a copy is hashed over every byte, holes too, so a sparse
+ * file takes the time of its size, and is charged it.
+ */
 static bool
 over_cap(const struct policy *p, const struct tier_fill *dst, int64_t size)
 {
@@ -768,12 +772,24 @@ policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
 			free(path);
 			break;
 		}
-		if (over_cap(p, dst, size)) {
-			out->stopped = dst->failed ? "destination's fill "
-			    "cannot be measured (taken as full)" : p->up ?
-			    "destination at its low watermark" :
-			    "destination at its high watermark";
+		if (dst->failed && p->dst_cap >= 0) {
+			out->stopped = "destination's fill cannot be measured "
+			    "(taken as full)";
 			free(path);
+			break;
+		}
+		if (over_cap(p, dst, size)) {
+			/*
+			 * This one does not fit: the next may (one file, a
+			 * sparse one of 8 TiB, never stops the run for all);
+			 * the run ends once none could.
+			 */
+			out->too_big++;
+			free(path);
+			if (!over_cap(p, dst, 0))
+				continue;
+			out->stopped = p->up ? "destination at its low "
+			    "watermark" : "destination at its high watermark";
 			break;
 		}
 		if (out->n == out->cap) {

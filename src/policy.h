@@ -79,6 +79,8 @@ struct policy_sel {
 	uint64_t	 bytes;
 	bool		 fill_idle;	/* a fill run with the tier below high */
 	const char	*stopped;	/* why the list ends early, or NULL */
+	uint64_t	 too_big;	/* passed over: would not fit under
+					   the destination's cap */
 	struct tier_fill after[JTS_MAX_TIERS];	/* projected */
 };
 
