@@ -807,6 +807,10 @@ policy_select(struct policy *p, sqlite3 *db, int64_t now_ns,
 		if (dst->known)
 			dst->used += blocks_of(size);
 	}
+	/* Files passed over: the bound is why they stay. */
+	if (out->too_big > 0 && out->stopped == NULL)
+		out->stopped = p->up ? "destination at its low watermark" :
+		    "destination at its high watermark";
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		eval_error(p, db, &g, r, err, errlen);
 	sqlite3_reset(st);
