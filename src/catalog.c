@@ -689,3 +689,22 @@ catalog_adopt(struct catalog *c, const char *uuid, const char *note,
 	sqlite3_finalize(st);
 	return r;
 }
+
+void
+cat_file_of_stat(struct cat_file *f, const char *path, const char *tier,
+    const char *home, const struct stat *st)
+{
+	memset(f, 0, sizeof(*f));
+	f->path = (char *)path;
+	snprintf(f->tier, sizeof(f->tier), "%s", tier);
+	snprintf(f->home, sizeof(f->home), "%s", home);
+	f->size = st->st_size;
+	f->mtime_ns = jts_ts_ns(&st->st_mtim);
+	f->ctime_ns = jts_ts_ns(&st->st_ctim);
+	f->ino = (int64_t)st->st_ino;
+	f->mode = st->st_mode;
+	f->uid = st->st_uid;
+	f->gid = st->st_gid;
+	f->blocks = (int64_t)st->st_blocks;
+	f->has_blocks = true;
+}

@@ -98,6 +98,11 @@ int	catalog_file_get(struct catalog *, const char *path, struct cat_file *);
 int	catalog_file_put(struct catalog *, const struct cat_file *);
 int	catalog_file_delete(struct catalog *, const char *path);
 void	cat_file_free(struct cat_file *);
+struct stat;
+/* A row for path (not copied) on tier, home home, from what st says of
+ * the file: size, times, inode, mode, owner, blocks; no hash. */
+void	cat_file_of_stat(struct cat_file *, const char *path,
+	    const char *tier, const char *home, const struct stat *st);
 
 int	catalog_journal_add(struct catalog *, struct cat_journal *);
 int	catalog_journal_set(struct catalog *, int64_t id, enum jstate,

@@ -59,19 +59,7 @@ settle_to_source(struct engine *e, struct cat_journal *j, const struct stat *st,
 	struct ident pre;
 
 	ident_of_journal(&pre, j);
-	memset(&f, 0, sizeof(f));
-	f.path = j->path;
-	snprintf(f.tier, sizeof(f.tier), "%s", j->src);
-	snprintf(f.home, sizeof(f.home), "%s", j->home);
-	f.size = st->st_size;
-	f.mtime_ns = jts_ts_ns(&st->st_mtim);
-	f.ctime_ns = jts_ts_ns(&st->st_ctim);
-	f.ino = (int64_t)st->st_ino;
-	f.mode = st->st_mode;
-	f.uid = st->st_uid;
-	f.gid = st->st_gid;
-	f.blocks = (int64_t)st->st_blocks;
-	f.has_blocks = true;
+	cat_file_of_stat(&f, j->path, j->src, j->home, st);
 	f.links = j->links;
 	if (j->has_hash && ident_same(&pre, st)) {
 		f.has_hash = true;

@@ -77,17 +77,7 @@ stub_overwritten(struct engine *e, int fd, const char *rel,
 	j.pre_mtime_ns = jts_ts_ns(&cst.st_mtim);
 	j.pre_ctime_ns = jts_ts_ns(&cst.st_ctim);
 	j.pre_ino = (int64_t)cst.st_ino;
-	memset(&f, 0, sizeof(f));
-	f.path = (char *)rel;
-	snprintf(f.tier, sizeof(f.tier), "%s", tier_name(e, home));
-	snprintf(f.home, sizeof(f.home), "%s", tier_name(e, home));
-	f.size = st->st_size;
-	f.mtime_ns = jts_ts_ns(&st->st_mtim);
-	f.ctime_ns = jts_ts_ns(&st->st_ctim);
-	f.ino = (int64_t)st->st_ino;
-	f.mode = st->st_mode;
-	f.uid = st->st_uid;
-	f.gid = st->st_gid;
+	cat_file_of_stat(&f, rel, tier_name(e, home), tier_name(e, home), st);
 	if (catalog_begin(&e->cat) != 0 ||
 	    catalog_journal_add(&e->cat, &j) != 0 ||
 	    catalog_journal_set(&e->cat, j.id, JS_CONFLICT, si->hash, msg) !=
@@ -298,19 +288,8 @@ stub_fill(struct engine *e, int fd, const char *rel, int64_t *bytes,
 			return 0;
 		}
 	}
-	memset(&f, 0, sizeof(f));
-	f.path = (char *)rel;
-	snprintf(f.tier, sizeof(f.tier), "%s", e->tiers[home].tc->name);
-	snprintf(f.home, sizeof(f.home), "%s", e->tiers[home].tc->name);
-	f.size = st.st_size;
-	f.mtime_ns = jts_ts_ns(&st.st_mtim);
-	f.ctime_ns = jts_ts_ns(&st.st_ctim);
-	f.ino = (int64_t)st.st_ino;
-	f.mode = st.st_mode;
-	f.uid = st.st_uid;
-	f.gid = st.st_gid;
-	f.blocks = (int64_t)st.st_blocks;
-	f.has_blocks = true;
+	cat_file_of_stat(&f, rel, e->tiers[home].tc->name,
+	    e->tiers[home].tc->name, &st);
 	f.has_hash = true;
 	memcpy(f.hash, si.hash, JTS_HASH_LEN);
 	f.verified_ns = f.moved_ns = jts_now_ns();
